@@ -1,0 +1,28 @@
+//! The Vigil event and alarm model.
+//!
+//! [`Event`] carries every field of an OSSIM event (see `docs/formats.md`) plus its
+//! [`Provenance`]: which sensor sent it, under which sequence number, and which clocks
+//! stamped it. [`Alarm`] is what correlation raises, with the ids of the events behind it.
+//!
+//! Two encodings are stable and versioned: the JSON shape (serde, [`JSON_SCHEMA_VERSION`]) and
+//! a compact binary codec ([`codec`]) used by the store and, later, the bus.
+
+pub mod alarm;
+pub mod codec;
+pub mod event;
+pub mod protocol;
+pub mod time;
+
+pub use alarm::{Alarm, AlarmStatus, Evidence};
+pub use event::{Event, EventKind, GENERIC_PLUGIN_SID, Provenance, TimeSource, Transport};
+pub use protocol::Protocol;
+pub use time::Timestamp;
+pub use uuid::Uuid;
+
+/// Version of the JSON shape of events and alarms (`"v"` in every document).
+pub const JSON_SCHEMA_VERSION: u16 = 1;
+
+/// Normalises an address: an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) becomes IPv4.
+pub fn canonical_ip(ip: std::net::IpAddr) -> std::net::IpAddr {
+    ip.to_canonical()
+}
