@@ -26,3 +26,16 @@ pub const JSON_SCHEMA_VERSION: u16 = 1;
 pub fn canonical_ip(ip: std::net::IpAddr) -> std::net::IpAddr {
     ip.to_canonical()
 }
+
+/// The stored form of a secret seen in a log (e.g. OSSIM's `password` field): `fp:` plus the
+/// first 16 bytes of a keyed BLAKE3 hash, in hex. Equal secrets give equal fingerprints under one
+/// key, so correlation can still compare them, but the secret itself is never stored.
+pub fn secret_fingerprint(key: &[u8; 32], secret: &str) -> String {
+    let hash = blake3::keyed_hash(key, secret.as_bytes());
+    let mut out = String::with_capacity(35);
+    out.push_str("fp:");
+    for byte in &hash.as_bytes()[..16] {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
