@@ -1,0 +1,273 @@
+//! Per-segment index: offsets and times of every record, postings for the indexed fields, and
+//! a summary used to skip whole segments. Sealed segments keep it in a checksummed sidecar:
+//! `[VIGILIX1][summary 56 bytes][crc32c(summary)][crc32c(body)][postcard body]`.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use vigil_event::Timestamp;
+
+use crate::record::IndexFields;
+use crate::{Query, StoreError};
+
+const MAGIC: &[u8; 8] = b"VIGILIX1";
+const SUMMARY_LEN: usize = 56;
+
+/// What is known about a segment without reading its records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Summary {
+    pub base: u64,
+    pub count: u64,
+    /// Length of the segment file's valid prefix.
+    pub bytes: u64,
+    pub min_time: Timestamp,
+    pub max_time: Timestamp,
+    pub min_received: Timestamp,
+    pub max_received: Timestamp,
+}
+
+impl Summary {
+    fn empty(base: u64) -> Self {
+        Summary {
+            base,
+            count: 0,
+            bytes: crate::segment::HEADER_LEN,
+            min_time: Timestamp::MAX,
+            max_time: Timestamp::MIN,
+            min_received: Timestamp::MAX,
+            max_received: Timestamp::MIN,
+        }
+    }
+
+    /// Whether any record of the segment can fall in the query's time range.
+    pub fn overlaps(&self, query: &Query) -> bool {
+        self.count > 0 && self.min_time <= query.to && query.from <= self.max_time
+    }
+
+    fn to_bytes(self) -> [u8; SUMMARY_LEN] {
+        let mut out = [0u8; SUMMARY_LEN];
+        let fields = [
+            self.base,
+            self.count,
+            self.bytes,
+            self.min_time.as_micros() as u64,
+            self.max_time.as_micros() as u64,
+            self.min_received.as_micros() as u64,
+            self.max_received.as_micros() as u64,
+        ];
+        for (chunk, value) in out.chunks_exact_mut(8).zip(fields) {
+            chunk.copy_from_slice(&value.to_le_bytes());
+        }
+        out
+    }
+
+    fn from_bytes(bytes: &[u8; SUMMARY_LEN]) -> Self {
+        let mut fields = bytes.chunks_exact(8).map(|c| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(c);
+            u64::from_le_bytes(word)
+        });
+        let mut next = || fields.next().unwrap_or_default();
+        Summary {
+            base: next(),
+            count: next(),
+            bytes: next(),
+            min_time: Timestamp::from_micros(next() as i64),
+            max_time: Timestamp::from_micros(next() as i64),
+            min_received: Timestamp::from_micros(next() as i64),
+            max_received: Timestamp::from_micros(next() as i64),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct Postings {
+    src_ip: HashMap<IpAddr, Vec<u32>>,
+    dst_ip: HashMap<IpAddr, Vec<u32>>,
+    plugin_id: HashMap<u32, Vec<u32>>,
+    plugin_sid: HashMap<u32, Vec<u32>>,
+    sensor: HashMap<String, Vec<u32>>,
+}
+
+fn post<K: Hash + Eq>(map: &mut HashMap<K, Vec<u32>>, key: K, ordinal: u32) {
+    map.entry(key).or_default().push(ordinal);
+}
+
+/// The index of one segment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SegmentIndex {
+    #[serde(skip, default = "default_summary")]
+    pub summary: Summary,
+    offsets: Vec<u32>,
+    times: Vec<i64>,
+    postings: Postings,
+}
+
+fn default_summary() -> Summary {
+    Summary::empty(0)
+}
+
+impl SegmentIndex {
+    pub fn new(base: u64) -> Self {
+        SegmentIndex {
+            summary: Summary::empty(base),
+            offsets: Vec::new(),
+            times: Vec::new(),
+            postings: Postings::default(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.offsets.len()
+    }
+
+    /// Byte offset of the record with this ordinal.
+    pub fn offset(&self, ordinal: u32) -> Option<u64> {
+        self.offsets.get(ordinal as usize).map(|&o| u64::from(o))
+    }
+
+    /// Adds a record stored at `offset` whose frame ends at `end`.
+    pub fn push(
+        &mut self,
+        offset: u64,
+        end: u64,
+        time: Timestamp,
+        received: Timestamp,
+        fields: IndexFields<'_>,
+    ) {
+        let ordinal = self.offsets.len() as u32;
+        // Segments are capped well below 4 GiB (LogOptions::segment_bytes), so offsets fit.
+        self.offsets.push(offset as u32);
+        self.times.push(time.as_micros());
+        let s = &mut self.summary;
+        s.count += 1;
+        s.bytes = end;
+        s.min_time = s.min_time.min(time);
+        s.max_time = s.max_time.max(time);
+        s.min_received = s.min_received.min(received);
+        s.max_received = s.max_received.max(received);
+        let p = &mut self.postings;
+        if let Some(ip) = fields.src_ip {
+            post(&mut p.src_ip, ip, ordinal);
+        }
+        if let Some(ip) = fields.dst_ip {
+            post(&mut p.dst_ip, ip, ordinal);
+        }
+        if let Some(id) = fields.plugin_id {
+            post(&mut p.plugin_id, id, ordinal);
+        }
+        if let Some(sid) = fields.plugin_sid {
+            post(&mut p.plugin_sid, sid, ordinal);
+        }
+        if let Some(sensor) = fields.sensor {
+            match p.sensor.get_mut(sensor) {
+                Some(list) => list.push(ordinal),
+                None => {
+                    p.sensor.insert(sensor.to_string(), vec![ordinal]);
+                }
+            }
+        }
+    }
+
+    /// Ordinals and times of the records matching every filter of `query`, ascending.
+    pub fn matches(&self, query: &Query) -> Vec<(u32, Timestamp)> {
+        let p = &self.postings;
+        let mut lists: Vec<&[u32]> = Vec::new();
+        let filters = [
+            query.src_ip.map(|ip| p.src_ip.get(&ip)),
+            query.dst_ip.map(|ip| p.dst_ip.get(&ip)),
+            query.plugin_id.map(|id| p.plugin_id.get(&id)),
+            query.plugin_sid.map(|sid| p.plugin_sid.get(&sid)),
+            query.sensor.as_deref().map(|s| p.sensor.get(s)),
+        ];
+        for filter in filters.into_iter().flatten() {
+            match filter {
+                Some(list) => lists.push(list),
+                None => return Vec::new(),
+            }
+        }
+        let in_range = |ordinal: u32| {
+            let time = Timestamp::from_micros(
+                self.times
+                    .get(ordinal as usize)
+                    .copied()
+                    .unwrap_or(i64::MIN),
+            );
+            query.covers(time).then_some((ordinal, time))
+        };
+        if lists.is_empty() {
+            return (0..self.len() as u32).filter_map(in_range).collect();
+        }
+        lists.sort_by_key(|l| l.len());
+        let (first, rest) = lists
+            .split_first()
+            .map(|(f, r)| (*f, r))
+            .unwrap_or_default();
+        first
+            .iter()
+            .copied()
+            .filter(|ordinal| rest.iter().all(|list| list.binary_search(ordinal).is_ok()))
+            .filter_map(in_range)
+            .collect()
+    }
+
+    /// Writes the sidecar durably (temporary file, fsync, rename).
+    pub fn write_sidecar(&self, path: &Path) -> Result<(), StoreError> {
+        let body = postcard::to_stdvec(self).map_err(|e| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            offset: 0,
+            reason: format!("cannot encode index: {e}"),
+        })?;
+        let summary = self.summary.to_bytes();
+        let mut bytes = Vec::with_capacity(MAGIC.len() + SUMMARY_LEN + 8 + body.len());
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&summary);
+        bytes.extend_from_slice(&crc32c::crc32c(&summary).to_le_bytes());
+        bytes.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
+        bytes.extend_from_slice(&body);
+        let tmp = path.with_extension("idx.tmp");
+        let mut file = std::fs::File::create(&tmp).map_err(StoreError::io("create index", &tmp))?;
+        file.write_all(&bytes)
+            .and_then(|()| file.sync_all())
+            .map_err(StoreError::io("write index", &tmp))?;
+        std::fs::rename(&tmp, path).map_err(StoreError::io("rename index", path))
+    }
+
+    /// Reads a sidecar's summary; `None` if the file is missing or damaged.
+    pub fn read_summary(path: &Path) -> Option<Summary> {
+        use std::io::Read;
+        let mut head = [0u8; 8 + SUMMARY_LEN + 4];
+        std::fs::File::open(path).ok()?.read_exact(&mut head).ok()?;
+        parse_summary(&head)
+    }
+
+    /// Reads a whole sidecar; `None` if the file is missing or damaged.
+    pub fn read_sidecar(path: &Path) -> Option<SegmentIndex> {
+        let bytes = std::fs::read(path).ok()?;
+        let summary = parse_summary(bytes.get(..8 + SUMMARY_LEN + 4)?)?;
+        let crc = bytes.get(8 + SUMMARY_LEN + 4..8 + SUMMARY_LEN + 8)?;
+        let body = bytes.get(8 + SUMMARY_LEN + 8..)?;
+        if crc32c::crc32c(body).to_le_bytes() != crc {
+            return None;
+        }
+        let mut index: SegmentIndex = postcard::from_bytes(body).ok()?;
+        if index.offsets.len() as u64 != summary.count || index.times.len() != index.offsets.len() {
+            return None;
+        }
+        index.summary = summary;
+        Some(index)
+    }
+}
+
+fn parse_summary(head: &[u8]) -> Option<Summary> {
+    if head.get(..8)? != MAGIC {
+        return None;
+    }
+    let summary: &[u8; SUMMARY_LEN] = head.get(8..8 + SUMMARY_LEN)?.try_into().ok()?;
+    let crc = head.get(8 + SUMMARY_LEN..8 + SUMMARY_LEN + 4)?;
+    (crc32c::crc32c(summary).to_le_bytes() == crc).then(|| Summary::from_bytes(summary))
+}

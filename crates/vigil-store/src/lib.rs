@@ -1,0 +1,91 @@
+//! The embedded historian.
+//!
+//! A [`Log`] is a directory of append-only segment files. Each record is framed as
+//! `[length u32][crc32c u32][payload]` and a batch is made durable with one `fdatasync` before
+//! [`Log::append`] returns, so whatever it reported stored survives a crash; a torn tail
+//! left by a crash is cut off when the log is next opened for writing.
+//!
+//! Each segment has an index (per-record offset and time, postings for source and destination
+//! address, plugin id, plugin sid and sensor). The active segment's index lives in memory and is
+//! rebuilt by scanning on open; a sealed segment's index is written beside it as a checksummed
+//! sidecar (`.idx`), itself rebuilt from the segment if missing or damaged.
+//!
+//! [`Store`] holds the event log and the alarm log of one data directory.
+
+mod index;
+mod log;
+mod query;
+mod record;
+mod segment;
+
+use std::path::{Path, PathBuf};
+
+pub use log::{Log, LogOptions, LogStats, RetentionReport};
+pub use query::{Order, Query};
+pub use record::{IndexFields, Record};
+use vigil_event::{Alarm, Event};
+
+/// Errors of the historian. Every variant names the file involved.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// An I/O operation failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// On which file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Another process holds the log open for writing.
+    #[error(
+        "{path} is locked by another process (is a vigil server already running on this data directory?)"
+    )]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// A record passed its checksum but could not be decoded.
+    #[error("{path}: record at byte {offset} is unreadable: {reason}")]
+    Corrupt {
+        /// The segment file.
+        path: PathBuf,
+        /// Offset of the record.
+        offset: u64,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn io(
+        action: &'static str,
+        path: &Path,
+    ) -> impl FnOnce(std::io::Error) -> StoreError {
+        let path = path.to_path_buf();
+        move |source| StoreError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}
+
+/// The event log and the alarm log of one data directory (`<data>/events`, `<data>/alarms`).
+pub struct Store {
+    /// Every accepted event.
+    pub events: Log<Event>,
+    /// Every alarm revision.
+    pub alarms: Log<Alarm>,
+}
+
+impl Store {
+    /// Opens (creating if needed) both logs for writing, recovering from any crash.
+    pub fn open(data_dir: &Path, options: &LogOptions) -> Result<Store, StoreError> {
+        Ok(Store {
+            events: Log::open(&data_dir.join("events"), options.clone())?,
+            alarms: Log::open(&data_dir.join("alarms"), options.clone())?,
+        })
+    }
+}

@@ -1,0 +1,479 @@
+//! A directory of segments: append with group commit, recovery, search, retention.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fs::File;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tracing::{info, warn};
+use vigil_event::Timestamp;
+
+use crate::index::{SegmentIndex, Summary};
+use crate::segment::{self, FRAME_LEN, HEADER_LEN};
+use crate::{Order, Query, Record, StoreError};
+
+/// Sizing and retention of a log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogOptions {
+    /// A segment is sealed once it holds this many bytes (at most 1 GiB).
+    pub segment_bytes: u64,
+    /// A non-empty segment is sealed once its first record is this old, so age retention applies
+    /// to quiet logs too.
+    pub segment_max_age: Duration,
+    /// Sealed segments whose newest record was received longer ago than this are deleted.
+    pub retention_max_age: Option<Duration>,
+    /// Oldest sealed segments are deleted while the log is larger than this.
+    pub retention_max_bytes: Option<u64>,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        LogOptions {
+            segment_bytes: 64 << 20,
+            segment_max_age: Duration::from_secs(3600),
+            retention_max_age: Some(Duration::from_secs(90 * 86_400)),
+            retention_max_bytes: None,
+        }
+    }
+}
+
+/// Size of a log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LogStats {
+    /// Records held.
+    pub records: u64,
+    /// Bytes on disk in segment files.
+    pub bytes: u64,
+    /// Segment files.
+    pub segments: usize,
+}
+
+/// What a retention pass deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RetentionReport {
+    /// Segments deleted.
+    pub segments: usize,
+    /// Records in them.
+    pub records: u64,
+    /// Bytes freed.
+    pub bytes: u64,
+}
+
+struct Writer {
+    file: File,
+    _lock: File,
+    /// Set when a failed write could not be rolled back; the log refuses further appends.
+    poisoned: bool,
+}
+
+/// An append-only, indexed log of records of one kind.
+pub struct Log<R> {
+    dir: PathBuf,
+    options: LogOptions,
+    sealed: Vec<Summary>,
+    active: SegmentIndex,
+    writer: Option<Writer>,
+    encoded: Vec<u8>,
+    batch: Vec<u8>,
+    _records: PhantomData<fn() -> R>,
+}
+
+/// One search hit before its record is read: (time, record number, segment position, ordinal).
+type Hit = (Timestamp, u64, usize, u32);
+
+impl<R: Record> Log<R> {
+    /// Opens a log for writing, creating it if needed. Takes an exclusive lock, rebuilds any
+    /// missing or damaged sealed-segment index, and cuts a torn tail off the active segment.
+    pub fn open(dir: &Path, options: LogOptions) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(StoreError::io("create directory", dir))?;
+        let lock_path = dir.join("LOCK");
+        let lock = File::create(&lock_path).map_err(StoreError::io("create lock", &lock_path))?;
+        if lock.try_lock().is_err() {
+            return Err(StoreError::Locked { path: lock_path });
+        }
+        let bases = segment::list(dir)?;
+        let mut sealed = Vec::new();
+        let active = match bases.split_last() {
+            Some((&last, older)) => {
+                for &base in older {
+                    sealed.push(Self::sealed_summary(dir, base, true)?);
+                }
+                Self::recover_active(dir, last)?
+            }
+            None => {
+                segment::create(dir, 0)?;
+                SegmentIndex::new(0)
+            }
+        };
+        let active_base = active.summary.base;
+        let path = segment::segment_path(dir, active_base);
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(StoreError::io("open segment", &path))?;
+        let log = Log {
+            dir: dir.to_path_buf(),
+            options,
+            sealed,
+            active,
+            writer: Some(Writer {
+                file,
+                _lock: lock,
+                poisoned: false,
+            }),
+            encoded: Vec::new(),
+            batch: Vec::new(),
+            _records: PhantomData,
+        };
+        info!(dir = %dir.display(), records = log.stats().records, segments = log.stats().segments, "log opened");
+        Ok(log)
+    }
+
+    /// Opens a log for searching only, alongside a writer in another process. Nothing is changed
+    /// on disk; a torn or in-flight tail is simply not read.
+    pub fn open_read_only(dir: &Path) -> Result<Self, StoreError> {
+        let bases = segment::list(dir)?;
+        let mut sealed = Vec::new();
+        let mut active = SegmentIndex::new(0);
+        if let Some((&last, older)) = bases.split_last() {
+            for &base in older {
+                sealed.push(Self::sealed_summary(dir, base, false)?);
+            }
+            active = Self::scan_segment(&segment::segment_path(dir, last), last)?.0;
+        }
+        Ok(Log {
+            dir: dir.to_path_buf(),
+            options: LogOptions::default(),
+            sealed,
+            active,
+            writer: None,
+            encoded: Vec::new(),
+            batch: Vec::new(),
+            _records: PhantomData,
+        })
+    }
+
+    /// Indexes the active (last) segment, cutting off a torn tail and dropping a stale sidecar
+    /// left by a crash between sealing and starting the next segment.
+    fn recover_active(dir: &Path, base: u64) -> Result<SegmentIndex, StoreError> {
+        let path = segment::segment_path(dir, base);
+        let (active, scan) = Self::scan_segment(&path, base)?;
+        if scan.valid_len < HEADER_LEN {
+            warn!(path = %path.display(), "segment header is damaged; recreating the empty segment");
+            std::fs::remove_file(&path).map_err(StoreError::io("remove damaged segment", &path))?;
+            segment::create(dir, base)?;
+        } else if scan.valid_len < scan.file_len {
+            warn!(
+                path = %path.display(),
+                kept_records = active.len(),
+                cut_bytes = scan.file_len - scan.valid_len,
+                "cutting a torn tail left by a crash (records never reported stored)"
+            );
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(StoreError::io("open segment", &path))?;
+            file.set_len(scan.valid_len)
+                .and_then(|()| file.sync_all())
+                .map_err(StoreError::io("truncate segment", &path))?;
+        }
+        let stale = segment::sidecar_path(dir, base);
+        if stale.exists() {
+            std::fs::remove_file(&stale)
+                .map_err(StoreError::io("remove index of active segment", &stale))?;
+        }
+        Ok(active)
+    }
+
+    fn scan_segment(path: &Path, base: u64) -> Result<(SegmentIndex, segment::Scan), StoreError> {
+        let mut index = SegmentIndex::new(base);
+        let mut damaged = None;
+        let scan = segment::scan(path, |offset, payload| {
+            if damaged.is_some() {
+                return;
+            }
+            match R::decode(payload) {
+                Ok(record) => {
+                    let end = offset + (FRAME_LEN + payload.len()) as u64;
+                    index.push(
+                        offset,
+                        end,
+                        record.time(),
+                        record.received_at(),
+                        record.index_fields(),
+                    );
+                }
+                Err(e) => damaged = Some((offset, e)),
+            }
+        })?;
+        match damaged {
+            Some((offset, e)) => Err(StoreError::Corrupt {
+                path: path.to_path_buf(),
+                offset,
+                reason: e.to_string(),
+            }),
+            None => Ok((index, scan)),
+        }
+    }
+
+    /// The summary of a sealed segment, from its sidecar or (when that is missing or damaged) by
+    /// scanning the segment, rewriting the sidecar if `repair`.
+    fn sealed_summary(dir: &Path, base: u64, repair: bool) -> Result<Summary, StoreError> {
+        let sidecar = segment::sidecar_path(dir, base);
+        if let Some(summary) = SegmentIndex::read_summary(&sidecar) {
+            return Ok(summary);
+        }
+        let (index, _) = Self::scan_segment(&segment::segment_path(dir, base), base)?;
+        if repair {
+            warn!(path = %sidecar.display(), "segment index missing or damaged; rebuilt from the segment");
+            index.write_sidecar(&sidecar)?;
+        }
+        Ok(index.summary)
+    }
+
+    fn sealed_index(&self, summary: &Summary) -> Result<SegmentIndex, StoreError> {
+        match SegmentIndex::read_sidecar(&segment::sidecar_path(&self.dir, summary.base)) {
+            Some(index) => Ok(index),
+            None => Ok(Self::scan_segment(
+                &segment::segment_path(&self.dir, summary.base),
+                summary.base,
+            )?
+            .0),
+        }
+    }
+
+    /// Appends records and makes them durable (one `fdatasync`) before returning. On error
+    /// nothing of the batch is kept.
+    pub fn append(&mut self, records: &[R]) -> Result<(), StoreError> {
+        let Some(writer) = self.writer.as_mut() else {
+            return Err(read_only_error(&self.dir));
+        };
+        let path = segment::segment_path(&self.dir, self.active.summary.base);
+        if writer.poisoned {
+            return Err(StoreError::Io {
+                action: "append to",
+                path,
+                source: std::io::Error::other(
+                    "an earlier failed write could not be rolled back; restart to recover",
+                ),
+            });
+        }
+        self.batch.clear();
+        let start = self.active.summary.bytes;
+        let mut frames = Vec::with_capacity(records.len());
+        for record in records {
+            self.encoded.clear();
+            record.encode(&mut self.encoded);
+            let offset = start + self.batch.len() as u64;
+            segment::frame(&self.encoded, &mut self.batch);
+            frames.push((offset, start + self.batch.len() as u64));
+        }
+        use std::io::Write;
+        if let Err(source) = writer
+            .file
+            .write_all(&self.batch)
+            .and_then(|()| writer.file.sync_data())
+        {
+            if writer
+                .file
+                .set_len(start)
+                .and_then(|()| writer.file.sync_data())
+                .is_err()
+            {
+                writer.poisoned = true;
+            }
+            return Err(StoreError::Io {
+                action: "append to",
+                path,
+                source,
+            });
+        }
+        for (record, (offset, end)) in records.iter().zip(frames) {
+            self.active.push(
+                offset,
+                end,
+                record.time(),
+                record.received_at(),
+                record.index_fields(),
+            );
+        }
+        if self.active.summary.bytes >= self.options.segment_bytes.min(1 << 30) {
+            self.seal()?;
+        }
+        Ok(())
+    }
+
+    /// Seals the active segment (writes its index) and starts a new one.
+    fn seal(&mut self) -> Result<(), StoreError> {
+        let summary = self.active.summary;
+        self.active
+            .write_sidecar(&segment::sidecar_path(&self.dir, summary.base))?;
+        let base = summary.base + summary.count;
+        let file = segment::create(&self.dir, base)?;
+        if let Some(writer) = self.writer.as_mut() {
+            writer.file = file;
+        }
+        self.sealed.push(summary);
+        self.active = SegmentIndex::new(base);
+        Ok(())
+    }
+
+    /// Seals a quiet segment that has grown old, then deletes sealed segments past the
+    /// configured age (by receive time) or beyond the size budget, oldest first.
+    pub fn enforce_retention(&mut self, now: Timestamp) -> Result<RetentionReport, StoreError> {
+        if self.writer.is_none() {
+            return Err(read_only_error(&self.dir));
+        }
+        let active = self.active.summary;
+        let seal_before = now.saturating_sub_micros(micros(self.options.segment_max_age));
+        if active.count > 0 && active.min_received < seal_before {
+            self.seal()?;
+        }
+        let mut report = RetentionReport::default();
+        let expire_before = self
+            .options
+            .retention_max_age
+            .map(|age| now.saturating_sub_micros(micros(age)));
+        while let Some(oldest) = self.sealed.first().copied() {
+            let too_old = expire_before.is_some_and(|t| oldest.max_received < t);
+            let too_big = self
+                .options
+                .retention_max_bytes
+                .is_some_and(|max| self.stats().bytes > max);
+            if !too_old && !too_big {
+                break;
+            }
+            let path = segment::segment_path(&self.dir, oldest.base);
+            std::fs::remove_file(&path).map_err(StoreError::io("delete expired segment", &path))?;
+            let sidecar = segment::sidecar_path(&self.dir, oldest.base);
+            if let Err(e) = std::fs::remove_file(&sidecar) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    return Err(StoreError::Io {
+                        action: "delete expired index",
+                        path: sidecar,
+                        source: e,
+                    });
+                }
+            }
+            self.sealed.remove(0);
+            report.segments += 1;
+            report.records += oldest.count;
+            report.bytes += oldest.bytes;
+        }
+        if report.segments > 0 {
+            segment::sync_dir(&self.dir)?;
+            info!(dir = %self.dir.display(), segments = report.segments, records = report.records, "retention deleted old segments");
+        }
+        Ok(report)
+    }
+
+    /// Records, bytes and segments currently held.
+    pub fn stats(&self) -> LogStats {
+        let summaries = self
+            .sealed
+            .iter()
+            .chain(std::iter::once(&self.active.summary));
+        summaries.fold(LogStats::default(), |acc, s| LogStats {
+            records: acc.records + s.count,
+            bytes: acc.bytes + s.bytes,
+            segments: acc.segments + 1,
+        })
+    }
+
+    /// Runs a search: every record whose time is in range and whose indexed fields equal every
+    /// filter, in the query's order, at most `query.limit` of them.
+    pub fn search(&self, query: &Query) -> Result<Vec<R>, StoreError> {
+        if query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut loaded: Vec<(Summary, SegmentIndex)> = Vec::new();
+        for summary in self.sealed.iter().filter(|s| s.overlaps(query)) {
+            match self.sealed_index(summary) {
+                Ok(index) => loaded.push((*summary, index)),
+                // Deleted by retention in the writer process since this reader listed it.
+                Err(StoreError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let indexes: Vec<&SegmentIndex> = loaded
+            .iter()
+            .map(|(_, i)| i)
+            .chain(std::iter::once(&self.active))
+            .collect();
+
+        // Keep the best `limit` hits in a heap whose top is the worst kept hit.
+        let newest_first = query.order == Order::NewestFirst;
+        let mut best_newest: BinaryHeap<Reverse<Hit>> = BinaryHeap::new();
+        let mut best_oldest: BinaryHeap<Hit> = BinaryHeap::new();
+        for (position, index) in indexes.iter().enumerate() {
+            for (ordinal, time) in index.matches(query) {
+                let hit = (
+                    time,
+                    index.summary.base + u64::from(ordinal),
+                    position,
+                    ordinal,
+                );
+                if newest_first {
+                    best_newest.push(Reverse(hit));
+                    if best_newest.len() > query.limit {
+                        best_newest.pop();
+                    }
+                } else {
+                    best_oldest.push(hit);
+                    if best_oldest.len() > query.limit {
+                        best_oldest.pop();
+                    }
+                }
+            }
+        }
+        let mut hits: Vec<Hit> = best_newest
+            .into_iter()
+            .map(|Reverse(h)| h)
+            .chain(best_oldest)
+            .collect();
+        hits.sort_unstable();
+        if newest_first {
+            hits.reverse();
+        }
+
+        let mut files: Vec<Option<File>> = (0..indexes.len()).map(|_| None).collect();
+        let mut out = Vec::with_capacity(hits.len());
+        for (_, _, position, ordinal) in hits {
+            let index = indexes[position];
+            let path = segment::segment_path(&self.dir, index.summary.base);
+            let file = match &mut files[position] {
+                Some(file) => file,
+                slot => {
+                    slot.insert(File::open(&path).map_err(StoreError::io("open segment", &path))?)
+                }
+            };
+            let offset = index.offset(ordinal).unwrap_or_default();
+            let payload = segment::read_record(file, &path, offset)?;
+            let record = R::decode(&payload).map_err(|e| StoreError::Corrupt {
+                path: path.clone(),
+                offset,
+                reason: e.to_string(),
+            })?;
+            out.push(record);
+        }
+        Ok(out)
+    }
+}
+
+fn micros(duration: Duration) -> i64 {
+    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
+}
+
+fn read_only_error(dir: &Path) -> StoreError {
+    StoreError::Io {
+        action: "write to",
+        path: dir.to_path_buf(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "log was opened read-only",
+        ),
+    }
+}

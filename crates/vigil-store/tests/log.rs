@@ -1,0 +1,317 @@
+//! Historian behaviour on real files: search filters, ordering, sealing, recovery from torn
+//! writes and damaged indexes, retention, locking.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use vigil_event::{Event, Timestamp, Uuid};
+use vigil_store::{Log, LogOptions, Order, Query, StoreError};
+
+fn event(n: u32, time_secs: i64) -> Event {
+    let mut e = Event::new(
+        Uuid::from_u128(n.into()),
+        Timestamp::from_secs(time_secs),
+        4000 + n % 3,
+        n % 5,
+    );
+    e.src_ip = IpAddr::from([10, 0, 0, (n % 4) as u8]);
+    e.dst_ip = IpAddr::from([192, 168, 0, (n % 2) as u8]);
+    e.provenance.sensor = format!("sensor-{}", n % 2);
+    e.provenance.received_at = Timestamp::from_secs(1_000_000 + i64::from(n));
+    e.log = Some(format!("line {n}"));
+    e
+}
+
+fn ids(events: &[Event]) -> Vec<u128> {
+    events.iter().map(|e| e.id.as_u128()).collect()
+}
+
+fn small_segments() -> LogOptions {
+    LogOptions {
+        segment_bytes: 2_000,
+        retention_max_age: None,
+        ..LogOptions::default()
+    }
+}
+
+fn all_oldest() -> Query {
+    Query {
+        limit: usize::MAX,
+        order: Order::OldestFirst,
+        ..Query::default()
+    }
+}
+
+fn segment_files(dir: &Path, ext: &str) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == ext))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn filters_time_ranges_order_and_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::<Event>::open(dir.path(), small_segments()).unwrap();
+    let events: Vec<Event> = (0..100).map(|n| event(n, 1000 + i64::from(n))).collect();
+    for chunk in events.chunks(7) {
+        log.append(chunk).unwrap();
+    }
+    assert!(
+        log.stats().segments > 3,
+        "small segments seal: {:?}",
+        log.stats()
+    );
+    assert_eq!(log.stats().records, 100);
+
+    let q = |f: &dyn Fn(&mut Query)| {
+        let mut query = all_oldest();
+        f(&mut query);
+        ids(&log.search(&query).unwrap())
+    };
+    let expect = |pred: &dyn Fn(u32) -> bool| {
+        (0..100u32)
+            .filter(|n| pred(*n))
+            .map(u128::from)
+            .collect::<Vec<_>>()
+    };
+
+    assert_eq!(q(&|_| {}), expect(&|_| true));
+    assert_eq!(
+        q(&|q| {
+            q.from = Timestamp::from_secs(1010);
+            q.to = Timestamp::from_secs(1019)
+        }),
+        expect(&|n| (10..=19).contains(&n))
+    );
+    assert_eq!(
+        q(&|q| q.src_ip = Some(IpAddr::from([10, 0, 0, 3]))),
+        expect(&|n| n % 4 == 3)
+    );
+    assert_eq!(
+        q(&|q| q.dst_ip = Some(IpAddr::from([192, 168, 0, 1]))),
+        expect(&|n| n % 2 == 1)
+    );
+    assert_eq!(q(&|q| q.plugin_id = Some(4002)), expect(&|n| n % 3 == 2));
+    assert_eq!(q(&|q| q.plugin_sid = Some(4)), expect(&|n| n % 5 == 4));
+    assert_eq!(
+        q(&|q| q.sensor = Some("sensor-0".into())),
+        expect(&|n| n % 2 == 0)
+    );
+    assert_eq!(q(&|q| q.sensor = Some("nobody".into())), Vec::<u128>::new());
+    assert_eq!(
+        q(&|q| {
+            q.plugin_id = Some(4001);
+            q.plugin_sid = Some(1);
+            q.src_ip = Some(IpAddr::from([10, 0, 0, 1]));
+            q.to = Timestamp::from_secs(1060)
+        }),
+        expect(&|n| n % 3 == 1 && n % 5 == 1 && n % 4 == 1 && n <= 60)
+    );
+    assert_eq!(q(&|q| { q.limit = 3 }), vec![0, 1, 2]);
+    assert_eq!(
+        q(&|q| {
+            q.limit = 3;
+            q.order = Order::NewestFirst
+        }),
+        vec![99, 98, 97]
+    );
+    assert_eq!(q(&|q| { q.limit = 0 }), Vec::<u128>::new());
+
+    // Records come back whole.
+    let found = log
+        .search(&Query {
+            plugin_sid: Some(3),
+            limit: 1,
+            order: Order::OldestFirst,
+            ..Query::default()
+        })
+        .unwrap();
+    assert_eq!(found, vec![events[3].clone()]);
+}
+
+#[test]
+fn reopening_gives_the_same_answers_and_rebuilds_damaged_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let events: Vec<Event> = (0..60).map(|n| event(n, 5000 - i64::from(n))).collect();
+    {
+        let mut log = Log::<Event>::open(dir.path(), small_segments()).unwrap();
+        for e in &events {
+            log.append(std::slice::from_ref(e)).unwrap();
+        }
+    }
+    let sidecars = segment_files(dir.path(), "idx");
+    assert!(sidecars.len() >= 3);
+    std::fs::remove_file(&sidecars[0]).unwrap();
+    let mut damaged = std::fs::read(&sidecars[1]).unwrap();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 0xff;
+    std::fs::write(&sidecars[1], damaged).unwrap();
+
+    let reader = Log::<Event>::open_read_only(dir.path()).unwrap();
+    let mut expected = events.clone();
+    expected.sort_by_key(|e| e.time);
+    assert_eq!(
+        reader.search(&all_oldest()).unwrap(),
+        expected,
+        "read-only open copes with damaged indexes"
+    );
+
+    let log = Log::<Event>::open(dir.path(), small_segments()).unwrap();
+    assert_eq!(log.search(&all_oldest()).unwrap(), expected);
+    assert!(
+        sidecars[0].exists(),
+        "writable open rebuilds the missing index"
+    );
+    assert_eq!(
+        log.search(&Query {
+            src_ip: Some(IpAddr::from([10, 0, 0, 2])),
+            ..all_oldest()
+        })
+        .unwrap()
+        .len(),
+        15
+    );
+}
+
+#[test]
+fn a_torn_tail_is_cut_and_nothing_acknowledged_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut log = Log::<Event>::open(dir.path(), LogOptions::default()).unwrap();
+        log.append(&[event(1, 10), event(2, 20)]).unwrap();
+        log.append(&[event(3, 30)]).unwrap();
+    }
+    let segment = segment_files(dir.path(), "seg").pop().unwrap();
+    let good_len = std::fs::metadata(&segment).unwrap().len();
+    // A crash mid-write: a frame header promising more bytes than were written.
+    let mut file = OpenOptions::new().append(true).open(&segment).unwrap();
+    file.write_all(&[200, 0, 0, 0, 1, 2, 3, 4, 9, 9, 9])
+        .unwrap();
+    drop(file);
+
+    let reader = Log::<Event>::open_read_only(dir.path()).unwrap();
+    assert_eq!(ids(&reader.search(&all_oldest()).unwrap()), vec![1, 2, 3]);
+    assert_eq!(
+        std::fs::metadata(&segment).unwrap().len(),
+        good_len + 11,
+        "readers change nothing"
+    );
+
+    let mut log = Log::<Event>::open(dir.path(), LogOptions::default()).unwrap();
+    assert_eq!(
+        std::fs::metadata(&segment).unwrap().len(),
+        good_len,
+        "writer cut the torn tail"
+    );
+    log.append(&[event(4, 40)]).unwrap();
+    assert_eq!(ids(&log.search(&all_oldest()).unwrap()), vec![1, 2, 3, 4]);
+}
+
+#[test]
+fn a_damaged_last_record_is_dropped_with_everything_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut log = Log::<Event>::open(dir.path(), LogOptions::default()).unwrap();
+        log.append(&[event(1, 10), event(2, 20)]).unwrap();
+    }
+    let segment = segment_files(dir.path(), "seg").pop().unwrap();
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let last = bytes.len() - 5;
+    bytes[last] ^= 0x40;
+    std::fs::write(&segment, bytes).unwrap();
+    let log = Log::<Event>::open(dir.path(), LogOptions::default()).unwrap();
+    assert_eq!(ids(&log.search(&all_oldest()).unwrap()), vec![1]);
+}
+
+#[test]
+fn retention_by_age_and_by_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = LogOptions {
+        segment_bytes: 2_000,
+        segment_max_age: Duration::from_secs(1_000_000),
+        retention_max_age: Some(Duration::from_secs(30)),
+        retention_max_bytes: None,
+    };
+    let mut log = Log::<Event>::open(dir.path(), options.clone()).unwrap();
+    for n in 0..80 {
+        log.append(&[event(n, 1)]).unwrap();
+    }
+    let before = log.stats();
+    // received_at of record n is 1_000_000 + n: at now = 1_000_060 everything received before
+    // 1_000_030 is expired, but only whole sealed segments go.
+    let report = log
+        .enforce_retention(Timestamp::from_secs(1_000_060))
+        .unwrap();
+    assert!(report.segments > 0);
+    let left = ids(&log.search(&all_oldest()).unwrap());
+    assert_eq!(left.len() as u64, before.records - report.records);
+    assert!(
+        left.iter().all(|&n| n >= 14),
+        "no record older than a kept one was deleted: {left:?}"
+    );
+    assert!(
+        left.contains(&30) && left.contains(&79),
+        "nothing within the age limit was deleted"
+    );
+    assert_eq!(segment_files(dir.path(), "seg").len(), log.stats().segments);
+
+    let mut options = options;
+    options.retention_max_age = None;
+    options.retention_max_bytes = Some(4_000);
+    drop(log);
+    let mut log = Log::<Event>::open(dir.path(), options).unwrap();
+    log.enforce_retention(Timestamp::from_secs(1_000_060))
+        .unwrap();
+    assert!(
+        log.stats().bytes <= 4_000 || log.stats().segments == 1,
+        "{:?}",
+        log.stats()
+    );
+    let newest = ids(&log
+        .search(&Query {
+            limit: 1,
+            ..Query::default()
+        })
+        .unwrap());
+    assert_eq!(newest, vec![79], "size retention deletes the oldest first");
+}
+
+#[test]
+fn quiet_segments_are_sealed_by_age() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = LogOptions {
+        segment_max_age: Duration::from_secs(60),
+        retention_max_age: Some(Duration::from_secs(3600)),
+        ..LogOptions::default()
+    };
+    let mut log = Log::<Event>::open(dir.path(), options).unwrap();
+    log.append(&[event(1, 1)]).unwrap();
+    log.enforce_retention(Timestamp::from_secs(1_000_030))
+        .unwrap();
+    assert_eq!(log.stats().segments, 1);
+    log.enforce_retention(Timestamp::from_secs(1_000_100))
+        .unwrap();
+    assert_eq!(log.stats().segments, 2, "the quiet segment was sealed");
+    log.enforce_retention(Timestamp::from_secs(1_010_000))
+        .unwrap();
+    assert_eq!(log.stats().records, 0, "and later expired");
+}
+
+#[test]
+fn one_writer_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let _log = Log::<Event>::open(dir.path(), LogOptions::default()).unwrap();
+    match Log::<Event>::open(dir.path(), LogOptions::default()) {
+        Err(StoreError::Locked { .. }) => {}
+        other => panic!("expected a lock error, got {:?}", other.map(|l| l.stats())),
+    }
+    let mut reader = Log::<Event>::open_read_only(dir.path()).unwrap();
+    assert!(reader.append(&[event(1, 1)]).is_err());
+}
