@@ -60,13 +60,15 @@ pub enum RejectReason {
     SensorIdMismatch,
     /// A sensor that is not configured, while unknown sensors are refused.
     UnknownSensor,
-    /// The session sent nothing for longer than the idle limit.
-    IdleTimeout,
+    /// The connection sent no handshake within the time limit.
+    HandshakeTimeout,
+    /// A known OSSIM command that Vigil does not serve on the agent port (answered `error`).
+    UnsupportedCommand,
 }
 
 impl RejectReason {
     /// Every reason, for pre-registering metrics.
-    pub const ALL: [RejectReason; 24] = [
+    pub const ALL: [RejectReason; 25] = [
         RejectReason::UnknownCommand,
         RejectReason::UnknownKey,
         RejectReason::Syntax,
@@ -90,7 +92,8 @@ impl RejectReason {
         RejectReason::SensorIdRequired,
         RejectReason::SensorIdMismatch,
         RejectReason::UnknownSensor,
-        RejectReason::IdleTimeout,
+        RejectReason::HandshakeTimeout,
+        RejectReason::UnsupportedCommand,
     ];
 
     /// The snake_case label used in logs and metrics.
@@ -119,7 +122,8 @@ impl RejectReason {
             RejectReason::SensorIdRequired => "sensor_id_required",
             RejectReason::SensorIdMismatch => "sensor_id_mismatch",
             RejectReason::UnknownSensor => "unknown_sensor",
-            RejectReason::IdleTimeout => "idle_timeout",
+            RejectReason::HandshakeTimeout => "handshake_timeout",
+            RejectReason::UnsupportedCommand => "unsupported_command",
         }
     }
 }

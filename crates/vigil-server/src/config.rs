@@ -1,0 +1,281 @@
+//! Server configuration: every setting has an embedded default; a TOML file overrides any of them.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The whole server configuration. `Config::default()` is what `vigil server` runs with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the store, keys and runtime files live.
+    pub data_dir: PathBuf,
+    /// The OSSIM agent protocol listener.
+    pub agent: AgentConfig,
+    /// OSSIM plugin knowledge.
+    pub plugins: PluginsConfig,
+    /// The embedded historian.
+    pub store: StoreConfig,
+    /// The Prometheus endpoint.
+    pub metrics: MetricsConfig,
+}
+
+/// The OSSIM agent protocol listener (TCP 40001).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Whether to listen at all.
+    pub enabled: bool,
+    /// Address to listen on (loopback by default).
+    pub listen: SocketAddr,
+    /// Longest accepted line in bytes; longer lines are rejected and skipped.
+    pub max_line_bytes: usize,
+    /// Most concurrent sessions; further connections are closed at once and counted.
+    pub max_connections: usize,
+    /// Time a new connection has to send its first bytes.
+    #[serde(with = "humantime_serde")]
+    pub handshake_timeout: Duration,
+    /// What to do with a sensor that is not configured below.
+    pub unknown_sensors: UnknownSensors,
+    /// Known sensors.
+    pub sensors: Vec<SensorConfig>,
+}
+
+/// Policy for sensors seen for the first time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownSensors {
+    /// Accept, name it after its `sensor_id` (or address), log it and count it.
+    Accept,
+    /// Refuse the session with `error`, log it and count it.
+    Reject,
+}
+
+/// A configured sensor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SensorConfig {
+    /// Identity recorded in every event's provenance.
+    pub name: String,
+    /// Its address; sessions from here are this sensor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<IpAddr>,
+    /// Its OSSIM `sensor_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Uuid>,
+}
+
+/// OSSIM plugin knowledge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginsConfig {
+    /// Plugin SQL files or directories of them (`plugin_sid` names, priority, reliability).
+    pub sid_tables: Vec<PathBuf>,
+}
+
+/// The embedded historian.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Segment size before sealing, in MiB.
+    pub segment_mib: u64,
+    /// A quiet segment is sealed after this long, so age retention applies to it.
+    #[serde(with = "humantime_serde")]
+    pub segment_max_age: Duration,
+    /// Delete data received longer ago than this ("0s" keeps everything).
+    #[serde(with = "humantime_serde")]
+    pub retention_max_age: Duration,
+    /// Delete the oldest data while the store is larger than this, in MiB (0 = no limit).
+    pub retention_max_mib: u64,
+    /// Most events written and fsynced together.
+    pub batch_max_events: usize,
+    /// Events waiting between intake and the store before intake pushes back on senders.
+    pub queue_events: usize,
+}
+
+/// The Prometheus endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Whether to serve `/metrics` at all.
+    pub enabled: bool,
+    /// Address to serve `/metrics` and `/healthz` on (loopback by default).
+    pub listen: SocketAddr,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./vigil-data"),
+            agent: AgentConfig::default(),
+            plugins: PluginsConfig::default(),
+            store: StoreConfig::default(),
+            metrics: MetricsConfig::default(),
+        }
+    }
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 40001)),
+            max_line_bytes: vigil_agent_proto::MAX_LINE_BYTES,
+            max_connections: 10_000,
+            handshake_timeout: Duration::from_secs(30),
+            unknown_sensors: UnknownSensors::Accept,
+            sensors: Vec::new(),
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            segment_mib: 64,
+            segment_max_age: Duration::from_secs(3600),
+            retention_max_age: Duration::from_secs(90 * 86_400),
+            retention_max_mib: 0,
+            batch_max_events: 8192,
+            queue_events: 65_536,
+        }
+    }
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+        }
+    }
+}
+
+/// A configuration file that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid for this schema; the message names the key, line and column.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (key, line, column, what was expected).
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads a TOML file; keys it does not set keep their defaults, unknown keys are errors.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    /// Parses TOML text.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.store.segment_mib == 0 || self.store.segment_mib > 1024 {
+            return Err("store.segment_mib must be between 1 and 1024".into());
+        }
+        if self.store.batch_max_events == 0 || self.store.queue_events == 0 {
+            return Err("store.batch_max_events and store.queue_events must be at least 1".into());
+        }
+        if self.agent.max_line_bytes < 64 {
+            return Err("agent.max_line_bytes must be at least 64".into());
+        }
+        let mut names = std::collections::HashSet::new();
+        for sensor in &self.agent.sensors {
+            if sensor.name.trim().is_empty() {
+                return Err("agent.sensors: every sensor needs a non-empty name".into());
+            }
+            if !names.insert(&sensor.name) {
+                return Err(format!(
+                    "agent.sensors: the name {:?} is used twice",
+                    sensor.name
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The configuration as TOML (used by `--help` and `--print-config`).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
+    }
+
+    /// Options for the store's logs.
+    pub fn log_options(&self) -> vigil_store::LogOptions {
+        let s = &self.store;
+        vigil_store::LogOptions {
+            segment_bytes: s.segment_mib << 20,
+            segment_max_age: s.segment_max_age,
+            retention_max_age: (!s.retention_max_age.is_zero()).then_some(s.retention_max_age),
+            retention_max_bytes: (s.retention_max_mib > 0).then_some(s.retention_max_mib << 20),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_round_trip_through_toml() {
+        let text = Config::default().to_toml();
+        assert_eq!(Config::parse(&text).unwrap(), Config::default());
+        assert!(text.contains("listen = \"127.0.0.1:40001\""), "{text}");
+    }
+
+    #[test]
+    fn a_file_overrides_only_what_it_sets() {
+        let config = Config::parse(
+            "data_dir = \"/srv/vigil\"\n[agent]\nunknown_sensors = \"reject\"\n[[agent.sensors]]\nname = \"fw1\"\nip = \"192.0.2.1\"\n[store]\nretention_max_age = \"7days\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/srv/vigil"));
+        assert_eq!(config.agent.unknown_sensors, UnknownSensors::Reject);
+        assert_eq!(
+            config.agent.sensors[0].ip,
+            Some("192.0.2.1".parse().unwrap())
+        );
+        assert_eq!(
+            config.store.retention_max_age,
+            Duration::from_secs(7 * 86_400)
+        );
+        assert_eq!(config.agent.listen, AgentConfig::default().listen);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_line() {
+        let err = Config::parse("[agent]\nlisten = \"not an address\"\n").unwrap_err();
+        assert!(err.contains("line 2") && err.contains("listen"), "{err}");
+        let err = Config::parse("[agent]\nlisten_port = 1\n").unwrap_err();
+        assert!(err.contains("unknown field `listen_port`"), "{err}");
+        let err =
+            Config::parse("[[agent.sensors]]\nname = \"a\"\n[[agent.sensors]]\nname = \"a\"\n")
+                .unwrap_err();
+        assert!(err.contains("used twice"), "{err}");
+    }
+}

@@ -1,0 +1,3 @@
+//! Intake listeners. Today: the OSSIM agent protocol ([`agent`]).
+
+pub mod agent;

@@ -1,0 +1,186 @@
+//! The Vigil core server (`vigil server`).
+//!
+//! Data flow today: agent sessions ([`intake::agent`]) parse OSSIM `event` lines, enrich them
+//! from the plugin sid tables ([`enrich`]) and queue them; the store writer ([`writer`]) makes
+//! them durable in group commits. [`metrics`] serves Prometheus metrics. [`run`] wires it all,
+//! and stops in order on SIGTERM or SIGINT: stop accepting, end sessions, store everything
+//! queued, sync, exit.
+
+pub mod config;
+pub mod enrich;
+pub mod intake;
+pub mod keys;
+pub mod metrics;
+pub mod sensors;
+pub mod writer;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+use vigil_plugins::sid_table::SidTable;
+use vigil_store::Store;
+
+pub use config::Config;
+
+/// File in the data directory naming the running server's process and bound addresses
+/// (useful when a port is configured as 0).
+pub const RUNTIME_FILE: &str = "server.json";
+
+/// Contents of [`RUNTIME_FILE`].
+#[derive(Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct RuntimeInfo {
+    /// Process id.
+    pub pid: u32,
+    /// Bound agent protocol address, when enabled.
+    pub agent: Option<SocketAddr>,
+    /// Bound metrics address, when enabled.
+    pub metrics: Option<SocketAddr>,
+}
+
+/// How long sessions get to finish after shutdown begins.
+const SESSION_DRAIN: Duration = Duration::from_secs(10);
+
+/// Loads every configured sid table; an error names the file, line and column.
+pub fn load_sid_tables(paths: &[PathBuf]) -> anyhow::Result<SidTable> {
+    let mut sids = SidTable::new();
+    for path in paths {
+        let report = sids
+            .load_path(path)
+            .map_err(|e| anyhow::anyhow!("plugin sid table: {e}"))?;
+        info!(path = %path.display(), plugins = report.plugins, sids = report.sids, "loaded plugin sid table");
+    }
+    Ok(sids)
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for {what} on {addr}"))
+}
+
+fn write_runtime_file(data_dir: &Path, info: &RuntimeInfo) -> anyhow::Result<()> {
+    let path = data_dir.join(RUNTIME_FILE);
+    let tmp = data_dir.join(format!("{RUNTIME_FILE}.tmp"));
+    std::fs::write(&tmp, serde_json::to_vec_pretty(info)?)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Runs the server until SIGTERM or SIGINT. `prometheus` renders `/metrics`.
+pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result<()> {
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        warn!(error = %e, "cannot raise the open-file limit; fewer agent sessions fit");
+    }
+    let data_dir = &config.data_dir;
+    keys::private_dir(data_dir)?;
+    let secret_key =
+        keys::load_or_create_key(&data_dir.join("keys").join("secret-fingerprint.key"))?;
+    let sids = Arc::new(load_sid_tables(&config.plugins.sid_tables)?);
+    let store = Store::open(data_dir, &config.log_options()).context("cannot open the store")?;
+    let metrics = metrics::Metrics::register();
+
+    let agent_listener = match config.agent.enabled {
+        true => Some(bind(config.agent.listen, "OSSIM agents").await?),
+        false => None,
+    };
+    let metrics_listener = match config.metrics.enabled {
+        true => Some(bind(config.metrics.listen, "metrics").await?),
+        false => None,
+    };
+    let runtime_info = RuntimeInfo {
+        pid: std::process::id(),
+        agent: agent_listener
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?,
+        metrics: metrics_listener
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?,
+    };
+    write_runtime_file(data_dir, &runtime_info)?;
+
+    let (queue, writer) = writer::spawn(
+        store,
+        config.store.queue_events,
+        config.store.batch_max_events,
+        metrics.clone(),
+        tokio::runtime::Handle::current(),
+    )?;
+    let shutdown = CancellationToken::new();
+    let sessions = TaskTracker::new();
+    let mut tasks = Vec::new();
+    if let Some(listener) = metrics_listener {
+        tasks.push(tokio::spawn(metrics::serve(
+            listener,
+            prometheus,
+            shutdown.clone(),
+        )));
+    }
+    if let Some(listener) = agent_listener {
+        let intake = Arc::new(intake::agent::AgentIntake::new(
+            config.agent.clone(),
+            sids,
+            metrics.clone(),
+            queue,
+            secret_key,
+        ));
+        info!(addr = ?runtime_info.agent, "OSSIM agent listener ready");
+        let serve = intake.serve(listener, shutdown.clone(), sessions.clone());
+        tasks.push(tokio::spawn(async move {
+            serve.await;
+            Ok(())
+        }));
+    } else {
+        drop(queue);
+    }
+    info!(data_dir = %data_dir.display(), "vigil server started");
+
+    wait_for_signal().await?;
+    info!("shutting down: closing listeners and sessions, storing everything queued");
+    shutdown.cancel();
+    for task in tasks {
+        match task.await {
+            Ok(Err(e)) => warn!(error = %e, "a listener stopped with an error"),
+            Err(e) => warn!(error = %e, "a listener task failed"),
+            Ok(Ok(())) => {}
+        }
+    }
+    sessions.close();
+    if tokio::time::timeout(SESSION_DRAIN, sessions.wait())
+        .await
+        .is_err()
+    {
+        warn!("some agent sessions did not end in time");
+    }
+    let store = tokio::task::spawn_blocking(move || writer.join())
+        .await?
+        .map_err(|_| anyhow::anyhow!("the store writer thread panicked"))?;
+    let stats = store.events.stats();
+    drop(store);
+    if let Err(e) = std::fs::remove_file(data_dir.join(RUNTIME_FILE)) {
+        warn!(error = %e, "cannot remove the runtime file");
+    }
+    info!(events = stats.records, "vigil server stopped cleanly");
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM received"),
+        _ = int.recv() => info!("SIGINT received"),
+    }
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! Prometheus metrics: names, pre-registered handles, and the `/metrics` HTTP endpoint.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::routing::get;
+use metrics::{Counter, Gauge, counter, describe_counter, describe_gauge, gauge};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+use vigil_agent_proto::RejectReason;
+
+/// Handles to every metric the hot paths touch, so they never look a metric up by name.
+#[derive(Clone)]
+pub struct Metrics {
+    /// `vigil_events_received_total`: event lines parsed into events.
+    pub received: Counter,
+    /// `vigil_events_stored_total`: events durably stored (fsynced).
+    pub stored: Counter,
+    /// `vigil_events_unknown_sid_total`: events whose sid no table knows.
+    pub unknown_sid: Counter,
+    /// `vigil_intake_queue_events`: events accepted but not yet stored.
+    pub queue_depth: Gauge,
+    /// `vigil_agent_connections`: open agent sessions.
+    pub connections: Gauge,
+    /// `vigil_agent_connections_total`: agent sessions accepted.
+    pub connections_total: Counter,
+    /// `vigil_agent_connections_refused_total`: connections closed because of the session limit.
+    pub connections_refused: Counter,
+    /// `vigil_sensors_first_seen_total`: sensors admitted for the first time by policy.
+    pub sensors_first_seen: Counter,
+    /// `vigil_events_lost_total`: events that could not be stored before shutdown (should stay 0).
+    pub lost: Counter,
+    /// `vigil_store_errors_total`: failed store writes (retried; nothing is dropped).
+    pub store_errors: Counter,
+    /// `vigil_store_records`: events held by the store.
+    pub store_records: Gauge,
+    /// `vigil_store_bytes`: bytes of event segments on disk.
+    pub store_bytes: Gauge,
+    /// `vigil_store_retention_deleted_total`: events deleted by retention.
+    pub retention_deleted: Counter,
+    rejected: Vec<(RejectReason, Counter)>,
+}
+
+impl Metrics {
+    /// Registers every metric with its help text (rejection reasons start at zero, so they are
+    /// all visible before the first one happens).
+    pub fn register() -> Metrics {
+        describe_counter!(
+            "vigil_events_received_total",
+            "Event lines parsed into events on the agent port"
+        );
+        describe_counter!(
+            "vigil_events_rejected_total",
+            "Input refused on the agent port, by reason"
+        );
+        describe_counter!(
+            "vigil_events_stored_total",
+            "Events durably stored (after fsync)"
+        );
+        describe_counter!(
+            "vigil_events_unknown_sid_total",
+            "Events whose plugin sid is in no sid table"
+        );
+        describe_gauge!(
+            "vigil_intake_queue_events",
+            "Events accepted but not yet stored"
+        );
+        describe_gauge!("vigil_agent_connections", "Open agent sessions");
+        describe_counter!("vigil_agent_connections_total", "Agent sessions accepted");
+        describe_counter!(
+            "vigil_agent_connections_refused_total",
+            "Connections closed at the session limit"
+        );
+        describe_counter!(
+            "vigil_sensors_first_seen_total",
+            "Unconfigured sensors admitted for the first time"
+        );
+        describe_counter!(
+            "vigil_events_lost_total",
+            "Events that could not be stored before shutdown"
+        );
+        describe_counter!("vigil_store_errors_total", "Failed store writes (retried)");
+        describe_gauge!("vigil_store_records", "Events held by the store");
+        describe_gauge!("vigil_store_bytes", "Bytes of event segments on disk");
+        describe_counter!(
+            "vigil_store_retention_deleted_total",
+            "Events deleted by retention"
+        );
+        Metrics {
+            received: counter!("vigil_events_received_total"),
+            stored: counter!("vigil_events_stored_total"),
+            unknown_sid: counter!("vigil_events_unknown_sid_total"),
+            queue_depth: gauge!("vigil_intake_queue_events"),
+            connections: gauge!("vigil_agent_connections"),
+            connections_total: counter!("vigil_agent_connections_total"),
+            connections_refused: counter!("vigil_agent_connections_refused_total"),
+            sensors_first_seen: counter!("vigil_sensors_first_seen_total"),
+            lost: counter!("vigil_events_lost_total"),
+            store_errors: counter!("vigil_store_errors_total"),
+            store_records: gauge!("vigil_store_records"),
+            store_bytes: gauge!("vigil_store_bytes"),
+            retention_deleted: counter!("vigil_store_retention_deleted_total"),
+            rejected: RejectReason::ALL
+                .iter()
+                .map(|&r| {
+                    let c = counter!("vigil_events_rejected_total", "reason" => r.as_str());
+                    c.absolute(0);
+                    (r, c)
+                })
+                .collect(),
+        }
+    }
+
+    /// Counts one rejection.
+    pub fn reject(&self, reason: RejectReason) {
+        if let Some((_, counter)) = self.rejected.iter().find(|(r, _)| *r == reason) {
+            counter.increment(1);
+        }
+    }
+}
+
+/// Installs the Prometheus recorder for this process. Call once, before [`Metrics::register`].
+pub fn install_recorder() -> anyhow::Result<PrometheusHandle> {
+    Ok(PrometheusBuilder::new().install_recorder()?)
+}
+
+/// Serves `/metrics` and `/healthz` until `shutdown` is cancelled.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    handle: PrometheusHandle,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let addr: SocketAddr = listener.local_addr()?;
+    let app = Router::new()
+        .route("/metrics", get(move || std::future::ready(handle.render())))
+        .route("/healthz", get(|| std::future::ready("ok\n")));
+    info!(%addr, "metrics endpoint listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await?;
+    Ok(())
+}

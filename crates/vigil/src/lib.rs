@@ -1,0 +1,6 @@
+//! The `vigil` command's subcommands, as a library so tests and benchmarks share them.
+
+pub mod bench;
+pub mod loadgen;
+pub mod search;
+pub mod time_arg;

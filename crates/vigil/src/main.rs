@@ -1,0 +1,212 @@
+//! `vigil`: the single binary of the Vigil SIEM.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
+use vigil::search::Target;
+use vigil::time_arg::parse_time;
+use vigil_event::Timestamp;
+use vigil_server::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "vigil",
+    version,
+    about = "Vigil: a resilient, intrusion-tolerant SIEM"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Run the core: OSSIM agent intake, enrichment, durable store, metrics.
+    #[command(after_long_help = config_help())]
+    Server(ServerArgs),
+    /// Search stored events (or alarms) and print them as JSON lines, newest first.
+    Search(SearchArgs),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+fn config_help() -> String {
+    format!(
+        "Configuration (--config FILE, TOML). Every key is optional; these are the defaults:\n\n{}",
+        Config::default().to_toml()
+    )
+}
+
+#[derive(Parser)]
+struct ServerArgs {
+    /// TOML configuration file; keys it does not set keep their defaults (see below).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory (overrides `data_dir` of the configuration).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Print the effective configuration as TOML and exit.
+    #[arg(long)]
+    print_config: bool,
+    /// Log format on standard error.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Parser)]
+struct SearchArgs {
+    /// Earliest event time: RFC 3339, 'YYYY-MM-DD HH:MM:SS' (UTC), epoch seconds, 'now' or an age (15m, 2h, 7d).
+    #[arg(long, value_name = "TIME")]
+    from: Option<String>,
+    /// Latest event time, same forms as --from.
+    #[arg(long, value_name = "TIME")]
+    to: Option<String>,
+    /// Source address.
+    #[arg(long, value_name = "IP")]
+    src_ip: Option<IpAddr>,
+    /// Destination address.
+    #[arg(long, value_name = "IP")]
+    dst_ip: Option<IpAddr>,
+    /// Plugin id (directive id with --alarms).
+    #[arg(long, value_name = "N")]
+    plugin_id: Option<u32>,
+    /// Plugin sid.
+    #[arg(long, value_name = "N")]
+    plugin_sid: Option<u32>,
+    /// Sensor name.
+    #[arg(long, value_name = "NAME")]
+    sensor: Option<String>,
+    /// Most results to print.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    limit: usize,
+    /// Print the oldest first instead of the newest first.
+    #[arg(long)]
+    oldest_first: bool,
+    /// Search alarms instead of events.
+    #[arg(long)]
+    alarms: bool,
+    /// Data directory to read (default: the configuration's, else ./vigil-data).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Configuration file whose data_dir to read.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Agent intake to durable store: a real server fed by concurrent agent sessions on loopback.
+    Intake {
+        /// Concurrent agent sessions.
+        #[arg(long, default_value_t = 100)]
+        connections: u32,
+        /// Events sent by each session.
+        #[arg(long, default_value_t = 20_000)]
+        events_per_connection: u64,
+        /// Runs; the median is reported.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
+    match path {
+        Some(path) => Ok(Config::load(path)?),
+        None => Ok(Config::default()),
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vigil: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Commands::Server(args) => {
+            let mut config = load_config(args.config.as_ref())?;
+            if let Some(dir) = args.data_dir {
+                config.data_dir = dir;
+            }
+            if args.print_config {
+                print!("{}", config.to_toml());
+                return Ok(());
+            }
+            init_logging(args.log_format);
+            let prometheus = vigil_server::metrics::install_recorder()?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(vigil_server::run(config, prometheus))
+        }
+        Commands::Search(args) => {
+            let config = load_config(args.config.as_ref())?;
+            let data_dir = args.data_dir.unwrap_or(config.data_dir);
+            let now = Timestamp::now();
+            let time = |arg: Option<String>, default| {
+                arg.map_or(Ok(default), |t| {
+                    parse_time(&t, now).map_err(anyhow::Error::msg)
+                })
+            };
+            let query = vigil::search::query(
+                time(args.from, Timestamp::MIN).context("--from")?,
+                time(args.to, Timestamp::MAX).context("--to")?,
+                args.src_ip,
+                args.dst_ip,
+                args.plugin_id,
+                args.plugin_sid,
+                args.sensor,
+                args.limit,
+                args.oldest_first,
+            );
+            let target = if args.alarms {
+                Target::Alarms
+            } else {
+                Target::Events
+            };
+            let stdout = std::io::stdout();
+            vigil::search::run(&data_dir, target, &query, &mut stdout.lock())?;
+            Ok(())
+        }
+        Commands::Bench(BenchCommand::Intake {
+            connections,
+            events_per_connection,
+            runs,
+        }) => {
+            let options = vigil::bench::IntakeOptions {
+                exe: std::env::current_exe()?,
+                connections,
+                events_per_connection,
+                runs,
+            };
+            vigil::bench::intake(&options, &mut std::io::stdout())?;
+            Ok(())
+        }
+    }
+}
