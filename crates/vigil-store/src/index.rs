@@ -160,7 +160,15 @@ impl SegmentIndex {
         if let Some(id) = fields.plugin_id {
             post(&mut p.plugin_id, id, ordinal);
         }
-        if let Some(sid) = fields.plugin_sid {
+        for sid in [
+            fields.plugin_sid,
+            fields
+                .original_sid
+                .filter(|&o| Some(o) != fields.plugin_sid),
+        ]
+        .into_iter()
+        .flatten()
+        {
             post(&mut p.plugin_sid, sid, ordinal);
         }
         if let Some(sensor) = fields.sensor {

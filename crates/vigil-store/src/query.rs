@@ -27,7 +27,8 @@ pub struct Query {
     pub dst_ip: Option<IpAddr>,
     /// Plugin id (directive id for alarms).
     pub plugin_id: Option<u32>,
-    /// Plugin sid.
+    /// Plugin sid. An event whose unknown sid was replaced by the generic sid is found under
+    /// both.
     pub plugin_sid: Option<u32>,
     /// Sensor identity.
     pub sensor: Option<String>,

@@ -16,6 +16,9 @@ pub struct IndexFields<'a> {
     pub plugin_id: Option<u32>,
     /// Plugin sid.
     pub plugin_sid: Option<u32>,
+    /// A second sid the record is also found under: for an event whose sid was unknown and
+    /// replaced by the generic sid, the sid its sender gave.
+    pub original_sid: Option<u32>,
     /// Sensor identity.
     pub sensor: Option<&'a str>,
 }
@@ -57,6 +60,7 @@ impl Record for Event {
             dst_ip: Some(self.dst_ip),
             plugin_id: Some(self.plugin_id),
             plugin_sid: Some(self.plugin_sid),
+            original_sid: self.unknown_sid,
             sensor: Some(&self.provenance.sensor),
         }
     }
@@ -85,6 +89,7 @@ impl Record for Alarm {
             dst_ip: Some(self.dst_ip),
             plugin_id: Some(self.directive_id),
             plugin_sid: None,
+            original_sid: None,
             sensor: None,
         }
     }

@@ -315,3 +315,24 @@ fn one_writer_at_a_time() {
     let mut reader = Log::<Event>::open_read_only(dir.path()).unwrap();
     assert!(reader.append(&[event(1, 1)]).is_err());
 }
+
+#[test]
+fn generic_events_are_found_under_their_original_sid_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::<Event>::open(dir.path(), LogOptions::default()).unwrap();
+    let mut generic = event(1, 10);
+    generic.unknown_sid = Some(4);
+    generic.plugin_sid = vigil_event::GENERIC_PLUGIN_SID;
+    log.append(&[generic, event(4, 20)]).unwrap();
+    let by_sid = |sid| {
+        ids(&log
+            .search(&Query {
+                plugin_sid: Some(sid),
+                ..all_oldest()
+            })
+            .unwrap())
+    };
+    assert_eq!(by_sid(4), vec![1, 4]);
+    assert_eq!(by_sid(vigil_event::GENERIC_PLUGIN_SID), vec![1]);
+    assert_eq!(by_sid(1), Vec::<u128>::new());
+}

@@ -111,7 +111,11 @@ fn intake_once(
     chunks: u64,
 ) -> anyhow::Result<IntakeRun> {
     let dir = tempfile::tempdir()?;
-    let server = ServerProcess::start(&options.exe, dir.path(), &loopback_config(dir.path(), ""))?;
+    let server = ServerProcess::start(
+        &options.exe,
+        dir.path(),
+        &loopback_config(dir.path(), "", ""),
+    )?;
     let addr = server.agent_addr()?;
     let total = u64::from(options.connections) * chunks * CHUNK_LINES;
     let start = Arc::new(Barrier::new(options.connections as usize + 1));

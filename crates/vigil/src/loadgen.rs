@@ -52,10 +52,11 @@ pub struct ServerProcess {
     pub info: RuntimeInfo,
 }
 
-/// A configuration on loopback with OS-chosen ports, for tests and benchmarks.
-pub fn loopback_config(data_dir: &Path, extra: &str) -> String {
+/// A configuration on loopback with OS-chosen ports, for tests and benchmarks: `agent_keys` are
+/// added to the `[agent]` table, `tables` after it.
+pub fn loopback_config(data_dir: &Path, agent_keys: &str, tables: &str) -> String {
     format!(
-        "data_dir = {:?}\n[agent]\nlisten = \"127.0.0.1:0\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n{extra}",
+        "data_dir = {:?}\n[metrics]\nlisten = \"127.0.0.1:0\"\n{tables}\n[agent]\nlisten = \"127.0.0.1:0\"\n{agent_keys}",
         data_dir.display().to_string()
     )
 }

@@ -3,6 +3,7 @@
 //! A session reads its socket in chunks, splits lines, answers `connect` and the other
 //! commands, turns `event` lines into events and queues each chunk's events as one batch. When
 //! the store queue is full the session stops reading, so TCP pushes back on the agent.
+//! At shutdown a session still processes every byte the kernel has already received, then ends.
 //! Every rejected input is counted by reason; the first [`LOGGED_REJECTIONS`] of a session are
 //! logged one by one and the rest are summed up when the session ends, so a hostile peer cannot
 //! flood the log.
@@ -185,6 +186,7 @@ impl<'a> Session<'a> {
         buf.extend_from_slice(&first);
         let max_line = self.intake.config.max_line_bytes;
         let mut discarding = false;
+        let mut draining = false;
         loop {
             let received_at = Timestamp::now();
             let mut start = 0;
@@ -226,9 +228,20 @@ impl<'a> Session<'a> {
             if buf.capacity() - buf.len() < READ_CHUNK / 4 {
                 buf.reserve(READ_CHUNK);
             }
-            let read = tokio::select! {
-                () = shutdown.cancelled() => break,
-                read = stream.read_buf(&mut buf) => read,
+            let read = if draining {
+                // Shutting down: take only what the kernel already holds, then stop.
+                match stream.try_read_buf(&mut buf) {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    other => other,
+                }
+            } else {
+                tokio::select! {
+                    () = shutdown.cancelled() => {
+                        draining = true;
+                        continue;
+                    }
+                    read = stream.read_buf(&mut buf) => read,
+                }
             };
             match read {
                 Ok(0) => {

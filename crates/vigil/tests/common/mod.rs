@@ -1,0 +1,79 @@
+//! Helpers shared by the end-to-end tests: a server process in a temporary directory.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use vigil::loadgen::{ServerProcess, loopback_config};
+use vigil_event::Event;
+use vigil_store::{Log, Order, Query};
+
+pub fn exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_vigil"))
+}
+
+pub fn corpus(rel: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus")
+        .join(rel);
+    assert!(path.exists(), "test corpus missing: {}", path.display());
+    path
+}
+
+/// Starts a server; `agent_keys` go into `[agent]`, `tables` are other TOML tables.
+pub fn start(dir: &Path, agent_keys: &str, tables: &str) -> ServerProcess {
+    ServerProcess::start(&exe(), dir, &loopback_config(dir, agent_keys, tables)).unwrap()
+}
+
+/// Every stored event, oldest first (store order for equal times).
+pub fn stored(dir: &Path) -> Vec<Event> {
+    let log = Log::<Event>::open_read_only(&dir.join("events")).unwrap();
+    log.search(&Query {
+        limit: usize::MAX,
+        order: Order::OldestFirst,
+        ..Query::default()
+    })
+    .unwrap()
+}
+
+pub fn connect(server: &ServerProcess) -> TcpStream {
+    let stream = TcpStream::connect(server.agent_addr().unwrap()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+}
+
+/// Reads one reply line, byte by byte so nothing after it is consumed.
+pub fn read_line(mut stream: &TcpStream) -> String {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while stream.read(&mut byte).unwrap() == 1 {
+        line.push(byte[0]);
+        if byte[0] == b'\n' {
+            break;
+        }
+    }
+    String::from_utf8(line).unwrap()
+}
+
+/// True once the server has closed the connection (reads EOF or a reset).
+pub fn closed_by_server(stream: &mut TcpStream) -> bool {
+    let mut rest = Vec::new();
+    match stream.read_to_end(&mut rest) {
+        Ok(_) => true,
+        Err(e) => matches!(e.kind(), std::io::ErrorKind::ConnectionReset),
+    }
+}
+
+pub fn send(stream: &mut TcpStream, text: &str) {
+    stream.write_all(text.as_bytes()).unwrap();
+}
+
+pub fn b64(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}

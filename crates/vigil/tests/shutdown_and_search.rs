@@ -1,0 +1,171 @@
+//! SIGTERM stores everything received before exiting, and `vigil search` (the real binary)
+//! answers time ranges and every filter exactly.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::Command;
+
+use common::*;
+use vigil::loadgen::{event_id, event_line, open_session};
+
+#[test]
+fn sigterm_stores_everything_received_then_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), "", "");
+    let addr = server.agent_addr().unwrap();
+    let mut sessions: Vec<_> = (0..3)
+        .map(|conn| open_session(addr, conn).unwrap())
+        .collect();
+    for (conn, stream) in sessions.iter_mut().enumerate() {
+        let lines: String = (0..150)
+            .map(|seq| event_line(conn as u32, seq, 1_700_000_000))
+            .collect();
+        stream.write_all(lines.as_bytes()).unwrap();
+    }
+    // Sessions stay open: the server must not wait for agents to hang up.
+    server.terminate().unwrap();
+    assert!(
+        !dir.path().join("server.json").exists(),
+        "runtime file removed on clean exit"
+    );
+    let ids: BTreeSet<_> = stored(dir.path()).iter().map(|e| e.id).collect();
+    let expected: BTreeSet<_> = (0..3)
+        .flat_map(|c| (0..150).map(move |s| event_id(c, s)))
+        .collect();
+    assert_eq!(ids.len(), 450);
+    assert_eq!(ids, expected);
+    drop(sessions);
+}
+
+/// Sends events with chosen fields, then checks each `vigil search` filter against the set it
+/// must return.
+#[test]
+fn search_cli_filters_and_time_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), "", "");
+    let addr = server.agent_addr().unwrap();
+    // Two sensors; event n: time 1_700_000_000 + 60n, src 198.51.100.(n%3), dst 10.9.0.(n%2),
+    // plugin 1000 + n%4, sid n%5.
+    for sensor in 0..2u32 {
+        let mut s = open_session(addr, 100 + sensor).unwrap();
+        for n in (0..40u32).filter(|n| n % 2 == sensor) {
+            let line = format!(
+                "event type=\"detector\" date=\"{}\" plugin_id=\"{}\" plugin_sid=\"{}\" src_ip=\"198.51.100.{}\" dst_ip=\"10.9.0.{}\" userdata1=\"{}\"\n",
+                1_700_000_000 + 60 * n,
+                1000 + n % 4,
+                n % 5,
+                n % 3,
+                n % 2,
+                b64(&n.to_string())
+            );
+            s.write_all(line.as_bytes()).unwrap();
+        }
+    }
+    server.terminate().unwrap();
+
+    let search = |args: &[&str]| -> Vec<u32> {
+        let output = Command::new(exe())
+            .arg("search")
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .map(|line| {
+                let event: serde_json::Value = serde_json::from_str(line).unwrap();
+                event["userdata1"].as_str().unwrap().parse().unwrap()
+            })
+            .collect()
+    };
+    let all: Vec<u32> = (0..40).collect();
+    let newest_first = |pred: &dyn Fn(u32) -> bool| {
+        all.iter()
+            .rev()
+            .copied()
+            .filter(|n| pred(*n))
+            .collect::<Vec<_>>()
+    };
+
+    assert_eq!(search(&["--limit", "1000"]), newest_first(&|_| true));
+    assert_eq!(search(&["--limit", "3", "--oldest-first"]), vec![0, 1, 2]);
+    assert_eq!(
+        search(&[
+            "--from",
+            "2023-11-14T22:23:20Z",
+            "--to",
+            "2023-11-14 22:33:20"
+        ]),
+        newest_first(&|n| (10..=20).contains(&n)),
+        "inclusive range, RFC 3339 and 'YYYY-MM-DD HH:MM:SS' forms"
+    );
+    assert_eq!(
+        search(&["--from", "1700000600", "--to", "1700000660"]),
+        vec![11, 10],
+        "epoch seconds"
+    );
+    assert_eq!(
+        search(&["--src-ip", "198.51.100.2"]),
+        newest_first(&|n| n % 3 == 2)
+    );
+    assert_eq!(
+        search(&["--dst-ip", "::ffff:10.9.0.1"]),
+        newest_first(&|n| n % 2 == 1),
+        "mapped IPv6 is IPv4"
+    );
+    assert_eq!(
+        search(&["--plugin-id", "1003"]),
+        newest_first(&|n| n % 4 == 3)
+    );
+    assert_eq!(
+        search(&["--plugin-sid", "4"]),
+        newest_first(&|n| n % 5 == 4)
+    );
+    assert_eq!(
+        search(&["--sensor", "00000000-0000-0000-0000-0000a9e70065"]),
+        newest_first(&|n| n % 2 == 1)
+    );
+    assert_eq!(
+        search(&[
+            "--plugin-id",
+            "1001",
+            "--src-ip",
+            "198.51.100.1",
+            "--from",
+            "1700000000",
+            "--to",
+            "1700001800"
+        ]),
+        newest_first(&|n| n % 4 == 1 && n % 3 == 1 && n <= 30)
+    );
+    assert_eq!(search(&["--src-ip", "192.0.2.99"]), Vec::<u32>::new());
+    assert_eq!(
+        search(&["--from", "1h"]),
+        Vec::<u32>::new(),
+        "all events are from 2023"
+    );
+
+    let bad = Command::new(exe())
+        .args(["search", "--from", "someday", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--from"));
+    let missing = Command::new(exe())
+        .args(["search", "--data-dir", "/nonexistent/vigil"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("no store at /nonexistent/vigil/events")
+    );
+}
