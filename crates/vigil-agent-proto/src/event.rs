@@ -236,11 +236,10 @@ fn parse_other(e: &mut RawEvent, key: &str, value: &[u8]) -> Result<(), Rejectio
     if let Some(n) = key
         .strip_prefix("userdata")
         .and_then(|n| n.parse::<usize>().ok())
+        && let Some(slot) = e.userdata.get_mut(n.wrapping_sub(1))
     {
-        if let Some(slot) = e.userdata.get_mut(n.wrapping_sub(1)) {
-            *slot = Some(decode_base64_text(key, value)?);
-            return Ok(());
-        }
+        *slot = Some(decode_base64_text(key, value)?);
+        return Ok(());
     }
     let decoded = if let Some(k) = known(EXTRA_PLAIN, key) {
         Some((k, text(key, value)?.to_string()))

@@ -1,6 +1,8 @@
 //! Protocol conformance: every malformed-input case of OSSIM spec 2.7 (and the field rules of
 //! 2.5/2.6) with its exact outcome.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::IpAddr;
 
 use vigil_agent_proto::{

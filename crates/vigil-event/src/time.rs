@@ -104,16 +104,14 @@ impl FromStr for Timestamp {
                 .timestamp();
             return Ok(Timestamp(ts.as_microsecond()));
         }
-        if !trimmed.is_empty()
+        let numeric = !trimmed.is_empty()
             && trimmed
                 .bytes()
-                .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
-        {
-            if let Ok(secs) = trimmed.parse::<f64>() {
-                return Timestamp::from_secs_f64(secs).ok_or_else(err);
-            }
+                .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-');
+        match trimmed.parse::<f64>() {
+            Ok(secs) if numeric => Timestamp::from_secs_f64(secs).ok_or_else(err),
+            _ => Err(err()),
         }
-        Err(err())
     }
 }
 

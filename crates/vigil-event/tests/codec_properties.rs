@@ -1,6 +1,8 @@
 //! Property tests: every event and alarm survives both encodings, and decoding arbitrary bytes
 //! never panics.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::IpAddr;
 
 use proptest::prelude::*;

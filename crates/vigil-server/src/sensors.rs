@@ -63,10 +63,10 @@ impl SensorRegistry {
             sensor_ip: sensor.ip.unwrap_or(peer),
             sensor_id: sensor.id.or(connect.sensor_id),
         };
-        if let Some(id) = connect.sensor_id {
-            if let Some(sensor) = self.configured.iter().find(|s| s.id == Some(id)) {
-                return (accept(sensor), false);
-            }
+        if let Some(id) = connect.sensor_id
+            && let Some(sensor) = self.configured.iter().find(|s| s.id == Some(id))
+        {
+            return (accept(sensor), false);
         }
         if let Some(sensor) = self.configured.iter().find(|s| s.ip == Some(peer)) {
             return match (sensor.id, connect.sensor_id) {

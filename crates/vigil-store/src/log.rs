@@ -345,18 +345,21 @@ impl<R: Record> Log<R> {
             if !too_old && !too_big {
                 break;
             }
-            let path = segment::segment_path(&self.dir, oldest.base);
-            std::fs::remove_file(&path).map_err(StoreError::io("delete expired segment", &path))?;
+            // Index first: a crash in between leaves a segment whose index is rebuilt, never an
+            // orphaned index.
             let sidecar = segment::sidecar_path(&self.dir, oldest.base);
-            if let Err(e) = std::fs::remove_file(&sidecar) {
-                if e.kind() != std::io::ErrorKind::NotFound {
+            match std::fs::remove_file(&sidecar) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     return Err(StoreError::Io {
                         action: "delete expired index",
                         path: sidecar,
                         source: e,
                     });
                 }
+                _ => {}
             }
+            let path = segment::segment_path(&self.dir, oldest.base);
+            std::fs::remove_file(&path).map_err(StoreError::io("delete expired segment", &path))?;
             self.sealed.remove(0);
             report.segments += 1;
             report.records += oldest.count;

@@ -1,6 +1,8 @@
 //! Historian behaviour on real files: search filters, ordering, sealing, recovery from torn
 //! writes and damaged indexes, retention, locking.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::net::IpAddr;

@@ -1,6 +1,8 @@
 //! Model-based property test: for random logs and random queries, search returns exactly what a
 //! naive filter over all appended events returns, across sealing and reopening.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::IpAddr;
 
 use proptest::prelude::*;

@@ -89,16 +89,15 @@ impl ServerProcess {
             .with_context(|| format!("cannot start {}", exe.display()))?;
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok(text) = std::fs::read(&runtime) {
-                if let Ok(info) = serde_json::from_slice::<RuntimeInfo>(&text) {
-                    if info.pid == child.id() {
-                        return Ok(ServerProcess {
-                            child,
-                            data_dir: data_dir.to_path_buf(),
-                            info,
-                        });
-                    }
-                }
+            if let Ok(text) = std::fs::read(&runtime)
+                && let Ok(info) = serde_json::from_slice::<RuntimeInfo>(&text)
+                && info.pid == child.id()
+            {
+                return Ok(ServerProcess {
+                    child,
+                    data_dir: data_dir.to_path_buf(),
+                    info,
+                });
             }
             if let Some(status) = child.try_wait()? {
                 bail!(

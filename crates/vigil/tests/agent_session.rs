@@ -2,6 +2,8 @@
 //! malformed inputs skip a line and which close the session (OSSIM spec 2.7), sensor admission,
 //! sid-table enrichment, and the exact rejection counts in /metrics.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::net::IpAddr;

@@ -2,6 +2,8 @@
 //! reported stored is there, none twice, no record is corrupt, and each session's events are an
 //! unbroken prefix of what it sent.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::{BTreeMap, HashSet};

@@ -1,6 +1,8 @@
 //! SIGTERM stores everything received before exiting, and `vigil search` (the real binary)
 //! answers time ranges and every filter exactly.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::BTreeSet;
