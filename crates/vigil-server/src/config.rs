@@ -36,7 +36,7 @@ pub struct AgentConfig {
     /// Most concurrent sessions; further connections are closed at once and counted.
     pub max_connections: usize,
     /// Time a new connection has to send its first bytes.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration_text")]
     pub handshake_timeout: Duration,
     /// What to do with a sensor that is not configured below.
     pub unknown_sensors: UnknownSensors,
@@ -83,10 +83,10 @@ pub struct StoreConfig {
     /// Segment size before sealing, in MiB.
     pub segment_mib: u64,
     /// A quiet segment is sealed after this long, so age retention applies to it.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration_text")]
     pub segment_max_age: Duration,
     /// Delete data received longer ago than this ("0s" keeps everything).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration_text")]
     pub retention_max_age: Duration,
     /// Delete the oldest data while the store is larger than this, in MiB (0 = no limit).
     pub retention_max_mib: u64,
@@ -237,6 +237,31 @@ impl Config {
     }
 }
 
+/// Durations as text: read with humantime (`30s`, `1h`, `90d`, `2weeks`), written in the largest
+/// unit that divides them evenly (`90d`, not `2months 29days 2h 52m 48s`).
+mod duration_text {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        let secs = duration.as_secs();
+        let text = match [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")]
+            .into_iter()
+            .find(|(unit, _)| secs % unit == 0 && duration.subsec_nanos() == 0)
+        {
+            Some((unit, suffix)) => format!("{}{suffix}", secs / unit),
+            None => format!("{}ms", duration.as_millis()),
+        };
+        serializer.serialize_str(&text)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        humantime::parse_duration(&text).map_err(|e| serde::de::Error::custom(format!("invalid duration {text:?}: {e}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +271,8 @@ mod tests {
         let text = Config::default().to_toml();
         assert_eq!(Config::parse(&text).unwrap(), Config::default());
         assert!(text.contains("listen = \"127.0.0.1:40001\""), "{text}");
+        assert!(text.contains("retention_max_age = \"90d\""), "{text}");
+        assert!(text.contains("handshake_timeout = \"30s\""), "{text}");
     }
 
     #[test]
