@@ -224,58 +224,61 @@ fn bad_fields_skip_the_line() {
 }
 
 #[test]
-fn unquoted_or_missing_values_close_the_session() {
-    let close = Outcome::CloseSession;
-    assert_eq!(
-        rejected("event type=\"detector\" plugin_id=1001"),
-        (RejectReason::UnquotedValue, close)
-    );
-    assert_eq!(
-        rejected("event type=\"detector\" plugin_id"),
-        (RejectReason::MissingValue, close)
-    );
-    assert_eq!(
-        rejected("event type=\"detector\" plugin_id="),
-        (RejectReason::MissingValue, close)
-    );
-    assert_eq!(
-        rejected("event type=\"detector\" plugin_id=\"1\" binary_data=\"zz\""),
-        (RejectReason::InvalidHex, close)
-    );
-}
-
-#[test]
-fn the_first_error_on_a_line_decides() {
-    // An unknown key before an unquoted value: the line is skipped, the session lives.
-    assert_eq!(
-        rejected("event bogus=\"1\" plugin_id=5"),
-        (RejectReason::UnknownKey, Outcome::SkipLine)
-    );
-    assert_eq!(
-        rejected("event plugin_id=5 bogus=\"1\""),
-        (RejectReason::UnquotedValue, Outcome::CloseSession)
-    );
-}
-
-#[test]
-fn events_without_type_or_plugin_are_dropped() {
-    let skip = Outcome::SkipLine;
-    assert_eq!(
-        rejected("event plugin_id=\"7\""),
-        (RejectReason::MissingType, skip)
-    );
-    assert_eq!(
-        rejected("event type=\"alert\" plugin_id=\"7\""),
-        (RejectReason::InvalidType, skip)
-    );
-    assert_eq!(
-        rejected("event type=\"detector\""),
-        (RejectReason::MissingPluginId, skip)
-    );
-    assert_eq!(
-        rejected("event type=\"detector\" plugin_id=\"0\""),
-        (RejectReason::MissingPluginId, skip)
-    );
+fn outcomes_of_malformed_lines() {
+    use Outcome::{CloseSession as Close, SkipLine as Skip};
+    for (line, reason, outcome) in [
+        // A value that is not a quoted string, or no value: the session is closed.
+        (
+            "event type=\"detector\" plugin_id=1001",
+            RejectReason::UnquotedValue,
+            Close,
+        ),
+        (
+            "event type=\"detector\" plugin_id",
+            RejectReason::MissingValue,
+            Close,
+        ),
+        (
+            "event type=\"detector\" plugin_id=",
+            RejectReason::MissingValue,
+            Close,
+        ),
+        (
+            "event type=\"detector\" plugin_id=\"1\" binary_data=\"zz\"",
+            RejectReason::InvalidHex,
+            Close,
+        ),
+        // The first error on a line decides.
+        (
+            "event bogus=\"1\" plugin_id=5",
+            RejectReason::UnknownKey,
+            Skip,
+        ),
+        (
+            "event plugin_id=5 bogus=\"1\"",
+            RejectReason::UnquotedValue,
+            Close,
+        ),
+        // Events without type or plugin are dropped.
+        ("event plugin_id=\"7\"", RejectReason::MissingType, Skip),
+        (
+            "event type=\"alert\" plugin_id=\"7\"",
+            RejectReason::InvalidType,
+            Skip,
+        ),
+        (
+            "event type=\"detector\"",
+            RejectReason::MissingPluginId,
+            Skip,
+        ),
+        (
+            "event type=\"detector\" plugin_id=\"0\"",
+            RejectReason::MissingPluginId,
+            Skip,
+        ),
+    ] {
+        assert_eq!(rejected(line), (reason, outcome), "{line}");
+    }
 }
 
 #[test]

@@ -135,6 +135,13 @@ impl ServerProcess {
             .unwrap_or(0.0))
     }
 
+    /// How many inputs were rejected for `reason` (`vigil_events_rejected_total{reason=...}`).
+    pub fn rejections(&self, reason: &str) -> anyhow::Result<f64> {
+        self.metric_series(&format!(
+            "vigil_events_rejected_total{{reason=\"{reason}\"}}"
+        ))
+    }
+
     /// Waits until `name` reaches at least `value`.
     pub fn wait_for_metric(
         &self,
