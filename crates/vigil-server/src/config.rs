@@ -248,7 +248,7 @@ mod duration_text {
         let secs = duration.as_secs();
         let text = match [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")]
             .into_iter()
-            .find(|(unit, _)| secs % unit == 0 && duration.subsec_nanos() == 0)
+            .find(|(unit, _)| secs.is_multiple_of(*unit) && duration.subsec_nanos() == 0)
         {
             Some((unit, suffix)) => format!("{}{suffix}", secs / unit),
             None => format!("{}ms", duration.as_millis()),
