@@ -1,0 +1,126 @@
+//! A backlog: one live instance of a directive, waiting at some level for its next event.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+use vigil_event::{Evidence, Timestamp};
+
+use crate::compile::{CompiledDirective, NodeId};
+use crate::matcher::Facts;
+
+/// Per-child progress at the backlog's current level.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ChildProgress {
+    /// Events counted toward the child's occurrence.
+    pub count: u32,
+    /// Their ids (evidence for the level once it fires).
+    pub events: Vec<Uuid>,
+    /// Values already counted, for `sticky_different`.
+    pub seen: Vec<String>,
+    /// A matching event arrived: a `not` child can no longer fire.
+    pub invalidated: bool,
+    /// Highest source/destination asset value among the counted events.
+    pub max_assets: (u8, u8),
+}
+
+/// The alarm a backlog has raised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlarmState {
+    /// Revisions emitted so far.
+    pub revision: u32,
+    /// Highest risk reached: an alarm's risk never goes down.
+    pub risk: u8,
+    /// Highest reliability reached.
+    pub reliability: u8,
+}
+
+/// A live backlog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Backlog {
+    /// Backlog (and alarm) id, derived from the directive and the first event.
+    pub id: Uuid,
+    /// Creation order: ties and iteration follow it, so results are deterministic.
+    pub seq: u64,
+    /// Directive id.
+    pub directive: u32,
+    /// The node whose rule fired last.
+    pub current: NodeId,
+    /// Facts of the events that fired levels 1..=current level.
+    pub bindings: Vec<Facts>,
+    /// Event time at which the current level fired; child windows start here.
+    pub time_last: Timestamp,
+    /// Event time of the first event.
+    pub first_seen: Timestamp,
+    /// Event time of the newest event.
+    pub last_seen: Timestamp,
+    /// Progress of each child of the current node, in document order.
+    pub children: Vec<ChildProgress>,
+    /// Asset values of the level that fired last (for its directive event).
+    pub max_assets: (u8, u8),
+    /// Events behind each fired level.
+    pub evidence: Vec<Evidence>,
+    /// The alarm, once raised.
+    pub alarm: Option<AlarmState>,
+    /// Directive events emitted (numbers their ids).
+    pub emitted: u32,
+}
+
+impl Backlog {
+    /// Moves to `node`, which fired on an event described by `facts` at `time`.
+    pub fn advance(
+        &mut self,
+        directive: &CompiledDirective,
+        node: NodeId,
+        facts: Facts,
+        time: Timestamp,
+        evidence: Vec<Uuid>,
+        max_assets: (u8, u8),
+    ) {
+        self.current = node;
+        self.bindings.push(facts);
+        self.time_last = time;
+        self.last_seen = self.last_seen.max(time);
+        self.max_assets = max_assets;
+        self.evidence.push(Evidence {
+            level: directive.nodes[node].level,
+            event_ids: evidence,
+        });
+        self.children = vec![ChildProgress::default(); directive.nodes[node].children.len()];
+    }
+
+    /// When something next happens to this backlog without any event: a `not` child's window
+    /// ends, or the whole backlog expires. `None` = never (a child without `time_out`, as OSSIM).
+    pub fn deadline(&self, directive: &CompiledDirective) -> Option<Timestamp> {
+        let children = &directive.nodes[self.current].children;
+        if children.is_empty() {
+            return None;
+        }
+        let at = |secs: u32| {
+            Timestamp::from_micros(
+                self.time_last
+                    .as_micros()
+                    .saturating_add(i64::from(secs) * 1_000_000),
+            )
+        };
+        let pending_not = children
+            .iter()
+            .zip(&self.children)
+            .filter(|(c, p)| {
+                directive.nodes[**c].not && !p.invalidated && directive.nodes[**c].time_out > 0
+            })
+            .map(|(c, _)| at(directive.nodes[*c].time_out))
+            .min();
+        let expiry = if children.iter().any(|&c| directive.nodes[c].time_out == 0) {
+            None
+        } else {
+            children
+                .iter()
+                .map(|&c| directive.nodes[c].time_out)
+                .max()
+                .map(at)
+        };
+        match (pending_not, expiry) {
+            (Some(n), Some(e)) => Some(n.min(e)),
+            (n, e) => n.or(e),
+        }
+    }
+}

@@ -1,0 +1,981 @@
+//! The engine: `event in -> (state', outputs)`. No clock, no I/O, no randomness.
+//!
+//! Per event (spec 5.2, on event time): sweep backlogs whose deadline the event's time has
+//! passed (firing `not` levels whose window closed without a match), offer the event to the live
+//! backlogs that can take it, then start a backlog for each directive whose root it matches and
+//! which no backlog of the same directive absorbed it (implicit stickiness, spec 5.3). Directive
+//! events go back through the same steps (chained directives) up to a depth limit.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+use vigil_directives::Var;
+use vigil_event::{Alarm, AlarmStatus, Event, EventKind, TimeSource, Timestamp, Transport};
+
+use crate::assets::Assets;
+use crate::backlog::{AlarmState, Backlog};
+use crate::compile::{CompiledDirective, CompiledSet, NodeId};
+use crate::matcher::{Facts, matches, var_key};
+use crate::risk::{Risk, risk};
+
+/// OSSIM's plugin id for directive events.
+pub const DIRECTIVE_PLUGIN_ID: u32 = 1505;
+
+/// Tunables of the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineConfig {
+    /// Live backlogs per directive; creating one more evicts the oldest (counted).
+    pub max_backlogs_per_directive: usize,
+    /// How many times a directive event may be correlated again (chained directives).
+    pub max_depth: u8,
+    /// How far (seconds) an event may predate the level it follows and still count.
+    pub allowed_lateness_secs: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            max_backlogs_per_directive: 10_000,
+            max_depth: 3,
+            allowed_lateness_secs: 0,
+        }
+    }
+}
+
+/// Counters of what the engine did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Stats {
+    /// Events processed (directive events included).
+    pub events: u64,
+    /// Backlogs started.
+    pub backlogs_created: u64,
+    /// Backlogs that reached a leaf.
+    pub backlogs_completed: u64,
+    /// Backlogs that expired.
+    pub backlogs_expired: u64,
+    /// Backlogs evicted by the per-directive cap.
+    pub backlogs_evicted: u64,
+    /// Directive events emitted.
+    pub directive_events: u64,
+    /// Alarm revisions emitted.
+    pub alarms: u64,
+    /// Directive events not correlated again because of the depth limit.
+    pub depth_limited: u64,
+}
+
+/// What processing one event produced.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Outputs {
+    /// Risk of the input event.
+    pub risk: Risk,
+    /// Directive events (plugin 1505), in emission order.
+    pub directive_events: Vec<Event>,
+    /// Alarm revisions, in emission order.
+    pub alarms: Vec<Alarm>,
+}
+
+/// Which address field a backlog is keyed by in the candidate index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+enum KeyField {
+    Src,
+    Dst,
+}
+
+type BacklogKey = (u32, KeyField, IpAddr);
+
+/// The correlation engine and its state.
+pub struct Engine {
+    set: Arc<CompiledSet>,
+    assets: Arc<Assets>,
+    config: EngineConfig,
+    /// Live backlogs by creation order.
+    backlogs: BTreeMap<u64, Backlog>,
+    /// Backlogs whose children all require one source (or destination) address.
+    keyed: HashMap<BacklogKey, Vec<u64>>,
+    /// The rest, per directive.
+    unkeyed: HashMap<u32, Vec<u64>>,
+    /// Live backlogs per directive, oldest first (for eviction).
+    per_directive: HashMap<u32, std::collections::BTreeSet<u64>>,
+    deadlines: BinaryHeap<Reverse<(Timestamp, u64)>>,
+    /// Latest event time seen: the engine's clock.
+    watermark: Timestamp,
+    next_seq: u64,
+    stats: Stats,
+    /// Text fields each directive's back-references use, by directive id.
+    text_vars: HashMap<u32, Vec<Var>>,
+}
+
+/// The clock correlation uses for an event: the edge's trusted stamp or, in replay, the
+/// recorded time; for legacy agents (unauthenticated device clocks) the core's receive time.
+pub fn correlation_time(event: &Event) -> Timestamp {
+    match (event.provenance.time_source, event.provenance.transport) {
+        (TimeSource::Edge, _) | (_, Transport::Replay) => event.time,
+        _ => event.provenance.received_at,
+    }
+}
+
+impl Engine {
+    /// A new engine over compiled directives and an asset inventory.
+    pub fn new(set: Arc<CompiledSet>, assets: Arc<Assets>, config: EngineConfig) -> Engine {
+        let text_vars = text_vars(&set);
+        Engine {
+            set,
+            assets,
+            config,
+            backlogs: BTreeMap::new(),
+            keyed: HashMap::new(),
+            unkeyed: HashMap::new(),
+            per_directive: HashMap::new(),
+            deadlines: BinaryHeap::new(),
+            watermark: Timestamp::MIN,
+            next_seq: 0,
+            stats: Stats::default(),
+            text_vars,
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Live backlogs.
+    pub fn live_backlogs(&self) -> usize {
+        self.backlogs.len()
+    }
+
+    /// The engine's clock: the latest correlation time seen.
+    pub fn watermark(&self) -> Timestamp {
+        self.watermark
+    }
+
+    /// Processes one event (its priority and reliability already set by intake/qualification).
+    pub fn process(&mut self, event: &Event) -> Outputs {
+        let mut out = Outputs {
+            risk: self.event_risk(event),
+            ..Outputs::default()
+        };
+        if event.plugin_id != DIRECTIVE_PLUGIN_ID && out.risk.max() >= 1 {
+            out.alarms.push(single_event_alarm(event, out.risk));
+            self.stats.alarms += 1;
+        }
+        let mut work: VecDeque<(Event, u8, Option<u32>)> = VecDeque::new();
+        self.advance_clock(correlation_time(event), &mut out, &mut work);
+        self.correlate(event, 0, None, &mut out, &mut work);
+        while let Some((derived, depth, origin)) = work.pop_front() {
+            if depth > self.config.max_depth {
+                self.stats.depth_limited += 1;
+                continue;
+            }
+            self.correlate(&derived, depth, origin, &mut out, &mut work);
+        }
+        out
+    }
+
+    /// Moves the clock forward without an event (e.g. a trusted heartbeat), firing `not`
+    /// levels and expiring backlogs whose deadline has passed.
+    pub fn advance_time(&mut self, now: Timestamp) -> Outputs {
+        let mut out = Outputs::default();
+        let mut work = VecDeque::new();
+        self.advance_clock(now, &mut out, &mut work);
+        while let Some((derived, depth, origin)) = work.pop_front() {
+            if depth > self.config.max_depth {
+                self.stats.depth_limited += 1;
+                continue;
+            }
+            self.correlate(&derived, depth, origin, &mut out, &mut work);
+        }
+        out
+    }
+
+    fn event_risk(&self, event: &Event) -> Risk {
+        let asset_src = event
+            .asset_src
+            .unwrap_or_else(|| self.assets.asset_value(event.src_ip));
+        let asset_dst = event
+            .asset_dst
+            .unwrap_or_else(|| self.assets.asset_value(event.dst_ip));
+        risk(
+            event.priority.unwrap_or(0),
+            event.reliability.unwrap_or(0),
+            asset_src,
+            asset_dst,
+        )
+    }
+
+    fn advance_clock(
+        &mut self,
+        now: Timestamp,
+        out: &mut Outputs,
+        work: &mut VecDeque<(Event, u8, Option<u32>)>,
+    ) {
+        if now <= self.watermark {
+            return;
+        }
+        self.watermark = now;
+        while let Some(&Reverse((deadline, seq))) = self.deadlines.peek() {
+            if deadline >= now {
+                break;
+            }
+            self.deadlines.pop();
+            let Some(backlog) = self.backlogs.get(&seq) else {
+                continue;
+            };
+            let Some(position) = self.set.position(backlog.directive) else {
+                continue;
+            };
+            let set = self.set.clone();
+            let directive = &set.directives[position];
+            // Stale heap entry: the backlog advanced since.
+            if backlog.deadline(directive) != Some(deadline) {
+                continue;
+            }
+            self.on_deadline(seq, directive, now, out, work);
+        }
+    }
+
+    /// A deadline passed: fire the first `not` child whose window closed unmatched, else expire.
+    fn on_deadline(
+        &mut self,
+        seq: u64,
+        directive: &CompiledDirective,
+        now: Timestamp,
+        out: &mut Outputs,
+        work: &mut VecDeque<(Event, u8, Option<u32>)>,
+    ) {
+        let Some(mut backlog) = self.remove_backlog(seq) else {
+            return;
+        };
+        let node = &directive.nodes[backlog.current];
+        let due = node.children.iter().zip(&backlog.children).find(|(c, p)| {
+            let child = &directive.nodes[**c];
+            let closes = Timestamp::from_micros(
+                backlog
+                    .time_last
+                    .as_micros()
+                    .saturating_add(i64::from(child.time_out) * 1_000_000),
+            );
+            child.not && !p.invalidated && child.time_out > 0 && closes < now
+        });
+        match due.map(|(c, _)| *c) {
+            Some(child) => {
+                let closes = Timestamp::from_micros(
+                    backlog
+                        .time_last
+                        .as_micros()
+                        .saturating_add(i64::from(directive.nodes[child].time_out) * 1_000_000),
+                );
+                let facts = backlog.bindings.last().cloned();
+                if let Some(facts) = facts {
+                    let assets = backlog.max_assets;
+                    backlog.advance(directive, child, facts, closes, Vec::new(), assets);
+                    self.after_advance(backlog, directive, None, closes, 0, out, work);
+                }
+            }
+            None => {
+                if backlog.deadline(directive).is_some_and(|d| d < now) {
+                    self.stats.backlogs_expired += 1;
+                } else {
+                    // A `not` child fired nothing yet but others still wait: keep it.
+                    self.insert_backlog(backlog, directive);
+                }
+            }
+        }
+    }
+
+    fn correlate(
+        &mut self,
+        event: &Event,
+        depth: u8,
+        origin: Option<u32>,
+        out: &mut Outputs,
+        work: &mut VecDeque<(Event, u8, Option<u32>)>,
+    ) {
+        self.stats.events += 1;
+        let time = correlation_time(event);
+        let set = self.set.clone();
+        let mut absorbed_by: HashSet<u32> = HashSet::new();
+
+        // 1. Live backlogs that can take this event, in creation order.
+        let mut candidates: Vec<u64> = Vec::new();
+        for position in set.inner_candidates(event.plugin_id) {
+            let id = set.directives[position].id;
+            if Some(id) == origin {
+                continue;
+            }
+            for key in [
+                (id, KeyField::Src, event.src_ip),
+                (id, KeyField::Dst, event.dst_ip),
+            ] {
+                if let Some(list) = self.keyed.get(&key) {
+                    candidates.extend(list);
+                }
+            }
+            if let Some(list) = self.unkeyed.get(&id) {
+                candidates.extend(list);
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        for seq in candidates {
+            let Some(backlog) = self.backlogs.get(&seq) else {
+                continue;
+            };
+            let Some(position) = set.position(backlog.directive) else {
+                continue;
+            };
+            let directive = &set.directives[position];
+            match self.offer(seq, directive, event, time) {
+                Offer::Ignored => {}
+                Offer::Absorbed => {
+                    absorbed_by.insert(directive.id);
+                }
+                Offer::Fired(child, evidence, assets) => {
+                    absorbed_by.insert(directive.id);
+                    if let Some(mut backlog) = self.remove_backlog(seq) {
+                        let facts = Facts::of(
+                            event,
+                            self.text_vars
+                                .get(&directive.id)
+                                .map_or(&[][..], Vec::as_slice),
+                        );
+                        backlog.advance(directive, child, facts, time, evidence, assets);
+                        self.after_advance(backlog, directive, Some(event), time, depth, out, work);
+                    }
+                }
+            }
+        }
+
+        // 2. New backlogs for directives whose root matches (and that did not absorb the event).
+        for position in set.root_candidates(event.plugin_id) {
+            let directive = &set.directives[position];
+            if Some(directive.id) == origin
+                || absorbed_by.contains(&directive.id)
+                || !in_timetable(directive, time)
+            {
+                continue;
+            }
+            if !matches(&directive.nodes[0], event, &[], &self.assets) {
+                continue;
+            }
+            self.start_backlog(directive, event, time, depth, out, work);
+        }
+    }
+
+    fn start_backlog(
+        &mut self,
+        directive: &CompiledDirective,
+        event: &Event,
+        time: Timestamp,
+        depth: u8,
+        out: &mut Outputs,
+        work: &mut VecDeque<(Event, u8, Option<u32>)>,
+    ) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.stats.backlogs_created += 1;
+        let assets = (self.asset_of(event, true), self.asset_of(event, false));
+        let facts = Facts::of(
+            event,
+            self.text_vars
+                .get(&directive.id)
+                .map_or(&[][..], Vec::as_slice),
+        );
+        let mut backlog = Backlog {
+            id: derived_id(
+                b"backlog",
+                &[&directive.id.to_le_bytes(), event.id.as_bytes()],
+            ),
+            seq,
+            directive: directive.id,
+            current: 0,
+            bindings: Vec::new(),
+            time_last: time,
+            first_seen: time,
+            last_seen: time,
+            children: Vec::new(),
+            max_assets: assets,
+            evidence: Vec::new(),
+            alarm: None,
+            emitted: 0,
+        };
+        backlog.advance(directive, 0, facts, time, vec![event.id], assets);
+        if directive.is_single_rule() {
+            self.stats.backlogs_completed += 1;
+            self.emit(&mut backlog, directive, event, time, depth, true, out, work);
+            return;
+        }
+        // OSSIM emits at level 1 only if that alone could be an alarm (spec 5.6), using the same
+        // risk formula as every other event (spec 13.11 fixed).
+        let root_risk = risk(
+            directive.priority,
+            directive.reliability_at(0),
+            assets.0,
+            assets.1,
+        );
+        if root_risk.max() >= 1 {
+            self.emit(
+                &mut backlog,
+                directive,
+                event,
+                time,
+                depth,
+                false,
+                out,
+                work,
+            );
+        }
+        self.enforce_cap(directive.id);
+        self.insert_backlog(backlog, directive);
+    }
+
+    /// After a backlog advanced: emit its directive event, then keep it (or finish it at a leaf).
+    #[allow(clippy::too_many_arguments)]
+    fn after_advance(
+        &mut self,
+        mut backlog: Backlog,
+        directive: &CompiledDirective,
+        trigger: Option<&Event>,
+        time: Timestamp,
+        depth: u8,
+        out: &mut Outputs,
+        work: &mut VecDeque<(Event, u8, Option<u32>)>,
+    ) {
+        let leaf = directive.nodes[backlog.current].children.is_empty();
+        let synthetic;
+        let trigger = match trigger {
+            Some(e) => e,
+            None => {
+                synthetic = absence_trigger(&backlog, directive, time);
+                &synthetic
+            }
+        };
+        self.emit(
+            &mut backlog,
+            directive,
+            trigger,
+            time,
+            depth,
+            leaf,
+            out,
+            work,
+        );
+        if leaf {
+            self.stats.backlogs_completed += 1;
+        } else {
+            self.insert_backlog(backlog, directive);
+        }
+    }
+
+    /// Emits the directive event for the backlog's current level, and its alarm revision when
+    /// the risk reaches 1 (or an alarm already exists).
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &mut self,
+        backlog: &mut Backlog,
+        directive: &CompiledDirective,
+        trigger: &Event,
+        time: Timestamp,
+        depth: u8,
+        finished: bool,
+        out: &mut Outputs,
+        work: &mut VecDeque<(Event, u8, Option<u32>)>,
+    ) {
+        backlog.emitted += 1;
+        let node = backlog.current;
+        let level = directive.nodes[node].level;
+        let reliability = directive.reliability_at(node);
+        let facts = backlog.bindings.last().cloned();
+        let mut de = Event::new(
+            derived_id(
+                b"directive-event",
+                &[backlog.id.as_bytes(), &backlog.emitted.to_le_bytes()],
+            ),
+            time,
+            DIRECTIVE_PLUGIN_ID,
+            directive.id,
+        );
+        if let Some(f) = &facts {
+            de.src_ip = f.src_ip;
+            de.dst_ip = f.dst_ip;
+            de.src_port = f.src_port;
+            de.dst_port = f.dst_port;
+            de.protocol = vigil_event::Protocol(f.protocol);
+        }
+        de.kind = EventKind::Detector;
+        de.sensor_ip = trigger.sensor_ip;
+        de.device_ip = trigger.device_ip;
+        de.interface = trigger.interface.clone();
+        de.priority = Some(directive.priority);
+        de.reliability = Some(reliability);
+        de.asset_src = Some(backlog.max_assets.0);
+        de.asset_dst = Some(backlog.max_assets.1);
+        de.filename = trigger.filename.clone();
+        de.username = trigger.username.clone();
+        de.password = trigger.password.clone();
+        de.userdata = trigger.userdata.clone();
+        de.data = Some(describe(backlog, directive));
+        de.extra.insert("backlog_id".into(), backlog.id.to_string());
+        de.extra.insert("directive_level".into(), level.to_string());
+        de.extra
+            .insert("correlation_depth".into(), (depth + 1).to_string());
+        de.provenance = trigger.provenance.clone();
+        de.provenance.sequence = None;
+        self.stats.directive_events += 1;
+
+        let r = risk(
+            directive.priority,
+            reliability,
+            backlog.max_assets.0,
+            backlog.max_assets.1,
+        );
+        if r.max() >= 1 || backlog.alarm.is_some() {
+            let state = backlog.alarm.get_or_insert(AlarmState {
+                revision: 0,
+                risk: 0,
+                reliability: 0,
+            });
+            state.revision += 1;
+            state.risk = state.risk.max(r.max());
+            state.reliability = state.reliability.max(reliability);
+            out.alarms.push(Alarm {
+                v: vigil_event::JSON_SCHEMA_VERSION,
+                id: backlog.id,
+                revision: state.revision,
+                directive_id: directive.id,
+                name: directive.name.clone(),
+                src_ip: de.src_ip,
+                src_port: de.src_port,
+                dst_ip: de.dst_ip,
+                dst_port: de.dst_port,
+                protocol: de.protocol,
+                priority: directive.priority,
+                reliability: state.reliability,
+                risk: state.risk,
+                level,
+                first_seen: backlog.first_seen,
+                last_seen: backlog.last_seen,
+                status: if finished {
+                    AlarmStatus::Closed
+                } else {
+                    AlarmStatus::Open
+                },
+                evidence: backlog.evidence.clone(),
+            });
+            self.stats.alarms += 1;
+        }
+        out.directive_events.push(de.clone());
+        work.push_back((de, depth + 1, Some(directive.id)));
+    }
+
+    fn asset_of(&self, event: &Event, source: bool) -> u8 {
+        match source {
+            true => event
+                .asset_src
+                .unwrap_or_else(|| self.assets.asset_value(event.src_ip)),
+            false => event
+                .asset_dst
+                .unwrap_or_else(|| self.assets.asset_value(event.dst_ip)),
+        }
+    }
+
+    /// Offers an event to one backlog's current children, in document order (spec 5.2).
+    fn offer(
+        &mut self,
+        seq: u64,
+        directive: &CompiledDirective,
+        event: &Event,
+        time: Timestamp,
+    ) -> Offer {
+        let lateness = i64::from(self.config.allowed_lateness_secs) * 1_000_000;
+        let assets = (self.asset_of(event, true), self.asset_of(event, false));
+        let Some(backlog) = self.backlogs.get_mut(&seq) else {
+            return Offer::Ignored;
+        };
+        if time.as_micros() < backlog.time_last.as_micros().saturating_sub(lateness) {
+            return Offer::Ignored;
+        }
+        let mut rule_matched = false;
+        let children = directive.nodes[backlog.current].children.clone();
+        for (i, &child) in children.iter().enumerate() {
+            let node = &directive.nodes[child];
+            if node.time_out > 0
+                && time.as_micros()
+                    > backlog
+                        .time_last
+                        .as_micros()
+                        .saturating_add(i64::from(node.time_out) * 1_000_000)
+            {
+                continue;
+            }
+            if !matches(node, event, &backlog.bindings, &self.assets) {
+                continue;
+            }
+            rule_matched = true;
+            let Some(progress) = backlog.children.get_mut(i) else {
+                continue;
+            };
+            if node.not {
+                progress.invalidated = true;
+                continue;
+            }
+            if node.occurrence > 1 {
+                if let Some(var) = node.sticky_different {
+                    if let Some(key) = var_key(event, var) {
+                        if progress.seen.contains(&key) {
+                            continue;
+                        }
+                        progress.seen.push(key);
+                    }
+                }
+            }
+            progress.count += 1;
+            progress.events.push(event.id);
+            progress.max_assets = (
+                progress.max_assets.0.max(assets.0),
+                progress.max_assets.1.max(assets.1),
+            );
+            backlog.last_seen = backlog.last_seen.max(time);
+            if progress.count >= node.occurrence {
+                let done = std::mem::take(progress);
+                return Offer::Fired(child, done.events, done.max_assets);
+            }
+        }
+        if rule_matched {
+            Offer::Absorbed
+        } else {
+            Offer::Ignored
+        }
+    }
+
+    fn enforce_cap(&mut self, directive: u32) {
+        let cap = self.config.max_backlogs_per_directive.max(1);
+        while self
+            .per_directive
+            .get(&directive)
+            .is_some_and(|s| s.len() >= cap)
+        {
+            let Some(oldest) = self
+                .per_directive
+                .get(&directive)
+                .and_then(|s| s.first().copied())
+            else {
+                break;
+            };
+            self.remove_backlog(oldest);
+            self.stats.backlogs_evicted += 1;
+        }
+    }
+
+    fn insert_backlog(&mut self, backlog: Backlog, directive: &CompiledDirective) {
+        let seq = backlog.seq;
+        match index_key(&backlog, directive) {
+            Some(key) => self.keyed.entry(key).or_default().push(seq),
+            None => self.unkeyed.entry(directive.id).or_default().push(seq),
+        }
+        if let Some(deadline) = backlog.deadline(directive) {
+            self.deadlines.push(Reverse((deadline, seq)));
+        }
+        self.per_directive
+            .entry(directive.id)
+            .or_default()
+            .insert(seq);
+        self.backlogs.insert(seq, backlog);
+    }
+
+    fn remove_backlog(&mut self, seq: u64) -> Option<Backlog> {
+        let backlog = self.backlogs.remove(&seq)?;
+        let set = self.set.clone();
+        let key = set
+            .position(backlog.directive)
+            .and_then(|p| index_key(&backlog, &set.directives[p]));
+        let list = match key {
+            Some(key) => self.keyed.get_mut(&key),
+            None => self.unkeyed.get_mut(&backlog.directive),
+        };
+        if let Some(list) = list {
+            list.retain(|&s| s != seq);
+        }
+        if let Some(seqs) = self.per_directive.get_mut(&backlog.directive) {
+            seqs.remove(&seq);
+        }
+        Some(backlog)
+    }
+}
+
+enum Offer {
+    Ignored,
+    Absorbed,
+    Fired(NodeId, Vec<Uuid>, (u8, u8)),
+}
+
+/// A backlog waits for one address when every child requires `from` (or `to`) to equal a single
+/// back-referenced address: then only events with that address are offered to it.
+fn index_key(backlog: &Backlog, directive: &CompiledDirective) -> Option<BacklogKey> {
+    let children = &directive.nodes[backlog.current].children;
+    let mut key = None;
+    for &child in children {
+        let node = &directive.nodes[child];
+        let pick = |c: &crate::compile::AddrConstraint| -> Option<IpAddr> {
+            if c.nets.refs.len() != 1 || !c.nets.any_of.is_empty() || c.home {
+                return None;
+            }
+            let r = c.nets.refs[0];
+            let facts = backlog.bindings.get(usize::from(r.level).checked_sub(1)?)?;
+            match r.var {
+                Var::SrcIp => Some(facts.src_ip),
+                Var::DstIp => Some(facts.dst_ip),
+                _ => None,
+            }
+        };
+        let this = if node.not {
+            return None;
+        } else if let Some(ip) = pick(&node.src) {
+            (directive.id, KeyField::Src, ip)
+        } else if let Some(ip) = pick(&node.dst) {
+            (directive.id, KeyField::Dst, ip)
+        } else {
+            return None;
+        };
+        match key {
+            None => key = Some(this),
+            Some(k) if k == this => {}
+            Some(_) => return None,
+        }
+    }
+    key
+}
+
+fn in_timetable(directive: &CompiledDirective, time: Timestamp) -> bool {
+    let Some(timetable) = &directive.timetable else {
+        return true;
+    };
+    let secs = time.as_secs();
+    let day = ((secs.div_euclid(86_400) + 4).rem_euclid(7)) as u8; // 1970-01-01 was a Thursday
+    let minute = (secs.rem_euclid(86_400) / 60) as u16;
+    timetable.rules.iter().any(|rule| {
+        (rule.days.is_empty() || rule.days.contains(&day))
+            && (rule.minutes.is_empty()
+                || rule
+                    .minutes
+                    .iter()
+                    .any(|&(from, to)| from <= minute && minute <= to))
+    })
+}
+
+/// A stand-in trigger for a level reached by absence (`not`): the previous level's addresses.
+fn absence_trigger(backlog: &Backlog, directive: &CompiledDirective, time: Timestamp) -> Event {
+    let mut e = Event::new(
+        derived_id(
+            b"absence",
+            &[backlog.id.as_bytes(), &backlog.emitted.to_le_bytes()],
+        ),
+        time,
+        DIRECTIVE_PLUGIN_ID,
+        directive.id,
+    );
+    if let Some(f) = backlog.bindings.last() {
+        e.src_ip = f.src_ip;
+        e.dst_ip = f.dst_ip;
+        e.sensor_ip = f.sensor_ip;
+        e.device_ip = f.sensor_ip;
+    }
+    e.provenance.transport = Transport::Replay;
+    e.provenance.time_source = TimeSource::Edge;
+    e
+}
+
+/// OSSIM's directive event text: name, priority, then one line per fired level.
+fn describe(backlog: &Backlog, directive: &CompiledDirective) -> String {
+    let mut text = format!(
+        "directive_event: {}, Priority: {} ",
+        directive.name, directive.priority
+    );
+    let mut node = Some(backlog.current);
+    let mut path = Vec::new();
+    while let Some(n) = node {
+        path.push(n);
+        node = directive.nodes[n].parent;
+    }
+    for (n, facts) in path.iter().rev().zip(&backlog.bindings) {
+        let rule = &directive.nodes[*n];
+        let rel = match rule.reliability {
+            vigil_directives::Reliability::Absolute(r) => format!("Rel: {r}"),
+            vigil_directives::Reliability::Relative(r) => format!("Rel: +{r}"),
+        };
+        text.push_str(&format!(
+            "Rule {} [{}:{}] [{rel}] {}:{} -> {}:{} ",
+            rule.level,
+            facts.plugin_id,
+            facts.plugin_sid,
+            facts.src_ip,
+            facts.src_port,
+            facts.dst_ip,
+            facts.dst_port
+        ));
+    }
+    text
+}
+
+/// A single (non-directive) event whose risk reached 1 is its own alarm (spec 7).
+fn single_event_alarm(event: &Event, r: Risk) -> Alarm {
+    Alarm {
+        v: vigil_event::JSON_SCHEMA_VERSION,
+        id: derived_id(b"event-alarm", &[event.id.as_bytes()]),
+        revision: 1,
+        directive_id: 0,
+        name: format!("event {}:{}", event.plugin_id, event.plugin_sid),
+        src_ip: event.src_ip,
+        src_port: event.src_port,
+        dst_ip: event.dst_ip,
+        dst_port: event.dst_port,
+        protocol: event.protocol,
+        priority: event.priority.unwrap_or(0),
+        reliability: event.reliability.unwrap_or(0),
+        risk: r.max(),
+        level: 1,
+        first_seen: event.time,
+        last_seen: event.time,
+        status: AlarmStatus::Open,
+        evidence: vec![vigil_event::Evidence {
+            level: 1,
+            event_ids: vec![event.id],
+        }],
+    }
+}
+
+/// A UUID (version 8) derived from its inputs: the same inputs give the same id on every run.
+pub fn derived_id(domain: &[u8], parts: &[&[u8]]) -> Uuid {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(domain);
+    for part in parts {
+        hasher.update(&(part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
+
+/// Which text variables each directive's back-references read (so backlogs keep only those).
+fn text_vars(set: &CompiledSet) -> HashMap<u32, Vec<Var>> {
+    set.directives
+        .iter()
+        .map(|d| {
+            let mut vars: Vec<Var> = d
+                .nodes
+                .iter()
+                .flat_map(|n| {
+                    n.text
+                        .iter()
+                        .flat_map(|t| t.values.refs.iter().chain(&t.values.not_refs))
+                })
+                .map(|r| r.var)
+                .filter(|v| {
+                    matches!(
+                        v,
+                        Var::Filename | Var::Username | Var::Password | Var::Userdata(_)
+                    )
+                })
+                .collect();
+            vars.sort_by_key(|v| format!("{v:?}"));
+            vars.dedup();
+            (d.id, vars)
+        })
+        .collect()
+}
+
+/// Everything needed to resume correlation where it stopped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Snapshot format version.
+    pub version: u32,
+    /// Live backlogs, in creation order.
+    pub backlogs: Vec<Backlog>,
+    /// The engine's clock.
+    pub watermark: Timestamp,
+    /// Next creation number.
+    pub next_seq: u64,
+    /// Counters.
+    pub stats: Stats,
+}
+
+/// What a reload or restore kept and dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CarryOver {
+    /// Backlogs kept.
+    pub kept: usize,
+    /// Backlogs dropped because their directive was removed or changed.
+    pub dropped: usize,
+}
+
+impl Engine {
+    /// The engine's state, for [`Engine::restore`].
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            version: 1,
+            backlogs: self.backlogs.values().cloned().collect(),
+            watermark: self.watermark,
+            next_seq: self.next_seq,
+            stats: self.stats,
+        }
+    }
+
+    /// An engine resumed from a snapshot. Backlogs of directives that no longer exist, or
+    /// whose rule tree no longer has the backlog's position, are dropped and counted.
+    pub fn restore(
+        set: Arc<CompiledSet>,
+        assets: Arc<Assets>,
+        config: EngineConfig,
+        snapshot: Snapshot,
+    ) -> (Engine, CarryOver) {
+        let mut engine = Engine::new(set, assets, config);
+        engine.watermark = snapshot.watermark;
+        engine.next_seq = snapshot.next_seq;
+        engine.stats = snapshot.stats;
+        let carry = engine.adopt(snapshot.backlogs, |_| true);
+        (engine, carry)
+    }
+
+    /// Swaps in a new directive set atomically. Backlogs of directives whose compiled definition
+    /// is unchanged survive; the others are dropped and counted.
+    pub fn reload(&mut self, set: Arc<CompiledSet>) -> CarryOver {
+        let old = std::mem::replace(&mut self.set, set);
+        self.text_vars = text_vars(&self.set);
+        let backlogs: Vec<Backlog> = std::mem::take(&mut self.backlogs).into_values().collect();
+        self.keyed.clear();
+        self.unkeyed.clear();
+        self.per_directive.clear();
+        self.deadlines.clear();
+        let new = self.set.clone();
+        self.adopt(backlogs, |id| {
+            let before = old.position(id).map(|p| &old.directives[p]);
+            let after = new.position(id).map(|p| &new.directives[p]);
+            before.is_some() && before == after
+        })
+    }
+
+    fn adopt(&mut self, backlogs: Vec<Backlog>, unchanged: impl Fn(u32) -> bool) -> CarryOver {
+        let mut carry = CarryOver::default();
+        let set = self.set.clone();
+        for backlog in backlogs {
+            let directive = set.position(backlog.directive).map(|p| &set.directives[p]);
+            match directive {
+                Some(d)
+                    if unchanged(d.id)
+                        && backlog.current < d.nodes.len()
+                        && backlog.children.len() == d.nodes[backlog.current].children.len() =>
+                {
+                    carry.kept += 1;
+                    self.insert_backlog(backlog, d);
+                }
+                _ => carry.dropped += 1,
+            }
+        }
+        carry
+    }
+}

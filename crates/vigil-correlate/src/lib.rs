@@ -1,0 +1,20 @@
+//! Vigil's correlation engine: OSSIM directives as a pure, deterministic state machine.
+//!
+//! [`Engine::process`] takes one event and returns what it caused: its risk, directive events
+//! (plugin 1505) and alarm revisions. There is no wall clock, no I/O and no randomness inside:
+//! time is each event's [`correlation_time`], ids are derived from inputs, and iteration follows
+//! creation order. The same events in the same order always give the same outputs.
+
+pub mod assets;
+pub mod backlog;
+pub mod compile;
+pub mod engine;
+pub mod matcher;
+pub mod risk;
+
+pub use assets::{Assets, DEFAULT_ASSET, Host, Network};
+pub use compile::CompiledSet;
+pub use engine::{
+    DIRECTIVE_PLUGIN_ID, Engine, EngineConfig, Outputs, Stats, correlation_time, derived_id,
+};
+pub use risk::{Risk, risk};

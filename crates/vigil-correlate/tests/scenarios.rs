@@ -1,0 +1,441 @@
+//! Correlation scenarios with exact outputs: the spec's worked example (directive 50004),
+//! windows on event time, implicit stickiness, absence (`not`), chained directives, risk that
+//! never decreases, eviction, port ranges.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use support::*;
+use vigil_correlate::{Assets, DIRECTIVE_PLUGIN_ID, EngineConfig, Host};
+use vigil_directives::{Reliability, Var};
+use vigil_event::{AlarmStatus, Evidence, Uuid};
+
+const A: &str = "203.0.113.1";
+const B: &str = "10.0.0.5";
+const C: &str = "203.0.113.9";
+
+#[test]
+fn directive_50004_worked_example() {
+    let mut engine = new_engine(
+        vec![bruteforce()],
+        Assets::default(),
+        EngineConfig::default(),
+    );
+    // #1 starts a backlog; 4 x 1 x 2 / 25 = 0.32: no directive event, no alarm.
+    let out = engine.process(&event(1, 1000, 4004, 2, A, B));
+    assert!(out.directive_events.is_empty() && out.alarms.is_empty());
+    assert_eq!(engine.live_backlogs(), 1);
+    // #2..#20 are absorbed by level 2.
+    for n in 2..=20 {
+        let out = engine.process(&event(n, 1000 + n as i64, 4004, 2, A, B));
+        assert!(out.directive_events.is_empty(), "event {n}");
+    }
+    assert_eq!(
+        engine.live_backlogs(),
+        1,
+        "absorbed events start no new backlog"
+    );
+    // #21 fires level 2: reliability 4, risk floor(1.28) = 1: an alarm.
+    let out = engine.process(&event(21, 1021, 4004, 2, A, B));
+    assert_eq!(out.directive_events.len(), 1);
+    let de = &out.directive_events[0];
+    assert_eq!((de.plugin_id, de.plugin_sid), (DIRECTIVE_PLUGIN_ID, 50004));
+    assert_eq!((de.priority, de.reliability), (Some(4), Some(4)));
+    assert_eq!(
+        (
+            de.src_ip.to_string().as_str(),
+            de.dst_ip.to_string().as_str()
+        ),
+        (A, B)
+    );
+    assert_eq!(
+        de.extra.get("directive_level").map(String::as_str),
+        Some("2")
+    );
+    assert_eq!(out.alarms.len(), 1);
+    let alarm = &out.alarms[0];
+    assert_eq!(
+        (
+            alarm.directive_id,
+            alarm.level,
+            alarm.risk,
+            alarm.revision,
+            alarm.reliability
+        ),
+        (50004, 2, 1, 1, 4)
+    );
+    assert_eq!(alarm.status, AlarmStatus::Open);
+    assert_eq!(
+        alarm.evidence,
+        vec![
+            Evidence {
+                level: 1,
+                event_ids: vec![Uuid::from_u128(1)]
+            },
+            Evidence {
+                level: 2,
+                event_ids: (2..=21).map(Uuid::from_u128).collect()
+            },
+        ]
+    );
+    assert_eq!(
+        (alarm.first_seen.as_secs(), alarm.last_seen.as_secs()),
+        (1000, 1021)
+    );
+
+    // A failure from another source starts a second, independent backlog.
+    engine.process(&event(100, 1030, 4004, 2, C, B));
+    assert_eq!(engine.live_backlogs(), 2);
+
+    // 50 more from A within 1200 s of #21 (not of #1) fire level 3: same alarm, revision 2.
+    let mut last = None;
+    for n in 0..50 {
+        last = Some(engine.process(&event(200 + n, 1500 + n as i64, 4004, 2, A, B)));
+    }
+    let out = last.unwrap();
+    assert_eq!(out.alarms.len(), 1);
+    assert_eq!(
+        (
+            out.alarms[0].id,
+            out.alarms[0].revision,
+            out.alarms[0].level,
+            out.alarms[0].risk
+        ),
+        (alarm.id, 2, 3, 1)
+    );
+
+    // 100 more: level 4 (rel 6, risk 1); 200 more: level 5 (rel 10, risk 3), a leaf: closed.
+    for n in 0..100 {
+        engine.process(&event(400 + n, 1600 + n as i64, 4004, 2, A, B));
+    }
+    let mut last = None;
+    for n in 0..200 {
+        last = Some(engine.process(&event(600 + n, 1800 + n as i64, 4004, 2, A, B)));
+    }
+    let out = last.unwrap();
+    let final_alarm = &out.alarms[0];
+    assert_eq!(
+        (
+            final_alarm.revision,
+            final_alarm.level,
+            final_alarm.risk,
+            final_alarm.reliability
+        ),
+        (4, 5, 3, 10)
+    );
+    assert_eq!(final_alarm.status, AlarmStatus::Closed);
+    assert_eq!(final_alarm.evidence.len(), 5);
+    assert_eq!(final_alarm.evidence[4].event_ids.len(), 200);
+    assert_eq!(engine.live_backlogs(), 0, "A's backlog ended at its leaf");
+    assert_eq!(engine.stats().backlogs_completed, 1);
+    assert_eq!(
+        engine.stats().backlogs_expired,
+        1,
+        "C's (started at 1030, windows of 600 s) expired by event time"
+    );
+}
+
+#[test]
+fn level_windows_start_when_the_parent_fired_and_use_event_time() {
+    let mut engine = new_engine(
+        vec![bruteforce()],
+        Assets::default(),
+        EngineConfig::default(),
+    );
+    engine.process(&event(1, 1000, 4004, 2, A, B));
+    for n in 2..=20 {
+        engine.process(&event(n, 1000 + n as i64, 4004, 2, A, B));
+    }
+    // The 21st event comes 601 s after the level-1 event: outside level 2's 600 s window. It
+    // cannot count, and (the backlog having expired by event time) it starts a new backlog.
+    let out = engine.process(&event(21, 1601, 4004, 2, A, B));
+    assert!(out.directive_events.is_empty());
+    assert_eq!(engine.stats().backlogs_expired, 1);
+    assert_eq!(engine.live_backlogs(), 1);
+}
+
+#[test]
+fn success_branch_ends_the_backlog() {
+    let mut engine = new_engine(
+        vec![bruteforce()],
+        Assets::default(),
+        EngineConfig::default(),
+    );
+    engine.process(&event(1, 1000, 4004, 2, A, B));
+    let out = engine.process(&event(2, 1005, 4004, 1, A, B));
+    assert_eq!(out.directive_events.len(), 1);
+    assert_eq!(out.directive_events[0].reliability, Some(0));
+    assert!(out.alarms.is_empty(), "reliability 0: risk 0");
+    assert_eq!(engine.live_backlogs(), 0);
+    // After 10 s the success branch is closed; level 2 still waits (600 s).
+    engine.process(&event(3, 2000, 4004, 2, C, B));
+    let out = engine.process(&event(4, 2011, 4004, 1, C, B));
+    assert!(out.directive_events.is_empty());
+}
+
+#[test]
+fn not_rules_fire_on_absence_within_the_window() {
+    // "A connection (plugin 10) NOT followed by a log-in (plugin 11) from the same source within
+    // 60 s".
+    let mut root = rule(1, 10, &[]);
+    let mut absent = follow(rule(2, 11, &[]), 1, 60, 10);
+    absent.not = true;
+    absent.to = Vec::new();
+    root.children = vec![absent];
+    let mut engine = new_engine(
+        vec![directive(7, 5, root)],
+        Assets::default(),
+        EngineConfig::default(),
+    );
+
+    engine.process(&event(1, 1000, 10, 1, A, B));
+    // The log-in arrives in time: the absence level can no longer fire.
+    engine.process(&event(2, 1030, 11, 1, A, B));
+    engine.process(&event(3, 2000, 10, 1, C, B));
+    // Nothing from C; a later unrelated event moves event time past C's window.
+    let out = engine.advance_time(vigil_event::Timestamp::from_secs(2061));
+    assert_eq!(out.directive_events.len(), 1, "fired for C only");
+    let de = &out.directive_events[0];
+    assert_eq!(de.src_ip.to_string(), C);
+    assert_eq!(de.time.as_secs(), 2060, "at the end of the window");
+    assert_eq!(out.alarms.len(), 1, "5 x 10 x 2 / 25 = 4");
+    assert_eq!(engine.live_backlogs(), 0, "A's backlog expired silently");
+    assert_eq!(engine.stats().backlogs_expired, 1);
+}
+
+#[test]
+fn chained_directives_with_a_loop_guard() {
+    // Directive 1 fires on any plugin-20 event; directive 2 fires on directive 1's events; 3 and
+    // 4 fire on each other's events (a loop) and on directive 2's.
+    let d1 = directive(1, 1, rule(1, 20, &[]));
+    let d2 = directive(2, 1, rule(1, DIRECTIVE_PLUGIN_ID, &[1]));
+    let d3 = directive(3, 1, rule(1, DIRECTIVE_PLUGIN_ID, &[2, 4]));
+    let d4 = directive(4, 1, rule(1, DIRECTIVE_PLUGIN_ID, &[3]));
+    let config = EngineConfig {
+        max_depth: 4,
+        ..EngineConfig::default()
+    };
+    let mut engine = new_engine(vec![d1, d2, d3, d4], Assets::default(), config);
+    let out = engine.process(&event(1, 1000, 20, 1, A, B));
+    let fired: Vec<u32> = out.directive_events.iter().map(|e| e.plugin_sid).collect();
+    // depth 1: d1; 2: d2; 3: d3; 4: d4; 5: d3 again is past the limit.
+    assert_eq!(fired, vec![1, 2, 3, 4, 3]);
+    assert_eq!(engine.stats().depth_limited, 1);
+}
+
+#[test]
+fn a_directive_never_consumes_its_own_events() {
+    let d = directive(9, 1, rule(1, DIRECTIVE_PLUGIN_ID, &[9]));
+    let mut engine = new_engine(
+        vec![d, directive(8, 1, rule(1, 30, &[]))],
+        Assets::default(),
+        EngineConfig::default(),
+    );
+    let out = engine.process(&event(1, 1000, 30, 1, A, B));
+    assert_eq!(out.directive_events.len(), 1);
+}
+
+#[test]
+fn alarm_risk_never_decreases_and_host_assets_count() {
+    // Level 2 has reliability 10, level 3 only 2: the alarm keeps risk 4.
+    let mut root = rule(1, 40, &[]);
+    let mut l2 = follow(rule(2, 40, &[]), 1, 60, 10);
+    l2.children = vec![follow(rule(3, 40, &[]), 1, 60, 2)];
+    root.children = vec![l2];
+    let mut engine = new_engine(
+        vec![directive(11, 5, root)],
+        Assets::default(),
+        EngineConfig::default(),
+    );
+    engine.process(&event(1, 1000, 40, 1, A, B));
+    let second = engine.process(&event(2, 1001, 40, 1, A, B));
+    assert_eq!(second.alarms[0].risk, 4);
+    let third = engine.process(&event(3, 1002, 40, 1, A, B));
+    assert_eq!(
+        (
+            third.alarms[0].risk,
+            third.alarms[0].level,
+            third.alarms[0].revision
+        ),
+        (4, 3, 2)
+    );
+
+    // A host-specific asset value (5) overrides the network default for the destination.
+    let assets = Assets::new(
+        vec![Host {
+            name: "crown".into(),
+            ip: B.parse().unwrap(),
+            asset: 5,
+        }],
+        Vec::new(),
+        Default::default(),
+    );
+    let mut second_engine = new_engine(
+        vec![directive(12, 2, rule(1, 41, &[]))],
+        assets,
+        EngineConfig::default(),
+    );
+    let mut e = event(1, 1000, 41, 1, A, B);
+    e.priority = Some(2);
+    e.reliability = Some(3);
+    let out = second_engine.process(&e);
+    assert_eq!(out.risk.attack, 1, "2 x 3 x 5 / 25 = 1.2");
+    assert_eq!(out.risk.compromise, 0, "2 x 3 x 2 / 25 = 0.48");
+    assert_eq!(
+        out.alarms.iter().filter(|a| a.directive_id == 0).count(),
+        1,
+        "the event is its own alarm"
+    );
+}
+
+#[test]
+fn relative_reliability_sums_the_levels() {
+    let mut root = rule(1, 50, &[]);
+    root.reliability = Reliability::Absolute(2);
+    let mut l2 = follow(rule(2, 50, &[]), 1, 60, 0);
+    l2.reliability = Reliability::Relative(3);
+    let mut l3 = follow(rule(3, 50, &[]), 1, 60, 0);
+    l3.reliability = Reliability::Relative(7);
+    l2.children = vec![l3];
+    root.children = vec![l2];
+    let mut engine = new_engine(
+        vec![directive(13, 1, root)],
+        Assets::default(),
+        EngineConfig::default(),
+    );
+    engine.process(&event(1, 1000, 50, 1, A, B));
+    assert_eq!(
+        engine
+            .process(&event(2, 1001, 50, 1, A, B))
+            .directive_events[0]
+            .reliability,
+        Some(5)
+    );
+    assert_eq!(
+        engine
+            .process(&event(3, 1002, 50, 1, A, B))
+            .directive_events[0]
+            .reliability,
+        Some(10),
+        "2 + 3 + 7 clamped"
+    );
+}
+
+#[test]
+fn port_ranges_mean_in_range() {
+    let mut r = rule(1, 60, &[]);
+    r.port_to = vec![lit(ports(1000, 2000)), not(ports(1500, 1500))];
+    let mut engine = new_engine(
+        vec![directive(14, 1, r)],
+        Assets::default(),
+        EngineConfig::default(),
+    );
+    let fires = |engine: &mut vigil_correlate::Engine, n: u128, port: u16| {
+        let mut e = event(n, 1000, 60, 1, A, B);
+        e.dst_port = port;
+        !engine.process(&e).directive_events.is_empty()
+    };
+    assert!(fires(&mut engine, 1, 1000));
+    assert!(fires(&mut engine, 2, 2000));
+    assert!(!fires(&mut engine, 3, 1500), "negated port");
+    assert!(!fires(&mut engine, 4, 999));
+    assert!(!fires(&mut engine, 5, 2001));
+}
+
+#[test]
+fn sticky_different_counts_distinct_values_only() {
+    // A scan: 3 different destination ports from the same source.
+    let mut root = rule(1, 70, &[]);
+    let mut l2 = follow(rule(2, 70, &[]), 3, 60, 5);
+    l2.to = Vec::new();
+    l2.sticky_different = Some(Var::DstPort);
+    root.children = vec![l2];
+    let mut engine = new_engine(
+        vec![directive(15, 3, root)],
+        Assets::default(),
+        EngineConfig::default(),
+    );
+    let mut send = |n: u128, port: u16| {
+        let mut e = event(n, 1000 + n as i64, 70, 1, A, B);
+        e.dst_port = port;
+        engine.process(&e).directive_events.len()
+    };
+    assert_eq!(send(1, 22), 0);
+    assert_eq!(send(2, 22), 0);
+    assert_eq!(send(3, 22), 0, "same port again: not counted");
+    assert_eq!(send(4, 23), 0);
+    assert_eq!(send(5, 24), 1, "22, 23, 24");
+}
+
+#[test]
+fn the_backlog_cap_evicts_the_oldest() {
+    let mut root = rule(1, 80, &[]);
+    root.children = vec![follow(rule(2, 80, &[]), 1, 600, 5)];
+    let config = EngineConfig {
+        max_backlogs_per_directive: 3,
+        ..EngineConfig::default()
+    };
+    let mut engine = new_engine(vec![directive(16, 5, root)], Assets::default(), config);
+    for n in 1..=5u8 {
+        engine.process(&event(
+            u128::from(n),
+            1000,
+            80,
+            1,
+            &format!("198.51.100.{n}"),
+            B,
+        ));
+    }
+    assert_eq!(engine.live_backlogs(), 3);
+    assert_eq!(engine.stats().backlogs_evicted, 2);
+    // The oldest (sources .1 and .2) are gone: their follow-up starts a new backlog instead.
+    let out = engine.process(&event(10, 1001, 80, 1, "198.51.100.5", B));
+    assert_eq!(out.directive_events.len(), 1);
+    let out = engine.process(&event(11, 1001, 80, 1, "198.51.100.1", B));
+    assert!(out.directive_events.is_empty());
+}
+
+#[test]
+fn addresses_most_specific_wins_and_home_net() {
+    let assets = Assets::new(
+        Vec::new(),
+        vec![vigil_correlate::Network {
+            name: "lan".into(),
+            cidr: "10.0.0.0/8".parse().unwrap(),
+            asset: 2,
+            external: false,
+        }],
+        Default::default(),
+    );
+    let mut r = rule(1, 90, &[]);
+    r.from = vec![
+        net("192.0.2.0/24"),
+        not(vigil_directives::Address::Net(
+            "192.0.2.128/25".parse().unwrap(),
+        )),
+        net("192.0.2.200/32"),
+    ];
+    r.to = vec![lit(vigil_directives::Address::HomeNet)];
+    let mut engine = new_engine(vec![directive(17, 1, r)], assets, EngineConfig::default());
+    let mut fires = |n: u128, src: &str, dst: &str| {
+        !engine
+            .process(&event(n, 1000, 90, 1, src, dst))
+            .directive_events
+            .is_empty()
+    };
+    assert!(fires(1, "192.0.2.5", "10.1.1.1"));
+    assert!(
+        !fires(2, "192.0.2.129", "10.1.1.1"),
+        "the /25 negation is more specific"
+    );
+    assert!(
+        fires(3, "192.0.2.200", "10.1.1.1"),
+        "the /32 is more specific than the negated /25"
+    );
+    assert!(
+        !fires(4, "192.0.2.5", "172.16.0.1"),
+        "destination outside HOME_NET"
+    );
+    assert!(!fires(5, "198.51.100.1", "10.1.1.1"));
+}
