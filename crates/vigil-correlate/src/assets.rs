@@ -52,7 +52,7 @@ impl Assets {
         mut networks: Vec<Network>,
         groups: HashMap<String, Vec<String>>,
     ) -> Self {
-        networks.sort_by(|a, b| b.cidr.prefix_len().cmp(&a.cidr.prefix_len()));
+        networks.sort_by_key(|n| std::cmp::Reverse(n.cidr.prefix_len()));
         Assets {
             hosts: hosts.into_iter().map(|h| (h.ip, h)).collect(),
             networks,

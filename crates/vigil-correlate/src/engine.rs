@@ -623,15 +623,14 @@ impl Engine {
                 progress.invalidated = true;
                 continue;
             }
-            if node.occurrence > 1 {
-                if let Some(var) = node.sticky_different {
-                    if let Some(key) = var_key(event, var) {
-                        if progress.seen.contains(&key) {
-                            continue;
-                        }
-                        progress.seen.push(key);
-                    }
+            if node.occurrence > 1
+                && let Some(var) = node.sticky_different
+                && let Some(key) = var_key(event, var)
+            {
+                if progress.seen.contains(&key) {
+                    continue;
                 }
+                progress.seen.push(key);
             }
             progress.count += 1;
             progress.events.push(event.id);
