@@ -10,7 +10,7 @@ use vigil_directives::{
 };
 use vigil_event::EventKind;
 
-use crate::assets::Assets;
+use vigil_inventory::Assets;
 
 /// Index of a node in [`CompiledDirective::nodes`]; the root is 0.
 pub type NodeId = usize;

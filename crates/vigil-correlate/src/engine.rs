@@ -16,11 +16,11 @@ use uuid::Uuid;
 use vigil_directives::Var;
 use vigil_event::{Alarm, AlarmStatus, Event, EventKind, TimeSource, Timestamp, Transport};
 
-use crate::assets::Assets;
 use crate::backlog::{AlarmState, Backlog};
 use crate::compile::{CompiledDirective, CompiledSet, NodeId};
 use crate::matcher::{Facts, matches, var_key};
 use crate::risk::{Risk, risk};
+use vigil_inventory::Assets;
 
 /// OSSIM's plugin id for directive events.
 pub const DIRECTIVE_PLUGIN_ID: u32 = 1505;

@@ -5,16 +5,15 @@
 //! time is each event's [`correlation_time`], ids are derived from inputs, and iteration follows
 //! creation order. The same events in the same order always give the same outputs.
 
-pub mod assets;
 pub mod backlog;
 pub mod compile;
 pub mod engine;
 pub mod matcher;
 pub mod risk;
 
-pub use assets::{Assets, DEFAULT_ASSET, Host, Network};
 pub use compile::CompiledSet;
 pub use engine::{
     DIRECTIVE_PLUGIN_ID, Engine, EngineConfig, Outputs, Stats, correlation_time, derived_id,
 };
 pub use risk::{Risk, risk};
+pub use vigil_inventory::{Assets, DEFAULT_ASSET, Host, Network};

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use vigil_directives::{PortRange, TextField, TextValue, Var};
 use vigil_event::Event;
 
-use crate::assets::Assets;
 use crate::compile::{AddrConstraint, BackRef, Constraint, Node};
+use vigil_inventory::Assets;
 
 /// What a backlog remembers of the event that fired one of its levels: the fields any
 /// back-reference may ask for (texts only when the directive refers to them).
