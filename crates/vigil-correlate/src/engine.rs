@@ -18,6 +18,7 @@ use vigil_event::{Alarm, AlarmStatus, Event, EventKind, TimeSource, Timestamp, T
 
 use crate::backlog::{AlarmState, Backlog};
 use crate::compile::{CompiledDirective, CompiledSet, NodeId};
+use crate::levels::{Crossing, LevelKind, Levels, LevelsConfig};
 use crate::matcher::{Facts, matches, var_key};
 use crate::risk::{Risk, risk};
 use vigil_inventory::Assets;
@@ -34,6 +35,8 @@ pub struct EngineConfig {
     pub max_depth: u8,
     /// How far (seconds) an event may predate the level it follows and still count.
     pub allowed_lateness_secs: u32,
+    /// Compromise and attack levels.
+    pub levels: LevelsConfig,
 }
 
 impl Default for EngineConfig {
@@ -42,6 +45,7 @@ impl Default for EngineConfig {
             max_backlogs_per_directive: 10_000,
             max_depth: 3,
             allowed_lateness_secs: 0,
+            levels: LevelsConfig::default(),
         }
     }
 }
@@ -107,7 +111,14 @@ pub struct Engine {
     stats: Stats,
     /// Text fields each directive's back-references use, by directive id.
     text_vars: HashMap<u32, Vec<Var>>,
+    /// Compromise and attack levels per host.
+    levels: Levels,
+    /// Event time of the last sweep of forgotten levels.
+    levels_swept: Timestamp,
 }
+
+/// How often (event time) levels back at zero are forgotten.
+const LEVEL_SWEEP_MICROS: i64 = 3_600_000_000;
 
 /// The clock correlation uses for an event: the edge's trusted stamp or, in replay, the
 /// recorded time; for legacy agents (unauthenticated device clocks) the core's receive time.
@@ -135,7 +146,15 @@ impl Engine {
             next_seq: 0,
             stats: Stats::default(),
             text_vars,
+            levels: Levels::default(),
+            levels_swept: Timestamp::MIN,
         }
+    }
+
+    /// A host's compromise or attack level now (at the engine's clock).
+    pub fn level(&self, host: IpAddr, kind: LevelKind) -> u32 {
+        self.levels
+            .value(&self.config.levels, host, kind, self.watermark)
     }
 
     /// Counters so far.
@@ -165,6 +184,7 @@ impl Engine {
         }
         let mut work: VecDeque<(Event, u8, Option<u32>)> = VecDeque::new();
         self.advance_clock(correlation_time(event), &mut out, &mut work);
+        self.raise_levels(event, out.risk, &mut out);
         self.correlate(event, 0, None, &mut out, &mut work);
         while let Some((derived, depth, origin)) = work.pop_front() {
             if depth > self.config.max_depth {
@@ -192,6 +212,29 @@ impl Engine {
         out
     }
 
+    /// Adds an event's risks to its source's compromise and destination's attack levels, and
+    /// raises an alarm for each threshold crossed.
+    fn raise_levels(&mut self, event: &Event, r: Risk, out: &mut Outputs) {
+        let time = correlation_time(event);
+        let config = &self.config.levels;
+        let crossings = [
+            self.levels.add(
+                config,
+                event.src_ip,
+                LevelKind::Compromise,
+                r.compromise,
+                time,
+            ),
+            self.levels
+                .add(config, event.dst_ip, LevelKind::Attack, r.attack, time),
+        ];
+        for crossing in crossings.into_iter().flatten() {
+            let asset = self.assets.asset_value(crossing.host);
+            out.alarms.push(level_alarm(crossing, event, time, asset));
+            self.stats.alarms += 1;
+        }
+    }
+
     fn event_risk(&self, event: &Event) -> Risk {
         let asset_src = event
             .asset_src
@@ -217,6 +260,14 @@ impl Engine {
             return;
         }
         self.watermark = now;
+        if now
+            .as_micros()
+            .saturating_sub(self.levels_swept.as_micros())
+            >= LEVEL_SWEEP_MICROS
+        {
+            self.levels.sweep(&self.config.levels, now);
+            self.levels_swept = now;
+        }
         while let Some(&Reverse((deadline, seq))) = self.deadlines.peek() {
             if deadline >= now {
                 break;
@@ -568,6 +619,7 @@ impl Engine {
             });
             self.stats.alarms += 1;
         }
+        self.raise_levels(&de, r, out);
         out.directive_events.push(de.clone());
         work.push_back((de, depth + 1, Some(directive.id)));
     }
@@ -847,6 +899,48 @@ fn single_event_alarm(event: &Event, r: Risk) -> Alarm {
     }
 }
 
+/// The alarm for a host whose compromise or attack level crossed its threshold: priority 3,
+/// reliability 10, risk from the host's asset value.
+fn level_alarm(c: Crossing, trigger: &Event, time: Timestamp, asset: u8) -> Alarm {
+    let (what, src_ip, dst_ip) = match c.kind {
+        LevelKind::Compromise => ("Compromise", c.host, IpAddr::from([0, 0, 0, 0])),
+        LevelKind::Attack => ("Attack", IpAddr::from([0, 0, 0, 0]), c.host),
+    };
+    let host = match c.host {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    };
+    Alarm {
+        v: vigil_event::JSON_SCHEMA_VERSION,
+        id: derived_id(
+            b"level-alarm",
+            &[&host, what.as_bytes(), &time.as_micros().to_le_bytes()],
+        ),
+        revision: 1,
+        directive_id: 0,
+        name: format!(
+            "{what} level of {} reached {} (threshold {})",
+            c.host, c.value, c.threshold
+        ),
+        src_ip,
+        src_port: 0,
+        dst_ip,
+        dst_port: 0,
+        protocol: vigil_event::Protocol::TCP,
+        priority: 3,
+        reliability: 10,
+        risk: risk(3, 10, asset, asset).max(),
+        level: 1,
+        first_seen: time,
+        last_seen: time,
+        status: AlarmStatus::Open,
+        evidence: vec![vigil_event::Evidence {
+            level: 1,
+            event_ids: vec![trigger.id],
+        }],
+    }
+}
+
 /// A UUID (version 8) derived from its inputs: the same inputs give the same id on every run.
 pub fn derived_id(domain: &[u8], parts: &[&[u8]]) -> Uuid {
     let mut hasher = blake3::Hasher::new();
@@ -901,6 +995,10 @@ pub struct Snapshot {
     pub next_seq: u64,
     /// Counters.
     pub stats: Stats,
+    /// Compromise and attack levels.
+    pub levels: Levels,
+    /// Event time of the last sweep of forgotten levels.
+    pub levels_swept: Timestamp,
 }
 
 /// What a reload or restore kept and dropped.
@@ -921,6 +1019,8 @@ impl Engine {
             watermark: self.watermark,
             next_seq: self.next_seq,
             stats: self.stats,
+            levels: self.levels.clone(),
+            levels_swept: self.levels_swept,
         }
     }
 
@@ -936,6 +1036,8 @@ impl Engine {
         engine.watermark = snapshot.watermark;
         engine.next_seq = snapshot.next_seq;
         engine.stats = snapshot.stats;
+        engine.levels = snapshot.levels;
+        engine.levels_swept = snapshot.levels_swept;
         let carry = engine.adopt(snapshot.backlogs, |_| true);
         (engine, carry)
     }

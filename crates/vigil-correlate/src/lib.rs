@@ -8,6 +8,7 @@
 pub mod backlog;
 pub mod compile;
 pub mod engine;
+pub mod levels;
 pub mod matcher;
 pub mod risk;
 
@@ -15,5 +16,6 @@ pub use compile::CompiledSet;
 pub use engine::{
     DIRECTIVE_PLUGIN_ID, Engine, EngineConfig, Outputs, Stats, correlation_time, derived_id,
 };
+pub use levels::{LevelKind, LevelsConfig};
 pub use risk::{Risk, risk};
 pub use vigil_inventory::{Assets, DEFAULT_ASSET, Host, Network};

@@ -439,3 +439,48 @@ fn addresses_most_specific_wins_and_home_net() {
     );
     assert!(!fires(5, "198.51.100.1", "10.1.1.1"));
 }
+
+#[test]
+fn attack_level_crossing_raises_one_alarm() {
+    let config = EngineConfig {
+        levels: vigil_correlate::LevelsConfig {
+            interval_secs: 15,
+            recovery: 1,
+            compromise_threshold: 0,
+            attack_threshold: 10,
+        },
+        ..EngineConfig::default()
+    };
+    let mut engine = new_engine(Vec::new(), Assets::default(), config);
+    // Risk 2 each (priority 5, reliability 5, asset 2): the attack level of B reaches 10 on the
+    // fifth event within one recovery interval.
+    let mut alarms = Vec::new();
+    for n in 1..=7 {
+        let mut e = event(n, 1000 + n as i64, 99, 1, A, B);
+        e.priority = Some(5);
+        e.reliability = Some(5);
+        alarms.extend(
+            engine
+                .process(&e)
+                .alarms
+                .into_iter()
+                .filter(|a| a.name.starts_with("Attack level")),
+        );
+    }
+    assert_eq!(alarms.len(), 1);
+    assert_eq!(
+        alarms[0].name,
+        format!("Attack level of {B} reached 10 (threshold 10)")
+    );
+    assert_eq!(alarms[0].dst_ip.to_string(), B);
+    assert_eq!(alarms[0].evidence[0].event_ids, vec![Uuid::from_u128(5)]);
+    assert_eq!(
+        engine.level(B.parse().unwrap(), vigil_correlate::LevelKind::Attack),
+        14
+    );
+    assert_eq!(
+        engine.level(A.parse().unwrap(), vigil_correlate::LevelKind::Compromise),
+        14,
+        "tracked even without a threshold"
+    );
+}
