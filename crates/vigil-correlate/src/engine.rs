@@ -584,6 +584,8 @@ impl Engine {
             backlog.max_assets.0,
             backlog.max_assets.1,
         );
+        de.risk_c = Some(r.compromise);
+        de.risk_a = Some(r.attack);
         if r.max() >= 1 || backlog.alarm.is_some() {
             let state = backlog.alarm.get_or_insert(AlarmState {
                 revision: 0,

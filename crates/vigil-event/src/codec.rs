@@ -20,7 +20,8 @@ use crate::{
 
 const EVENT_TAG: u8 = b'E';
 const ALARM_TAG: u8 = b'A';
-const VERSION: u8 = 1;
+/// Version written. Version 1 (no `risk_c`/`risk_a`) is still read.
+const VERSION: u8 = 2;
 /// Upper bound on element counts read from untrusted input, so a forged length cannot make the
 /// decoder reserve huge amounts of memory.
 const MAX_ELEMENTS: u64 = 1 << 20;
@@ -62,6 +63,8 @@ pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
         event.reliability,
         event.asset_src,
         event.asset_dst,
+        event.risk_c,
+        event.risk_a,
     ] {
         w.opt(small, Writer::u8);
     }
@@ -107,7 +110,7 @@ pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
 /// Decodes one event written by [`encode_event`]; the whole input must be consumed.
 pub fn decode_event(bytes: &[u8]) -> Result<Event, DecodeError> {
     let mut r = Reader { bytes, pos: 0 };
-    r.header(EVENT_TAG)?;
+    let version = r.header(EVENT_TAG)?;
     let id = r.uuid()?;
     let kind = match r.u8()? {
         0 => EventKind::Detector,
@@ -130,6 +133,11 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event, DecodeError> {
     let reliability = r.opt(Reader::u8)?;
     let asset_src = r.opt(Reader::u8)?;
     let asset_dst = r.opt(Reader::u8)?;
+    let (risk_c, risk_a) = if version >= 2 {
+        (r.opt(Reader::u8)?, r.opt(Reader::u8)?)
+    } else {
+        (None, None)
+    };
     let tzone = r.opt(|r| Ok(f32::from_bits(u32::from_le_bytes(r.array()?))))?;
     let occurrences = r.u32()?;
     let ctx = r.opt(Reader::uuid)?;
@@ -190,6 +198,8 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event, DecodeError> {
         reliability,
         asset_src,
         asset_dst,
+        risk_c,
+        risk_a,
         tzone,
         occurrences,
         ctx,
@@ -366,14 +376,15 @@ impl Reader<'_> {
         }
     }
 
-    fn header(&mut self, tag: u8) -> Result<(), DecodeError> {
+    /// Reads the tag and version; returns the version.
+    fn header(&mut self, tag: u8) -> Result<u8, DecodeError> {
         if self.u8()? != tag {
             return Err(self.error_before(1, "record tag"));
         }
-        if self.u8()? != VERSION {
-            return Err(self.error_before(1, "supported codec version (1)"));
+        match self.u8()? {
+            v @ 1..=VERSION => Ok(v),
+            _ => Err(self.error_before(1, "supported codec version (1 or 2)")),
         }
-        Ok(())
     }
 
     fn end(&self) -> Result<(), DecodeError> {
@@ -497,6 +508,36 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn version_1_records_still_decode() {
+        let mut event = Event::new(Uuid::nil(), Timestamp::from_secs(1), 1, 2);
+        event.asset_dst = Some(4);
+        let mut v2 = Vec::new();
+        encode_event(&event, &mut v2);
+        // Version 1 is version 2 without the two risk presence bytes after `asset_dst`; find them
+        // as the first byte that changes when risk_c is set.
+        let mut with_risk = Vec::new();
+        encode_event(
+            &Event {
+                risk_c: Some(9),
+                ..event.clone()
+            },
+            &mut with_risk,
+        );
+        let at = v2.iter().zip(&with_risk).position(|(a, b)| a != b).unwrap();
+        assert_eq!(&v2[at..at + 2], &[0, 0]);
+        let mut v1 = v2.clone();
+        v1[1] = 1;
+        v1.drain(at..at + 2);
+        assert_eq!(decode_event(&v1).unwrap(), event);
+        let mut v3 = v2;
+        v3[1] = 3;
+        assert_eq!(
+            decode_event(&v3).unwrap_err().what,
+            "supported codec version (1 or 2)"
+        );
+    }
 
     #[test]
     fn rejects_truncated_and_trailing_bytes() {

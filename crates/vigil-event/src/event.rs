@@ -128,6 +128,12 @@ pub struct Event {
     /// Asset value of the destination 0-5, when the sender fixed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asset_dst: Option<u8>,
+    /// Risk to the source (compromise), 0-10, once qualified by the core.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk_c: Option<u8>,
+    /// Risk to the destination (attack), 0-10, once qualified by the core.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk_a: Option<u8>,
     /// The sender's time-zone offset in hours (informational; times are UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tzone: Option<f32>,
@@ -256,6 +262,8 @@ impl Event {
             reliability: None,
             asset_src: None,
             asset_dst: None,
+            risk_c: None,
+            risk_a: None,
             tzone: None,
             occurrences: 1,
             ctx: None,

@@ -34,7 +34,7 @@ prop_compose! {
         plugin in any::<(u32, u32, Option<u32>, u8)>(),
         addrs in (ip(), any::<u16>(), ip(), any::<u16>(), ip(), ip()),
         interface in any::<String>(),
-        smalls in any::<(Option<u8>, Option<u8>, Option<u8>, Option<u8>)>(),
+        smalls in any::<(Option<u8>, Option<u8>, Option<u8>, Option<u8>, Option<u8>, Option<u8>)>(),
         tzone in proptest::option::of(-14.0f32..14.0),
         occurrences in any::<u32>(), ctx in proptest::option::of(any::<u128>()),
         texts in (text(), text(), text(), text(), text()),
@@ -50,7 +50,7 @@ prop_compose! {
         e.protocol = Protocol(plugin.3);
         (e.src_ip, e.src_port, e.dst_ip, e.dst_port, e.sensor_ip, e.device_ip) = addrs;
         e.interface = interface;
-        (e.priority, e.reliability, e.asset_src, e.asset_dst) = smalls;
+        (e.priority, e.reliability, e.asset_src, e.asset_dst, e.risk_c, e.risk_a) = smalls;
         e.tzone = tzone;
         e.occurrences = occurrences;
         e.ctx = ctx.map(Uuid::from_u128);
