@@ -82,6 +82,32 @@ pub struct Outputs {
     pub alarms: Vec<Alarm>,
 }
 
+/// Which stages an event goes through (from its policy's roles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Steps {
+    /// Risk, C & A levels, single-event alarms.
+    pub qualify: bool,
+    /// Directives and backlogs.
+    pub correlate: bool,
+}
+
+impl Default for Steps {
+    fn default() -> Self {
+        Steps {
+            qualify: true,
+            correlate: true,
+        }
+    }
+}
+
+/// Qualifies the directive events the engine produces before they are risk-assessed and
+/// correlated again (policy priority overrides and roles). It must be a pure function of the
+/// event, like the engine.
+pub trait Qualifier: Send + Sync {
+    /// Adjusts the event and says which stages it goes through.
+    fn qualify(&self, event: &mut Event) -> Steps;
+}
+
 /// Which address field a backlog is keyed by in the candidate index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 enum KeyField {
@@ -115,6 +141,8 @@ pub struct Engine {
     levels: Levels,
     /// Event time of the last sweep of forgotten levels.
     levels_swept: Timestamp,
+    /// Applied to every directive event before it is assessed and correlated.
+    qualifier: Option<Arc<dyn Qualifier>>,
 }
 
 /// How often (event time) levels back at zero are forgotten.
@@ -148,7 +176,13 @@ impl Engine {
             text_vars,
             levels: Levels::default(),
             levels_swept: Timestamp::MIN,
+            qualifier: None,
         }
+    }
+
+    /// Sets the qualifier applied to directive events.
+    pub fn set_qualifier(&mut self, qualifier: Arc<dyn Qualifier>) {
+        self.qualifier = Some(qualifier);
     }
 
     /// A host's compromise or attack level now (at the engine's clock).
@@ -172,28 +206,41 @@ impl Engine {
         self.watermark
     }
 
-    /// Processes one event (its priority and reliability already set by intake/qualification).
+    /// Processes one event through every stage (its priority and reliability already set).
     pub fn process(&mut self, event: &Event) -> Outputs {
-        let mut out = Outputs {
-            risk: self.event_risk(event),
-            ..Outputs::default()
-        };
-        if event.plugin_id != DIRECTIVE_PLUGIN_ID && out.risk.max() >= 1 {
-            out.alarms.push(single_event_alarm(event, out.risk));
-            self.stats.alarms += 1;
-        }
+        self.process_with(event, Steps::default())
+    }
+
+    /// Processes one event through the given stages (from its policy's roles). The clock moves
+    /// whatever the stages.
+    pub fn process_with(&mut self, event: &Event, steps: Steps) -> Outputs {
+        let mut out = Outputs::default();
         let mut work: VecDeque<(Event, u8, Option<u32>)> = VecDeque::new();
         self.advance_clock(correlation_time(event), &mut out, &mut work);
-        self.raise_levels(event, out.risk, &mut out);
-        self.correlate(event, 0, None, &mut out, &mut work);
+        if steps.qualify {
+            out.risk = self.event_risk(event);
+            if event.plugin_id != DIRECTIVE_PLUGIN_ID && out.risk.max() >= 1 {
+                out.alarms.push(single_event_alarm(event, out.risk));
+                self.stats.alarms += 1;
+            }
+            self.raise_levels(event, out.risk, &mut out);
+        }
+        if steps.correlate {
+            self.correlate(event, 0, None, &mut out, &mut work);
+        }
+        self.drain(&mut out, &mut work);
+        out
+    }
+
+    /// Correlates derived (directive) events until none is left or the depth limit stops them.
+    fn drain(&mut self, out: &mut Outputs, work: &mut VecDeque<(Event, u8, Option<u32>)>) {
         while let Some((derived, depth, origin)) = work.pop_front() {
             if depth > self.config.max_depth {
                 self.stats.depth_limited += 1;
                 continue;
             }
-            self.correlate(&derived, depth, origin, &mut out, &mut work);
+            self.correlate(&derived, depth, origin, out, work);
         }
-        out
     }
 
     /// Moves the clock forward without an event (e.g. a trusted heartbeat), firing `not`
@@ -202,13 +249,7 @@ impl Engine {
         let mut out = Outputs::default();
         let mut work = VecDeque::new();
         self.advance_clock(now, &mut out, &mut work);
-        while let Some((derived, depth, origin)) = work.pop_front() {
-            if depth > self.config.max_depth {
-                self.stats.depth_limited += 1;
-                continue;
-            }
-            self.correlate(&derived, depth, origin, &mut out, &mut work);
-        }
+        self.drain(&mut out, &mut work);
         out
     }
 
@@ -578,12 +619,24 @@ impl Engine {
         de.provenance.sequence = None;
         self.stats.directive_events += 1;
 
-        let r = risk(
-            directive.priority,
-            reliability,
-            backlog.max_assets.0,
-            backlog.max_assets.1,
-        );
+        // Policies see directive events too (e.g. lower the priority of alarms against a
+        // printer); reliability stays the directive's.
+        let steps = match &self.qualifier {
+            Some(q) => q.qualify(&mut de),
+            None => Steps::default(),
+        };
+        de.reliability = Some(reliability);
+        let priority = de.priority.unwrap_or(directive.priority);
+        let r = if steps.qualify {
+            risk(
+                priority,
+                reliability,
+                backlog.max_assets.0,
+                backlog.max_assets.1,
+            )
+        } else {
+            Risk::default()
+        };
         de.risk_c = Some(r.compromise);
         de.risk_a = Some(r.attack);
         if r.max() >= 1 || backlog.alarm.is_some() {
@@ -606,7 +659,7 @@ impl Engine {
                 dst_ip: de.dst_ip,
                 dst_port: de.dst_port,
                 protocol: de.protocol,
-                priority: directive.priority,
+                priority,
                 reliability: state.reliability,
                 risk: state.risk,
                 level,
@@ -623,7 +676,9 @@ impl Engine {
         }
         self.raise_levels(&de, r, out);
         out.directive_events.push(de.clone());
-        work.push_back((de, depth + 1, Some(directive.id)));
+        if steps.correlate {
+            work.push_back((de, depth + 1, Some(directive.id)));
+        }
     }
 
     fn asset_of(&self, event: &Event, source: bool) -> u8 {

@@ -14,7 +14,8 @@ pub mod risk;
 
 pub use compile::CompiledSet;
 pub use engine::{
-    DIRECTIVE_PLUGIN_ID, Engine, EngineConfig, Outputs, Stats, correlation_time, derived_id,
+    DIRECTIVE_PLUGIN_ID, Engine, EngineConfig, Outputs, Qualifier, Stats, Steps, correlation_time,
+    derived_id,
 };
 pub use levels::{LevelKind, LevelsConfig};
 pub use risk::{Risk, risk};

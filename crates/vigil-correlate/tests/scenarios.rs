@@ -484,3 +484,71 @@ fn attack_level_crossing_raises_one_alarm() {
         "tracked even without a threshold"
     );
 }
+
+/// A stand-in for a policy: directive events against B get priority 1 (a printer, say).
+struct LowerB;
+
+impl vigil_correlate::Qualifier for LowerB {
+    fn qualify(&self, event: &mut vigil_event::Event) -> vigil_correlate::Steps {
+        if event.dst_ip.to_string() == B {
+            event.priority = Some(1);
+        }
+        vigil_correlate::Steps::default()
+    }
+}
+
+#[test]
+fn the_qualifier_reprioritises_directive_events_and_their_alarms() {
+    let mut engine = new_engine(
+        vec![directive(20, 5, rule(1, 30, &[]))],
+        Assets::default(),
+        EngineConfig::default(),
+    );
+    engine.set_qualifier(std::sync::Arc::new(LowerB));
+    let mut e = event(1, 1000, 30, 1, A, B);
+    e.reliability = Some(0);
+    let out = engine.process(&e);
+    assert_eq!(out.directive_events[0].priority, Some(1));
+    assert_eq!(
+        out.directive_events[0].reliability,
+        Some(1),
+        "reliability stays the directive's"
+    );
+    assert!(
+        out.alarms.is_empty(),
+        "1 x 1 x 2 / 25 < 1: no alarm against the printer"
+    );
+    let out = engine.process(&event(2, 1001, 30, 1, A, C));
+    assert_eq!(out.alarms.len(), 0, "5 x 1 x 2 / 25 = 0.4");
+}
+
+#[test]
+fn roles_can_skip_correlation_or_qualification() {
+    let mut engine = new_engine(
+        vec![directive(21, 5, rule(1, 31, &[]))],
+        Assets::default(),
+        EngineConfig::default(),
+    );
+    let mut e = event(1, 1000, 31, 1, A, B);
+    e.priority = Some(5);
+    e.reliability = Some(10);
+    let out = engine.process_with(
+        &e,
+        vigil_correlate::Steps {
+            qualify: true,
+            correlate: false,
+        },
+    );
+    assert!(out.directive_events.is_empty());
+    assert_eq!(out.risk.max(), 4);
+    assert_eq!(out.alarms.len(), 1, "the event alone");
+    let out = engine.process_with(
+        &event(2, 1001, 31, 1, A, B),
+        vigil_correlate::Steps {
+            qualify: false,
+            correlate: true,
+        },
+    );
+    assert_eq!(out.directive_events.len(), 1);
+    assert_eq!(out.risk.max(), 0);
+}
