@@ -385,6 +385,48 @@ impl<R: Record> Log<R> {
         })
     }
 
+    /// The record number the next appended record will get (records are numbered from 0 in
+    /// append order, and keep their numbers when retention deletes older ones).
+    pub fn next_record(&self) -> u64 {
+        self.active.summary.base + self.active.summary.count
+    }
+
+    /// Calls `each(record number, record)` for every record numbered `from` or later, in append
+    /// order. Records already deleted by retention are skipped.
+    pub fn scan_from(&self, from: u64, mut each: impl FnMut(u64, R)) -> Result<(), StoreError> {
+        let summaries = self
+            .sealed
+            .iter()
+            .chain(std::iter::once(&self.active.summary));
+        for summary in summaries.filter(|s| s.base + s.count > from) {
+            let path = segment::segment_path(&self.dir, summary.base);
+            let mut ordinal = summary.base;
+            let mut failure = None;
+            segment::scan(&path, |offset, payload| {
+                if failure.is_some() || ordinal >= summary.base + summary.count {
+                    return;
+                }
+                if ordinal >= from {
+                    match R::decode(payload) {
+                        Ok(record) => each(ordinal, record),
+                        Err(e) => {
+                            failure = Some(StoreError::Corrupt {
+                                path: path.clone(),
+                                offset,
+                                reason: e.to_string(),
+                            })
+                        }
+                    }
+                }
+                ordinal += 1;
+            })?;
+            if let Some(e) = failure {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
     /// Runs a search: every record whose time is in range and whose indexed fields equal every
     /// filter, in the query's order, at most `query.limit` of them.
     pub fn search(&self, query: &Query) -> Result<Vec<R>, StoreError> {

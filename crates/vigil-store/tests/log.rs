@@ -338,3 +338,30 @@ fn generic_events_are_found_under_their_original_sid_too() {
     assert_eq!(by_sid(vigil_event::GENERIC_PLUGIN_SID), vec![1]);
     assert_eq!(by_sid(1), Vec::<u128>::new());
 }
+
+#[test]
+fn scan_from_reads_in_append_order_across_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::<Event>::open(dir.path(), small_segments()).unwrap();
+    assert_eq!(log.next_record(), 0);
+    for n in 0..40 {
+        log.append(&[event(n, 5000 - i64::from(n))]).unwrap();
+    }
+    assert!(log.stats().segments > 2);
+    assert_eq!(log.next_record(), 40);
+    let mut seen = Vec::new();
+    log.scan_from(25, |ordinal, e| seen.push((ordinal, e.id.as_u128())))
+        .unwrap();
+    assert_eq!(
+        seen,
+        (25..40)
+            .map(|n| (n, u128::from(n as u32)))
+            .collect::<Vec<_>>()
+    );
+    let mut all = 0;
+    Log::<Event>::open_read_only(dir.path())
+        .unwrap()
+        .scan_from(0, |_, _| all += 1)
+        .unwrap();
+    assert_eq!(all, 40);
+}
