@@ -6,8 +6,21 @@
 //! tables with the name, priority and reliability of every event type
 //! (`plugin_id`, `sid`).
 //!
-//! This crate currently reads the server side: [`sid_table::SidTable`] loads
-//! the `plugins-sql/*.sql` files without a database. Agent `.cfg` files will
-//! follow.
+//! This crate currently reads the server side, without a database:
+//!
+//! * [`sid_table::SidTable`] loads the `plugins-sql/*.sql` files;
+//! * [`references::References`] loads the `plugin_reference` rows
+//!   (`crosscorrelation/cross-free.sql`) that link an attack sid to the
+//!   vulnerability, OS, service or OSVDB sids it depends on, for
+//!   cross-correlation.
+//!
+//! Both read the same small MySQL dialect with one shared lexer and
+//! statement parser and report a [`SqlError`] with file, line and column.
+//! Agent `.cfg` files will follow.
 
+pub mod references;
 pub mod sid_table;
+mod sql;
+
+pub use references::{PluginSid, References};
+pub use sql::SqlError;

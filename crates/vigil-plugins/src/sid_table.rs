@@ -46,15 +46,15 @@
 //! literal; and other syntax errors inside an insert into `plugin` or
 //! `plugin_sid`.
 
-mod lexer;
 mod parser;
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 use std::path::Path;
 
-use lexer::Located;
 use parser::Row;
+
+pub use crate::sql::SqlError;
+use crate::sql::{read_lossy, sql_files};
 
 /// What the `plugin_sid` table says about one (`plugin_id`, `sid`) pair.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,74 +126,6 @@ impl LoadReport {
     }
 }
 
-/// A load error with its place: `file:line:column: reason`.
-///
-/// Lines and columns are 1-based; columns count characters. For errors that
-/// have no place in the text (reading a file or directory) both are 0 and
-/// the display is `file: reason`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct SqlError {
-    file: String,
-    line: usize,
-    column: usize,
-    reason: String,
-}
-
-impl SqlError {
-    fn at(file: &str, located: Located) -> Self {
-        Self {
-            file: file.to_owned(),
-            line: located.pos.line,
-            column: located.pos.column,
-            reason: located.reason,
-        }
-    }
-
-    fn io(path: &Path, what: &str, error: &std::io::Error) -> Self {
-        Self {
-            file: path.display().to_string(),
-            line: 0,
-            column: 0,
-            reason: format!("cannot {what}: {error}"),
-        }
-    }
-
-    /// The source name given to [`SidTable::load_sql`], or the file path.
-    pub fn file(&self) -> &str {
-        &self.file
-    }
-
-    /// 1-based line of the offending token (0 if not tied to the text).
-    pub fn line(&self) -> usize {
-        self.line
-    }
-
-    /// 1-based column, in characters, of the offending token (0 if not tied
-    /// to the text).
-    pub fn column(&self) -> usize {
-        self.column
-    }
-
-    /// What is wrong.
-    pub fn reason(&self) -> &str {
-        &self.reason
-    }
-}
-
-impl fmt::Display for SqlError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}", self.file, self.reason)
-        } else {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.file, self.line, self.column, self.reason
-            )
-        }
-    }
-}
-
 /// Plugins and their sids, loaded from OSSIM plugin SQL files.
 #[derive(Debug, Clone, Default)]
 pub struct SidTable {
@@ -253,31 +185,12 @@ impl SidTable {
     /// become U+FFFD). In a directory, files before a failing one stay
     /// loaded.
     pub fn load_path(&mut self, path: &Path) -> Result<LoadReport, SqlError> {
-        if !path.is_dir() {
-            return self.load_file(path);
-        }
-        let entries =
-            std::fs::read_dir(path).map_err(|e| SqlError::io(path, "read directory", &e))?;
-        let mut files = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| SqlError::io(path, "read directory", &e))?;
-            let file = entry.path();
-            if file.extension().is_some_and(|ext| ext == "sql") && file.is_file() {
-                files.push(file);
-            }
-        }
-        files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
         let mut report = LoadReport::default();
-        for file in files {
-            report.add(self.load_file(&file)?);
+        for file in sql_files(path)? {
+            let text = read_lossy(&file)?;
+            report.add(self.load_sql(&file.display().to_string(), &text)?);
         }
         Ok(report)
-    }
-
-    fn load_file(&mut self, path: &Path) -> Result<LoadReport, SqlError> {
-        let bytes = std::fs::read(path).map_err(|e| SqlError::io(path, "read file", &e))?;
-        let text = String::from_utf8_lossy(&bytes);
-        self.load_sql(&path.display().to_string(), &text)
     }
 
     /// The `plugin_sid` row for (`plugin_id`, `sid`).

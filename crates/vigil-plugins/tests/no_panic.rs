@@ -1,4 +1,5 @@
-//! `load_sql` must return `Ok` or `Err` — never panic — on any input.
+//! `load_sql` (of the sid table and of the references) must return `Ok` or
+//! `Err` — never panic — on any input.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -6,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
+use vigil_plugins::references::References;
 use vigil_plugins::sid_table::SidTable;
 
 /// All corpus files, lossily decoded. Fails if the corpus is missing.
@@ -45,6 +47,21 @@ fn prefix(text: &str, len: usize) -> &str {
 fn load(text: &str) {
     let mut table = SidTable::new();
     let _ = table.load_sql("fuzz.sql", text);
+    let mut references = References::new();
+    let _ = references.load_sql("fuzz.sql", text);
+}
+
+/// `crosscorrelation/cross-free.sql`, lossily decoded.
+fn cross_free() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| {
+        let path = PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/corpus/ossim/crosscorrelation/cross-free.sql"
+        ));
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
 }
 
 proptest! {
@@ -56,6 +73,13 @@ proptest! {
     #[test]
     fn sql_like_strings(
         text in r#"(INSERT|IGNORE|INTO|REPLACE|plugin_sid|plugin|VALUES|NULL|plugin_id|sid|name|priority|reliability|[ \n(),;'"`\\#*/\-0-9a-z.])*"#
+    ) {
+        load(&text);
+    }
+
+    #[test]
+    fn reference_like_strings(
+        text in r#"(INSERT|IGNORE|INTO|REPLACE|plugin_reference|VALUES|NULL|plugin_id|plugin_sid|reference_id|reference_sid|ctx|[ \n(),;'"`\\#*/\-0-9a-z.])*"#
     ) {
         load(&text);
     }
@@ -87,5 +111,21 @@ proptest! {
         let rest = rest.get(prefix(rest, remove).len()..).unwrap_or_default();
         let mutated = format!("{}{insert}{rest}", text.get(..start).unwrap_or_default());
         load(&mutated);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn truncated_and_mutated_cross_free(
+        cut in 0.0f64..=1.0,
+        insert in prop::sample::select(vec!["'", "(", ")", ",", ";", "/*", "-", "NULL", "99999999999", "-1", ""]),
+    ) {
+        let text = cross_free();
+        let start = prefix(text, (text.len() as f64 * cut) as usize);
+        load(start);
+        let rest = text.get(start.len()..).unwrap_or_default();
+        load(&format!("{start}{insert}{rest}"));
     }
 }

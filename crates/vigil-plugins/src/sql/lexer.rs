@@ -8,14 +8,14 @@
 
 /// A 1-based position in the input text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Pos {
+pub(crate) struct Pos {
     pub line: usize,
     pub column: usize,
 }
 
 /// An error with the position where it was detected.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Located {
+pub(crate) struct Located {
     pub pos: Pos,
     pub reason: String,
 }
@@ -30,7 +30,7 @@ impl Located {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum TokenKind {
+pub(crate) enum TokenKind {
     /// A bare word: keyword, table or column name, `NULL`.
     Ident(String),
     /// A `` `quoted` `` identifier (never a keyword).
@@ -46,7 +46,7 @@ pub(super) enum TokenKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Token {
+pub(crate) struct Token {
     pub kind: TokenKind,
     pub pos: Pos,
 }
@@ -236,7 +236,7 @@ impl Lexer {
 }
 
 /// Splits `text` into tokens; the last token is always [`TokenKind::Eof`].
-pub(super) fn tokenize(text: &str) -> Result<Vec<Token>, Located> {
+pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, Located> {
     let mut lexer = Lexer {
         chars: text.chars().collect(),
         index: 0,
