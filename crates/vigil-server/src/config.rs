@@ -19,8 +19,87 @@ pub struct Config {
     pub plugins: PluginsConfig,
     /// The embedded historian.
     pub store: StoreConfig,
+    /// Qualification and correlation.
+    pub correlation: CorrelationConfig,
     /// The Prometheus endpoint.
     pub metrics: MetricsConfig,
+}
+
+/// Qualification and correlation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorrelationConfig {
+    /// OSSIM directive files (a `directives.xml` with its entity includes, category files) or
+    /// directories holding a `directives.xml`.
+    pub directives: Vec<PathBuf>,
+    /// Asset inventory (TOML: `[[host]]`, `[[network]]`, `[groups]`); none = every asset value 2.
+    pub assets: Option<PathBuf>,
+    /// Policies (TOML); none = no policy, every role on except forwarding.
+    pub policies: Option<PathBuf>,
+    /// Host inventory for cross-correlation (TOML: OS, services, vulnerabilities per host).
+    pub inventory: Option<PathBuf>,
+    /// `plugin_reference` SQL files or directories linking attacks to vulnerabilities.
+    pub references: Vec<PathBuf>,
+    /// Live backlogs per directive before the oldest is evicted.
+    pub max_backlogs_per_directive: usize,
+    /// How many times directive events may be correlated again (chained directives).
+    pub max_depth: u8,
+    /// How far an event may predate the level it follows and still count.
+    #[serde(with = "duration_text")]
+    pub allowed_lateness: Duration,
+    /// Seconds of event time between two C & A recoveries.
+    #[serde(with = "duration_text")]
+    pub levels_interval: Duration,
+    /// Taken off every C & A level at each interval.
+    pub levels_recovery: u32,
+    /// Compromise level that raises an alarm (0 = never).
+    pub compromise_threshold: u32,
+    /// Attack level that raises an alarm (0 = never).
+    pub attack_threshold: u32,
+    /// How often the correlation state is saved, so a restart resumes where it stopped.
+    #[serde(with = "duration_text")]
+    pub snapshot_interval: Duration,
+}
+
+impl Default for CorrelationConfig {
+    fn default() -> Self {
+        let engine = vigil_correlate::EngineConfig::default();
+        CorrelationConfig {
+            directives: Vec::new(),
+            assets: None,
+            policies: None,
+            inventory: None,
+            references: Vec::new(),
+            max_backlogs_per_directive: engine.max_backlogs_per_directive,
+            max_depth: engine.max_depth,
+            allowed_lateness: Duration::from_secs(engine.allowed_lateness_secs.into()),
+            levels_interval: Duration::from_secs(engine.levels.interval_secs.into()),
+            levels_recovery: engine.levels.recovery,
+            compromise_threshold: engine.levels.compromise_threshold,
+            attack_threshold: engine.levels.attack_threshold,
+            snapshot_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+impl CorrelationConfig {
+    /// The engine's tunables.
+    pub fn engine_config(&self) -> vigil_correlate::EngineConfig {
+        vigil_correlate::EngineConfig {
+            max_backlogs_per_directive: self.max_backlogs_per_directive,
+            max_depth: self.max_depth,
+            allowed_lateness_secs: u32::try_from(self.allowed_lateness.as_secs())
+                .unwrap_or(u32::MAX),
+            levels: vigil_correlate::LevelsConfig {
+                interval_secs: u32::try_from(self.levels_interval.as_secs())
+                    .unwrap_or(u32::MAX)
+                    .max(1),
+                recovery: self.levels_recovery,
+                compromise_threshold: self.compromise_threshold,
+                attack_threshold: self.attack_threshold,
+            },
+        }
+    }
 }
 
 /// The OSSIM agent protocol listener (TCP 40001).
@@ -113,6 +192,7 @@ impl Default for Config {
             agent: AgentConfig::default(),
             plugins: PluginsConfig::default(),
             store: StoreConfig::default(),
+            correlation: CorrelationConfig::default(),
             metrics: MetricsConfig::default(),
         }
     }

@@ -1,12 +1,16 @@
 //! The Vigil core server (`vigil server`).
 //!
-//! Data flow today: agent sessions ([`intake::agent`]) parse OSSIM `event` lines, enrich them
-//! from the plugin sid tables ([`enrich`]) and queue them; the store writer ([`writer`]) makes
-//! them durable in group commits. [`metrics`] serves Prometheus metrics. [`run`] wires it all,
+//! Data flow today: agent sessions ([`intake::agent`]) parse OSSIM `event` lines and queue
+//! them; the store writer ([`writer`]) qualifies and correlates each in order ([`analysis`]:
+//! sid tables, policies, risk, directives) and makes it durable with the directive events and
+//! alarms it caused, in group commits; [`correlation`] loads the directives, assets and
+//! policies and keeps the engine's state across restarts. [`metrics`] serves Prometheus metrics. [`run`] wires it all,
 //! and stops in order on SIGTERM or SIGINT: stop accepting, end sessions, store everything
 //! queued, sync, exit.
 
+pub mod analysis;
 pub mod config;
+pub mod correlation;
 pub mod enrich;
 pub mod intake;
 pub mod keys;
@@ -85,7 +89,21 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
     let secret_key =
         keys::load_or_create_key(&data_dir.join("keys").join("secret-fingerprint.key"))?;
     let sids = Arc::new(load_sid_tables(&config.plugins.sid_tables)?);
-    let store = Store::open(data_dir, &config.log_options()).context("cannot open the store")?;
+    let setup = correlation::Setup::load(&config.correlation)?;
+    let mut store =
+        Store::open(data_dir, &config.log_options()).context("cannot open the store")?;
+    let (analyzer, recovery) =
+        correlation::recover(data_dir, &setup, sids, &config.correlation, &mut store)
+            .context("cannot restore the correlation state")?;
+    info!(
+        directives = setup.set.directives.len(),
+        policies = setup.policies.len(),
+        backlogs = analyzer.engine().live_backlogs(),
+        replayed = recovery.replayed,
+        restored_outputs = recovery.restored_outputs,
+        dropped_backlogs = recovery.dropped_backlogs,
+        "correlation ready"
+    );
     let metrics = metrics::Metrics::register();
 
     let agent_listener = match config.agent.enabled {
@@ -110,9 +128,14 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
     write_runtime_file(data_dir, &runtime_info)?;
 
     let (queue, writer) = writer::spawn(
-        store,
-        config.store.queue_events,
-        config.store.batch_max_events,
+        writer::WriterSetup {
+            store,
+            analyzer,
+            data_dir: data_dir.clone(),
+            snapshot_interval: config.correlation.snapshot_interval,
+            queue_capacity: config.store.queue_events,
+            batch_max: config.store.batch_max_events,
+        },
         metrics.clone(),
         tokio::runtime::Handle::current(),
     )?;
@@ -129,7 +152,6 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
     if let Some(listener) = agent_listener {
         let intake = Arc::new(intake::agent::AgentIntake::new(
             config.agent.clone(),
-            sids,
             metrics.clone(),
             queue,
             secret_key,

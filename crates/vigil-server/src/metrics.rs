@@ -17,7 +17,7 @@ pub struct Metrics {
     pub received: Counter,
     /// `vigil_events_stored_total`: events durably stored (fsynced).
     pub stored: Counter,
-    /// `vigil_events_unknown_sid_total`: events whose sid no table knows.
+    /// `vigil_events_unknown_sid_total`: events whose sid no table knows (counted by the analyzer).
     pub unknown_sid: Counter,
     /// `vigil_intake_queue_events`: events accepted but not yet stored.
     pub queue_depth: Gauge,
@@ -29,6 +29,16 @@ pub struct Metrics {
     pub connections_refused: Counter,
     /// `vigil_sensors_first_seen_total`: sensors admitted for the first time by policy.
     pub sensors_first_seen: Counter,
+    /// `vigil_events_not_stored_total`: events a policy told not to store (and that raised nothing).
+    pub not_stored: Counter,
+    /// `vigil_directive_events_total`: directive events (plugin 1505) produced by correlation.
+    pub directive_events: Counter,
+    /// `vigil_alarms_total`: alarm revisions raised.
+    pub alarms: Counter,
+    /// `vigil_backlogs`: live backlogs.
+    pub backlogs: Gauge,
+    /// `vigil_backlogs_evicted_total`: backlogs evicted by the per-directive cap.
+    pub backlogs_evicted: Counter,
     /// `vigil_events_lost_total`: events that could not be stored before shutdown (should stay 0).
     pub lost: Counter,
     /// `vigil_store_errors_total`: failed store writes (retried; nothing is dropped).
@@ -96,6 +106,11 @@ impl Metrics {
             connections_total: counter!("vigil_agent_connections_total"),
             connections_refused: counter!("vigil_agent_connections_refused_total"),
             sensors_first_seen: counter!("vigil_sensors_first_seen_total"),
+            not_stored: counter!("vigil_events_not_stored_total"),
+            directive_events: counter!("vigil_directive_events_total"),
+            alarms: counter!("vigil_alarms_total"),
+            backlogs: gauge!("vigil_backlogs"),
+            backlogs_evicted: counter!("vigil_backlogs_evicted_total"),
             lost: counter!("vigil_events_lost_total"),
             store_errors: counter!("vigil_store_errors_total"),
             store_records: gauge!("vigil_store_records"),

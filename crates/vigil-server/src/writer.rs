@@ -1,4 +1,5 @@
-//! The store writer: one thread that drains the intake queue in group commits.
+//! The store writer: one thread that drains the intake queue in group commits, qualifying and
+//! correlating each event in arrival order ([`Analyzer`]) before storing it with what it caused.
 //!
 //! Intake sessions take one permit of [`IntakeQueue`] per event before queueing it, so at most
 //! `store.queue_events` events wait between intake and the disk; when the queue is full, sessions
@@ -12,9 +13,10 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 use tokio::sync::{Semaphore, mpsc};
 use tracing::{error, info, warn};
-use vigil_event::{Event, Timestamp};
+use vigil_event::{Alarm, Event, Timestamp};
 use vigil_store::Store;
 
+use crate::analysis::Analyzer;
 use crate::metrics::Metrics;
 
 /// How often retention runs.
@@ -54,29 +56,46 @@ impl IntakeQueue {
     }
 }
 
+/// What the writer thread works with.
+pub struct WriterSetup {
+    /// The store it owns.
+    pub store: Store,
+    /// Qualification and correlation, restored to where it stopped.
+    pub analyzer: Analyzer,
+    /// Where the correlation state is saved.
+    pub data_dir: std::path::PathBuf,
+    /// How often the correlation state is saved.
+    pub snapshot_interval: Duration,
+    /// Events that may wait for the store.
+    pub queue_capacity: usize,
+    /// Most events per group commit.
+    pub batch_max: usize,
+}
+
 /// Starts the writer thread. It stops once every [`IntakeQueue`] clone is dropped and the queue
-/// is drained, syncing everything before it returns the store.
+/// is drained, saving the correlation state and syncing everything before it returns the store.
 pub fn spawn(
-    store: Store,
-    queue_capacity: usize,
-    batch_max: usize,
+    setup: WriterSetup,
     metrics: Metrics,
     runtime: Handle,
 ) -> std::io::Result<(IntakeQueue, JoinHandle<Store>)> {
     let (sender, receiver) = mpsc::unbounded_channel();
-    let permits = Arc::new(Semaphore::new(queue_capacity));
+    let permits = Arc::new(Semaphore::new(setup.queue_capacity));
     let queue = IntakeQueue {
         sender,
         permits: permits.clone(),
-        capacity: queue_capacity,
+        capacity: setup.queue_capacity,
         metrics: metrics.clone(),
     };
     let writer = Writer {
-        store,
+        store: setup.store,
+        analyzer: setup.analyzer,
+        data_dir: setup.data_dir,
+        snapshot_interval: setup.snapshot_interval,
         receiver,
         permits,
         metrics,
-        batch_max,
+        batch_max: setup.batch_max,
         runtime,
     };
     let thread = std::thread::Builder::new()
@@ -87,6 +106,9 @@ pub fn spawn(
 
 struct Writer {
     store: Store,
+    analyzer: Analyzer,
+    data_dir: std::path::PathBuf,
+    snapshot_interval: Duration,
     receiver: mpsc::UnboundedReceiver<(Vec<Event>, u32)>,
     permits: Arc<Semaphore>,
     metrics: Metrics,
@@ -97,6 +119,7 @@ struct Writer {
 impl Writer {
     fn run(mut self) -> Store {
         let mut last_retention = Instant::now() - RETENTION_INTERVAL;
+        let mut last_snapshot = Instant::now();
         self.publish_stats();
         loop {
             if last_retention.elapsed() >= RETENTION_INTERVAL {
@@ -120,9 +143,14 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.store_durably(&pending);
+            self.process(pending);
             self.permits.add_permits(permits);
+            if last_snapshot.elapsed() >= self.snapshot_interval {
+                self.save_state();
+                last_snapshot = Instant::now();
+            }
         }
+        self.save_state();
         info!(
             records = self.store.events.stats().records,
             "store writer stopped; everything queued was stored"
@@ -130,32 +158,88 @@ impl Writer {
         self.store
     }
 
-    /// Appends until it succeeds; after shutdown began, gives up after [`SHUTDOWN_RETRY`] and
-    /// counts the events as lost.
-    fn store_durably(&mut self, events: &[Event]) {
+    /// Qualifies and correlates a batch in order, then stores it with what it caused.
+    fn process(&mut self, batch: Vec<Event>) {
+        let inputs = batch.len();
+        let mut events: Vec<Event> = Vec::with_capacity(inputs);
+        let mut alarms: Vec<Alarm> = Vec::new();
+        let (mut stored_inputs, mut directive_events) = (0u64, 0u64);
+        for event in batch {
+            let id = event.id;
+            let analysis = self.analyzer.analyze(event);
+            if analysis.unknown_sid {
+                self.metrics.unknown_sid.increment(1);
+            }
+            for e in analysis.events {
+                if e.id == id {
+                    stored_inputs += 1;
+                } else {
+                    directive_events += 1;
+                }
+                events.push(e);
+            }
+            alarms.extend(analysis.alarms);
+        }
+        self.store_durably(&events, &alarms, stored_inputs);
+        self.metrics
+            .not_stored
+            .increment(inputs as u64 - stored_inputs);
+        self.metrics.directive_events.increment(directive_events);
+        self.metrics.alarms.increment(alarms.len() as u64);
+        self.metrics.queue_depth.decrement(inputs as f64);
+        let engine = self.analyzer.engine();
+        self.metrics.backlogs.set(engine.live_backlogs() as f64);
+        self.metrics
+            .backlogs_evicted
+            .absolute(engine.stats().backlogs_evicted);
+        self.publish_stats();
+    }
+
+    fn save_state(&mut self) {
+        if let Err(e) = crate::correlation::save_state(&self.data_dir, &self.analyzer, &self.store)
+        {
+            self.metrics.store_errors.increment(1);
+            warn!(error = %e, "cannot save the correlation state; will retry");
+        }
+    }
+
+    /// Appends events, then alarms, until both succeed; after shutdown began, gives up after
+    /// [`SHUTDOWN_RETRY`] and counts unstored input events as lost.
+    fn store_durably(&mut self, events: &[Event], alarms: &[Alarm], inputs: u64) {
         let started = Instant::now();
         let mut delay = Duration::from_millis(50);
+        let (mut events_done, mut alarms_done) = (events.is_empty(), alarms.is_empty());
+        if events_done {
+            self.metrics.stored.increment(inputs);
+        }
         loop {
-            match self.store.events.append(events) {
-                Ok(()) => {
-                    self.metrics.stored.increment(events.len() as u64);
+            let result = if !events_done {
+                self.store.events.append(events).map(|()| {
+                    events_done = true;
+                    self.metrics.stored.increment(inputs);
+                })
+            } else if !alarms_done {
+                self.store
+                    .alarms
+                    .append(alarms)
+                    .map(|()| alarms_done = true)
+            } else {
+                break;
+            };
+            if let Err(e) = result {
+                self.metrics.store_errors.increment(1);
+                if self.receiver.is_closed() && started.elapsed() > SHUTDOWN_RETRY {
+                    error!(error = %e, events = events.len(), alarms = alarms.len(), "store write keeps failing during shutdown; these were NOT stored");
+                    if !events_done {
+                        self.metrics.lost.increment(inputs);
+                    }
                     break;
                 }
-                Err(e) => {
-                    self.metrics.store_errors.increment(1);
-                    if self.receiver.is_closed() && started.elapsed() > SHUTDOWN_RETRY {
-                        error!(error = %e, events = events.len(), "store write keeps failing during shutdown; these events were NOT stored");
-                        self.metrics.lost.increment(events.len() as u64);
-                        break;
-                    }
-                    warn!(error = %e, events = events.len(), retry_in = ?delay, "store write failed; retrying (intake pushes back meanwhile)");
-                    std::thread::sleep(delay);
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
+                warn!(error = %e, retry_in = ?delay, "store write failed; retrying (intake pushes back meanwhile)");
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_secs(5));
             }
         }
-        self.metrics.queue_depth.decrement(events.len() as f64);
-        self.publish_stats();
     }
 
     fn retention(&mut self) {

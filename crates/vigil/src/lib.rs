@@ -1,6 +1,8 @@
 //! The `vigil` command's subcommands, as a library so tests and benchmarks share them.
 
 pub mod bench;
+pub mod check;
 pub mod loadgen;
+pub mod replay;
 pub mod search;
 pub mod time_arg;

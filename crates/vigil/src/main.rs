@@ -29,6 +29,10 @@ enum Commands {
     Server(ServerArgs),
     /// Search stored events (or alarms) and print them as JSON lines, newest first.
     Search(SearchArgs),
+    /// Replay OSSIM agent `event` lines through the production analysis; print alarms as JSON lines.
+    Replay(ReplayArgs),
+    /// Validate directive (.xml or directory), policy (.toml) and sid-table (.sql) files.
+    Check(CheckArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -103,6 +107,44 @@ struct SearchArgs {
     config: Option<PathBuf>,
 }
 
+#[derive(Parser)]
+struct ReplayArgs {
+    /// Directive files or directories (repeatable).
+    #[arg(long, value_name = "PATH")]
+    directives: Vec<PathBuf>,
+    /// Policy file (TOML).
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// Asset inventory file (TOML).
+    #[arg(long, value_name = "FILE")]
+    assets: Option<PathBuf>,
+    /// Plugin SQL sid tables, files or directories (repeatable).
+    #[arg(long, value_name = "PATH")]
+    sid_tables: Vec<PathBuf>,
+    /// Host inventory for cross-correlation (TOML).
+    #[arg(long, value_name = "FILE")]
+    inventory: Option<PathBuf>,
+    /// plugin_reference SQL files or directories for cross-correlation (repeatable).
+    #[arg(long, value_name = "PATH")]
+    references: Vec<PathBuf>,
+    /// Also print every event (qualified, and each directive event).
+    #[arg(long)]
+    events: bool,
+    /// Files of OSSIM agent lines (`event ...`); other commands are skipped.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+}
+
+#[derive(Parser)]
+struct CheckArgs {
+    /// Asset inventory to resolve names used by policies.
+    #[arg(long, value_name = "FILE")]
+    assets: Option<PathBuf>,
+    /// Files or directories to check.
+    #[arg(required = true, value_name = "PATH")]
+    files: Vec<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum BenchCommand {
     /// Agent intake to durable store: a real server fed by concurrent agent sessions on loopback.
@@ -120,7 +162,13 @@ enum BenchCommand {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_logging_at(format, "info");
+}
+
+/// Logs to standard error at `default_level` unless RUST_LOG says otherwise.
+fn init_logging_at(format: LogFormat, default_level: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -193,6 +241,51 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let stdout = std::io::stdout();
             vigil::search::run(&data_dir, target, &query, &mut stdout.lock())?;
             Ok(())
+        }
+        Commands::Replay(args) => {
+            init_logging_at(LogFormat::Text, "warn");
+            let options = vigil::replay::ReplayOptions {
+                directives: args.directives,
+                policy: args.policy,
+                assets: args.assets,
+                sid_tables: args.sid_tables,
+                inventory: args.inventory,
+                references: args.references,
+                events: args.events,
+            };
+            let stdout = std::io::stdout();
+            let stderr = std::io::stderr();
+            let summary = vigil::replay::run(
+                &options,
+                &args.files,
+                &mut stdout.lock(),
+                &mut stderr.lock(),
+            )?;
+            eprintln!(
+                "replayed {} events ({} lines rejected): {} alarm revisions",
+                summary.events, summary.rejected, summary.alarms
+            );
+            Ok(())
+        }
+        Commands::Check(args) => {
+            let assets = match &args.assets {
+                Some(path) => vigil_server::correlation::load_assets(path)?,
+                None => vigil_inventory::Assets::default(),
+            };
+            let report = vigil::check::check(&args.files, &assets);
+            for line in report.warnings.iter().chain(&report.errors) {
+                println!("{line}");
+            }
+            println!(
+                "{} error(s), {} warning(s)",
+                report.errors.len(),
+                report.warnings.len()
+            );
+            if report.errors.is_empty() {
+                Ok(())
+            } else {
+                anyhow::bail!("{} error(s)", report.errors.len())
+            }
         }
         Commands::Bench(BenchCommand::Intake {
             connections,

@@ -1,7 +1,8 @@
 //! The OSSIM agent listener (TCP 40001): one lightweight task per session, no thread each.
 //!
 //! A session reads its socket in chunks, splits lines, answers `connect` and the other
-//! commands, turns `event` lines into events and queues each chunk's events as one batch. When
+//! commands, turns `event` lines into events and queues each chunk's events as one batch
+//! (enrichment, policies and correlation happen after, in [`crate::analysis`]). When
 //! the store queue is full the session stops reading, so TCP pushes back on the agent.
 //! At shutdown a session still processes every byte the kernel has already received, then ends.
 //! Every rejected input is counted by reason; the first [`LOGGED_REJECTIONS`] of a session are
@@ -23,10 +24,8 @@ use vigil_agent_proto::{
     Command, EventContext, Handshake, Outcome, RejectReason, Reply, classify_handshake, parse_line,
 };
 use vigil_event::{Event, Timestamp};
-use vigil_plugins::sid_table::SidTable;
 
 use crate::config::AgentConfig;
-use crate::enrich::apply_sid_table;
 use crate::metrics::Metrics;
 use crate::sensors::{Admission, SensorRegistry};
 use crate::writer::IntakeQueue;
@@ -39,7 +38,6 @@ const READ_CHUNK: usize = 64 * 1024;
 pub struct AgentIntake {
     config: AgentConfig,
     sensors: SensorRegistry,
-    sids: Arc<SidTable>,
     metrics: Metrics,
     queue: IntakeQueue,
     secret_key: [u8; 32],
@@ -50,7 +48,6 @@ impl AgentIntake {
     /// Builds the intake from its configuration and the shared pipeline parts.
     pub fn new(
         config: AgentConfig,
-        sids: Arc<SidTable>,
         metrics: Metrics,
         queue: IntakeQueue,
         secret_key: [u8; 32],
@@ -60,7 +57,6 @@ impl AgentIntake {
         AgentIntake {
             config,
             sensors,
-            sids,
             metrics,
             queue,
             secret_key,
@@ -356,11 +352,7 @@ impl<'a> Session<'a> {
                     received_at,
                     secret_key: &self.intake.secret_key,
                 };
-                let mut event = raw.into_event(&context);
-                if apply_sid_table(&self.intake.sids, &mut event) {
-                    self.intake.metrics.unknown_sid.increment(1);
-                }
-                self.batch.push(event);
+                self.batch.push(raw.into_event(&context));
                 Flow::Continue
             }
             Command::AppendPlugin { id } => {

@@ -1,0 +1,271 @@
+//! Setting up correlation (directives, assets, policies) and keeping its state across restarts.
+//!
+//! State survives restarts: the writer saves an engine snapshot with the positions of the event
+//! and alarm logs at that moment. On start the engine is restored and the events stored after
+//! the snapshot are correlated again; their outputs carry derived ids, so whatever had already
+//! been stored before a crash is recognised and not stored twice, and whatever had not (a crash
+//! between writing events and alarms) is stored now.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+use vigil_correlate::engine::Snapshot;
+use vigil_correlate::{CompiledSet, DIRECTIVE_PLUGIN_ID, Engine};
+use vigil_directives::{DirectiveSet, Severity};
+use vigil_event::{Alarm, Event, Uuid};
+use vigil_inventory::{Assets, Host, Inventory, Network};
+use vigil_plugins::references::References;
+use vigil_plugins::sid_table::SidTable;
+use vigil_policy::PolicySet;
+use vigil_store::Store;
+
+use crate::analysis::Analyzer;
+use crate::config::CorrelationConfig;
+
+/// The asset inventory file: `[[host]]` (name, ip, asset), `[[network]]` (name, cidr, asset,
+/// external) and `[groups]` (group name = member names).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct AssetsFile {
+    host: Vec<Host>,
+    network: Vec<Network>,
+    groups: HashMap<String, Vec<String>>,
+}
+
+/// Reads an asset inventory file; errors name the file, line and column.
+pub fn load_assets(path: &Path) -> anyhow::Result<Assets> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file: AssetsFile =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(Assets::new(file.host, file.network, file.groups))
+}
+
+/// Loads every directive path; a directive with an error is dropped (and logged), a file that
+/// cannot be read or parsed at all stops start-up.
+pub fn load_directives(paths: &[PathBuf]) -> anyhow::Result<DirectiveSet> {
+    let mut set = DirectiveSet::default();
+    for path in paths {
+        let outcome =
+            vigil_directives::load_path(path).map_err(|d| anyhow::anyhow!("directives: {d}"))?;
+        for diagnostic in &outcome.diagnostics {
+            match diagnostic.severity {
+                Severity::Error => warn!("directive dropped: {diagnostic}"),
+                Severity::Warning => info!("directive warning: {diagnostic}"),
+            }
+        }
+        let known: HashSet<u32> = set.directives.iter().map(|d| d.id).collect();
+        for directive in outcome.set.directives {
+            if known.contains(&directive.id) {
+                warn!(id = directive.id, path = %path.display(), "directive id already loaded from an earlier path; the first one wins");
+            } else {
+                set.directives.push(directive);
+            }
+        }
+        set.groups.extend(outcome.set.groups);
+        set.timetables.extend(outcome.set.timetables);
+        info!(path = %path.display(), directives = set.directives.len(), "loaded directives");
+    }
+    Ok(set)
+}
+
+/// Directives, assets and policies, ready for an [`Analyzer`].
+pub struct Setup {
+    /// Compiled directives.
+    pub set: Arc<CompiledSet>,
+    /// Asset inventory.
+    pub assets: Arc<Assets>,
+    /// Policies.
+    pub policies: PolicySet,
+    /// Cross-correlation data: what is known per host, and which attacks need what.
+    pub cross: Arc<CrossData>,
+}
+
+/// What cross-correlation works from.
+#[derive(Debug, Default)]
+pub struct CrossData {
+    /// Hosts' OS, services and vulnerabilities.
+    pub inventory: Inventory,
+    /// Attack → vulnerability/OS/service references.
+    pub references: References,
+}
+
+impl Setup {
+    /// Loads what the configuration names.
+    pub fn load(config: &CorrelationConfig) -> anyhow::Result<Setup> {
+        let assets = match &config.assets {
+            Some(path) => load_assets(path)?,
+            None => Assets::default(),
+        };
+        let directives = load_directives(&config.directives)?;
+        let policies = match &config.policies {
+            Some(path) => PolicySet::load(path, &assets).map_err(|diagnostics| {
+                let lines: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+                anyhow::anyhow!("policies:\n{}", lines.join("\n"))
+            })?,
+            None => PolicySet::permissive(),
+        };
+        let inventory = match &config.inventory {
+            Some(path) => {
+                Inventory::load_path(path).map_err(|e| anyhow::anyhow!("inventory: {e}"))?
+            }
+            None => Inventory::default(),
+        };
+        let mut references = References::new();
+        for path in &config.references {
+            let report = references
+                .load_path(path)
+                .map_err(|e| anyhow::anyhow!("references: {e}"))?;
+            info!(path = %path.display(), rows = report.rows, "loaded plugin references");
+        }
+        let set = CompiledSet::compile(&directives, &assets);
+        for w in &set.warnings {
+            warn!(directive = w.directive, "{}", w.message);
+        }
+        Ok(Setup {
+            set: Arc::new(set),
+            assets: Arc::new(assets),
+            policies,
+            cross: Arc::new(CrossData {
+                inventory,
+                references,
+            }),
+        })
+    }
+
+    /// A fresh analyzer over this setup.
+    pub fn analyzer(&self, sids: Arc<SidTable>, config: &CorrelationConfig) -> Analyzer {
+        let engine = Engine::new(
+            self.set.clone(),
+            self.assets.clone(),
+            config.engine_config(),
+        );
+        Analyzer::new(sids, self.policies.clone(), self.cross.clone(), engine)
+    }
+}
+
+/// A saved engine state and where the logs stood when it was taken.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SavedState {
+    /// The next event record number at the time.
+    pub events_next: u64,
+    /// The next alarm record number at the time.
+    pub alarms_next: u64,
+    /// The engine.
+    pub engine: Snapshot,
+}
+
+/// `<data_dir>/correlation/state.json`
+pub fn state_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("correlation").join("state.json")
+}
+
+/// Saves the engine state durably (temporary file, fsync, rename).
+pub fn save_state(data_dir: &Path, analyzer: &Analyzer, store: &Store) -> anyhow::Result<()> {
+    let path = state_path(data_dir);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let state = SavedState {
+        events_next: store.events.next_record(),
+        alarms_next: store.alarms.next_record(),
+        engine: analyzer.engine().snapshot(),
+    };
+    let tmp = path.with_extension("json.tmp");
+    let mut file =
+        std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    serde_json::to_writer(&mut file, &state)?;
+    file.flush()?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// What recovery did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Recovery {
+    /// Stored events correlated again.
+    pub replayed: u64,
+    /// Directive events and alarms that had been lost and were stored now.
+    pub restored_outputs: u64,
+    /// Backlogs dropped because their directive changed while the server was down.
+    pub dropped_backlogs: usize,
+}
+
+/// Restores the engine from the saved state (if any) and correlates again the events stored
+/// after it, storing only outputs the store does not already hold.
+pub fn recover(
+    data_dir: &Path,
+    setup: &Setup,
+    sids: Arc<SidTable>,
+    config: &CorrelationConfig,
+    store: &mut Store,
+) -> anyhow::Result<(Analyzer, Recovery)> {
+    let path = state_path(data_dir);
+    let saved: Option<SavedState> = match std::fs::read(&path) {
+        Ok(bytes) => Some(
+            serde_json::from_slice(&bytes)
+                .with_context(|| format!("{} is damaged", path.display()))?,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let Some(saved) = saved else {
+        // First start (or state deliberately removed): correlation starts empty from here on.
+        let analyzer = setup.analyzer(sids, config);
+        save_state(data_dir, &analyzer, store)?;
+        return Ok((analyzer, Recovery::default()));
+    };
+    let (engine, carry) = Engine::restore(
+        setup.set.clone(),
+        setup.assets.clone(),
+        config.engine_config(),
+        saved.engine,
+    );
+    let mut analyzer = Analyzer::new(sids, setup.policies.clone(), setup.cross.clone(), engine);
+    let mut recovery = Recovery {
+        dropped_backlogs: carry.dropped,
+        ..Recovery::default()
+    };
+
+    let mut inputs: Vec<Event> = Vec::new();
+    let mut stored_ids: HashSet<Uuid> = HashSet::new();
+    store.events.scan_from(saved.events_next, |_, event| {
+        stored_ids.insert(event.id);
+        if !(event.plugin_id == DIRECTIVE_PLUGIN_ID && event.extra.contains_key("backlog_id")) {
+            inputs.push(event);
+        }
+    })?;
+    let mut stored_alarms: HashSet<(Uuid, u32)> = HashSet::new();
+    store.alarms.scan_from(saved.alarms_next, |_, alarm| {
+        stored_alarms.insert((alarm.id, alarm.revision));
+    })?;
+    let mut missing_events: Vec<Event> = Vec::new();
+    let mut missing_alarms: Vec<Alarm> = Vec::new();
+    for event in inputs {
+        recovery.replayed += 1;
+        let analysis = analyzer.analyze(event);
+        // The first event of each analysis is the input itself, already stored.
+        missing_events.extend(
+            analysis
+                .events
+                .into_iter()
+                .filter(|e| !stored_ids.contains(&e.id)),
+        );
+        missing_alarms.extend(
+            analysis
+                .alarms
+                .into_iter()
+                .filter(|a| !stored_alarms.contains(&(a.id, a.revision))),
+        );
+    }
+    recovery.restored_outputs = (missing_events.len() + missing_alarms.len()) as u64;
+    store.events.append(&missing_events)?;
+    store.alarms.append(&missing_alarms)?;
+    save_state(data_dir, &analyzer, store)?;
+    Ok((analyzer, recovery))
+}
