@@ -56,8 +56,9 @@ pub struct Backlog {
     pub children: Vec<ChildProgress>,
     /// Asset values of the level that fired last (for its directive event).
     pub max_assets: (u8, u8),
-    /// Events behind each fired level.
-    pub evidence: Vec<Evidence>,
+    /// Events behind the fired levels, as (level, event id) in order: one allocation, grouped
+    /// per level only when an alarm is emitted.
+    pub evidence: Vec<(u8, Uuid)>,
     /// The alarm, once raised.
     pub alarm: Option<AlarmState>,
     /// Directive events emitted (numbers their ids).
@@ -80,11 +81,25 @@ impl Backlog {
         self.time_last = time;
         self.last_seen = self.last_seen.max(time);
         self.max_assets = max_assets;
-        self.evidence.push(Evidence {
-            level: directive.nodes[node].level,
-            event_ids: evidence,
-        });
+        let level = directive.nodes[node].level;
+        self.evidence
+            .extend(evidence.into_iter().map(|id| (level, id)));
         self.children = vec![ChildProgress::default(); directive.nodes[node].children.len()];
+    }
+
+    /// The evidence grouped per level, as alarms carry it.
+    pub fn evidence(&self) -> Vec<Evidence> {
+        let mut grouped: Vec<Evidence> = Vec::new();
+        for &(level, id) in &self.evidence {
+            match grouped.last_mut() {
+                Some(last) if last.level == level => last.event_ids.push(id),
+                _ => grouped.push(Evidence {
+                    level,
+                    event_ids: vec![id],
+                }),
+            }
+        }
+        grouped
     }
 
     /// When something next happens to this backlog without any event: a `not` child's window

@@ -125,9 +125,9 @@ pub struct Engine {
     /// Live backlogs by creation order.
     backlogs: BTreeMap<u64, Backlog>,
     /// Backlogs whose children all require one source (or destination) address.
-    keyed: HashMap<BacklogKey, Vec<u64>>,
+    keyed: HashMap<BacklogKey, Seqs>,
     /// The rest, per directive.
-    unkeyed: HashMap<u32, Vec<u64>>,
+    unkeyed: HashMap<u32, Seqs>,
     /// Live backlogs per directive, oldest first (for eviction).
     per_directive: HashMap<u32, std::collections::BTreeSet<u64>>,
     deadlines: BinaryHeap<Reverse<(Timestamp, u64)>>,
@@ -404,11 +404,11 @@ impl Engine {
                 (id, KeyField::Dst, event.dst_ip),
             ] {
                 if let Some(list) = self.keyed.get(&key) {
-                    candidates.extend(list);
+                    candidates.extend(list.iter());
                 }
             }
             if let Some(list) = self.unkeyed.get(&id) {
-                candidates.extend(list);
+                candidates.extend(list.iter());
             }
         }
         candidates.sort_unstable();
@@ -670,7 +670,7 @@ impl Engine {
                 } else {
                     AlarmStatus::Open
                 },
-                evidence: backlog.evidence.clone(),
+                evidence: backlog.evidence(),
             });
             self.stats.alarms += 1;
         }
@@ -782,8 +782,8 @@ impl Engine {
     fn insert_backlog(&mut self, backlog: Backlog, directive: &CompiledDirective) {
         let seq = backlog.seq;
         match index_key(&backlog, directive) {
-            Some(key) => self.keyed.entry(key).or_default().push(seq),
-            None => self.unkeyed.entry(directive.id).or_default().push(seq),
+            Some(key) => Seqs::add(self.keyed.entry(key), seq),
+            None => Seqs::add(self.unkeyed.entry(directive.id), seq),
         }
         if let Some(deadline) = backlog.deadline(directive) {
             self.deadlines.push(Reverse((deadline, seq)));
@@ -801,12 +801,9 @@ impl Engine {
         let key = set
             .position(backlog.directive)
             .and_then(|p| index_key(&backlog, &set.directives[p]));
-        let list = match key {
-            Some(key) => self.keyed.get_mut(&key),
-            None => self.unkeyed.get_mut(&backlog.directive),
-        };
-        if let Some(list) = list {
-            list.retain(|&s| s != seq);
+        match key {
+            Some(key) => Seqs::take(&mut self.keyed, key, seq),
+            None => Seqs::take(&mut self.unkeyed, backlog.directive, seq),
         }
         if let Some(seqs) = self.per_directive.get_mut(&backlog.directive) {
             seqs.remove(&seq);
@@ -819,6 +816,54 @@ enum Offer {
     Ignored,
     Absorbed,
     Fired(NodeId, Vec<Uuid>, (u8, u8)),
+}
+
+/// The backlogs filed under one index key: almost always one, kept inline.
+#[derive(Debug, Clone)]
+enum Seqs {
+    One(u64),
+    Many(Vec<u64>),
+}
+
+impl Seqs {
+    fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        let (one, many) = match self {
+            Seqs::One(s) => (Some(*s), &[][..]),
+            Seqs::Many(v) => (None, v.as_slice()),
+        };
+        one.into_iter().chain(many.iter().copied())
+    }
+
+    fn add<K>(entry: std::collections::hash_map::Entry<'_, K, Seqs>, seq: u64) {
+        use std::collections::hash_map::Entry;
+        match entry {
+            Entry::Vacant(v) => {
+                v.insert(Seqs::One(seq));
+            }
+            Entry::Occupied(mut o) => {
+                let slot = o.get_mut();
+                match slot {
+                    Seqs::One(first) => *slot = Seqs::Many(vec![*first, seq]),
+                    Seqs::Many(v) => v.push(seq),
+                }
+            }
+        }
+    }
+
+    /// Removes `seq` under `key`, dropping the entry once it is empty.
+    fn take<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Seqs>, key: K, seq: u64) {
+        let empty = match map.get_mut(&key) {
+            Some(Seqs::One(s)) => *s == seq,
+            Some(Seqs::Many(v)) => {
+                v.retain(|&s| s != seq);
+                v.is_empty()
+            }
+            None => false,
+        };
+        if empty {
+            map.remove(&key);
+        }
+    }
 }
 
 /// A backlog waits for one address when every child requires `from` (or `to`) to equal a single

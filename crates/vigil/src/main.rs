@@ -147,6 +147,21 @@ struct CheckArgs {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// The correlation engine alone, on one core, with a directive set loaded.
+    Correlate {
+        /// Directive files or directories (the OSSIM 5.4 set for the reported figures).
+        #[arg(long, value_name = "PATH", required = true)]
+        directives: Vec<PathBuf>,
+        /// Events per run.
+        #[arg(long, default_value_t = 2_000_000)]
+        events: usize,
+        /// Runs; the median is reported.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Live backlogs for the memory measurement.
+        #[arg(long, default_value_t = 100_000)]
+        backlogs: usize,
+    },
     /// Agent intake to durable store: a real server fed by concurrent agent sessions on loopback.
     Intake {
         /// Concurrent agent sessions.
@@ -286,6 +301,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 anyhow::bail!("{} error(s)", report.errors.len())
             }
+        }
+        Commands::Bench(BenchCommand::Correlate {
+            directives,
+            events,
+            runs,
+            backlogs,
+        }) => {
+            let options = vigil::bench::CorrelateOptions {
+                directives,
+                events,
+                runs,
+                backlogs,
+            };
+            vigil::bench::correlate(&options, &mut std::io::stdout())
         }
         Commands::Bench(BenchCommand::Intake {
             connections,
