@@ -1144,9 +1144,11 @@ impl Engine {
         (engine, carry)
     }
 
-    /// Swaps in a new directive set atomically. Backlogs of directives whose compiled definition
-    /// is unchanged survive; the others are dropped and counted.
-    pub fn reload(&mut self, set: Arc<CompiledSet>) -> CarryOver {
+    /// Swaps in a new directive set and asset inventory atomically. Backlogs of directives whose
+    /// compiled definition (asset names resolved) is unchanged survive; the others are dropped
+    /// and counted.
+    pub fn reload(&mut self, set: Arc<CompiledSet>, assets: Arc<Assets>) -> CarryOver {
+        self.assets = assets;
         let old = std::mem::replace(&mut self.set, set);
         self.text_vars = text_vars(&self.set);
         let backlogs: Vec<Backlog> = std::mem::take(&mut self.backlogs).into_values().collect();

@@ -47,7 +47,7 @@ impl Facts {
             dst_port: event.dst_port,
             protocol: event.protocol.0,
             plugin_id: event.plugin_id,
-            plugin_sid: event.plugin_sid,
+            plugin_sid: sensor_sid(event),
             sensor_ip: event.sensor_ip,
             texts: text_vars
                 .iter()
@@ -62,6 +62,12 @@ impl Facts {
             .find(|(v, _)| *v == var)
             .map(|(_, t)| &**t)
     }
+}
+
+/// The sid as the sensor sent it: an event whose sid no table knew carries the generic sid,
+/// but directives are written against the sensor's sids, so they match on the original.
+pub fn sensor_sid(event: &Event) -> u32 {
+    event.unknown_sid.unwrap_or(event.plugin_sid)
 }
 
 /// The text an event holds for a text variable (`None` when absent or empty).
@@ -223,9 +229,10 @@ pub fn matches(node: &Node, event: &Event, bindings: Bindings<'_>, assets: &Asse
     if node.unsupported || event.kind != node.kind || event.plugin_id == 0 {
         return false;
     }
-    check_u32(&node.plugin_sid, event.plugin_sid, bindings)
+    let sid = sensor_sid(event);
+    check_u32(&node.plugin_sid, sid, bindings)
         && check_u32(&node.plugin_id, event.plugin_id, bindings)
-        && !node.suppress.contains(&(event.plugin_id, event.plugin_sid))
+        && !node.suppress.contains(&(event.plugin_id, sid))
         && check_addr(&node.src, event.src_ip, bindings, assets)
         && check_addr(&node.dst, event.dst_ip, bindings, assets)
         && check_port(&node.src_port, event.src_port, bindings)
@@ -275,7 +282,7 @@ pub fn var_key(event: &Event, var: Var) -> Option<String> {
         Var::DstPort => event.dst_port.to_string(),
         Var::Protocol => event.protocol.0.to_string(),
         Var::PluginId => event.plugin_id.to_string(),
-        Var::PluginSid => event.plugin_sid.to_string(),
+        Var::PluginSid => sensor_sid(event).to_string(),
         Var::Sensor => event.sensor_ip.to_string(),
         Var::Filename | Var::Username | Var::Password | Var::Userdata(_) => {
             text_of(event, var)?.to_lowercase()

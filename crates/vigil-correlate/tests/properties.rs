@@ -148,7 +148,10 @@ fn reload_keeps_backlogs_of_unchanged_directives_only() {
         directives: changed,
         ..DirectiveSet::default()
     };
-    let carry = engine.reload(Arc::new(CompiledSet::compile(&set, &Assets::default())));
+    let carry = engine.reload(
+        Arc::new(CompiledSet::compile(&set, &Assets::default())),
+        Arc::new(Assets::default()),
+    );
     assert_eq!(carry.dropped, 2, "the scan directive's two backlogs");
     assert_eq!(carry.kept, live - 2);
     assert_eq!(engine.live_backlogs(), live - 2);

@@ -552,3 +552,18 @@ fn roles_can_skip_correlation_or_qualification() {
     assert_eq!(out.directive_events.len(), 1);
     assert_eq!(out.risk.max(), 0);
 }
+
+#[test]
+fn directives_match_the_sid_the_sensor_sent_when_no_table_knew_it() {
+    let mut engine = new_engine(
+        vec![directive(22, 3, rule(1, 4004, &[2]))],
+        Assets::default(),
+        EngineConfig::default(),
+    );
+    let mut e = event(1, 1000, 4004, vigil_event::GENERIC_PLUGIN_SID, A, B);
+    e.unknown_sid = Some(2);
+    assert_eq!(engine.process(&e).directive_events.len(), 1);
+    let mut other = event(2, 1001, 4004, vigil_event::GENERIC_PLUGIN_SID, A, B);
+    other.unknown_sid = Some(3);
+    assert!(engine.process(&other).directive_events.is_empty());
+}

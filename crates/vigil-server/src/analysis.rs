@@ -82,6 +82,19 @@ impl Analyzer {
         &mut self.engine
     }
 
+    /// Swaps in a new setup (directives, assets, policies, cross-correlation data) atomically;
+    /// backlogs of unchanged directives carry over.
+    pub fn reload(
+        &mut self,
+        setup: &crate::correlation::Setup,
+    ) -> vigil_correlate::engine::CarryOver {
+        self.policies = setup.policies.clone();
+        self.cross = setup.cross.clone();
+        self.engine
+            .set_qualifier(Arc::new(PolicyQualifier(self.policies.clone())));
+        self.engine.reload(setup.set.clone(), setup.assets.clone())
+    }
+
     /// Adjusts reliability from what the destination is known to run or be vulnerable to. An
     /// event whose sid no table knew is looked up by the sid its sensor gave: the attack is
     /// what the sensor saw, whether or not Vigil knows its name.

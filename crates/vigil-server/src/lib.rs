@@ -8,6 +8,7 @@
 //! and stops in order on SIGTERM or SIGINT: stop accepting, end sessions, store everything
 //! queued, sync, exit.
 
+pub mod admin;
 pub mod analysis;
 pub mod config;
 pub mod correlation;
@@ -127,7 +128,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
     };
     write_runtime_file(data_dir, &runtime_info)?;
 
-    let (queue, writer) = writer::spawn(
+    let (queue, reloads, writer) = writer::spawn(
         writer::WriterSetup {
             store,
             analyzer,
@@ -135,6 +136,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
             snapshot_interval: config.correlation.snapshot_interval,
             queue_capacity: config.store.queue_events,
             batch_max: config.store.batch_max_events,
+            correlation: config.correlation.clone(),
         },
         metrics.clone(),
         tokio::runtime::Handle::current(),
@@ -143,9 +145,10 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
     let sessions = TaskTracker::new();
     let mut tasks = Vec::new();
     if let Some(listener) = metrics_listener {
-        tasks.push(tokio::spawn(metrics::serve(
+        tasks.push(tokio::spawn(admin::serve(
             listener,
             prometheus,
+            reloads.clone(),
             shutdown.clone(),
         )));
     }
@@ -167,7 +170,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
     }
     info!(data_dir = %data_dir.display(), "vigil server started");
 
-    wait_for_signal().await?;
+    wait_for_shutdown(&reloads).await?;
     info!("shutting down: closing listeners and sessions, storing everything queued");
     shutdown.cancel();
     for task in tasks {
@@ -196,13 +199,29 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
     Ok(())
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
+/// Waits for SIGTERM or SIGINT; SIGHUP reloads the correlation rules meanwhile.
+async fn wait_for_shutdown(
+    reloads: &tokio::sync::mpsc::UnboundedSender<writer::ReloadRequest>,
+) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    tokio::select! {
-        _ = term.recv() => info!("SIGTERM received"),
-        _ = int.recv() => info!("SIGINT received"),
+    let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => {
+                info!("SIGTERM received");
+                return Ok(());
+            }
+            _ = int.recv() => {
+                info!("SIGINT received");
+                return Ok(());
+            }
+            _ = hup.recv() => {
+                info!("SIGHUP received: reloading the correlation rules");
+                // The writer logs the outcome; a failed reload keeps the running rules.
+                let _ = admin::request_reload(reloads).await;
+            }
+        }
     }
-    Ok(())
 }

@@ -1,13 +1,7 @@
 //! Prometheus metrics: names, pre-registered handles, and the `/metrics` HTTP endpoint.
 
-use std::net::SocketAddr;
-
-use axum::Router;
-use axum::routing::get;
 use metrics::{Counter, Gauge, counter, describe_counter, describe_gauge, gauge};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use tokio_util::sync::CancellationToken;
-use tracing::info;
 use vigil_agent_proto::RejectReason;
 
 /// Handles to every metric the hot paths touch, so they never look a metric up by name.
@@ -138,21 +132,4 @@ impl Metrics {
 /// Installs the Prometheus recorder for this process. Call once, before [`Metrics::register`].
 pub fn install_recorder() -> anyhow::Result<PrometheusHandle> {
     Ok(PrometheusBuilder::new().install_recorder()?)
-}
-
-/// Serves `/metrics` and `/healthz` until `shutdown` is cancelled.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    handle: PrometheusHandle,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    let addr: SocketAddr = listener.local_addr()?;
-    let app = Router::new()
-        .route("/metrics", get(move || std::future::ready(handle.render())))
-        .route("/healthz", get(|| std::future::ready("ok\n")));
-    info!(%addr, "metrics endpoint listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await?;
-    Ok(())
 }

@@ -70,7 +70,25 @@ pub struct WriterSetup {
     pub queue_capacity: usize,
     /// Most events per group commit.
     pub batch_max: usize,
+    /// What to load again on a reload request.
+    pub correlation: crate::config::CorrelationConfig,
 }
+
+/// The outcome of a reload, as reported to whoever asked.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReloadReport {
+    /// Directives now loaded.
+    pub directives: usize,
+    /// Policies now loaded.
+    pub policies: usize,
+    /// Backlogs carried over.
+    pub kept_backlogs: usize,
+    /// Backlogs dropped because their directive changed or disappeared.
+    pub dropped_backlogs: usize,
+}
+
+/// A reload request: the answer goes back on the channel.
+pub type ReloadRequest = tokio::sync::oneshot::Sender<Result<ReloadReport, String>>;
 
 /// Starts the writer thread. It stops once every [`IntakeQueue`] clone is dropped and the queue
 /// is drained, saving the correlation state and syncing everything before it returns the store.
@@ -78,7 +96,12 @@ pub fn spawn(
     setup: WriterSetup,
     metrics: Metrics,
     runtime: Handle,
-) -> std::io::Result<(IntakeQueue, JoinHandle<Store>)> {
+) -> std::io::Result<(
+    IntakeQueue,
+    mpsc::UnboundedSender<ReloadRequest>,
+    JoinHandle<Store>,
+)> {
+    let (reload_sender, reloads) = mpsc::unbounded_channel();
     let (sender, receiver) = mpsc::unbounded_channel();
     let permits = Arc::new(Semaphore::new(setup.queue_capacity));
     let queue = IntakeQueue {
@@ -96,12 +119,14 @@ pub fn spawn(
         permits,
         metrics,
         batch_max: setup.batch_max,
+        correlation: setup.correlation,
+        reloads,
         runtime,
     };
     let thread = std::thread::Builder::new()
         .name("vigil-store-writer".into())
         .spawn(move || writer.run())?;
-    Ok((queue, thread))
+    Ok((queue, reload_sender, thread))
 }
 
 struct Writer {
@@ -113,15 +138,41 @@ struct Writer {
     permits: Arc<Semaphore>,
     metrics: Metrics,
     batch_max: usize,
+    correlation: crate::config::CorrelationConfig,
+    reloads: mpsc::UnboundedReceiver<ReloadRequest>,
     runtime: Handle,
 }
 
 impl Writer {
+    /// Applies pending reload requests between batches, so a reload never splits one.
+    fn serve_reloads(&mut self) {
+        while let Ok(reply) = self.reloads.try_recv() {
+            let result = crate::correlation::Setup::load(&self.correlation)
+                .map_err(|e| format!("{e:#}"))
+                .map(|setup| {
+                    let carry = self.analyzer.reload(&setup);
+                    ReloadReport {
+                        directives: setup.set.directives.len(),
+                        policies: setup.policies.len(),
+                        kept_backlogs: carry.kept,
+                        dropped_backlogs: carry.dropped,
+                    }
+                });
+            match &result {
+                Ok(report) => info!(?report, "correlation rules reloaded"),
+                Err(e) => warn!(error = %e, "reload refused; the running rules are unchanged"),
+            }
+            // The requester may have given up waiting; the reload happened all the same.
+            let _ = reply.send(result);
+        }
+    }
+
     fn run(mut self) -> Store {
         let mut last_retention = Instant::now() - RETENTION_INTERVAL;
         let mut last_snapshot = Instant::now();
         self.publish_stats();
         loop {
+            self.serve_reloads();
             if last_retention.elapsed() >= RETENTION_INTERVAL {
                 self.retention();
                 last_retention = Instant::now();

@@ -224,6 +224,39 @@ pub fn open_session(addr: SocketAddr, conn: u32) -> anyhow::Result<TcpStream> {
     Ok(stream)
 }
 
+/// A minimal HTTP/1.0 POST without a body on loopback, returning the status code and body.
+pub fn http_post(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .context("malformed HTTP response")?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .context("no HTTP status")?;
+    Ok((status, body.to_string()))
+}
+
+/// Sends a signal to the server process (`HUP`, `TERM`, ...).
+pub fn signal(server: &ServerProcess, name: &str) -> anyhow::Result<()> {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(server.child.id().to_string())
+        .status()?;
+    if !status.success() {
+        bail!("kill -{name} failed");
+    }
+    Ok(())
+}
+
 /// A minimal HTTP/1.0 GET on loopback, returning the body.
 pub fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<String> {
     let mut stream = TcpStream::connect(addr)?;
