@@ -326,12 +326,16 @@ mod duration_text {
 
     pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
         let secs = duration.as_secs();
-        let text = match [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")]
+        let text = if duration.is_zero() {
+            "0s".to_string()
+        } else {
+            match [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")]
             .into_iter()
             .find(|(unit, _)| secs.is_multiple_of(*unit) && duration.subsec_nanos() == 0)
         {
             Some((unit, suffix)) => format!("{}{suffix}", secs / unit),
-            None => format!("{}ms", duration.as_millis()),
+                None => format!("{}ms", duration.as_millis()),
+            }
         };
         serializer.serialize_str(&text)
     }
