@@ -330,10 +330,10 @@ mod duration_text {
             "0s".to_string()
         } else {
             match [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")]
-            .into_iter()
-            .find(|(unit, _)| secs.is_multiple_of(*unit) && duration.subsec_nanos() == 0)
-        {
-            Some((unit, suffix)) => format!("{}{suffix}", secs / unit),
+                .into_iter()
+                .find(|(unit, _)| secs.is_multiple_of(*unit) && duration.subsec_nanos() == 0)
+            {
+                Some((unit, suffix)) => format!("{}{suffix}", secs / unit),
                 None => format!("{}ms", duration.as_millis()),
             }
         };

@@ -27,6 +27,10 @@ pub struct IntakeOptions {
     pub events_per_connection: u64,
     /// Repetitions; the median is reported.
     pub runs: usize,
+    /// Directive files or directories the server loads (none: intake and qualification only).
+    pub directives: Vec<PathBuf>,
+    /// Plugin SQL sid tables the server loads.
+    pub sid_tables: Vec<PathBuf>,
 }
 
 /// One measured run.

@@ -173,6 +173,12 @@ enum BenchCommand {
         /// Runs; the median is reported.
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Directive files or directories the server loads (repeatable).
+        #[arg(long, value_name = "PATH")]
+        directives: Vec<PathBuf>,
+        /// Plugin SQL sid tables the server loads (repeatable).
+        #[arg(long, value_name = "PATH")]
+        sid_tables: Vec<PathBuf>,
     },
 }
 
@@ -320,12 +326,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             connections,
             events_per_connection,
             runs,
+            directives,
+            sid_tables,
         }) => {
             let options = vigil::bench::IntakeOptions {
                 exe: std::env::current_exe()?,
                 connections,
                 events_per_connection,
                 runs,
+                directives,
+                sid_tables,
             };
             vigil::bench::intake(&options, &mut std::io::stdout())?;
             Ok(())
