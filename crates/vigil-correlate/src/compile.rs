@@ -147,6 +147,10 @@ pub struct CompiledDirective {
     pub priority: u8,
     /// Timetable restricting new backlogs.
     pub timetable: Option<Timetable>,
+    /// Fields that group this directive's alarms (`groupalarmby`).
+    pub group_alarm_by: Vec<vigil_directives::GroupField>,
+    /// Lifetime of an alarm group in seconds (`groupalarmtimeout`; none = forever).
+    pub group_alarm_timeout: Option<u32>,
     /// Nodes; 0 is the root.
     pub nodes: Vec<Node>,
 }
@@ -342,6 +346,8 @@ fn compile_directive(
         name: d.name.clone(),
         priority: d.priority.min(5),
         timetable,
+        group_alarm_by: d.group_alarm_by.clone(),
+        group_alarm_timeout: d.group_alarm_timeout,
         nodes,
     }
 }

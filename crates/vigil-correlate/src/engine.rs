@@ -143,6 +143,9 @@ pub struct Engine {
     levels_swept: Timestamp,
     /// Applied to every directive event before it is assessed and correlated.
     qualifier: Option<Arc<dyn Qualifier>>,
+    /// Alarm groups by key (`groupalarmby` fields): the group id and the event time until
+    /// which it accepts members.
+    groups: BTreeMap<Uuid, (Uuid, Timestamp)>,
 }
 
 /// How often (event time) levels back at zero are forgotten.
@@ -177,6 +180,7 @@ impl Engine {
             levels: Levels::default(),
             levels_swept: Timestamp::MIN,
             qualifier: None,
+            groups: BTreeMap::new(),
         }
     }
 
@@ -307,6 +311,7 @@ impl Engine {
             >= LEVEL_SWEEP_MICROS
         {
             self.levels.sweep(&self.config.levels, now);
+            self.groups.retain(|_, (_, until)| *until >= now);
             self.levels_swept = now;
         }
         while let Some(&Reverse((deadline, seq))) = self.deadlines.peek() {
@@ -639,7 +644,13 @@ impl Engine {
         };
         de.risk_c = Some(r.compromise);
         de.risk_a = Some(r.attack);
-        if r.max() >= 1 || backlog.alarm.is_some() {
+        let raises_alarm = r.max() >= 1 || backlog.alarm.is_some();
+        let (group, joined) = if raises_alarm {
+            self.alarm_group(directive, &de, time)
+        } else {
+            (None, false)
+        };
+        if raises_alarm {
             let state = backlog.alarm.get_or_insert(AlarmState {
                 revision: 0,
                 risk: 0,
@@ -671,13 +682,60 @@ impl Engine {
                     AlarmStatus::Open
                 },
                 evidence: backlog.evidence(),
+                group,
             });
             self.stats.alarms += 1;
         }
         self.raise_levels(&de, r, out);
         out.directive_events.push(de.clone());
-        if steps.correlate {
+        // A directive event that joined an existing alarm group is not correlated again
+        // (OSSIM marks it is_correlated, spec 5.9).
+        if steps.correlate && !joined {
             work.push_back((de, depth + 1, Some(directive.id)));
+        }
+    }
+
+    /// The alarm group of a directive event (`groupalarmby`): its id, and whether the group
+    /// already existed (within `groupalarmtimeout` of its creation, on event time).
+    fn alarm_group(
+        &mut self,
+        directive: &CompiledDirective,
+        de: &Event,
+        time: Timestamp,
+    ) -> (Option<Uuid>, bool) {
+        use vigil_directives::GroupField;
+        if directive.group_alarm_by.is_empty() {
+            return (None, false);
+        }
+        let mut key = directive.id.to_le_bytes().to_vec();
+        for field in &directive.group_alarm_by {
+            match field {
+                GroupField::SrcIp => key.extend_from_slice(de.src_ip.to_string().as_bytes()),
+                GroupField::DstIp => key.extend_from_slice(de.dst_ip.to_string().as_bytes()),
+                GroupField::SrcPort => key.extend_from_slice(&de.src_port.to_le_bytes()),
+                GroupField::DstPort => key.extend_from_slice(&de.dst_port.to_le_bytes()),
+            }
+            key.push(b'|');
+        }
+        let key = derived_id(b"alarm-group-key", &[&key]);
+        match self.groups.get(&key) {
+            Some(&(id, until)) if time <= until => (Some(id), true),
+            _ => {
+                let until = directive
+                    .group_alarm_timeout
+                    .map_or(Timestamp::MAX, |secs| {
+                        Timestamp::from_micros(
+                            time.as_micros().saturating_add(i64::from(secs) * 1_000_000),
+                        )
+                    });
+                // A new group each time the previous one for this key has expired.
+                let id = derived_id(
+                    b"alarm-group",
+                    &[key.as_bytes(), &time.as_micros().to_le_bytes()],
+                );
+                self.groups.insert(key, (id, until));
+                (Some(id), false)
+            }
         }
     }
 
@@ -998,6 +1056,7 @@ fn single_event_alarm(event: &Event, r: Risk) -> Alarm {
             level: 1,
             event_ids: vec![event.id],
         }],
+        group: None,
     }
 }
 
@@ -1040,6 +1099,7 @@ fn level_alarm(c: Crossing, trigger: &Event, time: Timestamp, asset: u8) -> Alar
             level: 1,
             event_ids: vec![trigger.id],
         }],
+        group: None,
     }
 }
 
@@ -1101,6 +1161,9 @@ pub struct Snapshot {
     pub levels: Levels,
     /// Event time of the last sweep of forgotten levels.
     pub levels_swept: Timestamp,
+    /// Alarm groups: key, group id, and until when it accepts members.
+    #[serde(default)]
+    pub groups: Vec<(Uuid, Uuid, Timestamp)>,
 }
 
 /// What a reload or restore kept and dropped.
@@ -1123,6 +1186,11 @@ impl Engine {
             stats: self.stats,
             levels: self.levels.clone(),
             levels_swept: self.levels_swept,
+            groups: self
+                .groups
+                .iter()
+                .map(|(key, (id, until))| (*key, *id, *until))
+                .collect(),
         }
     }
 
@@ -1140,6 +1208,11 @@ impl Engine {
         engine.stats = snapshot.stats;
         engine.levels = snapshot.levels;
         engine.levels_swept = snapshot.levels_swept;
+        engine.groups = snapshot
+            .groups
+            .into_iter()
+            .map(|(key, id, until)| (key, (id, until)))
+            .collect();
         let carry = engine.adopt(snapshot.backlogs, |_| true);
         (engine, carry)
     }

@@ -24,6 +24,8 @@ fn directives() -> Vec<vigil_directives::Directive> {
         rule.children.iter_mut().for_each(shrink);
     }
     shrink(&mut bf.root);
+    bf.group_alarm_by = vec![vigil_directives::GroupField::DstIp];
+    bf.group_alarm_timeout = Some(100);
     let mut scan_root = rule(1, 4004, &[1, 2]);
     let mut scan = follow(rule(2, 4004, &[1, 2]), 3, 120, 6);
     scan.to = Vec::new();

@@ -567,3 +567,41 @@ fn directives_match_the_sid_the_sensor_sent_when_no_table_knew_it() {
     other.unknown_sid = Some(3);
     assert!(engine.process(&other).directive_events.is_empty());
 }
+
+#[test]
+fn alarms_are_grouped_by_the_configured_fields_within_the_timeout() {
+    // A single-rule directive with reliability 10: every event is an alarm (5 x 10 x 2 / 25 = 4).
+    let mut d = directive(24, 5, {
+        let mut r = rule(1, 33, &[]);
+        r.reliability = vigil_directives::Reliability::Absolute(10);
+        r
+    });
+    d.group_alarm_by = vec![vigil_directives::GroupField::DstIp];
+    d.group_alarm_timeout = Some(60);
+    let mut engine = new_engine(vec![d], Assets::default(), EngineConfig::default());
+    let mut alarm = |n: u128, secs: i64, src: &str, dst: &str| {
+        let out = engine.process(&event(n, secs, 33, 1, src, dst));
+        out.alarms
+            .into_iter()
+            .find(|a| a.directive_id == 24)
+            .unwrap()
+            .group
+            .unwrap()
+    };
+    let first = alarm(1, 1000, A, B);
+    assert_eq!(
+        alarm(2, 1030, C, B),
+        first,
+        "same destination within 60 s: same group"
+    );
+    assert_ne!(
+        alarm(3, 1030, A, C),
+        first,
+        "another destination: another group"
+    );
+    assert_ne!(
+        alarm(4, 1061, A, B),
+        first,
+        "after the timeout: a new group"
+    );
+}

@@ -68,6 +68,10 @@ pub struct Alarm {
     pub status: AlarmStatus,
     /// The events behind the alarm, per level.
     pub evidence: Vec<Evidence>,
+    /// Alarms of one directive with the same `groupalarmby` fields within its
+    /// `groupalarmtimeout` share a group id, so a console can show them as one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<Uuid>,
 }
 
 impl Alarm {

@@ -245,12 +245,13 @@ pub fn encode_alarm(alarm: &Alarm, out: &mut Vec<u8>) {
             w.uuid(*id);
         }
     }
+    w.opt(alarm.group, Writer::uuid);
 }
 
 /// Decodes one alarm written by [`encode_alarm`]; the whole input must be consumed.
 pub fn decode_alarm(bytes: &[u8]) -> Result<Alarm, DecodeError> {
     let mut r = Reader { bytes, pos: 0 };
-    r.header(ALARM_TAG)?;
+    let version = r.header(ALARM_TAG)?;
     let id = r.uuid()?;
     let revision = r.u32()?;
     let directive_id = r.u32()?;
@@ -276,6 +277,11 @@ pub fn decode_alarm(bytes: &[u8]) -> Result<Alarm, DecodeError> {
             .collect::<Result<_, _>>()?;
         evidence.push(Evidence { level, event_ids });
     }
+    let group = if version >= 2 {
+        r.opt(Reader::uuid)?
+    } else {
+        None
+    };
     r.end()?;
     Ok(Alarm {
         v: crate::JSON_SCHEMA_VERSION,
@@ -296,6 +302,7 @@ pub fn decode_alarm(bytes: &[u8]) -> Result<Alarm, DecodeError> {
         last_seen,
         status,
         evidence,
+        group,
     })
 }
 
@@ -537,6 +544,37 @@ mod tests {
             decode_event(&v3).unwrap_err().what,
             "supported codec version (1 or 2)"
         );
+    }
+
+    #[test]
+    fn version_1_alarms_still_decode() {
+        let alarm = Alarm {
+            v: 1,
+            id: Uuid::nil(),
+            revision: 1,
+            directive_id: 7,
+            name: "n".into(),
+            src_ip: IpAddr::from([1, 2, 3, 4]),
+            src_port: 0,
+            dst_ip: IpAddr::from([5, 6, 7, 8]),
+            dst_port: 22,
+            protocol: Protocol::TCP,
+            priority: 1,
+            reliability: 2,
+            risk: 3,
+            level: 1,
+            first_seen: Timestamp::from_secs(1),
+            last_seen: Timestamp::from_secs(2),
+            status: AlarmStatus::Open,
+            evidence: Vec::new(),
+            group: None,
+        };
+        let mut bytes = Vec::new();
+        encode_alarm(&alarm, &mut bytes);
+        // Version 1 ends before the group's presence byte.
+        assert_eq!(bytes.pop(), Some(0));
+        bytes[1] = 1;
+        assert_eq!(decode_alarm(&bytes).unwrap(), alarm);
     }
 
     #[test]

@@ -81,7 +81,7 @@ prop_compose! {
         id in any::<u128>(), revision in any::<u32>(), directive_id in any::<u32>(),
         name in any::<String>(), addrs in (ip(), any::<u16>(), ip(), any::<u16>()),
         numbers in any::<(u8, u8, u8, u8, u8)>(), seen in (timestamp(), timestamp()),
-        closed in any::<bool>(),
+        closed in any::<bool>(), group in proptest::option::of(any::<u128>()),
         evidence in proptest::collection::vec((any::<u8>(), proptest::collection::vec(any::<u128>(), 0..5)), 0..4),
     ) -> Alarm {
         Alarm {
@@ -93,6 +93,7 @@ prop_compose! {
             evidence: evidence.into_iter().map(|(level, ids)| Evidence {
                 level, event_ids: ids.into_iter().map(Uuid::from_u128).collect(),
             }).collect(),
+            group: group.map(Uuid::from_u128),
         }
     }
 }
