@@ -30,7 +30,8 @@ pub struct Evidence {
 /// An alarm: a backlog (or a single event) whose risk reached 1 or more.
 ///
 /// An alarm is stored again each time its backlog advances; the newest revision of an `id` wins.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Its JSON also carries `event_ids`: every id of `evidence`, flattened (computed, not stored).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Alarm {
     /// JSON shape version ([`crate::JSON_SCHEMA_VERSION`]).
     pub v: u16,
@@ -80,5 +81,109 @@ impl Alarm {
         self.evidence
             .iter()
             .flat_map(|e| e.event_ids.iter().copied())
+    }
+}
+
+impl Serialize for Alarm {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        /// The JSON shape: every field, plus the flattened `event_ids`.
+        #[derive(Serialize)]
+        struct Json<'a> {
+            v: u16,
+            id: Uuid,
+            revision: u32,
+            directive_id: u32,
+            name: &'a str,
+            src_ip: IpAddr,
+            src_port: u16,
+            dst_ip: IpAddr,
+            dst_port: u16,
+            protocol: Protocol,
+            priority: u8,
+            reliability: u8,
+            risk: u8,
+            level: u8,
+            first_seen: Timestamp,
+            last_seen: Timestamp,
+            status: AlarmStatus,
+            evidence: &'a [Evidence],
+            event_ids: Vec<Uuid>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            group: Option<Uuid>,
+        }
+        Json {
+            v: self.v,
+            id: self.id,
+            revision: self.revision,
+            directive_id: self.directive_id,
+            name: &self.name,
+            src_ip: self.src_ip,
+            src_port: self.src_port,
+            dst_ip: self.dst_ip,
+            dst_port: self.dst_port,
+            protocol: self.protocol,
+            priority: self.priority,
+            reliability: self.reliability,
+            risk: self.risk,
+            level: self.level,
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+            status: self.status,
+            evidence: &self.evidence,
+            event_ids: self.event_ids().collect(),
+            group: self.group,
+        }
+        .serialize(serializer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_carries_the_flattened_event_ids() {
+        let alarm = Alarm {
+            v: 1,
+            id: Uuid::nil(),
+            revision: 1,
+            directive_id: 50004,
+            name: "brute force".into(),
+            src_ip: IpAddr::from([203, 0, 113, 7]),
+            src_port: 0,
+            dst_ip: IpAddr::from([10, 0, 0, 5]),
+            dst_port: 22,
+            protocol: Protocol::TCP,
+            priority: 4,
+            reliability: 4,
+            risk: 1,
+            level: 2,
+            first_seen: Timestamp::from_secs(1),
+            last_seen: Timestamp::from_secs(2),
+            status: AlarmStatus::Open,
+            evidence: vec![
+                Evidence {
+                    level: 1,
+                    event_ids: vec![Uuid::from_u128(1)],
+                },
+                Evidence {
+                    level: 2,
+                    event_ids: vec![Uuid::from_u128(2), Uuid::from_u128(3)],
+                },
+            ],
+            group: None,
+        };
+        let json = serde_json::to_value(&alarm).unwrap();
+        let ids: Vec<String> = (1..=3u128)
+            .map(|n| Uuid::from_u128(n).to_string())
+            .collect();
+        assert_eq!(json["event_ids"], serde_json::json!(ids));
+        assert_eq!(json["directive_id"], 50004);
+        assert!(json.get("group").is_none());
+        assert_eq!(
+            serde_json::from_value::<Alarm>(json).unwrap(),
+            alarm,
+            "event_ids is derived, not read"
+        );
     }
 }
