@@ -121,6 +121,14 @@ pub struct Node {
     pub sensor: Constraint<String>,
     /// Text fields.
     pub text: Vec<TextConstraint>,
+    /// `product` (taxonomy of the plugin).
+    pub product: Constraint<u32>,
+    /// `category` (taxonomy of the sid).
+    pub category: Constraint<u32>,
+    /// `subcategory` (taxonomy of the sid).
+    pub subcategory: Constraint<u32>,
+    /// Reputation requirements.
+    pub reputation: vigil_directives::Reputation,
     /// Pairs that never match.
     pub suppress: HashSet<(u32, u32)>,
     /// `sticky_different`
@@ -129,8 +137,8 @@ pub struct Node {
     pub not: bool,
     /// Monitor parameters.
     pub monitor: Option<Monitor>,
-    /// Constraints on taxonomy, entity or reputation that this engine cannot evaluate yet make
-    /// the node never match (reported at compile time).
+    /// An `entity` constraint (multi-tenant contexts), which this engine does not evaluate yet,
+    /// makes the node never match (reported at compile time).
     pub unsupported: bool,
     /// Alternatives at the next level.
     pub children: Vec<NodeId>,
@@ -367,21 +375,8 @@ fn compile_node(
             message: format!("rule {:?} (level {}) constrains {what}, which Vigil does not evaluate yet: the rule never matches", r.name, r.level),
         });
     };
-    if !r.product.is_empty() || !r.category.is_empty() || !r.subcategory.is_empty() {
-        note("taxonomy (product/category/subcategory)");
-    }
     if !r.entity.is_empty() {
         note("entity");
-    }
-    let rep = r.reputation;
-    if rep.from_rep
-        || rep.to_rep
-        || rep.from_min_priority.is_some()
-        || rep.from_min_reliability.is_some()
-        || rep.to_min_priority.is_some()
-        || rep.to_min_reliability.is_some()
-    {
-        note("reputation");
     }
     let src = addresses(&r.from, assets, directive, &r.name, warnings);
     let dst = addresses(&r.to, assets, directive, &r.name, warnings);
@@ -416,6 +411,10 @@ fn compile_node(
                 }),
             })
             .collect(),
+        product: values(&r.product, |v| *v),
+        category: values(&r.category, |v| *v),
+        subcategory: values(&r.subcategory, |v| *v),
+        reputation: r.reputation,
         suppress: r
             .suppress
             .iter()

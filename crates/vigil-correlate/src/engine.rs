@@ -19,8 +19,9 @@ use vigil_event::{Alarm, AlarmStatus, Event, EventKind, TimeSource, Timestamp, T
 use crate::backlog::{AlarmState, Backlog};
 use crate::compile::{CompiledDirective, CompiledSet, NodeId};
 use crate::levels::{Crossing, LevelKind, Levels, LevelsConfig};
-use crate::matcher::{Facts, matches, var_key};
+use crate::matcher::{Context, Facts, matches, var_key};
 use crate::risk::{Risk, risk};
+use crate::taxonomy::Taxonomy;
 use vigil_inventory::Assets;
 
 /// OSSIM's plugin id for directive events.
@@ -146,6 +147,8 @@ pub struct Engine {
     /// Alarm groups by key (`groupalarmby` fields): the group id and the event time until
     /// which it accepts members.
     groups: BTreeMap<Uuid, (Uuid, Timestamp)>,
+    /// Products, categories and subcategories of plugins and sids.
+    taxonomy: Arc<Taxonomy>,
 }
 
 /// How often (event time) levels back at zero are forgotten.
@@ -181,7 +184,13 @@ impl Engine {
             levels_swept: Timestamp::MIN,
             qualifier: None,
             groups: BTreeMap::new(),
+            taxonomy: Arc::new(Taxonomy::default()),
         }
+    }
+
+    /// Sets the taxonomy (`product`, `category`, `subcategory` of plugins and sids).
+    pub fn set_taxonomy(&mut self, taxonomy: Arc<Taxonomy>) {
+        self.taxonomy = taxonomy;
     }
 
     /// Sets the qualifier applied to directive events.
@@ -456,7 +465,12 @@ impl Engine {
             {
                 continue;
             }
-            if !matches(&directive.nodes[0], event, &[], &self.assets) {
+            let cx = Context {
+                bindings: &[],
+                assets: &self.assets,
+                taxonomy: &self.taxonomy,
+            };
+            if !matches(&directive.nodes[0], event, cx) {
                 continue;
             }
             self.start_backlog(directive, event, time, depth, out, work);
@@ -779,7 +793,12 @@ impl Engine {
             {
                 continue;
             }
-            if !matches(node, event, &backlog.bindings, &self.assets) {
+            let cx = Context {
+                bindings: &backlog.bindings,
+                assets: &self.assets,
+                taxonomy: &self.taxonomy,
+            };
+            if !matches(node, event, cx) {
                 continue;
             }
             rule_matched = true;

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod levels;
 pub mod matcher;
 pub mod risk;
+pub mod taxonomy;
 
 pub use compile::CompiledSet;
 pub use engine::{
@@ -19,4 +20,5 @@ pub use engine::{
 };
 pub use levels::{LevelKind, LevelsConfig};
 pub use risk::{Risk, risk};
+pub use taxonomy::Taxonomy;
 pub use vigil_inventory::{Assets, DEFAULT_ASSET, Host, Network};

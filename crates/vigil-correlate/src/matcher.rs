@@ -11,6 +11,7 @@ use vigil_directives::{PortRange, TextField, TextValue, Var};
 use vigil_event::Event;
 
 use crate::compile::{AddrConstraint, BackRef, Constraint, Node};
+use crate::taxonomy::Taxonomy;
 use vigil_inventory::Assets;
 
 /// What a backlog remembers of the event that fired one of its levels: the fields any
@@ -114,14 +115,28 @@ fn ref_ip(bindings: Bindings<'_>, r: BackRef) -> Option<IpAddr> {
     }
 }
 
-fn ref_u32(bindings: Bindings<'_>, r: BackRef) -> Option<u32> {
-    let f = bound(bindings, r)?;
+/// What matching needs besides the event: the fired levels' facts, the assets, the taxonomy.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    /// Facts of the fired levels.
+    pub bindings: Bindings<'a>,
+    /// Asset inventory (HOME_NET).
+    pub assets: &'a Assets,
+    /// Products, categories, subcategories.
+    pub taxonomy: &'a Taxonomy,
+}
+
+fn ref_u32(cx: Context<'_>, r: BackRef) -> Option<u32> {
+    let f = bound(cx.bindings, r)?;
     match r.var {
         Var::SrcPort => Some(f.src_port.into()),
         Var::DstPort => Some(f.dst_port.into()),
         Var::Protocol => Some(f.protocol.into()),
         Var::PluginId => Some(f.plugin_id),
         Var::PluginSid => Some(f.plugin_sid),
+        Var::Product => cx.taxonomy.product(f.plugin_id),
+        Var::Category => cx.taxonomy.category(f.plugin_id, f.plugin_sid),
+        Var::Subcategory => cx.taxonomy.subcategory(f.plugin_id, f.plugin_sid),
         _ => None,
     }
 }
@@ -144,14 +159,46 @@ fn check<T: PartialEq>(
             .any(|&r| resolve(r).as_ref() == Some(value))
 }
 
-fn check_u32(c: &Constraint<u32>, value: u32, bindings: Bindings<'_>) -> bool {
-    check(c, &value, |r| ref_u32(bindings, r))
+fn check_u32(c: &Constraint<u32>, value: u32, cx: Context<'_>) -> bool {
+    check(c, &value, |r| ref_u32(cx, r))
+}
+
+/// A taxonomy constraint: an event without that taxonomy matches only an unconstrained rule.
+fn check_taxonomy(c: &Constraint<u32>, value: Option<u32>, cx: Context<'_>) -> bool {
+    match value {
+        Some(v) => check_u32(c, v, cx),
+        None => c.is_empty(),
+    }
+}
+
+/// Reputation (spec 4 step 9): `from_rep`/`to_rep` need a reputation entry for the address
+/// (the agent's `rep_prio_*`), the thresholds a priority/reliability at least that high.
+fn check_reputation(rep: &vigil_directives::Reputation, event: &Event) -> bool {
+    let value = |key: &str| event.extra.get(key).and_then(|v| v.parse::<u8>().ok());
+    let side = |required: bool, min_pri: Option<u8>, min_rel: Option<u8>, pri: &str, rel: &str| {
+        (!required || value(pri).is_some())
+            && min_pri.is_none_or(|m| value(pri).is_some_and(|p| p >= m))
+            && min_rel.is_none_or(|m| value(rel).is_some_and(|r| r >= m))
+    };
+    side(
+        rep.from_rep,
+        rep.from_min_priority,
+        rep.from_min_reliability,
+        "rep_prio_src",
+        "rep_rel_src",
+    ) && side(
+        rep.to_rep,
+        rep.to_min_priority,
+        rep.to_min_reliability,
+        "rep_prio_dst",
+        "rep_rel_dst",
+    )
 }
 
 /// Ports: a range contains the port; port 0 in a positive list is a wildcard (spec 4.10).
-fn check_port(c: &Constraint<PortRange>, port: u16, bindings: Bindings<'_>) -> bool {
+fn check_port(c: &Constraint<PortRange>, port: u16, cx: Context<'_>) -> bool {
     let in_range = |r: &PortRange| r.start <= port && port <= r.end;
-    let is_ref = |r: BackRef| ref_u32(bindings, r) == Some(u32::from(port));
+    let is_ref = |r: BackRef| ref_u32(cx, r) == Some(u32::from(port));
     let positive = c.any_of.is_empty() && c.refs.is_empty()
         || c.any_of.iter().any(|r| r.start == 0 || in_range(r))
         || c.refs.iter().any(|&r| is_ref(r));
@@ -225,21 +272,34 @@ fn check_text(c: &Constraint<TextValue>, value: Option<&str>, bindings: Bindings
 
 /// Whether `event` satisfies every constraint of `node` (spec 4 steps 1-12), given the facts of
 /// the levels that fired above it.
-pub fn matches(node: &Node, event: &Event, bindings: Bindings<'_>, assets: &Assets) -> bool {
+pub fn matches(node: &Node, event: &Event, cx: Context<'_>) -> bool {
+    let (bindings, assets) = (cx.bindings, cx.assets);
     if node.unsupported || event.kind != node.kind || event.plugin_id == 0 {
         return false;
     }
     let sid = sensor_sid(event);
-    check_u32(&node.plugin_sid, sid, bindings)
-        && check_u32(&node.plugin_id, event.plugin_id, bindings)
+    check_u32(&node.plugin_sid, sid, cx)
+        && check_u32(&node.plugin_id, event.plugin_id, cx)
         && !node.suppress.contains(&(event.plugin_id, sid))
         && check_addr(&node.src, event.src_ip, bindings, assets)
         && check_addr(&node.dst, event.dst_ip, bindings, assets)
-        && check_port(&node.src_port, event.src_port, bindings)
-        && check_port(&node.dst_port, event.dst_port, bindings)
+        && check_port(&node.src_port, event.src_port, cx)
+        && check_port(&node.dst_port, event.dst_port, cx)
         && check(&node.protocol, &event.protocol.0, |r| {
-            ref_u32(bindings, r).and_then(|p| u8::try_from(p).ok())
+            ref_u32(cx, r).and_then(|p| u8::try_from(p).ok())
         })
+        && check_taxonomy(&node.product, cx.taxonomy.product(event.plugin_id), cx)
+        && check_taxonomy(
+            &node.category,
+            cx.taxonomy.category(event.plugin_id, sid),
+            cx,
+        )
+        && check_taxonomy(
+            &node.subcategory,
+            cx.taxonomy.subcategory(event.plugin_id, sid),
+            cx,
+        )
+        && check_reputation(&node.reputation, event)
         && check_sensor(&node.sensor, event, bindings)
         && node
             .text

@@ -358,3 +358,94 @@ fn an_asset_name_expands_and_an_unknown_name_matches_nothing() {
         "not widened to ANY"
     );
 }
+
+#[test]
+fn taxonomy_products_categories_and_references() {
+    let mut taxonomy = vigil_correlate::Taxonomy::default();
+    taxonomy.set_product(30, 5); // plugin 30 is a "firewall"
+    taxonomy.set_product(31, 7);
+    taxonomy.set_category(30, 1, Some(3), Some(30));
+    taxonomy.set_category(30, 2, Some(3), Some(31));
+    let taxonomy = std::sync::Arc::new(taxonomy);
+    // A root on product 5 or 10 (no plugin_id: OSSIM indexes such roots by product), category 3,
+    // subcategory 30.
+    let mut root = rule(1, 0, &[]);
+    root.plugin_id.clear();
+    root.product = vec![lit(5), lit(10)];
+    root.category = vec![lit(3)];
+    root.subcategory = vec![lit(30)];
+    let fires = |e: Event| {
+        let mut engine = new_engine(
+            vec![directive(1, 1, root.clone())],
+            Assets::default(),
+            EngineConfig::default(),
+        );
+        engine.set_taxonomy(taxonomy.clone());
+        !engine.process(&e).directive_events.is_empty()
+    };
+    assert!(fires(event(1, 1000, 30, 1, A, B)));
+    assert!(!fires(event(2, 1000, 30, 2, A, B)), "subcategory 31");
+    assert!(!fires(event(3, 1000, 31, 1, A, B)), "product 7");
+    assert!(!fires(event(4, 1000, 99, 1, A, B)), "no taxonomy at all");
+
+    // Level 2 must come from a plugin of the same product as level 1 (N:PRODUCT).
+    let mut first = rule(1, 30, &[1]);
+    let mut second = rule(2, 0, &[]);
+    second.plugin_id.clear();
+    second.product = vec![back(1, Var::Product)];
+    second.time_out = 60;
+    first.children = vec![second];
+    let run = |second_plugin: u32| {
+        let mut engine = new_engine(
+            vec![directive(2, 1, first.clone())],
+            Assets::default(),
+            EngineConfig::default(),
+        );
+        engine.set_taxonomy(taxonomy.clone());
+        engine.process(&event(1, 1000, 30, 1, A, B));
+        !engine
+            .process(&event(2, 1001, second_plugin, 9, A, B))
+            .directive_events
+            .is_empty()
+    };
+    assert!(!run(31), "product 7, not 5");
+    let mut with_sibling = (*taxonomy).clone();
+    with_sibling.set_product(32, 5);
+    let taxonomy = std::sync::Arc::new(with_sibling);
+    let mut engine = new_engine(
+        vec![directive(2, 1, first.clone())],
+        Assets::default(),
+        EngineConfig::default(),
+    );
+    engine.set_taxonomy(taxonomy);
+    engine.process(&event(1, 1000, 30, 1, A, B));
+    assert_eq!(
+        engine
+            .process(&event(2, 1001, 32, 9, A, B))
+            .directive_events
+            .len(),
+        1,
+        "another plugin of product 5"
+    );
+}
+
+#[test]
+fn reputation_requirements() {
+    let mut r = rule(1, 40, &[]);
+    r.reputation = vigil_directives::Reputation {
+        from_rep: true,
+        from_min_priority: Some(3),
+        ..Default::default()
+    };
+    let e = |prio: Option<&str>| {
+        with(event(1, 1000, 40, 1, A, B), |e| {
+            if let Some(p) = prio {
+                e.extra.insert("rep_prio_src".into(), p.into());
+            }
+        })
+    };
+    assert_eq!(
+        firing(r, vec![e(Some("5")), e(Some("2")), e(None)]),
+        vec![true, false, false]
+    );
+}

@@ -105,6 +105,9 @@ pub struct PluginInfo {
     pub name: String,
     /// Description (empty when `NULL`).
     pub description: String,
+    /// Taxonomy product type (`product_type`; none when absent or 0), which directives match
+    /// with `product`.
+    pub product: Option<u32>,
 }
 
 /// Counts from one load.
@@ -216,6 +219,16 @@ impl SidTable {
     /// Number of distinct plugins with a `plugin` row.
     pub fn plugin_count(&self) -> usize {
         self.plugins.len()
+    }
+
+    /// Every plugin row, in no particular order.
+    pub fn plugins(&self) -> impl Iterator<Item = &PluginInfo> {
+        self.plugins.values()
+    }
+
+    /// Every (plugin_id, sid) row, in no particular order.
+    pub fn sids(&self) -> impl Iterator<Item = ((u32, u32), &SidInfo)> {
+        self.sids.iter().map(|(key, info)| (*key, info))
     }
 }
 

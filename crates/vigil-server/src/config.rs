@@ -151,8 +151,21 @@ pub struct SensorConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct PluginsConfig {
-    /// Plugin SQL files or directories of them (`plugin_sid` names, priority, reliability).
+    /// Plugin SQL files or directories of them (`plugin_sid` names, priority, reliability,
+    /// category and subcategory; `plugin.product_type` when present).
     pub sid_tables: Vec<PathBuf>,
+    /// Product types of plugins, for directives that match `product` (override the SQL).
+    pub products: Vec<ProductType>,
+}
+
+/// A plugin's taxonomy product type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductType {
+    /// The plugin.
+    pub plugin_id: u32,
+    /// Its OSSIM product type id (e.g. 5 for firewalls in the 5.x taxonomy).
+    pub product: u32,
 }
 
 /// The embedded historian.

@@ -74,6 +74,27 @@ pub fn load_directives(paths: &[PathBuf]) -> anyhow::Result<DirectiveSet> {
     Ok(set)
 }
 
+/// The taxonomy directives match on: categories and subcategories from the sid tables,
+/// product types from `plugin.product_type` and then the configuration.
+pub fn taxonomy(
+    sids: &SidTable,
+    products: &[crate::config::ProductType],
+) -> vigil_correlate::Taxonomy {
+    let mut taxonomy = vigil_correlate::Taxonomy::default();
+    for plugin in sids.plugins() {
+        if let Some(product) = plugin.product {
+            taxonomy.set_product(plugin.id, product);
+        }
+    }
+    for p in products {
+        taxonomy.set_product(p.plugin_id, p.product);
+    }
+    for ((plugin_id, sid), info) in sids.sids() {
+        taxonomy.set_category(plugin_id, sid, info.category_id, info.subcategory_id);
+    }
+    taxonomy
+}
+
 /// Directives, assets and policies, ready for an [`Analyzer`].
 pub struct Setup {
     /// Compiled directives.
@@ -84,6 +105,8 @@ pub struct Setup {
     pub policies: PolicySet,
     /// Cross-correlation data: what is known per host, and which attacks need what.
     pub cross: Arc<CrossData>,
+    /// Products, categories and subcategories of plugins and sids.
+    pub taxonomy: Arc<vigil_correlate::Taxonomy>,
 }
 
 /// What cross-correlation works from.
@@ -96,8 +119,11 @@ pub struct CrossData {
 }
 
 impl Setup {
-    /// Loads what the configuration names.
-    pub fn load(config: &CorrelationConfig) -> anyhow::Result<Setup> {
+    /// Loads what the configuration names; `taxonomy` comes from the sid tables already loaded.
+    pub fn load(
+        config: &CorrelationConfig,
+        taxonomy: Arc<vigil_correlate::Taxonomy>,
+    ) -> anyhow::Result<Setup> {
         let assets = match &config.assets {
             Some(path) => load_assets(path)?,
             None => Assets::default(),
@@ -135,6 +161,7 @@ impl Setup {
                 inventory,
                 references,
             }),
+            taxonomy,
         })
     }
 
@@ -220,12 +247,13 @@ pub fn recover(
         save_state(data_dir, &analyzer, store)?;
         return Ok((analyzer, Recovery::default()));
     };
-    let (engine, carry) = Engine::restore(
+    let (mut engine, carry) = Engine::restore(
         setup.set.clone(),
         setup.assets.clone(),
         config.engine_config(),
         saved.engine,
     );
+    engine.set_taxonomy(setup.taxonomy.clone());
     let mut analyzer = Analyzer::new(sids, setup.policies.clone(), setup.cross.clone(), engine);
     let mut recovery = Recovery {
         dropped_backlogs: carry.dropped,

@@ -90,7 +90,8 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
     let secret_key =
         keys::load_or_create_key(&data_dir.join("keys").join("secret-fingerprint.key"))?;
     let sids = Arc::new(load_sid_tables(&config.plugins.sid_tables)?);
-    let setup = correlation::Setup::load(&config.correlation)?;
+    let taxonomy = Arc::new(correlation::taxonomy(&sids, &config.plugins.products));
+    let setup = correlation::Setup::load(&config.correlation, taxonomy.clone())?;
     let mut store =
         Store::open(data_dir, &config.log_options()).context("cannot open the store")?;
     let (analyzer, recovery) =
@@ -137,6 +138,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
             queue_capacity: config.store.queue_events,
             batch_max: config.store.batch_max_events,
             correlation: config.correlation.clone(),
+            taxonomy,
         },
         metrics.clone(),
         tokio::runtime::Handle::current(),

@@ -72,6 +72,8 @@ pub struct WriterSetup {
     pub batch_max: usize,
     /// What to load again on a reload request.
     pub correlation: crate::config::CorrelationConfig,
+    /// The taxonomy (from the sid tables loaded at start), kept across reloads.
+    pub taxonomy: Arc<vigil_correlate::Taxonomy>,
 }
 
 /// The outcome of a reload, as reported to whoever asked.
@@ -120,6 +122,7 @@ pub fn spawn(
         metrics,
         batch_max: setup.batch_max,
         correlation: setup.correlation,
+        taxonomy: setup.taxonomy,
         reloads,
         runtime,
     };
@@ -139,6 +142,7 @@ struct Writer {
     metrics: Metrics,
     batch_max: usize,
     correlation: crate::config::CorrelationConfig,
+    taxonomy: Arc<vigil_correlate::Taxonomy>,
     reloads: mpsc::UnboundedReceiver<ReloadRequest>,
     runtime: Handle,
 }
@@ -147,7 +151,7 @@ impl Writer {
     /// Applies pending reload requests between batches, so a reload never splits one.
     fn serve_reloads(&mut self) {
         while let Ok(reply) = self.reloads.try_recv() {
-            let result = crate::correlation::Setup::load(&self.correlation)
+            let result = crate::correlation::Setup::load(&self.correlation, self.taxonomy.clone())
                 .map_err(|e| format!("{e:#}"))
                 .map(|setup| {
                     let carry = self.analyzer.reload(&setup);

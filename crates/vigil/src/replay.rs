@@ -59,7 +59,8 @@ pub fn analyzer(options: &ReplayOptions) -> anyhow::Result<Analyzer> {
         ..CorrelationConfig::default()
     };
     let sids = Arc::new(vigil_server::load_sid_tables(&options.sid_tables)?);
-    let setup = Setup::load(&config)?;
+    let taxonomy = Arc::new(vigil_server::correlation::taxonomy(&sids, &[]));
+    let setup = Setup::load(&config, taxonomy)?;
     Ok(setup.analyzer(sids, &config))
 }
 

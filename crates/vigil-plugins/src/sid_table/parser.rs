@@ -31,6 +31,7 @@ enum Field {
     Id,
     Type,
     Description,
+    ProductType,
     // plugin_sid
     PluginId,
     Sid,
@@ -58,7 +59,7 @@ const TABLES: [Table<Field>; 2] = [
             ("name", Field::Name),
             ("description", Field::Description),
             ("ctx", Field::Unused),
-            ("product_type", Field::Unused),
+            ("product_type", Field::ProductType),
             ("vendor", Field::Unused),
         ],
         required: &[
@@ -122,6 +123,10 @@ fn plugin(record: &Record<'_, Field>, ignore: bool) -> Result<Row, Located> {
         kind: PluginKind::from(record.required_id(Field::Type, "type")?),
         name: record.required_text(Field::Name, "name")?,
         description: record.text(Field::Description).unwrap_or_default(),
+        // OSSIM's default 0 means "no product type".
+        product: record
+            .optional_id(Field::ProductType, "product_type")?
+            .filter(|&p| p != 0),
     };
     Ok(Row::Plugin { info, ignore })
 }

@@ -48,7 +48,8 @@ fn plugin_rows_and_kinds() {
             id: 10,
             kind: PluginKind::Detector,
             name: "det".into(),
-            description: "A detector".into()
+            description: "A detector".into(),
+            product: None,
         })
     );
     assert_eq!(table.plugin(11).map(|p| p.kind), Some(PluginKind::Monitor));
@@ -58,6 +59,16 @@ fn plugin_rows_and_kinds() {
     assert_eq!(table.plugin(13).map(|p| p.description.as_str()), Some(""));
     assert_eq!(table.plugin_count(), 4);
     assert!(table.knows_plugin(12));
+    let mut typed = SidTable::new();
+    typed
+        .load_sql("t.sql", "INSERT INTO plugin (id, type, name, product_type) VALUES (20, 1, 'fw', 5), (21, 1, 'x', 0);")
+        .unwrap();
+    assert_eq!(typed.plugin(20).and_then(|p| p.product), Some(5));
+    assert_eq!(
+        typed.plugin(21).and_then(|p| p.product),
+        None,
+        "0 is OSSIM's 'no product type'"
+    );
     assert!(!table.knows_plugin(14));
 }
 
