@@ -9,34 +9,22 @@ use crate::model::Location;
 pub(crate) struct LineIndex<'t> {
     file: PathBuf,
     text: &'t str,
-    line_starts: Vec<usize>,
+    lines: vigil_textpos::LineIndex,
 }
 
 impl<'t> LineIndex<'t> {
     /// Index `text`, the content of `file`.
     pub(crate) fn new(file: &Path, text: &'t str) -> Self {
-        let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         LineIndex {
             file: file.to_path_buf(),
             text,
-            line_starts,
+            lines: vigil_textpos::LineIndex::new(text),
         }
     }
 
     /// The location of byte `offset` (clamped to the text).
     pub(crate) fn location(&self, offset: usize) -> Location {
-        let offset = offset.min(self.text.len());
-        let line = self
-            .line_starts
-            .partition_point(|&start| start <= offset)
-            .max(1);
-        let start = self.line_starts.get(line - 1).copied().unwrap_or(0);
-        let column = self
-            .text
-            .get(start..offset)
-            .map_or(offset - start, |s| s.chars().count())
-            + 1;
+        let (line, column) = self.lines.position(self.text, offset);
         Location {
             file: self.file.clone(),
             line: u32::try_from(line).unwrap_or(u32::MAX),

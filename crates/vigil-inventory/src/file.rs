@@ -15,77 +15,20 @@ use crate::hosts::{
     Inventory, MAX_RELIABILITY, Service, Vulnerability, check_vulnerability, os_name, os_sid,
 };
 
-/// An inventory file error with its place: `file:line:column: reason`.
-///
-/// Lines and columns are 1-based; columns count characters. For errors that
-/// have no place in the text (reading the file) both are 0 and the display
-/// is `file: reason`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct InventoryError {
-    file: String,
-    line: usize,
-    column: usize,
-    reason: String,
-}
+/// An inventory file error with its place: `file:line:column: reason` (lines and columns
+/// 1-based, columns in characters); for errors with no place in the text (reading the file)
+/// `file: reason`.
+pub use vigil_textpos::FileError as InventoryError;
 
-impl InventoryError {
-    fn at(file: &str, text: &str, span: Option<Range<usize>>, reason: impl Into<String>) -> Self {
-        let (line, column) = span.map_or((0, 0), |span| line_column(text, span.start));
-        Self {
-            file: file.to_owned(),
-            line,
-            column,
-            reason: reason.into(),
-        }
-    }
-
-    /// The source name given to [`Inventory::from_toml`], or the file path.
-    pub fn file(&self) -> &str {
-        &self.file
-    }
-
-    /// 1-based line of the offending key or value (0 if not tied to the
-    /// text).
-    pub fn line(&self) -> usize {
-        self.line
-    }
-
-    /// 1-based column, in characters (0 if not tied to the text).
-    pub fn column(&self) -> usize {
-        self.column
-    }
-
-    /// What is wrong.
-    pub fn reason(&self) -> &str {
-        &self.reason
-    }
-}
-
-impl fmt::Display for InventoryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}", self.file, self.reason)
-        } else {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.file, self.line, self.column, self.reason
-            )
-        }
-    }
-}
-
-/// 1-based line and character column of a byte offset.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut end = offset.min(text.len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let before = text.get(..end).unwrap_or_default();
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
-    (line, column)
+/// An error at the start of `span` in `text` (or about the whole file without a span).
+fn error_at(
+    file: &str,
+    text: &str,
+    span: Option<Range<usize>>,
+    reason: impl Into<String>,
+) -> InventoryError {
+    let (line, column) = span.map_or((0, 0), |span| vigil_textpos::position(text, span.start));
+    InventoryError::new(file, line, column, reason)
 }
 
 #[derive(Deserialize)]
@@ -202,7 +145,7 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn error(&self, span: Range<usize>, reason: impl Into<String>) -> InventoryError {
-        InventoryError::at(self.file, self.text, Some(span), reason)
+        error_at(self.file, self.text, Some(span), reason)
     }
 
     fn int<T>(&self, value: &Spanned<i64>, what: &str, range: (T, T)) -> Result<T, InventoryError>
@@ -281,7 +224,7 @@ impl Inventory {
     /// offending key or value.
     pub fn from_toml(source_name: &str, text: &str) -> Result<Inventory, InventoryError> {
         let file: FileIn = toml::from_str(text)
-            .map_err(|e| InventoryError::at(source_name, text, e.span(), e.message().trim_end()))?;
+            .map_err(|e| error_at(source_name, text, e.span(), e.message().trim_end()))?;
         let check = Checker {
             file: source_name,
             text,
@@ -296,7 +239,7 @@ impl Inventory {
                     format!("host {ip} is listed twice (first at line {line})"),
                 ));
             }
-            first_line.insert(ip, line_column(text, host.ip.span().start).0);
+            first_line.insert(ip, vigil_textpos::position(text, host.ip.span().start).0);
             inventory.add_host(ip);
             if let Some(os) = &host.os {
                 inventory.set_os(ip, Some(check.os(os)?));
@@ -358,7 +301,7 @@ impl Inventory {
     pub fn load_path(path: &Path) -> Result<Inventory, InventoryError> {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path)
-            .map_err(|e| InventoryError::at(&name, "", None, format!("cannot read file: {e}")))?;
+            .map_err(|e| error_at(&name, "", None, format!("cannot read file: {e}")))?;
         Inventory::from_toml(&name, &text)
     }
 

@@ -157,7 +157,7 @@ impl References {
     /// stored.
     pub fn load_sql(&mut self, source_name: &str, text: &str) -> Result<ReferenceReport, SqlError> {
         let parsed = insert::parse(text, &TABLES, |_, record, _| row(record))
-            .map_err(|e| SqlError::at(source_name, e))?;
+            .map_err(|e| crate::sql::error_at(source_name, e))?;
         let report = ReferenceReport {
             rows: parsed.rows.len(),
             skipped_statements: parsed.skipped_statements,

@@ -149,7 +149,7 @@ impl SidTable {
     ///
     /// On error nothing from `text` is stored.
     pub fn load_sql(&mut self, source_name: &str, text: &str) -> Result<LoadReport, SqlError> {
-        let parsed = parser::parse(text).map_err(|e| SqlError::at(source_name, e))?;
+        let parsed = parser::parse(text).map_err(|e| crate::sql::error_at(source_name, e))?;
         let mut report = LoadReport {
             skipped_statements: parsed.skipped_statements,
             ..LoadReport::default()

@@ -10,77 +10,26 @@
 pub(crate) mod insert;
 pub(crate) mod lexer;
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use lexer::Located;
 
-/// A load error with its place: `file:line:column: reason`.
-///
-/// Lines and columns are 1-based; columns count characters. For errors that
-/// have no place in the text (reading a file or directory) both are 0 and
-/// the display is `file: reason`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct SqlError {
-    file: String,
-    line: usize,
-    column: usize,
-    reason: String,
+/// A load error with its place: `file:line:column: reason` (lines and columns 1-based,
+/// columns in characters); for errors with no place in the text (reading a file or directory)
+/// `file: reason`.
+pub use vigil_textpos::FileError as SqlError;
+
+/// The error of a token at a located place of `file`.
+pub(crate) fn error_at(file: &str, located: Located) -> SqlError {
+    SqlError::new(file, located.pos.line, located.pos.column, located.reason)
 }
 
-impl SqlError {
-    pub(crate) fn at(file: &str, located: Located) -> Self {
-        Self {
-            file: file.to_owned(),
-            line: located.pos.line,
-            column: located.pos.column,
-            reason: located.reason,
-        }
-    }
-
-    pub(crate) fn io(path: &Path, what: &str, error: &std::io::Error) -> Self {
-        Self {
-            file: path.display().to_string(),
-            line: 0,
-            column: 0,
-            reason: format!("cannot {what}: {error}"),
-        }
-    }
-
-    /// The source name given to `load_sql`, or the file path.
-    pub fn file(&self) -> &str {
-        &self.file
-    }
-
-    /// 1-based line of the offending token (0 if not tied to the text).
-    pub fn line(&self) -> usize {
-        self.line
-    }
-
-    /// 1-based column, in characters, of the offending token (0 if not tied
-    /// to the text).
-    pub fn column(&self) -> usize {
-        self.column
-    }
-
-    /// What is wrong.
-    pub fn reason(&self) -> &str {
-        &self.reason
-    }
-}
-
-impl fmt::Display for SqlError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}", self.file, self.reason)
-        } else {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.file, self.line, self.column, self.reason
-            )
-        }
-    }
+/// The error of a failed read of `path`.
+pub(crate) fn io_error(path: &Path, what: &str, error: &std::io::Error) -> SqlError {
+    SqlError::whole_file(
+        path.display().to_string(),
+        format!("cannot {what}: {error}"),
+    )
 }
 
 /// The files `load_path` reads: `path` itself when it is not a directory,
@@ -89,10 +38,11 @@ pub(crate) fn sql_files(path: &Path) -> Result<Vec<PathBuf>, SqlError> {
     if !path.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }
-    let entries = std::fs::read_dir(path).map_err(|e| SqlError::io(path, "read directory", &e))?;
+    let entries =
+        std::fs::read_dir(path).map_err(|e| crate::sql::io_error(path, "read directory", &e))?;
     let mut files = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|e| SqlError::io(path, "read directory", &e))?;
+        let entry = entry.map_err(|e| crate::sql::io_error(path, "read directory", &e))?;
         let file = entry.path();
         if file.extension().is_some_and(|ext| ext == "sql") && file.is_file() {
             files.push(file);
@@ -105,6 +55,6 @@ pub(crate) fn sql_files(path: &Path) -> Result<Vec<PathBuf>, SqlError> {
 /// A file's text; invalid UTF-8 is decoded lossily (invalid bytes become
 /// U+FFFD), as the OSSIM files are not all valid UTF-8.
 pub(crate) fn read_lossy(path: &Path) -> Result<String, SqlError> {
-    let bytes = std::fs::read(path).map_err(|e| SqlError::io(path, "read file", &e))?;
+    let bytes = std::fs::read(path).map_err(|e| crate::sql::io_error(path, "read file", &e))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
