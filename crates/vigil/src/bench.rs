@@ -85,27 +85,37 @@ pub fn intake(options: &IntakeOptions, out: &mut impl Write) -> anyhow::Result<V
         )?;
         runs.push(result);
     }
-    let mut rates: Vec<f64> = runs.iter().map(IntakeRun::events_per_second).collect();
-    rates.sort_by(f64::total_cmp);
-    let mut rss: Vec<f64> = runs.iter().map(|r| r.peak_rss_mib).collect();
-    rss.sort_by(f64::total_cmp);
+    let rates = Spread::of(runs.iter().map(IntakeRun::events_per_second).collect());
+    let rss = Spread::of(runs.iter().map(|r| r.peak_rss_mib).collect());
     writeln!(
         out,
         "median: {:.0} events/s (min {:.0}, max {:.0}); peak RSS median {:.1} MiB (max {:.1})",
-        median(&rates),
-        rates.first().copied().unwrap_or_default(),
-        rates.last().copied().unwrap_or_default(),
-        median(&rss),
-        rss.last().copied().unwrap_or_default()
+        rates.median, rates.min, rates.max, rss.median, rss.max
     )?;
     Ok(runs)
 }
 
-fn median(sorted: &[f64]) -> f64 {
-    match sorted.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => sorted[n / 2],
-        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+/// Median, minimum and maximum of repeated measurements.
+struct Spread {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Spread {
+    fn of(mut values: Vec<f64>) -> Spread {
+        values.sort_by(f64::total_cmp);
+        let n = values.len();
+        let median = match n {
+            0 => 0.0,
+            n if n % 2 == 1 => values[n / 2],
+            n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+        };
+        Spread {
+            median,
+            min: values.first().copied().unwrap_or_default(),
+            max: values.last().copied().unwrap_or_default(),
+        }
     }
 }
 
@@ -259,13 +269,14 @@ pub fn correlate(options: &CorrelateOptions, out: &mut impl Write) -> anyhow::Re
         loaded = Some(compiled);
     }
     let compiled = std::sync::Arc::new(loaded.context("no run")?);
-    load_times.sort_by(f64::total_cmp);
+    let runs = load_times.len();
+    let load = Spread::of(load_times);
     writeln!(
         out,
         "load: {} directives parsed and compiled in {:.1} ms (median of {})",
         compiled.directives.len(),
-        median(&load_times),
-        load_times.len()
+        load.median,
+        runs
     )?;
     // Memory first, while the heap is fresh: RSS growth while `backlogs` backlogs are live (one
     // per source, waiting at level 1 of directive 50004), per backlog.
@@ -332,13 +343,13 @@ pub fn correlate(options: &CorrelateOptions, out: &mut impl Write) -> anyhow::Re
                 engine.live_backlogs(),
             );
         }
-        rates.sort_by(f64::total_cmp);
+        let rates = Spread::of(rates);
         writeln!(
             out,
             "{name}: median {:.0} events/s (min {:.0}, max {:.0}) over {} events; {} directive events, {} alarm revisions, {} live backlogs at the end",
-            median(&rates),
-            rates.first().copied().unwrap_or_default(),
-            rates.last().copied().unwrap_or_default(),
+            rates.median,
+            rates.min,
+            rates.max,
             events.len(),
             last.0,
             last.1,
