@@ -146,10 +146,17 @@ pub struct Engine {
     qualifier: Option<Arc<dyn Qualifier>>,
     /// Alarm groups by key (`groupalarmby` fields): the group id and the event time until
     /// which it accepts members.
-    groups: BTreeMap<Uuid, (Uuid, Timestamp)>,
+    groups: BTreeMap<Uuid, (Uuid, Timestamp, Uuid)>,
     /// Products, categories and subcategories of plugins and sids.
     taxonomy: Arc<Taxonomy>,
 }
+
+/// Highest usable `max_depth` (depths saturate at 255, so a limit must stay below it).
+const MAX_DEPTH: u8 = 254;
+
+/// Lifetime of an alarm group whose directive gives no `groupalarmtimeout`, so groups never
+/// accumulate without bound.
+const DEFAULT_GROUP_TIMEOUT_SECS: u32 = 86_400;
 
 /// How often (event time) levels back at zero are forgotten.
 const LEVEL_SWEEP_MICROS: i64 = 3_600_000_000;
@@ -248,7 +255,7 @@ impl Engine {
     /// Correlates derived (directive) events until none is left or the depth limit stops them.
     fn drain(&mut self, out: &mut Outputs, work: &mut VecDeque<(Event, u8, Option<u32>)>) {
         while let Some((derived, depth, origin)) = work.pop_front() {
-            if depth > self.config.max_depth {
+            if depth > self.config.max_depth.min(MAX_DEPTH) {
                 self.stats.depth_limited += 1;
                 continue;
             }
@@ -320,7 +327,7 @@ impl Engine {
             >= LEVEL_SWEEP_MICROS
         {
             self.levels.sweep(&self.config.levels, now);
-            self.groups.retain(|_, (_, until)| *until >= now);
+            self.groups.retain(|_, (_, until, _)| *until >= now);
             self.levels_swept = now;
         }
         while let Some(&Reverse((deadline, seq))) = self.deadlines.peek() {
@@ -336,12 +343,35 @@ impl Engine {
             };
             let set = self.set.clone();
             let directive = &set.directives[position];
-            // Stale heap entry: the backlog advanced since.
-            if backlog.deadline(directive) != Some(deadline) {
-                continue;
+            // Stale heap entry: the backlog advanced since, or an absence (`not`) it waited for
+            // was invalidated and its deadline moved later: file the current one.
+            match backlog.deadline(directive) {
+                Some(current) if current == deadline => {}
+                Some(current) if current > deadline => {
+                    self.deadlines.push(Reverse((current, seq)));
+                    continue;
+                }
+                _ => continue,
             }
             self.on_deadline(seq, directive, now, out, work);
         }
+        // Advances and evictions leave stale entries behind; rebuild when they dominate.
+        if self.deadlines.len() > 2 * self.backlogs.len() + 1024 {
+            self.rebuild_deadlines();
+        }
+    }
+
+    /// The deadline heap with exactly one entry per live backlog that has a deadline.
+    fn rebuild_deadlines(&mut self) {
+        let set = self.set.clone();
+        self.deadlines = self
+            .backlogs
+            .values()
+            .filter_map(|b| {
+                let directive = &set.directives[set.position(b.directive)?];
+                Some(Reverse((b.deadline(directive)?, b.seq)))
+            })
+            .collect();
     }
 
     /// A deadline passed: fire the first `not` child whose window closed unmatched, else expire.
@@ -497,9 +527,14 @@ impl Engine {
                 .map_or(&[][..], Vec::as_slice),
         );
         let mut backlog = Backlog {
+            // The creation number keeps ids distinct even if an event is delivered twice.
             id: derived_id(
                 b"backlog",
-                &[&directive.id.to_le_bytes(), event.id.as_bytes()],
+                &[
+                    &directive.id.to_le_bytes(),
+                    event.id.as_bytes(),
+                    &seq.to_le_bytes(),
+                ],
             ),
             seq,
             directive: directive.id,
@@ -632,8 +667,10 @@ impl Engine {
         de.data = Some(describe(backlog, directive));
         de.extra.insert("backlog_id".into(), backlog.id.to_string());
         de.extra.insert("directive_level".into(), level.to_string());
-        de.extra
-            .insert("correlation_depth".into(), (depth + 1).to_string());
+        de.extra.insert(
+            "correlation_depth".into(),
+            depth.saturating_add(1).to_string(),
+        );
         de.provenance = trigger.provenance.clone();
         de.provenance.sequence = None;
         self.stats.directive_events += 1;
@@ -660,7 +697,7 @@ impl Engine {
         de.risk_a = Some(r.attack);
         let raises_alarm = r.max() >= 1 || backlog.alarm.is_some();
         let (group, joined) = if raises_alarm {
-            self.alarm_group(directive, &de, time)
+            self.alarm_group(directive, &de, time, backlog.id)
         } else {
             (None, false)
         };
@@ -705,7 +742,7 @@ impl Engine {
         // A directive event that joined an existing alarm group is not correlated again
         // (OSSIM marks it is_correlated, spec 5.9).
         if steps.correlate && !joined {
-            work.push_back((de, depth + 1, Some(directive.id)));
+            work.push_back((de, depth.saturating_add(1), Some(directive.id)));
         }
     }
 
@@ -716,6 +753,7 @@ impl Engine {
         directive: &CompiledDirective,
         de: &Event,
         time: Timestamp,
+        backlog: Uuid,
     ) -> (Option<Uuid>, bool) {
         use vigil_directives::GroupField;
         if directive.group_alarm_by.is_empty() {
@@ -733,21 +771,21 @@ impl Engine {
         }
         let key = derived_id(b"alarm-group-key", &[&key]);
         match self.groups.get(&key) {
-            Some(&(id, until)) if time <= until => (Some(id), true),
+            // A backlog's own later revisions are not "joining" the group it opened.
+            Some(&(id, until, opener)) if time <= until => (Some(id), opener != backlog),
             _ => {
-                let until = directive
+                let secs = directive
                     .group_alarm_timeout
-                    .map_or(Timestamp::MAX, |secs| {
-                        Timestamp::from_micros(
-                            time.as_micros().saturating_add(i64::from(secs) * 1_000_000),
-                        )
-                    });
+                    .unwrap_or(DEFAULT_GROUP_TIMEOUT_SECS);
+                let until = Timestamp::from_micros(
+                    time.as_micros().saturating_add(i64::from(secs) * 1_000_000),
+                );
                 // A new group each time the previous one for this key has expired.
                 let id = derived_id(
                     b"alarm-group",
                     &[key.as_bytes(), &time.as_micros().to_le_bytes()],
                 );
-                self.groups.insert(key, (id, until));
+                self.groups.insert(key, (id, until, backlog));
                 (Some(id), false)
             }
         }
@@ -951,7 +989,7 @@ fn index_key(backlog: &Backlog, directive: &CompiledDirective) -> Option<Backlog
     for &child in children {
         let node = &directive.nodes[child];
         let pick = |c: &crate::compile::AddrConstraint| -> Option<IpAddr> {
-            if c.nets.refs.len() != 1 || !c.nets.any_of.is_empty() || c.home {
+            if c.nets.refs.len() != 1 || !c.nets.any_of.is_empty() || c.home || c.not_home {
                 return None;
             }
             let r = c.nets.refs[0];
@@ -1180,9 +1218,9 @@ pub struct Snapshot {
     pub levels: Levels,
     /// Event time of the last sweep of forgotten levels.
     pub levels_swept: Timestamp,
-    /// Alarm groups: key, group id, and until when it accepts members.
+    /// Alarm groups: key, group id, until when it accepts members, the backlog that opened it.
     #[serde(default)]
-    pub groups: Vec<(Uuid, Uuid, Timestamp)>,
+    pub groups: Vec<(Uuid, Uuid, Timestamp, Uuid)>,
 }
 
 /// What a reload or restore kept and dropped.
@@ -1208,7 +1246,7 @@ impl Engine {
             groups: self
                 .groups
                 .iter()
-                .map(|(key, (id, until))| (*key, *id, *until))
+                .map(|(key, (id, until, opener))| (*key, *id, *until, *opener))
                 .collect(),
         }
     }
@@ -1230,7 +1268,7 @@ impl Engine {
         engine.groups = snapshot
             .groups
             .into_iter()
-            .map(|(key, id, until)| (key, (id, until)))
+            .map(|(key, id, until, opener)| (key, (id, until, opener)))
             .collect();
         let carry = engine.adopt(snapshot.backlogs, |_| true);
         (engine, carry)

@@ -200,7 +200,9 @@ fn check_port(c: &Constraint<PortRange>, port: u16, cx: Context<'_>) -> bool {
     let in_range = |r: &PortRange| r.start <= port && port <= r.end;
     let is_ref = |r: BackRef| ref_u32(cx, r) == Some(u32::from(port));
     let positive = c.any_of.is_empty() && c.refs.is_empty()
-        || c.any_of.iter().any(|r| r.start == 0 || in_range(r))
+        || c.any_of
+            .iter()
+            .any(|r| (r.start == 0 && r.end == 0) || in_range(r))
         || c.refs.iter().any(|&r| is_ref(r));
     positive && !c.none_of.iter().any(in_range) && !c.not_refs.iter().any(|&r| is_ref(r))
 }

@@ -34,7 +34,8 @@ fn directives() -> Vec<vigil_directives::Directive> {
     let mut absent_root = rule(1, 4004, &[1]);
     let mut absent = follow(rule(2, 4004, &[2]), 1, 30, 8);
     absent.not = true;
-    absent_root.children = vec![absent];
+    // A sibling keeps the backlog alive after an invalidating event (its deadline moves later).
+    absent_root.children = vec![absent, follow(rule(2, 4004, &[1]), 2, 60, 3)];
     let chained = rule(1, vigil_correlate::DIRECTIVE_PLUGIN_ID, &[50004]);
     vec![
         bf,

@@ -605,3 +605,135 @@ fn alarms_are_grouped_by_the_configured_fields_within_the_timeout() {
         "after the timeout: a new group"
     );
 }
+
+// Regressions from the engine review.
+
+#[test]
+fn an_invalidated_absence_still_lets_the_backlog_expire() {
+    let mut root = rule(1, 50, &[]);
+    let mut absent = follow(rule(2, 51, &[]), 1, 30, 5);
+    absent.not = true;
+    root.children = vec![absent, follow(rule(2, 52, &[]), 1, 60, 5)];
+    let mut engine = new_engine(
+        vec![directive(30, 1, root)],
+        Assets::default(),
+        EngineConfig::default(),
+    );
+    engine.process(&event(1, 1000, 50, 1, A, B));
+    engine.process(&event(2, 1010, 51, 1, A, B)); // the absence can no longer fire
+    engine.advance_time(vigil_event::Timestamp::from_secs(1000 + 86_400));
+    assert_eq!(engine.live_backlogs(), 0, "expired at 1060");
+    assert_eq!(engine.stats().backlogs_expired, 1);
+}
+
+#[test]
+fn only_a_lone_port_zero_is_a_wildcard() {
+    let mut r = rule(1, 61, &[]);
+    r.port_to = vec![lit(ports(0, 1023))];
+    let mut engine = new_engine(
+        vec![directive(31, 1, r)],
+        Assets::default(),
+        EngineConfig::default(),
+    );
+    let mut fires = |n: u128, port: u16| {
+        let mut e = event(n, 1000, 61, 1, A, B);
+        e.dst_port = port;
+        !engine.process(&e).directive_events.is_empty()
+    };
+    assert!(fires(1, 80));
+    assert!(!fires(2, 8080), "0-1023 is a range, not a wildcard");
+}
+
+#[test]
+fn a_backlogs_own_alarm_revisions_keep_chaining() {
+    // Three levels, grouped by destination; directive 99 chains on every directive event of 32.
+    let mut root = rule(1, 62, &[]);
+    root.reliability = vigil_directives::Reliability::Absolute(10);
+    let mut l2 = follow(rule(2, 62, &[]), 1, 60, 10);
+    l2.children = vec![follow(rule(3, 62, &[]), 1, 60, 10)];
+    root.children = vec![l2];
+    let mut grouped = directive(32, 5, root);
+    grouped.group_alarm_by = vec![vigil_directives::GroupField::DstIp];
+    let chained = directive(99, 1, rule(1, DIRECTIVE_PLUGIN_ID, &[32]));
+    let mut engine = new_engine(
+        vec![grouped, chained],
+        Assets::default(),
+        EngineConfig::default(),
+    );
+    let mut chained_events = 0;
+    for n in 1..=3 {
+        let out = engine.process(&event(n, 1000 + n as i64, 62, 1, A, B));
+        chained_events += out
+            .directive_events
+            .iter()
+            .filter(|e| e.plugin_sid == 99)
+            .count();
+    }
+    assert_eq!(chained_events, 3, "levels 1, 2 and 3 all chain");
+}
+
+#[test]
+fn not_home_net_next_to_a_back_reference_is_not_narrowed_by_the_index() {
+    let assets = Assets::new(
+        Vec::new(),
+        vec![vigil_correlate::Network {
+            name: "lan".into(),
+            cidr: "10.0.0.0/8".parse().unwrap(),
+            asset: 2,
+            external: false,
+        }],
+        Default::default(),
+    );
+    let mut root = rule(1, 63, &[]);
+    let mut l2 = rule(2, 63, &[2]);
+    l2.from = vec![back(1, Var::SrcIp), lit(vigil_directives::Address::HomeNet)];
+    l2.from[1].negated = true;
+    l2.time_out = 60;
+    root.plugin_sid = vec![lit(1)];
+    root.children = vec![l2];
+    let mut engine = new_engine(
+        vec![directive(33, 1, root)],
+        assets,
+        EngineConfig::default(),
+    );
+    engine.process(&event(1, 1000, 63, 1, A, B));
+    let out = engine.process(&event(2, 1001, 63, 2, "8.8.8.8", B));
+    assert_eq!(
+        out.directive_events.len(),
+        1,
+        "another source outside HOME_NET matches"
+    );
+}
+
+#[test]
+fn the_depth_limit_holds_even_at_its_maximum() {
+    let d1 = directive(1, 1, rule(1, DIRECTIVE_PLUGIN_ID, &[2]));
+    let d2 = directive(2, 1, rule(1, DIRECTIVE_PLUGIN_ID, &[1]));
+    let config = EngineConfig {
+        max_depth: u8::MAX,
+        ..EngineConfig::default()
+    };
+    let mut engine = new_engine(vec![d1, d2], Assets::default(), config);
+    let mut e = event(1, 1000, DIRECTIVE_PLUGIN_ID, 1, A, B);
+    e.plugin_sid = 1;
+    let out = engine.process(&e);
+    assert_eq!(out.directive_events.len(), 255);
+    assert_eq!(engine.stats().depth_limited, 1);
+}
+
+#[test]
+fn an_event_delivered_twice_starts_two_distinct_backlogs() {
+    let mut root = rule(1, 64, &[1]);
+    root.children = vec![follow(rule(2, 64, &[2]), 1, 60, 5)];
+    let mut engine = new_engine(
+        vec![directive(34, 1, root)],
+        Assets::default(),
+        EngineConfig::default(),
+    );
+    let e = event(1, 1000, 64, 1, A, B);
+    engine.process(&e);
+    engine.process(&e);
+    let ids: std::collections::HashSet<_> =
+        engine.snapshot().backlogs.iter().map(|b| b.id).collect();
+    assert_eq!(ids.len(), 2);
+}
