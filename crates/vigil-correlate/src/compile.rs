@@ -205,8 +205,11 @@ pub struct CompiledSet {
     pub directives: Vec<CompiledDirective>,
     /// plugin_id → directive positions whose root accepts it (any sid, or checked later).
     by_plugin: HashMap<u32, Vec<usize>>,
-    /// Directives whose root has no positive plugin_id (`ANY` or only negations): tried for
-    /// every event (OSSIM never fired them at all: spec 13.6).
+    /// product → directive positions whose root names no plugin but accepts that product
+    /// (OSSIM indexes such roots by the plugins of their product too).
+    by_product: HashMap<u32, Vec<usize>>,
+    /// Directives whose root has neither a positive plugin_id nor a product (`ANY` or only
+    /// negations): tried for every event (OSSIM never fired them at all: spec 13.6).
     any_plugin: Vec<usize>,
     /// plugin_id → directive positions with a non-root node accepting it, or any plugin.
     pub(crate) by_plugin_inner: HashMap<u32, Vec<usize>>,
@@ -236,7 +239,11 @@ impl CompiledSet {
             let compiled = compile_directive(directive, timetable, assets, &mut out.warnings);
             let position = out.directives.len();
             let root = &compiled.nodes[0];
-            if root.plugin_id.any_of.is_empty() {
+            if root.plugin_id.any_of.is_empty() && !root.product.any_of.is_empty() {
+                for &product in &root.product.any_of {
+                    out.by_product.entry(product).or_default().push(position);
+                }
+            } else if root.plugin_id.any_of.is_empty() {
                 out.any_plugin.push(position);
             } else {
                 for &pid in &root.plugin_id.any_of {
@@ -263,6 +270,7 @@ impl CompiledSet {
         for list in out
             .by_plugin
             .values_mut()
+            .chain(out.by_product.values_mut())
             .chain(out.by_plugin_inner.values_mut())
         {
             list.sort_unstable();
@@ -271,23 +279,35 @@ impl CompiledSet {
         out
     }
 
-    /// Directives whose root may accept an event of this plugin, in load order.
-    pub fn root_candidates(&self, plugin_id: u32) -> impl Iterator<Item = usize> + '_ {
+    /// Directives whose root may accept an event of this plugin (whose product type is
+    /// `product`), in load order.
+    pub fn root_candidates(
+        &self,
+        plugin_id: u32,
+        product: Option<u32>,
+    ) -> impl Iterator<Item = usize> + '_ {
+        let by_plugin = self
+            .by_plugin
+            .get(&plugin_id)
+            .map_or(&[][..], Vec::as_slice);
+        let by_product = product
+            .and_then(|p| self.by_product.get(&p))
+            .map_or(&[][..], Vec::as_slice);
         merge_sorted(
-            self.by_plugin
-                .get(&plugin_id)
-                .map_or(&[][..], Vec::as_slice),
-            &self.any_plugin,
+            merge_sorted(by_plugin.iter().copied(), self.any_plugin.iter().copied()),
+            by_product.iter().copied(),
         )
     }
 
     /// Directives with a non-root rule that may accept an event of this plugin.
     pub fn inner_candidates(&self, plugin_id: u32) -> impl Iterator<Item = usize> + '_ {
+        let by_plugin = self
+            .by_plugin_inner
+            .get(&plugin_id)
+            .map_or(&[][..], Vec::as_slice);
         merge_sorted(
-            self.by_plugin_inner
-                .get(&plugin_id)
-                .map_or(&[][..], Vec::as_slice),
-            &self.any_plugin_inner,
+            by_plugin.iter().copied(),
+            self.any_plugin_inner.iter().copied(),
         )
     }
 
@@ -297,31 +317,21 @@ impl CompiledSet {
     }
 }
 
-/// Merges two ascending lists into one ascending, duplicate-free sequence.
-fn merge_sorted<'a>(a: &'a [usize], b: &'a [usize]) -> impl Iterator<Item = usize> + 'a {
-    let (mut i, mut j) = (0, 0);
-    std::iter::from_fn(move || {
-        let next = match (a.get(i), b.get(j)) {
-            (Some(&x), Some(&y)) if x == y => {
-                i += 1;
-                j += 1;
-                x
-            }
-            (Some(&x), Some(&y)) if x < y => {
-                i += 1;
-                x
-            }
-            (_, Some(&y)) => {
-                j += 1;
-                y
-            }
-            (Some(&x), None) => {
-                i += 1;
-                x
-            }
-            (None, None) => return None,
-        };
-        Some(next)
+/// Merges two ascending sequences into one ascending, duplicate-free sequence.
+fn merge_sorted(
+    a: impl Iterator<Item = usize>,
+    b: impl Iterator<Item = usize>,
+) -> impl Iterator<Item = usize> {
+    let (mut a, mut b) = (a.peekable(), b.peekable());
+    std::iter::from_fn(move || match (a.peek().copied(), b.peek().copied()) {
+        (Some(x), Some(y)) if x == y => {
+            a.next();
+            b.next()
+        }
+        (Some(x), Some(y)) if x < y => a.next(),
+        (_, Some(_)) => b.next(),
+        (Some(_), None) => a.next(),
+        (None, None) => None,
     })
 }
 

@@ -487,7 +487,8 @@ impl Engine {
         }
 
         // 2. New backlogs for directives whose root matches (and that did not absorb the event).
-        for position in set.root_candidates(event.plugin_id) {
+        for position in set.root_candidates(event.plugin_id, self.taxonomy.product(event.plugin_id))
+        {
             let directive = &set.directives[position];
             if Some(directive.id) == origin
                 || absorbed_by.contains(&directive.id)

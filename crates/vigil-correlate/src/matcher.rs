@@ -164,11 +164,16 @@ fn check_u32(c: &Constraint<u32>, value: u32, cx: Context<'_>) -> bool {
 }
 
 /// A taxonomy constraint: an event without that taxonomy matches only an unconstrained rule.
-fn check_taxonomy(c: &Constraint<u32>, value: Option<u32>, cx: Context<'_>) -> bool {
-    match value {
-        Some(v) => check_u32(c, v, cx),
-        None => c.is_empty(),
+/// The lookup runs only for rules that constrain it (most do not).
+fn check_taxonomy(
+    c: &Constraint<u32>,
+    value: impl FnOnce() -> Option<u32>,
+    cx: Context<'_>,
+) -> bool {
+    if c.is_empty() {
+        return true;
     }
+    value().is_some_and(|v| check_u32(c, v, cx))
 }
 
 /// Reputation (spec 4 step 9): `from_rep`/`to_rep` need a reputation entry for the address
@@ -282,6 +287,17 @@ pub fn matches(node: &Node, event: &Event, cx: Context<'_>) -> bool {
     let sid = sensor_sid(event);
     check_u32(&node.plugin_sid, sid, cx)
         && check_u32(&node.plugin_id, event.plugin_id, cx)
+        && check_taxonomy(&node.product, || cx.taxonomy.product(event.plugin_id), cx)
+        && check_taxonomy(
+            &node.category,
+            || cx.taxonomy.category(event.plugin_id, sid),
+            cx,
+        )
+        && check_taxonomy(
+            &node.subcategory,
+            || cx.taxonomy.subcategory(event.plugin_id, sid),
+            cx,
+        )
         && !node.suppress.contains(&(event.plugin_id, sid))
         && check_addr(&node.src, event.src_ip, bindings, assets)
         && check_addr(&node.dst, event.dst_ip, bindings, assets)
@@ -290,17 +306,6 @@ pub fn matches(node: &Node, event: &Event, cx: Context<'_>) -> bool {
         && check(&node.protocol, &event.protocol.0, |r| {
             ref_u32(cx, r).and_then(|p| u8::try_from(p).ok())
         })
-        && check_taxonomy(&node.product, cx.taxonomy.product(event.plugin_id), cx)
-        && check_taxonomy(
-            &node.category,
-            cx.taxonomy.category(event.plugin_id, sid),
-            cx,
-        )
-        && check_taxonomy(
-            &node.subcategory,
-            cx.taxonomy.subcategory(event.plugin_id, sid),
-            cx,
-        )
         && check_reputation(&node.reputation, event)
         && check_sensor(&node.sensor, event, bindings)
         && node
