@@ -857,7 +857,15 @@ impl Engine {
                 }
                 progress.seen.push(key);
             }
-            progress.count += 1;
+            // An aggregated event stands for `occurrences` identical ones (the edge collapsed a
+            // shower of them); each counts toward the level, except under sticky_different,
+            // where identical copies share one value and count once.
+            let weight = if node.sticky_different.is_some() {
+                1
+            } else {
+                event.occurrences.max(1)
+            };
+            progress.count = progress.count.saturating_add(weight);
             progress.events.push(event.id);
             progress.max_assets = (
                 progress.max_assets.0.max(assets.0),

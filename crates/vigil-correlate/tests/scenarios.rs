@@ -737,3 +737,23 @@ fn an_event_delivered_twice_starts_two_distinct_backlogs() {
         engine.snapshot().backlogs.iter().map(|b| b.id).collect();
     assert_eq!(ids.len(), 2);
 }
+
+#[test]
+fn an_aggregated_event_counts_for_its_occurrences() {
+    let mut engine = new_engine(
+        vec![bruteforce()],
+        Assets::default(),
+        EngineConfig::default(),
+    );
+    engine.process(&event(1, 1000, 4004, 2, A, B));
+    // An edge collapsed 19 identical failures into one event, then one more arrives.
+    let mut shower = event(2, 1010, 4004, 2, A, B);
+    shower.occurrences = 19;
+    assert!(engine.process(&shower).directive_events.is_empty());
+    let out = engine.process(&event(3, 1011, 4004, 2, A, B));
+    assert_eq!(
+        out.directive_events.len(),
+        1,
+        "1 + 19 + 1 = 21: level 2 fires"
+    );
+}
