@@ -98,16 +98,16 @@ impl Aggregator {
             return;
         };
         let key = Key::of(&event);
-        if let Some(open) = self.open.get_mut(&key) {
-            if event.time <= open.closes {
-                open.event.occurrences = open
-                    .event
-                    .occurrences
-                    .saturating_add(event.occurrences.max(1));
-                open.last = open.last.max(event.time);
-                stats.collapsed += 1;
-                return;
-            }
+        if let Some(open) = self.open.get_mut(&key)
+            && event.time <= open.closes
+        {
+            open.event.occurrences = open
+                .event
+                .occurrences
+                .saturating_add(event.occurrences.max(1));
+            open.last = open.last.max(event.time);
+            stats.collapsed += 1;
+            return;
         }
         let closes = Timestamp::from_micros(
             event
