@@ -78,7 +78,7 @@ pub struct EventContext<'a> {
 }
 
 /// Fields kept verbatim in [`Event::extra`], by how they are encoded on the wire.
-const EXTRA_PLAIN: &[&str] = &[
+pub(crate) const EXTRA_PLAIN: &[&str] = &[
     "server",
     "servername",
     "src_hostname",
@@ -89,7 +89,7 @@ const EXTRA_PLAIN: &[&str] = &[
     "value",
     "alarm",
 ];
-const EXTRA_NUMERIC: &[&str] = &[
+pub(crate) const EXTRA_NUMERIC: &[&str] = &[
     "device_id",
     "snort_sid",
     "snort_cid",
@@ -103,9 +103,10 @@ const EXTRA_NUMERIC: &[&str] = &[
     "level",
     "backlog_id",
 ];
-const EXTRA_FLOAT: &[&str] = &["risk_a", "risk_c"];
-const EXTRA_UUID: &[&str] = &["src_net", "dst_net", "src_id", "dst_id"];
-const EXTRA_BASE64: &[&str] = &["src_username", "dst_username", "rep_act_src", "rep_act_dst"];
+pub(crate) const EXTRA_FLOAT: &[&str] = &["risk_a", "risk_c"];
+pub(crate) const EXTRA_UUID: &[&str] = &["src_net", "dst_net", "src_id", "dst_id"];
+pub(crate) const EXTRA_BASE64: &[&str] =
+    &["src_username", "dst_username", "rep_act_src", "rep_act_dst"];
 const IGNORED: &[&str] = &["uuid", "uuid_backlog"];
 
 /// Finds `key` in a static list, returning the static copy (no allocation per field).
@@ -121,6 +122,43 @@ fn parse_ip(key: &str, value: &[u8]) -> Result<IpAddr, Rejection> {
             format!("{key}={text:?} is not a canonical IP address"),
         )
     })
+}
+
+/// Epoch seconds, read exactly as a decimal (`1375799426`, `1375799426.25`); other number forms
+/// (`1.3e9`) go through floating point.
+fn parse_epoch(key: &str, value: &[u8]) -> Result<Timestamp, Rejection> {
+    let out_of_range = |text: &str| {
+        Rejection::skip(
+            RejectReason::InvalidDate,
+            format!("{key}={text:?} is out of range"),
+        )
+    };
+    let text = text(key, value)?.trim();
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let unsigned = int.strip_prefix('-').unwrap_or(int);
+    if digits(unsigned) && (frac.is_empty() || digits(frac)) {
+        let secs: i64 = int.parse().map_err(|_| out_of_range(text))?;
+        let micros_text: String = frac.chars().chain(std::iter::repeat('0')).take(6).collect();
+        let micros: i64 = micros_text.parse().unwrap_or(0);
+        let signed = if int.starts_with('-') {
+            -micros
+        } else {
+            micros
+        };
+        let total = secs
+            .checked_mul(1_000_000)
+            .and_then(|s| s.checked_add(signed))
+            .ok_or_else(|| out_of_range(text))?;
+        let ts = Timestamp::from_micros(total);
+        return if ts.as_micros() == total {
+            Ok(ts)
+        } else {
+            Err(out_of_range(text))
+        };
+    }
+    let secs: f64 = parse_number(key, value)?;
+    Timestamp::from_secs_f64(secs).ok_or_else(|| out_of_range(text))
 }
 
 fn parse_clamped(key: &str, value: &[u8], max: i64) -> Result<u8, Rejection> {
@@ -140,15 +178,7 @@ pub(crate) fn parse(lexer: &mut Lexer<'_>) -> Result<RawEvent, Rejection> {
             "ctx" => e.ctx = Some(parse_uuid(key, value)?),
             "plugin_id" => e.plugin_id = parse_number(key, value)?,
             "plugin_sid" => e.plugin_sid = parse_number(key, value)?,
-            "date" => {
-                let secs: f64 = parse_number(key, value)?;
-                e.date = Some(Timestamp::from_secs_f64(secs).ok_or_else(|| {
-                    Rejection::skip(
-                        RejectReason::InvalidDate,
-                        format!("date={secs} is out of range"),
-                    )
-                })?);
-            }
+            "date" => e.date = Some(parse_epoch(key, value)?),
             "fdate" => {
                 let text = text(key, value)?;
                 e.fdate = Some(text.parse().map_err(|_| {

@@ -9,11 +9,13 @@
 //! [`HANDSHAKE_MAGIC`] and [`classify_handshake`].
 
 mod connect;
+mod encode;
 mod event;
 mod lexer;
 mod reject;
 
 pub use connect::{Connect, Reply, SessionKind};
+pub use encode::event_line;
 pub use event::{EventContext, RawEvent};
 pub use reject::{Outcome, RejectReason, Rejection};
 
