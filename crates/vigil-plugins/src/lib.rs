@@ -16,8 +16,10 @@
 //!
 //! Both read the same small MySQL dialect with one shared lexer and
 //! statement parser and report a [`SqlError`] with file, line and column.
-//! Agent `.cfg` files will follow.
+//! [`cfg`](mod@cfg) loads the agent side: plugin `.cfg` files, and parses log lines
+//! with them as the OSSIM agent does.
 
+pub mod cfg;
 pub mod references;
 pub mod sid_table;
 mod sql;

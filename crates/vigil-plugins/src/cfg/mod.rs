@@ -1,0 +1,231 @@
+//! OSSIM agent plugin `.cfg` files: load them and turn log lines into events
+//! exactly as the agent's `ParserLog` does (spec section 10), but fast.
+//!
+//! * [`AgentSettings`] holds the agent's regexp aliases (`aliases.cfg`
+//!   `[regexp]`) and `config.cfg` values (for `\_CFG(section,option)`).
+//! * [`Plugin::load`] reads one `.cfg` (Python 2 `ConfigParser` dialect, see
+//!   [`ini`]), expands aliases and `\_CFG`, translates every rule's Python
+//!   regex for the `regex` crate (falling back to `fancy-regex` with a
+//!   backtrack limit for look-around and backreferences) and returns the
+//!   plugin with [`Warning`]s for every construct it cannot run.
+//! * [`Plugin::parse`] / [`PluginSet::parse`] try rules in section-name order
+//!   (plugins in the given order), first match wins, one event per line. A
+//!   single Aho-Corasick prefilter over each rule's `precheck` or required
+//!   regex literal limits the regexes tried per line.
+//!
+//! Deliberate differences from the agent (deterministic, no I/O at parse time):
+//! * `resolv`/`resolv_ip` do no DNS: the value is returned unchanged (the
+//!   agent's failure path); `resolv_port` uses [`funcs::SERVICES`];
+//! * `normalize_date` takes the missing year/month/day from [`ParseContext`]
+//!   and reads epochs as UTC;
+//! * multi-line rules (`\n` in `regexp`) are skipped with a warning: the API
+//!   parses one line at a time;
+//! * `{:func(...)}` custom functions (Python companion files) and the functions
+//!   of [`funcs::UNSUPPORTED`] yield the raw first argument, with a warning at load.
+
+pub mod expr;
+pub mod funcs;
+pub mod ini;
+mod plugin;
+pub mod prefilter;
+pub mod rx;
+mod set;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+pub use plugin::{Plugin, Rule};
+pub use set::PluginSet;
+
+/// A load error with its place: `file:line:column: reason`, or `file: reason`.
+pub use vigil_textpos::FileError as CfgError;
+
+/// The reference date for values a log line lacks (the year of syslog dates):
+/// never the wall clock, so parsing is deterministic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseContext {
+    /// Year used when a date has none.
+    pub year: i32,
+    /// Month (1-12) used when a date has none; a December date read while this is
+    /// January belongs to `year - 1`.
+    pub month: u32,
+    /// Day of month used when a date has none.
+    pub day: u32,
+}
+
+impl ParseContext {
+    /// A context for `year`, with month and day 1 of July (no year-end adjustment).
+    pub fn for_year(year: i32) -> ParseContext {
+        ParseContext {
+            year,
+            month: 7,
+            day: 1,
+        }
+    }
+}
+
+/// One event produced from a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    /// The event's plugin id (the rule's `plugin_id` after value expressions).
+    pub plugin_id: u32,
+    /// The rule (section name) that matched.
+    pub rule: String,
+    /// Event keys after value expressions, in key order (`plugin_sid`, `src_ip`,
+    /// `date`, `device`, `userdata1`, ...); `sensor` is reported as `device`.
+    pub fields: Vec<(String, String)>,
+}
+
+impl Parsed {
+    /// The value of event key `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Something of a plugin file that was loaded with a loss (a skipped rule, an
+/// unsupported function, a regex that needed the `fancy-regex` fallback, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// The file.
+    pub file: String,
+    /// 1-based line (0 when about the whole file).
+    pub line: usize,
+    /// The section concerned, if any.
+    pub section: Option<String>,
+    /// What happened.
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if self.line > 0 {
+            write!(f, ":{}", self.line)?;
+        }
+        if let Some(s) = &self.section {
+            write!(f, ": [{s}]")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// The agent's own settings that plugin files refer to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentSettings {
+    /// `aliases.cfg` `[regexp]`: lower-cased alias name → pattern.
+    pub aliases: BTreeMap<String, String>,
+    /// `config.cfg`: section → lower-cased option → value.
+    pub config: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl AgentSettings {
+    /// Loads `aliases.cfg` and `config.cfg`.
+    pub fn load(aliases_path: &Path, config_path: &Path) -> Result<AgentSettings, CfgError> {
+        let aliases_ini = read_ini(aliases_path)?;
+        let config_ini = read_ini(config_path)?;
+        let aliases = aliases_ini
+            .sections
+            .get("regexp")
+            .map(|s| {
+                s.options
+                    .iter()
+                    .map(|(k, v)| (k.clone(), ini::strip_quotes(&v.value).to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut config = BTreeMap::new();
+        for (name, section) in &config_ini.sections {
+            let mut map: BTreeMap<String, String> = config_ini
+                .defaults
+                .options
+                .iter()
+                .map(|(k, v)| (k.clone(), ini::strip_quotes(&v.value).to_owned()))
+                .collect();
+            for (k, v) in &section.options {
+                map.insert(k.clone(), ini::strip_quotes(&v.value).to_owned());
+            }
+            config.insert(name.clone(), map);
+        }
+        Ok(AgentSettings { aliases, config })
+    }
+
+    /// `config.cfg` `[section] option`.
+    pub fn get(&self, section: &str, option: &str) -> Option<&str> {
+        self.config
+            .get(section)?
+            .get(&option.to_lowercase())
+            .map(String::as_str)
+    }
+
+    /// Replaces every `\_CFG(section,option)` of `value` by its config value;
+    /// unknown ones are left as they are and returned in the error list.
+    pub fn replace_cfg(&self, value: &str) -> (String, Vec<String>) {
+        let mut missing = Vec::new();
+        if !value.contains("\\_CFG(") {
+            return (value.to_owned(), missing);
+        }
+        let mut out = String::with_capacity(value.len());
+        let mut rest = value;
+        while let Some(pos) = rest.find("\\_CFG(") {
+            out.push_str(rest.get(..pos).unwrap_or(""));
+            let after = rest.get(pos + "\\_CFG(".len()..).unwrap_or("");
+            let parsed = after.find(')').and_then(|close| {
+                let inner = after.get(..close)?;
+                let (s, o) = inner.split_once(',')?;
+                Some((s.trim(), o.trim(), close))
+            });
+            match parsed.and_then(|(s, o, close)| self.get(s, o).map(|v| (v, close))) {
+                Some((v, close)) => {
+                    out.push_str(v);
+                    rest = after.get(close + 1..).unwrap_or("");
+                }
+                None => {
+                    if let Some((s, o, _)) = parsed {
+                        missing.push(format!("{s},{o}"));
+                    }
+                    out.push_str("\\_CFG(");
+                    rest = after;
+                }
+            }
+        }
+        out.push_str(rest);
+        (out, missing)
+    }
+}
+
+/// Reads and parses an INI file, errors as [`CfgError`].
+pub(crate) fn read_ini(path: &Path) -> Result<ini::Ini, CfgError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path)
+        .map_err(|e| CfgError::whole_file(file.clone(), format!("cannot read file: {e}")))?;
+    let text = ini::decode_latin1_tolerant(&bytes);
+    ini::parse(&text).map_err(|e| CfgError::new(file, e.line, e.column, e.reason))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cfg_replacement() {
+        let mut s = AgentSettings::default();
+        s.config.insert(
+            "plugin-defaults".into(),
+            [("sensor".to_owned(), "10.1.1.1".to_owned())]
+                .into_iter()
+                .collect(),
+        );
+        assert_eq!(
+            s.replace_cfg(r"a\_CFG(plugin-defaults,sensor)b").0,
+            "a10.1.1.1b"
+        );
+        let (v, missing) = s.replace_cfg(r"\_CFG(x,y)");
+        assert_eq!(v, r"\_CFG(x,y)");
+        assert_eq!(missing, vec!["x,y"]);
+    }
+}
