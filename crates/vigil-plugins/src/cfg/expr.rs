@@ -4,10 +4,44 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::{ParseContext, funcs};
 
+/// The texts of a match's groups by index (index 0 = whole match): `None`
+/// past the last group, `Some("")` for a group that did not participate.
+pub trait Groups {
+    /// The text of group `i`.
+    fn group(&self, i: usize) -> Option<&str>;
+}
+
+impl Groups for [String] {
+    fn group(&self, i: usize) -> Option<&str> {
+        self.get(i).map(String::as_str)
+    }
+}
+
+impl Groups for Vec<String> {
+    fn group(&self, i: usize) -> Option<&str> {
+        self.get(i).map(String::as_str)
+    }
+}
+
+/// Groups as spans of the matched line, borrowed without copying.
+pub struct SpanGroups<'a> {
+    /// The line.
+    pub line: &'a str,
+    /// Group spans, index 0 = whole match.
+    pub spans: &'a [Option<(usize, usize)>],
+}
+
+impl Groups for SpanGroups<'_> {
+    fn group(&self, i: usize) -> Option<&str> {
+        let span = self.spans.get(i)?;
+        Some(span.and_then(|(s, e)| self.line.get(s..e)).unwrap_or(""))
+    }
+}
+
 /// The variables of one match: positional groups `$1..` and named groups.
 pub struct Vars<'a> {
     /// Group texts, index 0 = whole match.
-    pub groups: &'a [String],
+    pub groups: &'a dyn Groups,
     /// Named group → index.
     pub names: &'a HashMap<String, usize>,
 }
@@ -20,7 +54,7 @@ impl Vars<'_> {
         } else {
             *self.names.get(var)?
         };
-        self.groups.get(idx).map(String::as_str)
+        self.groups.group(idx)
     }
 }
 
@@ -90,7 +124,7 @@ impl Expr {
     pub fn eval(&self, vars: &Vars<'_>, tables: &Tables, cx: &ParseContext) -> String {
         match self {
             Expr::Const(s) => s.clone(),
-            Expr::Group(i) => vars.groups.get(*i).cloned().unwrap_or_default(),
+            Expr::Group(i) => vars.groups.group(*i).unwrap_or("").to_owned(),
             Expr::Pipeline(s) => pipeline(s, vars, tables, cx),
         }
     }

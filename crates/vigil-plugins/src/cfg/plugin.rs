@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use super::expr::{self, Expr, Tables, Vars};
+use super::expr::{self, Expr, SpanGroups, Tables, Vars};
 use super::prefilter::{Prefilter, SlotKey, iter_bits};
 use super::{AgentSettings, CfgError, ParseContext, Parsed, Warning, funcs, ini, read_ini, rx};
 
@@ -96,14 +96,15 @@ impl Rule {
         }
     }
 
-    /// Precheck then regex search; fills `groups` on a match.
-    pub(crate) fn matches(&self, line: &str, groups: &mut Vec<String>) -> bool {
+    /// Precheck then regex search; fills `spans` on a match (`ascii` is
+    /// `line.is_ascii()`).
+    pub(crate) fn matches(&self, line: &str, ascii: bool, spans: &mut rx::Spans) -> bool {
         if let Some(p) = &self.precheck
             && !line.contains(p.as_str())
         {
             return false;
         }
-        self.matcher.captures(line, groups)
+        self.matcher.capture_spans(line, ascii, spans)
     }
 }
 
@@ -303,11 +304,12 @@ impl Plugin {
     pub fn parse(&self, line: &str, cx: &ParseContext) -> Option<Parsed> {
         let mut bits = Vec::new();
         self.prefilter.candidates(line, &mut bits);
-        let mut groups = Vec::new();
+        let mut spans = Vec::new();
+        let ascii = line.is_ascii();
         for idx in iter_bits(&bits) {
             let rule = self.rules.get(idx)?;
-            if rule.matches(line, &mut groups) {
-                return self.emit(rule, &groups, cx);
+            if rule.matches(line, ascii, &mut spans) {
+                return self.emit(rule, line, &spans, cx);
             }
         }
         None
@@ -316,21 +318,29 @@ impl Plugin {
     /// [`Plugin::parse`] without the prefilter: every rule in order, like the agent.
     /// The reference the prefilter is tested against; slow.
     pub fn parse_exhaustive(&self, line: &str, cx: &ParseContext) -> Option<Parsed> {
-        let mut groups = Vec::new();
+        let mut spans = Vec::new();
+        let ascii = line.is_ascii();
         for rule in &self.rules {
-            if rule.matches(line, &mut groups) {
-                return self.emit(rule, &groups, cx);
+            if rule.matches(line, ascii, &mut spans) {
+                return self.emit(rule, line, &spans, cx);
             }
         }
         None
     }
 
-    pub(crate) fn emit(&self, rule: &Rule, groups: &[String], cx: &ParseContext) -> Option<Parsed> {
+    pub(crate) fn emit(
+        &self,
+        rule: &Rule,
+        line: &str,
+        spans: &[Option<(usize, usize)>],
+        cx: &ParseContext,
+    ) -> Option<Parsed> {
         if !rule.is_event {
             return None;
         }
+        let groups = SpanGroups { line, spans };
         let vars = Vars {
-            groups,
+            groups: &groups,
             names: &rule.names,
         };
         let plugin_id = rule

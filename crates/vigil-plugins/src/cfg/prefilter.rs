@@ -18,6 +18,8 @@ pub struct Prefilter {
     always: Vec<u64>,
     /// Exact matcher (on ASCII lines) of the slots without a literal, and its slots.
     set: Option<(regex::bytes::RegexSet, Vec<usize>)>,
+    /// The slots of `set` as a bitset.
+    set_mask: Vec<u64>,
 }
 
 /// What the prefilter knows of one rule slot.
@@ -78,8 +80,14 @@ impl Prefilter {
                 .build()
                 .ok()
         };
+        let mut set_mask = vec![0u64; words];
         let set_field = match regex_set {
-            Some(rs) => Some((rs, set_slots)),
+            Some(rs) => {
+                for &slot in &set_slots {
+                    set(&mut set_mask, slot);
+                }
+                Some((rs, set_slots))
+            }
             None => {
                 for &slot in &set_slots {
                     set(&mut always, slot);
@@ -114,6 +122,68 @@ impl Prefilter {
             pattern_slots,
             always,
             set: set_field,
+            set_mask,
+        }
+    }
+
+    /// The candidates that need no regex set: `always`, the literal slots
+    /// found in `line`, or every slot for a non-ASCII line. Returns whether the
+    /// regex-set slots are still to be added ([`Prefilter::next_candidate`]
+    /// adds them only when the search reaches one).
+    pub fn literal_candidates(&self, line: &str, out: &mut Vec<u64>) -> bool {
+        out.clear();
+        out.extend_from_slice(&self.always);
+        if !line.is_ascii() {
+            for slot in 0..self.slots {
+                set(out, slot);
+            }
+            return false;
+        }
+        if let Some(ac) = &self.ac {
+            for m in ac.find_overlapping_iter(line) {
+                if let Some(slots) = self.pattern_slots.get(m.pattern().as_usize()) {
+                    for &slot in slots {
+                        set(out, slot);
+                    }
+                }
+            }
+        }
+        self.set.is_some()
+    }
+
+    fn add_set_candidates(&self, line: &str, out: &mut [u64]) {
+        if let Some((rs, slots)) = &self.set {
+            for i in rs.matches(line.as_bytes()).iter() {
+                if let Some(&slot) = slots.get(i) {
+                    set(out, slot);
+                }
+            }
+        }
+    }
+
+    /// The first candidate slot `>= from` of `line` whose bits
+    /// [`Prefilter::literal_candidates`] put in `bits`; while `set_pending`,
+    /// the regex set is run (once, clearing `set_pending`) as soon as one of
+    /// its slots would come first. Visiting slots in increasing order this way
+    /// yields exactly the slots of [`Prefilter::candidates`].
+    pub fn next_candidate(
+        &self,
+        line: &str,
+        bits: &mut [u64],
+        set_pending: &mut bool,
+        from: usize,
+    ) -> Option<usize> {
+        loop {
+            let lit = first_bit_from(bits, from);
+            if *set_pending
+                && let Some(s) = first_bit_from(&self.set_mask, from)
+                && lit.is_none_or(|l| s < l)
+            {
+                self.add_set_candidates(line, bits);
+                *set_pending = false;
+                continue;
+            }
+            return lit;
         }
     }
 
@@ -151,6 +221,19 @@ impl Prefilter {
 fn set(bits: &mut [u64], slot: usize) {
     if let Some(w) = bits.get_mut(slot / 64) {
         *w |= 1u64 << (slot % 64);
+    }
+}
+
+/// The first set bit `>= from`.
+fn first_bit_from(bits: &[u64], from: usize) -> Option<usize> {
+    let mut w = from / 64;
+    let mut word = bits.get(w)? & (u64::MAX << (from % 64));
+    loop {
+        if word != 0 {
+            return Some(w * 64 + word.trailing_zeros() as usize);
+        }
+        w += 1;
+        word = *bits.get(w)?;
     }
 }
 

@@ -398,34 +398,45 @@ impl Matcher {
     /// pattern that hits its backtrack limit counts as no match.
     pub fn captures(&self, line: &str, groups: &mut Vec<String>) -> bool {
         groups.clear();
-        let text = |m: Option<(usize, usize)>| {
-            m.and_then(|(s, e)| line.get(s..e)).unwrap_or("").to_owned()
-        };
+        let mut spans = Vec::new();
+        if !self.capture_spans(line, line.is_ascii(), &mut spans) {
+            return false;
+        }
+        groups.extend(
+            spans
+                .iter()
+                .map(|m| m.and_then(|(s, e)| line.get(s..e)).unwrap_or("").to_owned()),
+        );
+        true
+    }
+
+    /// [`Matcher::captures`] as byte spans (`None` when the group did not
+    /// participate), without copying any text; `ascii` is `line.is_ascii()`.
+    pub fn capture_spans(&self, line: &str, ascii: bool, spans: &mut Spans) -> bool {
+        spans.clear();
         match self {
             Matcher::Fast(f) => {
-                if line.is_ascii()
-                    && let Some(re) = &f.ascii
-                {
-                    return match re.captures(line.as_bytes()) {
-                        Some(caps) => {
-                            groups
-                                .extend(caps.iter().map(|m| text(m.map(|m| (m.start(), m.end())))));
-                            true
-                        }
-                        None => false,
-                    };
-                }
-                match f.unicode().and_then(|re| re.captures(line)) {
-                    Some(caps) => {
-                        groups.extend(caps.iter().map(|m| text(m.map(|m| (m.start(), m.end())))));
-                        true
+                if ascii && let Some(re) = &f.ascii {
+                    let mut locs = re.capture_locations();
+                    if re.captures_read(&mut locs, line.as_bytes()).is_none() {
+                        return false;
                     }
-                    None => false,
+                    spans.extend((0..locs.len()).map(|i| locs.get(i)));
+                    return true;
                 }
+                let Some(re) = f.unicode() else {
+                    return false;
+                };
+                let mut locs = re.capture_locations();
+                if re.captures_read(&mut locs, line).is_none() {
+                    return false;
+                }
+                spans.extend((0..locs.len()).map(|i| locs.get(i)));
+                true
             }
             Matcher::Fancy(re) => match re.captures(line) {
                 Ok(Some(caps)) => {
-                    groups.extend(caps.iter().map(|m| text(m.map(|m| (m.start(), m.end())))));
+                    spans.extend(caps.iter().map(|m| m.map(|m| (m.start(), m.end()))));
                     true
                 }
                 _ => false,
@@ -433,6 +444,9 @@ impl Matcher {
         }
     }
 }
+
+/// Capture group spans of one match, index 0 being the whole match.
+pub type Spans = Vec<Option<(usize, usize)>>;
 
 /// The longest ASCII literal (lower-cased) that every match of the translated
 /// pattern must contain, when one of at least 3 bytes can be found safely;

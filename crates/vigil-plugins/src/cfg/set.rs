@@ -1,6 +1,6 @@
 //! Many plugins behind one prefilter.
 
-use super::prefilter::{Prefilter, SlotKey, iter_bits};
+use super::prefilter::{Prefilter, SlotKey};
 use super::{ParseContext, Parsed, Plugin};
 
 /// Plugins tried in the given order; within a plugin, rules in section-name
@@ -40,14 +40,20 @@ impl PluginSet {
     /// Parses one line (see [`Plugin::parse`]).
     pub fn parse(&self, line: &str, cx: &ParseContext) -> Option<Parsed> {
         let mut bits = Vec::new();
-        self.prefilter.candidates(line, &mut bits);
-        let mut groups = Vec::new();
-        for slot in iter_bits(&bits) {
+        let mut set_pending = self.prefilter.literal_candidates(line, &mut bits);
+        let mut spans = Vec::new();
+        let ascii = line.is_ascii();
+        let mut from = 0;
+        while let Some(slot) =
+            self.prefilter
+                .next_candidate(line, &mut bits, &mut set_pending, from)
+        {
+            from = slot + 1;
             let &(p, r) = self.slots.get(slot)?;
             let plugin = self.plugins.get(p)?;
             let rule = plugin.rules().get(r)?;
-            if rule.matches(line, &mut groups) {
-                return plugin.emit(rule, &groups, cx);
+            if rule.matches(line, ascii, &mut spans) {
+                return plugin.emit(rule, line, &spans, cx);
             }
         }
         None
@@ -56,11 +62,12 @@ impl PluginSet {
     /// Every rule of every plugin in order, without the prefilter (the agent's
     /// way; the reference [`PluginSet::parse`] is tested against). Slow.
     pub fn parse_exhaustive(&self, line: &str, cx: &ParseContext) -> Option<Parsed> {
-        let mut groups = Vec::new();
+        let mut spans = Vec::new();
+        let ascii = line.is_ascii();
         for plugin in &self.plugins {
             for rule in plugin.rules() {
-                if rule.matches(line, &mut groups) {
-                    return plugin.emit(rule, &groups, cx);
+                if rule.matches(line, ascii, &mut spans) {
+                    return plugin.emit(rule, line, &spans, cx);
                 }
             }
         }
