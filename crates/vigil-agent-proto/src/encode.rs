@@ -45,10 +45,12 @@ pub fn event_line(event: &Event) -> String {
         },
     );
     let micros = event.time.as_micros();
+    let sign = if micros < 0 { "-" } else { "" };
+    let magnitude = micros.unsigned_abs();
     let date = format!(
-        "{}.{:06}",
-        micros.div_euclid(1_000_000),
-        micros.rem_euclid(1_000_000)
+        "{sign}{}.{:06}",
+        magnitude / 1_000_000,
+        magnitude % 1_000_000
     );
     push(&mut line, "date", &date);
     push(&mut line, "plugin_id", &event.plugin_id.to_string());

@@ -21,7 +21,7 @@ fn text() -> impl Strategy<Value = Option<String>> {
 
 prop_compose! {
     fn event()(
-        id in any::<u128>(), monitor in any::<bool>(), micros in 0i64..(1i64 << 52),
+        id in any::<u128>(), monitor in any::<bool>(), micros in -(1i64 << 52)..(1i64 << 52),
         plugin in (1u32.., any::<u32>()), protocol in prop_oneof![Just(6u8), Just(17), Just(1), any::<u8>()],
         addrs in (ip(), any::<u16>(), ip(), any::<u16>(), ip(), ip()),
         interface in "[a-z0-9 ._-]{0,12}",

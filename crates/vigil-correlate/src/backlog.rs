@@ -7,6 +7,9 @@ use vigil_event::{Evidence, Timestamp};
 use crate::compile::{CompiledDirective, NodeId};
 use crate::matcher::Facts;
 
+/// Most event ids an alarm keeps as evidence for one level.
+pub const MAX_EVIDENCE_PER_LEVEL: usize = 10_000;
+
 /// Per-child progress at the backlog's current level.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ChildProgress {
@@ -82,8 +85,15 @@ impl Backlog {
         self.last_seen = self.last_seen.max(time);
         self.max_assets = max_assets;
         let level = directive.nodes[node].level;
-        self.evidence
-            .extend(evidence.into_iter().map(|id| (level, id)));
+        // A level of occurrence 1,000,000 must not make an alarm too large to store: the first
+        // MAX_EVIDENCE_PER_LEVEL events of a level are kept (the rest are in the store,
+        // searchable by the alarm's addresses and time range).
+        self.evidence.extend(
+            evidence
+                .into_iter()
+                .take(MAX_EVIDENCE_PER_LEVEL)
+                .map(|id| (level, id)),
+        );
         self.children = vec![ChildProgress::default(); directive.nodes[node].children.len()];
     }
 

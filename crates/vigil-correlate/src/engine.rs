@@ -866,7 +866,9 @@ impl Engine {
                 event.occurrences.max(1)
             };
             progress.count = progress.count.saturating_add(weight);
-            progress.events.push(event.id);
+            if progress.events.len() < crate::backlog::MAX_EVIDENCE_PER_LEVEL {
+                progress.events.push(event.id);
+            }
             progress.max_assets = (
                 progress.max_assets.0.max(assets.0),
                 progress.max_assets.1.max(assets.1),

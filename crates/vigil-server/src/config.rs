@@ -295,8 +295,8 @@ impl Config {
         if self.store.batch_max_events == 0 || self.store.queue_events == 0 {
             return Err("store.batch_max_events and store.queue_events must be at least 1".into());
         }
-        if self.agent.max_line_bytes < 64 {
-            return Err("agent.max_line_bytes must be at least 64".into());
+        if !(64..=1 << 20).contains(&self.agent.max_line_bytes) {
+            return Err("agent.max_line_bytes must be between 64 and 1048576".into());
         }
         let mut names = std::collections::HashSet::new();
         for sensor in &self.agent.sensors {

@@ -260,16 +260,32 @@ pub fn recover(
         ..Recovery::default()
     };
 
+    // A state file ahead of the store (a tail cut by recovery, say) would make the replay skip
+    // events stored later under the same numbers: never start past the end.
+    let (events_next, alarms_next) = (store.events.next_record(), store.alarms.next_record());
+    if saved.events_next > events_next || saved.alarms_next > alarms_next {
+        warn!(
+            saved_events = saved.events_next,
+            events_next,
+            saved_alarms = saved.alarms_next,
+            alarms_next,
+            "correlation state is ahead of the store; replaying from the store's end"
+        );
+    }
+    let (from_event, from_alarm) = (
+        saved.events_next.min(events_next),
+        saved.alarms_next.min(alarms_next),
+    );
     let mut inputs: Vec<Event> = Vec::new();
     let mut stored_ids: HashSet<Uuid> = HashSet::new();
-    store.events.scan_from(saved.events_next, |_, event| {
+    store.events.scan_from(from_event, |_, event| {
         stored_ids.insert(event.id);
         if !(event.plugin_id == DIRECTIVE_PLUGIN_ID && event.extra.contains_key("backlog_id")) {
             inputs.push(event);
         }
     })?;
     let mut stored_alarms: HashSet<(Uuid, u32)> = HashSet::new();
-    store.alarms.scan_from(saved.alarms_next, |_, alarm| {
+    store.alarms.scan_from(from_alarm, |_, alarm| {
         stored_alarms.insert((alarm.id, alarm.revision));
     })?;
     let mut missing_events: Vec<Event> = Vec::new();

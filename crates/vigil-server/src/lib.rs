@@ -129,7 +129,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
     };
     write_runtime_file(data_dir, &runtime_info)?;
 
-    let (queue, reloads, writer) = writer::spawn(
+    let (queue, reloads, stop_writer, writer) = writer::spawn(
         writer::WriterSetup {
             store,
             analyzer,
@@ -187,8 +187,11 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
         .await
         .is_err()
     {
-        warn!("some agent sessions did not end in time");
+        warn!("some agent sessions did not end in time; they are abandoned");
     }
+    // Whatever is queued is stored; sessions still stuck (an agent not reading its replies)
+    // no longer keep the writer waiting.
+    stop_writer.stop();
     let store = tokio::task::spawn_blocking(move || writer.join())
         .await?
         .map_err(|_| anyhow::anyhow!("the store writer thread panicked"))?;
@@ -221,8 +224,10 @@ async fn wait_for_shutdown(
             }
             _ = hup.recv() => {
                 info!("SIGHUP received: reloading the correlation rules");
-                // The writer logs the outcome; a failed reload keeps the running rules.
-                let _ = admin::request_reload(reloads).await;
+                // The writer logs the outcome; a failed reload keeps the running rules. Not
+                // awaited here, so a slow reload never delays SIGTERM.
+                let reloads = reloads.clone();
+                tokio::spawn(async move { admin::request_reload(&reloads).await });
             }
         }
     }

@@ -89,6 +89,36 @@ pub struct ReloadReport {
     pub dropped_backlogs: usize,
 }
 
+/// Tells the writer that shutdown has begun: it stores what is queued, closes the queue so
+/// sessions still blocked on it end, and stops even if some session still holds a sender.
+#[derive(Clone)]
+pub struct StopHandle {
+    since: Arc<std::sync::OnceLock<Instant>>,
+    permits: Arc<Semaphore>,
+}
+
+impl StopHandle {
+    /// Begins the writer's shutdown.
+    pub fn stop(&self) {
+        let _ = self.since.set(Instant::now());
+        self.permits.close();
+    }
+
+    fn stopped_since(&self) -> Option<Instant> {
+        self.since.get().copied()
+    }
+}
+
+/// Closes the intake queue when the writer ends for any reason (a panic included), so sessions
+/// waiting for room end instead of hanging.
+struct CloseOnExit(Arc<Semaphore>);
+
+impl Drop for CloseOnExit {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 /// A reload request: the answer goes back on the channel.
 pub type ReloadRequest = tokio::sync::oneshot::Sender<Result<ReloadReport, String>>;
 
@@ -101,6 +131,7 @@ pub fn spawn(
 ) -> std::io::Result<(
     IntakeQueue,
     mpsc::UnboundedSender<ReloadRequest>,
+    StopHandle,
     JoinHandle<Store>,
 )> {
     let (reload_sender, reloads) = mpsc::unbounded_channel();
@@ -112,7 +143,12 @@ pub fn spawn(
         capacity: setup.queue_capacity,
         metrics: metrics.clone(),
     };
+    let stop = StopHandle {
+        since: Arc::new(std::sync::OnceLock::new()),
+        permits: permits.clone(),
+    };
     let writer = Writer {
+        stop: stop.clone(),
         store: setup.store,
         analyzer: setup.analyzer,
         data_dir: setup.data_dir,
@@ -129,10 +165,11 @@ pub fn spawn(
     let thread = std::thread::Builder::new()
         .name("vigil-store-writer".into())
         .spawn(move || writer.run())?;
-    Ok((queue, reload_sender, thread))
+    Ok((queue, reload_sender, stop, thread))
 }
 
 struct Writer {
+    stop: StopHandle,
     store: Store,
     analyzer: Analyzer,
     data_dir: std::path::PathBuf,
@@ -172,6 +209,7 @@ impl Writer {
     }
 
     fn run(mut self) -> Store {
+        let _close = CloseOnExit(self.permits.clone());
         let mut last_retention = Instant::now() - RETENTION_INTERVAL;
         let mut last_snapshot = Instant::now();
         self.publish_stats();
@@ -187,6 +225,8 @@ impl Writer {
             let (mut pending, mut permits) = match next {
                 Ok(Some((batch, taken))) => (batch, taken as usize),
                 Ok(None) => break,
+                // Stopping, and nothing queued: sessions that still hold a sender are stuck.
+                Err(_) if self.stop.stopped_since().is_some() => break,
                 Err(_) => continue,
             };
             while pending.len() < self.batch_max {
@@ -262,6 +302,10 @@ impl Writer {
     /// [`SHUTDOWN_RETRY`] and counts unstored input events as lost.
     fn store_durably(&mut self, events: &[Event], alarms: &[Alarm], inputs: u64) {
         let started = Instant::now();
+        let give_up = |stop: &StopHandle| {
+            stop.stopped_since()
+                .is_some_and(|since| since.elapsed() > SHUTDOWN_RETRY)
+        };
         let mut delay = Duration::from_millis(50);
         let (mut events_done, mut alarms_done) = (events.is_empty(), alarms.is_empty());
         if events_done {
@@ -283,8 +327,13 @@ impl Writer {
             };
             if let Err(e) = result {
                 self.metrics.store_errors.increment(1);
-                if self.receiver.is_closed() && started.elapsed() > SHUTDOWN_RETRY {
-                    error!(error = %e, events = events.len(), alarms = alarms.len(), "store write keeps failing during shutdown; these were NOT stored");
+                // A record too large to store will never fit: do not retry it forever.
+                let hopeless = matches!(e, vigil_store::StoreError::RecordTooLarge { .. });
+                if hopeless
+                    || give_up(&self.stop)
+                    || (self.receiver.is_closed() && started.elapsed() > SHUTDOWN_RETRY)
+                {
+                    error!(error = %e, events = events.len(), alarms = alarms.len(), "store write cannot succeed (a record too large, or the store failing past the shutdown grace); these were NOT stored");
                     if !events_done {
                         self.metrics.lost.increment(inputs);
                     }

@@ -46,6 +46,16 @@ pub enum StoreError {
         /// The lock file.
         path: PathBuf,
     },
+    /// A record (or a batch) is too large to store; nothing of the batch was written.
+    #[error(
+        "{path}: a record of {size} bytes is too large to store (at most 16 MiB per record and 4 GiB per segment)"
+    )]
+    RecordTooLarge {
+        /// The segment it was meant for.
+        path: PathBuf,
+        /// Its size.
+        size: usize,
+    },
     /// A record passed its checksum but could not be decoded.
     #[error("{path}: record at byte {offset} is unreadable: {reason}")]
     Corrupt {
@@ -81,11 +91,18 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) both logs for writing, recovering from any crash.
+    /// Opens (creating if needed) both logs for writing, recovering from any crash. Alarms are
+    /// few and precious: their log is only bounded by size, never aged out, and their segments
+    /// are not sealed by age (an alarm's time is its events' time, which can be old).
     pub fn open(data_dir: &Path, options: &LogOptions) -> Result<Store, StoreError> {
+        let alarm_options = LogOptions {
+            retention_max_age: None,
+            segment_max_age: std::time::Duration::MAX,
+            ..options.clone()
+        };
         Ok(Store {
             events: Log::open(&data_dir.join("events"), options.clone())?,
-            alarms: Log::open(&data_dir.join("alarms"), options.clone())?,
+            alarms: Log::open(&data_dir.join("alarms"), alarm_options)?,
         })
     }
 }

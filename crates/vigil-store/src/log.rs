@@ -139,7 +139,13 @@ impl<R: Record> Log<R> {
         let mut active = SegmentIndex::new(0);
         if let Some((&last, older)) = bases.split_last() {
             for &base in older {
-                sealed.push(Self::sealed_summary(dir, base, false)?);
+                match Self::sealed_summary(dir, base, false) {
+                    Ok(summary) => sealed.push(summary),
+                    // Deleted by retention in the writer process since it was listed.
+                    Err(StoreError::Io { source, .. })
+                        if source.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
             }
             active = Self::scan_segment(&segment::segment_path(dir, last), last)?.0;
         }
@@ -245,8 +251,15 @@ impl<R: Record> Log<R> {
     }
 
     /// Appends records and makes them durable (one `fdatasync`) before returning. On error
-    /// nothing of the batch is kept.
+    /// nothing of the batch is kept, so retrying never stores a record twice.
     pub fn append(&mut self, records: &[R]) -> Result<(), StoreError> {
+        if self.writer.is_none() {
+            return Err(read_only_error(&self.dir));
+        }
+        // A seal that failed after an earlier append is retried before anything new is written.
+        if self.active.summary.bytes >= self.seal_threshold() {
+            self.seal()?;
+        }
         let Some(writer) = self.writer.as_mut() else {
             return Err(read_only_error(&self.dir));
         };
@@ -267,6 +280,18 @@ impl<R: Record> Log<R> {
             self.encoded.clear();
             record.encode(&mut self.encoded);
             let offset = start + self.batch.len() as u64;
+            if self.encoded.len() > segment::MAX_RECORD {
+                return Err(StoreError::RecordTooLarge {
+                    path,
+                    size: self.encoded.len(),
+                });
+            }
+            if offset > u64::from(u32::MAX) {
+                return Err(StoreError::RecordTooLarge {
+                    path,
+                    size: self.batch.len(),
+                });
+            }
             segment::frame(&self.encoded, &mut self.batch);
             frames.push((offset, start + self.batch.len() as u64));
         }
@@ -299,10 +324,18 @@ impl<R: Record> Log<R> {
                 record.index_fields(),
             );
         }
-        if self.active.summary.bytes >= self.options.segment_bytes.min(1 << 30) {
-            self.seal()?;
+        if self.active.summary.bytes >= self.seal_threshold() {
+            // The batch is durable whatever happens here: a failed seal is logged and retried
+            // before the next append, never reported as a failed append.
+            if let Err(e) = self.seal() {
+                warn!(error = %e, "cannot seal the full segment yet; will retry before the next append");
+            }
         }
         Ok(())
+    }
+
+    fn seal_threshold(&self) -> u64 {
+        self.options.segment_bytes.min(1 << 30)
     }
 
     /// Seals the active segment (writes its index) and starts a new one.
@@ -491,9 +524,18 @@ impl<R: Record> Log<R> {
             let path = segment::segment_path(&self.dir, index.summary.base);
             let file = match &mut files[position] {
                 Some(file) => file,
-                slot => {
-                    slot.insert(File::open(&path).map_err(StoreError::io("open segment", &path))?)
-                }
+                slot => match File::open(&path) {
+                    Ok(file) => slot.insert(file),
+                    // Deleted by retention in the writer process during this search.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => {
+                        return Err(StoreError::Io {
+                            action: "open segment",
+                            path,
+                            source: e,
+                        });
+                    }
+                },
             };
             let offset = index.offset(ordinal).unwrap_or_default();
             let payload = segment::read_record(file, &path, offset)?;

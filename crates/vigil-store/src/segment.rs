@@ -50,15 +50,39 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
         .map_err(StoreError::io("sync directory", dir))
 }
 
-/// Creates a new empty segment and makes it durable, directory entry included.
+/// Creates a new empty segment and makes it durable, directory entry included. A file left at
+/// that name by a crash (or a failed earlier attempt) without a valid header is reused; one with
+/// a header is never overwritten.
 pub(crate) fn create(dir: &Path, base: u64) -> Result<File, StoreError> {
     let path = segment_path(dir, base);
     let mut file = OpenOptions::new()
-        .create_new(true)
+        .create(true)
+        .truncate(false)
         .read(true)
         .append(true)
         .open(&path)
         .map_err(StoreError::io("create segment", &path))?;
+    let len = file
+        .metadata()
+        .map_err(StoreError::io("stat segment", &path))?
+        .len();
+    if len >= HEADER_LEN {
+        let mut head = [0u8; 8];
+        file.read_exact_at(&mut head, 0)
+            .map_err(StoreError::io("read segment header", &path))?;
+        if &head == MAGIC {
+            return Err(StoreError::Io {
+                action: "create segment",
+                path,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "a segment with this base already exists",
+                ),
+            });
+        }
+    }
+    file.set_len(0)
+        .map_err(StoreError::io("reset leftover segment", &path))?;
     let mut header = [0u8; HEADER_LEN as usize];
     header[..8].copy_from_slice(MAGIC);
     header[8..].copy_from_slice(&base.to_le_bytes());

@@ -365,3 +365,81 @@ fn scan_from_reads_in_append_order_across_segments() {
         .unwrap();
     assert_eq!(all, 40);
 }
+
+// Regressions from the store review.
+
+#[test]
+fn a_failed_seal_never_stores_a_batch_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::<Event>::open(
+        dir.path(),
+        LogOptions {
+            segment_bytes: 300,
+            retention_max_age: None,
+            ..LogOptions::default()
+        },
+    )
+    .unwrap();
+    // Block the next segment: a file with a valid segment header already has its name.
+    log.append(&[event(1, 1)]).unwrap();
+    // The seal happens after the next two records: the new segment's base will be 3.
+    let next = log.next_record() + 2;
+    let blocker = dir.path().join(format!("{next:020}.seg"));
+    let mut header = b"VIGILSG1".to_vec();
+    header.extend_from_slice(&next.to_le_bytes());
+    std::fs::write(&blocker, &header).unwrap();
+    // This append fills the segment; its seal fails but the batch is durable: Ok.
+    log.append(&[event(2, 2), event(3, 3)]).unwrap();
+    // The next append must seal first, cannot, and writes nothing.
+    assert!(log.append(&[event(4, 4)]).is_err());
+    assert!(log.append(&[event(4, 4)]).is_err());
+    std::fs::remove_file(&blocker).unwrap();
+    log.append(&[event(4, 4)]).unwrap();
+    assert_eq!(
+        ids(&log.search(&all_oldest()).unwrap()),
+        vec![1, 2, 3, 4],
+        "no duplicates"
+    );
+}
+
+#[test]
+fn a_leftover_headerless_segment_is_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::<Event>::open(
+        dir.path(),
+        LogOptions {
+            segment_bytes: 300,
+            retention_max_age: None,
+            ..LogOptions::default()
+        },
+    )
+    .unwrap();
+    log.append(&[event(1, 1)]).unwrap();
+    let next = log.next_record() + 2;
+    // A crash while creating a segment left an empty file with the name the next seal needs.
+    std::fs::write(dir.path().join(format!("{next:020}.seg")), b"").unwrap();
+    log.append(&[event(2, 2), event(3, 3)]).unwrap();
+    log.append(&[event(4, 4)]).unwrap();
+    assert_eq!(ids(&log.search(&all_oldest()).unwrap()), vec![1, 2, 3, 4]);
+    assert!(log.stats().segments >= 2);
+}
+
+#[test]
+fn an_oversized_record_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::<Event>::open(dir.path(), LogOptions::default()).unwrap();
+    let mut huge = event(2, 2);
+    huge.log = Some("x".repeat(17 << 20));
+    match log.append(&[event(1, 1), huge]) {
+        Err(StoreError::RecordTooLarge { size, .. }) => assert!(size > 16 << 20),
+        other => panic!("expected RecordTooLarge, got {other:?}"),
+    }
+    log.append(&[event(3, 3)]).unwrap();
+    drop(log);
+    let log = Log::<Event>::open(dir.path(), LogOptions::default()).unwrap();
+    assert_eq!(
+        ids(&log.search(&all_oldest()).unwrap()),
+        vec![3],
+        "nothing of the refused batch"
+    );
+}

@@ -171,3 +171,45 @@ fn search_cli_filters_and_time_ranges() {
         String::from_utf8_lossy(&missing.stderr).contains("no store at /nonexistent/vigil/events")
     );
 }
+
+/// An agent that never reads its replies leaves its session stuck writing them; SIGTERM must
+/// still end the server (after the session drain timeout) with everything else stored.
+#[test]
+fn sigterm_does_not_wait_for_an_agent_that_never_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), "", "");
+    let addr = server.agent_addr().unwrap();
+    let mut good = open_session(addr, 1).unwrap();
+    let lines: String = (0..100)
+        .map(|seq| event_line(1, seq, 1_700_000_000))
+        .collect();
+    good.write_all(lines.as_bytes()).unwrap();
+    let mut stuck = open_session(addr, 2).unwrap();
+    let writer = std::thread::spawn(move || {
+        // Every line is answered `ok`; the replies pile up unread until the server blocks.
+        let chunk = "session-append-plugin id=\"1\" plugin_id=\"4003\"\n".repeat(10_000);
+        for _ in 0..200 {
+            if stuck.write_all(chunk.as_bytes()).is_err() {
+                break;
+            }
+        }
+    });
+    server
+        .wait_for_metric(
+            "vigil_events_stored_total",
+            100.0,
+            std::time::Duration::from_secs(20),
+        )
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let began = std::time::Instant::now();
+    server.terminate().unwrap();
+    assert!(
+        began.elapsed() < std::time::Duration::from_secs(30),
+        "took {:?}",
+        began.elapsed()
+    );
+    assert_eq!(stored(dir.path()).len(), 100);
+    drop(good);
+    let _ = writer.join();
+}
