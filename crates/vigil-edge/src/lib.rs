@@ -5,3 +5,4 @@
 
 pub mod aggregate;
 pub mod anonymize;
+pub mod normalize;

@@ -130,7 +130,16 @@ struct ReplayArgs {
     /// Also print every event (qualified, and each directive event).
     #[arg(long)]
     events: bool,
-    /// Files of OSSIM agent lines (`event ...`); other commands are skipped.
+    /// Raw logs: OSSIM agent plugin .cfg files or directories (repeatable, tried in order).
+    #[arg(long, value_name = "PATH")]
+    plugins: Vec<PathBuf>,
+    /// Directory with the agent's aliases.cfg and config.cfg (regexp aliases such as \IPV4).
+    #[arg(long, value_name = "DIR")]
+    agent_config: Option<PathBuf>,
+    /// Year of log dates that carry none (default: the current year).
+    #[arg(long)]
+    year: Option<i32>,
+    /// Files of OSSIM agent lines (`event ...`), or of raw logs with --plugins.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
 }
@@ -273,6 +282,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 inventory: args.inventory,
                 references: args.references,
                 events: args.events,
+                plugins: args.plugins,
+                agent_config: args.agent_config,
+                year: args
+                    .year
+                    .unwrap_or_else(|| jiff::Zoned::now().year().into()),
             };
             let stdout = std::io::stdout();
             let stderr = std::io::stderr();
@@ -283,8 +297,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 &mut stderr.lock(),
             )?;
             eprintln!(
-                "replayed {} events ({} lines rejected): {} alarm revisions",
-                summary.events, summary.rejected, summary.alarms
+                "replayed {} events ({} lines rejected, {} unparsed): {} alarm revisions",
+                summary.events, summary.rejected, summary.unparsed, summary.alarms
             );
             Ok(())
         }

@@ -1,6 +1,8 @@
-//! `vigil replay`: OSSIM agent `event` lines from files, through the same analysis as
-//! production ([`vigil_server::analysis::Analyzer`]: sid tables, policies, risk, directives),
-//! printing alarms (and with `--events`, the events) as JSON lines.
+//! `vigil replay`: recorded input through the same analysis as production
+//! ([`vigil_server::analysis::Analyzer`]: sid tables, policies, risk, directives), printing
+//! alarms (and with `--events`, the events) as JSON lines. The input is OSSIM agent `event`
+//! lines, or with `--plugins`, raw logs normalised by OSSIM agent plugin files exactly as the
+//! edge does (unmatched lines become unparsed events).
 //!
 //! Replay is deterministic: an event without `event_id` gets an id derived from its file name,
 //! line number and text; correlation runs on each event's own time (`date`/`fdate`), and a line
@@ -35,6 +37,50 @@ pub struct ReplayOptions {
     pub references: Vec<PathBuf>,
     /// Print every event (qualified, and every directive event) too, before alarms.
     pub events: bool,
+    /// Raw logs: OSSIM agent plugin `.cfg` files or directories of them; without, the input is
+    /// OSSIM agent `event` lines.
+    pub plugins: Vec<PathBuf>,
+    /// Directory with the agent's `aliases.cfg` and `config.cfg` (regexp aliases, `\_CFG`).
+    pub agent_config: Option<PathBuf>,
+    /// Year of log dates that carry none.
+    pub year: i32,
+}
+
+/// Loads plugin files (a directory: every `*.cfg` in name order), in the order given; warnings
+/// about unsupported constructs go to `errors`.
+pub fn load_plugins(
+    paths: &[PathBuf],
+    agent_config: Option<&Path>,
+    errors: &mut impl Write,
+) -> anyhow::Result<vigil_plugins::cfg::PluginSet> {
+    use vigil_plugins::cfg::{AgentSettings, Plugin};
+    let settings = match agent_config {
+        Some(dir) => AgentSettings::load(&dir.join("aliases.cfg"), &dir.join("config.cfg"))?,
+        None => AgentSettings::default(),
+    };
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut in_dir: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("cannot list {}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "cfg"))
+                .collect();
+            in_dir.sort();
+            files.extend(in_dir);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    let mut plugins = Vec::new();
+    for file in files {
+        let (plugin, warnings) = Plugin::load(&file, &settings)?;
+        for w in warnings {
+            writeln!(errors, "warning: {w}")?;
+        }
+        plugins.push(plugin);
+    }
+    Ok(vigil_plugins::cfg::PluginSet::new(plugins))
 }
 
 /// Counts of a replay.
@@ -42,8 +88,11 @@ pub struct ReplayOptions {
 pub struct ReplaySummary {
     /// Event lines analysed.
     pub events: u64,
-    /// Lines that were not valid event lines (reported on standard error).
+    /// Lines that were not valid event lines, or matches that could not become events
+    /// (reported on standard error).
     pub rejected: u64,
+    /// Raw lines no plugin matched (kept as unparsed events).
+    pub unparsed: u64,
     /// Alarm revisions printed.
     pub alarms: u64,
 }
@@ -75,19 +124,125 @@ pub fn run(
     let mut summary = ReplaySummary::default();
     let mut clock = Timestamp::from_secs(0);
     let key = [0u8; 32];
-    for file in files {
-        replay_file(
-            &mut analyzer,
-            file,
-            &key,
-            &mut clock,
-            options.events,
-            &mut summary,
-            out,
+    let plugins = match options.plugins.is_empty() {
+        true => None,
+        false => Some(load_plugins(
+            &options.plugins,
+            options.agent_config.as_deref(),
             errors,
-        )?;
+        )?),
+    };
+    for file in files {
+        match &plugins {
+            None => replay_file(
+                &mut analyzer,
+                file,
+                &key,
+                &mut clock,
+                options.events,
+                &mut summary,
+                out,
+                errors,
+            )?,
+            Some(set) => replay_raw(
+                &mut analyzer,
+                set,
+                options.year,
+                file,
+                &key,
+                &mut clock,
+                options.events,
+                &mut summary,
+                out,
+                errors,
+            )?,
+        }
     }
     Ok(summary)
+}
+
+/// Raw log lines through the plugins, then the same analysis.
+#[allow(clippy::too_many_arguments)]
+fn replay_raw(
+    analyzer: &mut Analyzer,
+    plugins: &vigil_plugins::cfg::PluginSet,
+    year: i32,
+    file: &Path,
+    key: &[u8; 32],
+    clock: &mut Timestamp,
+    print_events: bool,
+    summary: &mut ReplaySummary,
+    out: &mut impl Write,
+    errors: &mut impl Write,
+) -> anyhow::Result<()> {
+    use vigil_edge::normalize::{NormalizeContext, normalize, unparsed};
+    let reader = std::io::BufReader::new(
+        std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
+    );
+    let name = file.display().to_string();
+    let parse_cx = vigil_plugins::cfg::ParseContext::for_year(year);
+    let hosts = std::collections::HashMap::new();
+    let utc = jiff::tz::TimeZone::UTC;
+    for (index, bytes) in reader.split(b'\n').enumerate() {
+        let bytes = bytes.with_context(|| format!("cannot read {name}"))?;
+        let line = String::from_utf8_lossy(&bytes);
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            continue;
+        }
+        let cx = NormalizeContext {
+            sensor: "replay",
+            sensor_ip: std::net::IpAddr::from([0, 0, 0, 0]),
+            received: *clock,
+            zone: &utc,
+            hosts: &hosts,
+            replay: true,
+            secret_key: key,
+            id: derived_id(
+                b"replay",
+                &[name.as_bytes(), &((index + 1) as u64).to_le_bytes(), &bytes],
+            ),
+        };
+        let event = match plugins.parse(line, &parse_cx) {
+            Some(parsed) => match normalize(&parsed, line, &cx) {
+                Ok(event) => event,
+                Err(e) => {
+                    summary.rejected += 1;
+                    writeln!(errors, "{name}:{}: {e}", index + 1)?;
+                    unparsed(line, &cx)
+                }
+            },
+            None => {
+                summary.unparsed += 1;
+                unparsed(line, &cx)
+            }
+        };
+        *clock = event.time;
+        summary.events += 1;
+        emit(analyzer.analyze(event), print_events, summary, out)?;
+    }
+    Ok(())
+}
+
+/// Writes an analysis: its events when asked, then its alarms.
+fn emit(
+    analysis: vigil_server::analysis::Analysis,
+    print_events: bool,
+    summary: &mut ReplaySummary,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    if print_events {
+        for e in &analysis.events {
+            serde_json::to_writer(&mut *out, e)?;
+            out.write_all(b"\n")?;
+        }
+    }
+    for alarm in &analysis.alarms {
+        serde_json::to_writer(&mut *out, alarm)?;
+        out.write_all(b"\n")?;
+        summary.alarms += 1;
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -136,18 +291,7 @@ fn replay_file(
         let mut event = raw.into_event(&context);
         event.provenance.transport = Transport::Replay;
         summary.events += 1;
-        let analysis = analyzer.analyze(event);
-        if print_events {
-            for e in &analysis.events {
-                serde_json::to_writer(&mut *out, e)?;
-                out.write_all(b"\n")?;
-            }
-        }
-        for alarm in &analysis.alarms {
-            serde_json::to_writer(&mut *out, alarm)?;
-            out.write_all(b"\n")?;
-            summary.alarms += 1;
-        }
+        emit(analyzer.analyze(event), print_events, summary, out)?;
     }
     Ok(())
 }

@@ -90,7 +90,7 @@ fn replay_gives_the_worked_example_alarms_deterministically() {
     );
     assert!(stderr.contains("agent.log:23: unquoted_value"), "{stderr}");
     assert!(
-        stderr.contains("replayed 71 events (1 lines rejected): 2 alarm revisions"),
+        stderr.contains("replayed 71 events (1 lines rejected, 0 unparsed): 2 alarm revisions"),
         "{stderr}"
     );
     // Same input, same output, to the byte (ids included).
@@ -253,4 +253,63 @@ fn cross_correlation_confirms_an_attack_on_a_vulnerable_host() {
         Some(10),
         "10.0.0.6 has no inventory: the sid table's reliability"
     );
+}
+
+/// Raw logs through OSSIM plugin files: the 3-week Ubuntu auth.log with a brute force.
+#[test]
+fn replay_of_raw_logs_through_plugins_raises_the_brute_force_alarms() {
+    let plugins = corpus("ossim/plugins");
+    let run = || {
+        let output = Command::new(exe())
+            .arg("replay")
+            .args(["--plugins"])
+            .arg(plugins.join("ssh.cfg"))
+            .args(["--plugins"])
+            .arg(plugins.join("pam_unix.cfg"))
+            .args(["--plugins"])
+            .arg(plugins.join("sudo.cfg"))
+            .arg("--agent-config")
+            .arg(corpus("ossim/agent"))
+            .arg("--directives")
+            .arg(corpus("ossim/directives"))
+            .arg("--sid-tables")
+            .arg(corpus("ossim/plugins-sql"))
+            .args(["--year", "2015"])
+            .arg(corpus("attacks/elastic-examples-ssh-bruteforce/auth.log"))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    };
+    let (stdout, stderr) = run();
+    assert!(
+        stderr
+            .contains("replayed 7121 events (0 lines rejected, 2512 unparsed): 8 alarm revisions"),
+        "{stderr}"
+    );
+    let alarms: Vec<Alarm> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let distinct = |directive: u32| {
+        alarms
+            .iter()
+            .filter(|a| a.directive_id == directive)
+            .map(|a| a.id)
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    };
+    assert_eq!(
+        (distinct(50113), distinct(50004)),
+        (4, 2),
+        "SSH and PAM brute-force directives"
+    );
+    assert_eq!(run().0, stdout, "deterministic");
 }
