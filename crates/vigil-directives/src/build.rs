@@ -5,8 +5,7 @@ use vigil_event::EventKind;
 
 use crate::diagnostic::Diagnostic;
 use crate::model::{
-    Directive, Location, Monitor, Reliability, Reputation, Rule, Term, TextConstraint, TextField,
-    TextValue,
+    Directive, Location, Monitor, Rule, Term, TextConstraint, TextField, TextValue,
 };
 use crate::values::{self, List, Parsed, Refs};
 use crate::xml::{Attr, Element, Node};
@@ -267,34 +266,12 @@ fn rule(cx: &mut Ctx, el: &Element, level: u8) -> Option<Rule> {
                 }
             });
     let name = cx.required(el, "name").map(|a| a.value.clone());
-    let mut r = Rule {
+    let mut r = Rule::new(
         level,
-        kind: kind.unwrap_or_default(),
-        name: name.clone().unwrap_or_default(),
-        reliability: Reliability::Absolute(1),
-        occurrence: 1,
-        time_out: 0,
-        plugin_id: Vec::new(),
-        plugin_sid: Vec::new(),
-        from: Vec::new(),
-        to: Vec::new(),
-        port_from: Vec::new(),
-        port_to: Vec::new(),
-        protocol: Vec::new(),
-        sensor: Vec::new(),
-        text: Vec::new(),
-        product: Vec::new(),
-        category: Vec::new(),
-        subcategory: Vec::new(),
-        entity: Vec::new(),
-        suppress: Vec::new(),
-        reputation: Reputation::default(),
-        sticky_different: None,
-        not: false,
-        monitor: None,
-        children: Vec::new(),
-        location: el.location.clone(),
-    };
+        kind.unwrap_or_default(),
+        name.clone().unwrap_or_default(),
+        el.location.clone(),
+    );
     let mut monitor = MonitorAttrs::default();
     let ints = Refs::Colon(values::INT_VARS);
     for a in &el.attrs {

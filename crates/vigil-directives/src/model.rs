@@ -130,6 +130,41 @@ pub struct Rule {
     pub location: Location,
 }
 
+impl Rule {
+    /// A rule at `level` with OSSIM's defaults (reliability 1, occurrence 1, no time
+    /// out) that accepts any event: every constraint list empty.
+    pub fn new(level: u8, kind: EventKind, name: String, location: Location) -> Rule {
+        Rule {
+            level,
+            kind,
+            name,
+            reliability: Reliability::Absolute(1),
+            occurrence: 1,
+            time_out: 0,
+            plugin_id: Vec::new(),
+            plugin_sid: Vec::new(),
+            from: Vec::new(),
+            to: Vec::new(),
+            port_from: Vec::new(),
+            port_to: Vec::new(),
+            protocol: Vec::new(),
+            sensor: Vec::new(),
+            text: Vec::new(),
+            product: Vec::new(),
+            category: Vec::new(),
+            subcategory: Vec::new(),
+            entity: Vec::new(),
+            suppress: Vec::new(),
+            reputation: Reputation::default(),
+            sticky_different: None,
+            not: false,
+            monitor: None,
+            children: Vec::new(),
+            location,
+        }
+    }
+}
+
 /// `reliability="N"` (absolute) or `reliability="+N"` (added to the levels above).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Reliability {

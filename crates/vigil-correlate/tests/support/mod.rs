@@ -7,40 +7,20 @@ use std::sync::Arc;
 
 use vigil_correlate::{Assets, CompiledSet, Engine, EngineConfig};
 use vigil_directives::{
-    Address, Directive, DirectiveSet, Location, PortRange, Reliability, Reputation, Rule, Term,
-    TermValue, Var,
+    Address, Directive, DirectiveSet, Location, PortRange, Reliability, Rule, Term, TermValue, Var,
 };
 use vigil_event::{Event, EventKind, TimeSource, Timestamp, Transport, Uuid};
 
 pub fn rule(level: u8, plugin_id: u32, sids: &[u32]) -> Rule {
-    Rule {
+    let mut r = Rule::new(
         level,
-        kind: EventKind::Detector,
-        name: format!("level {level}"),
-        reliability: Reliability::Absolute(1),
-        occurrence: 1,
-        time_out: 0,
-        plugin_id: vec![lit(plugin_id)],
-        plugin_sid: sids.iter().map(|s| lit(*s)).collect(),
-        from: Vec::new(),
-        to: Vec::new(),
-        port_from: Vec::new(),
-        port_to: Vec::new(),
-        protocol: Vec::new(),
-        sensor: Vec::new(),
-        text: Vec::new(),
-        product: Vec::new(),
-        category: Vec::new(),
-        subcategory: Vec::new(),
-        entity: Vec::new(),
-        suppress: Vec::new(),
-        reputation: Reputation::default(),
-        sticky_different: None,
-        not: false,
-        monitor: None,
-        children: Vec::new(),
-        location: Location::default(),
-    }
+        EventKind::Detector,
+        format!("level {level}"),
+        Location::default(),
+    );
+    r.plugin_id = vec![lit(plugin_id)];
+    r.plugin_sid = sids.iter().map(|s| lit(*s)).collect();
+    r
 }
 
 pub fn lit<T>(v: T) -> Term<T> {
