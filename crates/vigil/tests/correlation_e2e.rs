@@ -24,23 +24,14 @@ fn failures(first: u32, count: u32) -> String {
 }
 
 fn replay(file: &std::path::Path) -> (String, String) {
-    let output = Command::new(exe())
-        .arg("replay")
-        .arg("--directives")
-        .arg(corpus("ossim/directives"))
-        .arg("--sid-tables")
-        .arg(corpus("ossim/plugins-sql"))
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
+    run_ok(
+        Command::new(exe())
+            .arg("replay")
+            .arg("--directives")
+            .arg(corpus("ossim/directives"))
+            .arg("--sid-tables")
+            .arg(corpus("ossim/plugins-sql"))
+            .arg(file),
     )
 }
 
@@ -222,23 +213,17 @@ fn cross_correlation_confirms_an_attack_on_a_vulnerable_host() {
          event type=\"detector\" date=\"1700000001\" plugin_id=\"1001\" plugin_sid=\"1005\" src_ip=\"203.0.113.7\" dst_ip=\"10.0.0.6\" dst_port=\"80\"\n",
     )
     .unwrap();
-    let output = Command::new(exe())
-        .args(["replay", "--events", "--sid-tables"])
-        .arg(corpus("ossim/plugins-sql/snort.sql"))
-        .arg("--inventory")
-        .arg(&inventory)
-        .arg("--references")
-        .arg(corpus("ossim/crosscorrelation/cross-free.sql"))
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let (stdout, _) = run_ok(
+        Command::new(exe())
+            .args(["replay", "--events", "--sid-tables"])
+            .arg(corpus("ossim/plugins-sql/snort.sql"))
+            .arg("--inventory")
+            .arg(&inventory)
+            .arg("--references")
+            .arg(corpus("ossim/crosscorrelation/cross-free.sql"))
+            .arg(&file),
     );
-    let events: Vec<vigil_event::Event> = String::from_utf8(output.stdout)
-        .unwrap()
+    let events: Vec<vigil_event::Event> = stdout
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
@@ -260,32 +245,23 @@ fn cross_correlation_confirms_an_attack_on_a_vulnerable_host() {
 fn replay_of_raw_logs_through_plugins_raises_the_brute_force_alarms() {
     let plugins = corpus("ossim/plugins");
     let run = || {
-        let output = Command::new(exe())
-            .arg("replay")
-            .args(["--plugins"])
-            .arg(plugins.join("ssh.cfg"))
-            .args(["--plugins"])
-            .arg(plugins.join("pam_unix.cfg"))
-            .args(["--plugins"])
-            .arg(plugins.join("sudo.cfg"))
-            .arg("--agent-config")
-            .arg(corpus("ossim/agent"))
-            .arg("--directives")
-            .arg(corpus("ossim/directives"))
-            .arg("--sid-tables")
-            .arg(corpus("ossim/plugins-sql"))
-            .args(["--year", "2015"])
-            .arg(corpus("attacks/elastic-examples-ssh-bruteforce/auth.log"))
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        (
-            String::from_utf8(output.stdout).unwrap(),
-            String::from_utf8(output.stderr).unwrap(),
+        run_ok(
+            Command::new(exe())
+                .arg("replay")
+                .args(["--plugins"])
+                .arg(plugins.join("ssh.cfg"))
+                .args(["--plugins"])
+                .arg(plugins.join("pam_unix.cfg"))
+                .args(["--plugins"])
+                .arg(plugins.join("sudo.cfg"))
+                .arg("--agent-config")
+                .arg(corpus("ossim/agent"))
+                .arg("--directives")
+                .arg(corpus("ossim/directives"))
+                .arg("--sid-tables")
+                .arg(corpus("ossim/plugins-sql"))
+                .args(["--year", "2015"])
+                .arg(corpus("attacks/elastic-examples-ssh-bruteforce/auth.log")),
         )
     };
     let (stdout, stderr) = run();

@@ -68,20 +68,14 @@ fn search_cli_filters_and_time_ranges() {
     server.terminate().unwrap();
 
     let search = |args: &[&str]| -> Vec<u32> {
-        let output = Command::new(exe())
-            .arg("search")
-            .arg("--data-dir")
-            .arg(dir.path())
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
+        let (stdout, _) = run_ok(
+            Command::new(exe())
+                .arg("search")
+                .arg("--data-dir")
+                .arg(dir.path())
+                .args(args),
         );
-        String::from_utf8(output.stdout)
-            .unwrap()
+        stdout
             .lines()
             .map(|line| {
                 let event: serde_json::Value = serde_json::from_str(line).unwrap();

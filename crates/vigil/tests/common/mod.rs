@@ -15,6 +15,21 @@ pub fn exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_vigil"))
 }
 
+/// Runs a `vigil` command that must succeed (its stderr is shown if not); returns its
+/// stdout and stderr.
+pub fn run_ok(command: &mut std::process::Command) -> (String, String) {
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
 pub fn corpus(rel: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/corpus")
