@@ -30,11 +30,7 @@ fn corpus() -> PathBuf {
 
 fn plugin_set(names: &[&str]) -> PluginSet {
     let root = corpus();
-    let settings = AgentSettings::load(
-        &root.join("ossim/agent/aliases.cfg"),
-        &root.join("ossim/agent/config.cfg"),
-    )
-    .expect("agent settings load");
+    let settings = AgentSettings::load(&root.join("ossim/agent")).expect("agent settings load");
     PluginSet::new(
         names
             .iter()

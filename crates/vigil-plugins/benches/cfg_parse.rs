@@ -10,10 +10,7 @@ use vigil_plugins::cfg::{AgentSettings, ParseContext, Plugin, PluginSet};
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
-    let settings = match AgentSettings::load(
-        &root.join("ossim/agent/aliases.cfg"),
-        &root.join("ossim/agent/config.cfg"),
-    ) {
+    let settings = match AgentSettings::load(&root.join("ossim/agent")) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("corpus missing: {e}");

@@ -18,11 +18,7 @@ fn corpus() -> PathBuf {
 
 fn settings() -> AgentSettings {
     let root = corpus();
-    AgentSettings::load(
-        &root.join("ossim/agent/aliases.cfg"),
-        &root.join("ossim/agent/config.cfg"),
-    )
-    .expect("agent settings load")
+    AgentSettings::load(&root.join("ossim/agent")).expect("agent settings load")
 }
 
 fn cfg_files(dir: &Path) -> Vec<PathBuf> {

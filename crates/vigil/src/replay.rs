@@ -55,7 +55,7 @@ pub fn load_plugins(
 ) -> anyhow::Result<vigil_plugins::cfg::PluginSet> {
     use vigil_plugins::cfg::{AgentSettings, Plugin};
     let settings = match agent_config {
-        Some(dir) => AgentSettings::load(&dir.join("aliases.cfg"), &dir.join("config.cfg"))?,
+        Some(dir) => AgentSettings::load(dir)?,
         None => AgentSettings::default(),
     };
     let mut files = Vec::new();

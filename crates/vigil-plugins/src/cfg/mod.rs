@@ -124,10 +124,11 @@ pub struct AgentSettings {
 }
 
 impl AgentSettings {
-    /// Loads `aliases.cfg` and `config.cfg`.
-    pub fn load(aliases_path: &Path, config_path: &Path) -> Result<AgentSettings, CfgError> {
-        let aliases_ini = read_ini(aliases_path)?;
-        let config_ini = read_ini(config_path)?;
+    /// Loads `aliases.cfg` and `config.cfg` from an agent configuration directory
+    /// (`/etc/ossim/agent` on an OSSIM sensor).
+    pub fn load(agent_dir: &Path) -> Result<AgentSettings, CfgError> {
+        let aliases_ini = read_ini(&agent_dir.join("aliases.cfg"))?;
+        let config_ini = read_ini(&agent_dir.join("config.cfg"))?;
         let aliases = aliases_ini
             .sections
             .get("regexp")
