@@ -120,10 +120,6 @@ pub fn run(
     out: &mut impl Write,
     errors: &mut impl Write,
 ) -> anyhow::Result<ReplaySummary> {
-    let mut analyzer = analyzer(options)?;
-    let mut summary = ReplaySummary::default();
-    let mut clock = Timestamp::from_secs(0);
-    let key = [0u8; 32];
     let plugins = match options.plugins.is_empty() {
         true => None,
         false => Some(load_plugins(
@@ -132,166 +128,143 @@ pub fn run(
             errors,
         )?),
     };
+    let parse_cx = vigil_plugins::cfg::ParseContext::for_year(options.year);
+    let mut replay = Replayer {
+        analyzer: analyzer(options)?,
+        key: [0u8; 32],
+        clock: Timestamp::from_secs(0),
+        print_events: options.events,
+        summary: ReplaySummary::default(),
+        out,
+        errors,
+    };
     for file in files {
-        match &plugins {
-            None => replay_file(
-                &mut analyzer,
-                file,
-                &key,
-                &mut clock,
-                options.events,
-                &mut summary,
-                out,
-                errors,
-            )?,
-            Some(set) => replay_raw(
-                &mut analyzer,
-                set,
-                options.year,
-                file,
-                &key,
-                &mut clock,
-                options.events,
-                &mut summary,
-                out,
-                errors,
-            )?,
-        }
-    }
-    Ok(summary)
-}
-
-/// Raw log lines through the plugins, then the same analysis.
-#[allow(clippy::too_many_arguments)]
-fn replay_raw(
-    analyzer: &mut Analyzer,
-    plugins: &vigil_plugins::cfg::PluginSet,
-    year: i32,
-    file: &Path,
-    key: &[u8; 32],
-    clock: &mut Timestamp,
-    print_events: bool,
-    summary: &mut ReplaySummary,
-    out: &mut impl Write,
-    errors: &mut impl Write,
-) -> anyhow::Result<()> {
-    use vigil_edge::normalize::{NormalizeContext, normalize, unparsed};
-    let reader = std::io::BufReader::new(
-        std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
-    );
-    let name = file.display().to_string();
-    let parse_cx = vigil_plugins::cfg::ParseContext::for_year(year);
-    let hosts = std::collections::HashMap::new();
-    let utc = jiff::tz::TimeZone::UTC;
-    for (index, bytes) in reader.split(b'\n').enumerate() {
-        let bytes = bytes.with_context(|| format!("cannot read {name}"))?;
-        let line = String::from_utf8_lossy(&bytes);
-        let line = line.trim_end_matches('\r');
-        if line.trim().is_empty() {
-            continue;
-        }
-        let cx = NormalizeContext {
-            sensor: "replay",
-            sensor_ip: std::net::IpAddr::from([0, 0, 0, 0]),
-            received: *clock,
-            zone: &utc,
-            hosts: &hosts,
-            replay: true,
-            secret_key: key,
-            id: derived_id(
-                b"replay",
-                &[name.as_bytes(), &((index + 1) as u64).to_le_bytes(), &bytes],
-            ),
-        };
-        let event = match plugins.parse(line, &parse_cx) {
-            Some(parsed) => match normalize(&parsed, line, &cx) {
-                Ok(event) => event,
-                Err(e) => {
-                    summary.rejected += 1;
-                    writeln!(errors, "{name}:{}: {e}", index + 1)?;
-                    unparsed(line, &cx)
-                }
-            },
-            None => {
-                summary.unparsed += 1;
-                unparsed(line, &cx)
+        let reader = std::io::BufReader::new(
+            std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
+        );
+        let name = file.display().to_string();
+        for (index, line) in reader.split(b'\n').enumerate() {
+            let line = line.with_context(|| format!("cannot read {name}"))?;
+            let at = (name.as_str(), index + 1);
+            match &plugins {
+                None => replay.agent_line(at, &line)?,
+                Some(set) => replay.raw_line(set, &parse_cx, at, &line)?,
             }
-        };
-        *clock = event.time;
-        summary.events += 1;
-        emit(analyzer.analyze(event), print_events, summary, out)?;
-    }
-    Ok(())
-}
-
-/// Writes an analysis: its events when asked, then its alarms.
-fn emit(
-    analysis: vigil_server::analysis::Analysis,
-    print_events: bool,
-    summary: &mut ReplaySummary,
-    out: &mut impl Write,
-) -> anyhow::Result<()> {
-    if print_events {
-        for e in &analysis.events {
-            serde_json::to_writer(&mut *out, e)?;
-            out.write_all(b"\n")?;
         }
     }
-    for alarm in &analysis.alarms {
-        serde_json::to_writer(&mut *out, alarm)?;
-        out.write_all(b"\n")?;
-        summary.alarms += 1;
-    }
-    Ok(())
+    Ok(replay.summary)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn replay_file(
-    analyzer: &mut Analyzer,
-    file: &Path,
-    key: &[u8; 32],
-    clock: &mut Timestamp,
+/// What a replay carries from line to line.
+struct Replayer<'a, O: Write, E: Write> {
+    analyzer: Analyzer,
+    /// Password fingerprint key (fixed: replay output must not depend on a secret).
+    key: [u8; 32],
+    /// The latest event time, for lines without one.
+    clock: Timestamp,
     print_events: bool,
-    summary: &mut ReplaySummary,
-    out: &mut impl Write,
-    errors: &mut impl Write,
-) -> anyhow::Result<()> {
-    let reader = std::io::BufReader::new(
-        std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
-    );
-    let name = file.display().to_string();
-    for (index, line) in reader.split(b'\n').enumerate() {
-        let line = line.with_context(|| format!("cannot read {name}"))?;
-        let line_no = index + 1;
-        let mut raw = match parse_line(&line) {
+    summary: ReplaySummary,
+    out: &'a mut O,
+    errors: &'a mut E,
+}
+
+impl<O: Write, E: Write> Replayer<'_, O, E> {
+    /// One OSSIM agent line at `(file, line number)`; lines other than `event` are skipped.
+    fn agent_line(&mut self, (name, line_no): (&str, usize), line: &[u8]) -> anyhow::Result<()> {
+        let mut raw = match parse_line(line) {
             Ok(Some(Command::Event(raw))) => raw,
-            Ok(_) => continue, // connect, comments, blank lines, other commands
+            Ok(_) => return Ok(()), // connect, comments, blank lines, other commands
             Err(rejection) => {
-                summary.rejected += 1;
-                writeln!(errors, "{name}:{line_no}: {rejection}")?;
-                continue;
+                self.summary.rejected += 1;
+                writeln!(self.errors, "{name}:{line_no}: {rejection}")?;
+                return Ok(());
             }
         };
         if raw.event_id.is_none() {
-            raw.event_id = Some(derived_id(
-                b"replay",
-                &[name.as_bytes(), &(line_no as u64).to_le_bytes(), &line],
-            ));
+            raw.event_id = Some(line_id(name, line_no, line));
         }
-        let time = raw.date.or(raw.fdate).unwrap_or(*clock);
-        *clock = time;
+        let time = raw.date.or(raw.fdate).unwrap_or(self.clock);
+        self.clock = time;
         let context = EventContext {
             sensor: "replay",
             sensor_ip: std::net::IpAddr::from([0, 0, 0, 0]),
             sensor_id: None,
             peer: None,
             received_at: time,
-            secret_key: key,
+            secret_key: &self.key,
         };
         let mut event = raw.into_event(&context);
         event.provenance.transport = Transport::Replay;
-        summary.events += 1;
-        emit(analyzer.analyze(event), print_events, summary, out)?;
+        self.analyze(event)
     }
-    Ok(())
+
+    /// One raw log line at `(file, line number)` through the plugins; blank lines are skipped.
+    fn raw_line(
+        &mut self,
+        plugins: &vigil_plugins::cfg::PluginSet,
+        parse_cx: &vigil_plugins::cfg::ParseContext,
+        (name, line_no): (&str, usize),
+        bytes: &[u8],
+    ) -> anyhow::Result<()> {
+        use vigil_edge::normalize::{NormalizeContext, normalize, unparsed};
+        let line = String::from_utf8_lossy(bytes);
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            return Ok(());
+        }
+        let hosts = std::collections::HashMap::new();
+        let cx = NormalizeContext {
+            sensor: "replay",
+            sensor_ip: std::net::IpAddr::from([0, 0, 0, 0]),
+            received: self.clock,
+            zone: &jiff::tz::TimeZone::UTC,
+            hosts: &hosts,
+            replay: true,
+            secret_key: &self.key,
+            id: line_id(name, line_no, bytes),
+        };
+        let event = match plugins.parse(line, parse_cx) {
+            Some(parsed) => match normalize(&parsed, line, &cx) {
+                Ok(event) => event,
+                Err(e) => {
+                    self.summary.rejected += 1;
+                    writeln!(self.errors, "{name}:{line_no}: {e}")?;
+                    unparsed(line, &cx)
+                }
+            },
+            None => {
+                self.summary.unparsed += 1;
+                unparsed(line, &cx)
+            }
+        };
+        self.clock = event.time;
+        self.analyze(event)
+    }
+
+    /// Analyses one event and writes its events when asked, then its alarms.
+    fn analyze(&mut self, event: vigil_event::Event) -> anyhow::Result<()> {
+        self.summary.events += 1;
+        let analysis = self.analyzer.analyze(event);
+        if self.print_events {
+            for e in &analysis.events {
+                serde_json::to_writer(&mut *self.out, e)?;
+                self.out.write_all(b"\n")?;
+            }
+        }
+        for alarm in &analysis.alarms {
+            serde_json::to_writer(&mut *self.out, alarm)?;
+            self.out.write_all(b"\n")?;
+            self.summary.alarms += 1;
+        }
+        Ok(())
+    }
+}
+
+/// The id of the event read from a line without one: derived from where it was read and
+/// what it said, so replays are repeatable.
+fn line_id(name: &str, line_no: usize, line: &[u8]) -> vigil_event::Uuid {
+    derived_id(
+        b"replay",
+        &[name.as_bytes(), &(line_no as u64).to_le_bytes(), line],
+    )
 }
