@@ -140,7 +140,7 @@ pub fn normalize(
         .ok()
         .filter(|&s| s > 0)
         .ok_or_else(|| NormalizeError::BadSid {
-            rule: parsed.rule.clone(),
+            rule: parsed.rule.to_string(),
             value: sid_text.to_string(),
         })?;
     let mut event = base(
@@ -160,7 +160,7 @@ pub fn normalize(
     event.device_ip = device;
     for (key, value) in &parsed.fields {
         let value = value.as_str();
-        match key.as_str() {
+        match *key {
             "src_ip" if !value.is_empty() => event.src_ip = address(value, cx, device),
             "dst_ip" => event.dst_ip = address(value, cx, device),
             "src_port" => event.src_port = value.trim().parse().unwrap_or(0),
@@ -194,7 +194,7 @@ pub fn normalize(
                 }
             }
             "snort_sid" | "snort_cid" if !value.is_empty() => {
-                event.extra.insert(key.clone(), value.to_string());
+                event.extra.insert((*key).to_owned(), value.to_string());
             }
             _ => {}
         }

@@ -11,14 +11,11 @@ use vigil_edge::normalize::{
 use vigil_event::{Protocol, TimeSource, Timestamp, Transport, Uuid};
 use vigil_plugins::cfg::Parsed;
 
-fn parsed(fields: &[(&str, &str)]) -> Parsed {
+fn parsed(fields: &[(&'static str, &str)]) -> Parsed {
     Parsed {
         plugin_id: 4003,
         rule: "0001 - fail".into(),
-        fields: fields
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
+        fields: fields.iter().map(|(k, v)| (*k, v.to_string())).collect(),
     }
 }
 

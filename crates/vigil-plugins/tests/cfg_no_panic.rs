@@ -28,6 +28,6 @@ proptest! {
     fn regex_translation_never_panics(pattern in "[\\\\(){}\\[\\]?*+|a-zA-Z0-9,=:<>!^$P#-]{0,40}") {
         let t = rx::translate(&pattern);
         let _ = rx::compile(&t);
-        let _ = rx::required_literal(&t.pattern);
+        let _ = vigil_plugins::cfg::literals::required_literals(&t.pattern);
     }
 }

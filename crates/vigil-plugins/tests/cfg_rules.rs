@@ -42,7 +42,7 @@ fn ordering_by_section_name_and_first_match_wins() {
     assert_eq!(names, ["a rule", "b rule", "c rule"]);
     let got = p.parse("xx foo 12 bar", &CX).expect("match");
     assert_eq!(
-        got.rule, "a rule",
+        &*got.rule, "a rule",
         "case-insensitive, sorted first, first match wins"
     );
     assert_eq!(got.get("plugin_sid"), Some("1"));
@@ -52,8 +52,8 @@ fn ordering_by_section_name_and_first_match_wins() {
         "DEFAULT inherited, \\_CFG replaced"
     );
     assert_eq!(
-        p.parse("only bar", &CX).map(|p| p.rule),
-        Some("c rule".into())
+        p.parse("only bar", &CX).map(|p| p.rule.to_string()),
+        Some("c rule".to_owned())
     );
 }
 

@@ -93,38 +93,83 @@ pub enum Expr {
     Const(String),
     /// The whole value is `{$var}` of a known group.
     Group(usize),
+    /// The whole value is `{translate($var)}` of a known group.
+    Translate(usize),
+    /// The whole value is `{name($a,$b,...)}` with every argument a known group.
+    Call {
+        /// The function name.
+        name: String,
+        /// Group index of each argument.
+        args: Vec<usize>,
+    },
     /// Anything else, evaluated by the agent's substitution pipeline.
     Pipeline(String),
 }
 
+/// The group index of variable `var` (`1`, `2`, ... or a group name), when it exists.
+fn group_index(var: &str, names: &HashMap<String, usize>, group_count: usize) -> Option<usize> {
+    if !var.is_empty() && var.bytes().all(|b| b.is_ascii_digit()) {
+        var.parse::<usize>()
+            .ok()
+            .filter(|&i| i >= 1 && i < group_count)
+    } else {
+        names.get(var).copied()
+    }
+}
+
 impl Expr {
-    /// Compiles `value` for a rule whose groups are `names` (plus `group_count` positional groups).
+    /// Compiles `value` for a rule whose groups are `names` (plus `group_count` positional
+    /// groups). The common whole-value forms (`{$x}`, `{translate($x)}`, `{f($x,...)}`) are
+    /// resolved now; they evaluate exactly as the pipeline would.
     pub fn compile(value: &str, names: &HashMap<String, usize>, group_count: usize) -> Expr {
         if !value.contains('{') && !value.contains("$CONCAT(") {
             return Expr::Const(value.to_owned());
         }
+        let index = |var: &str| group_index(var, names, group_count);
         if let Some(var) = value.strip_prefix("{$").and_then(|v| v.strip_suffix('}'))
             && !var.contains(['{', '}'])
+            && let Some(idx) = index(var)
         {
-            let idx = if var.bytes().all(|b| b.is_ascii_digit()) {
-                var.parse::<usize>()
-                    .ok()
-                    .filter(|&i| i >= 1 && i < group_count)
-            } else {
-                names.get(var).copied()
+            return Expr::Group(idx);
+        }
+        if value.contains("$CONCAT(") || value.contains("{translate2(") {
+            return Expr::Pipeline(value.to_owned());
+        }
+        if let Some(var) = value
+            .strip_prefix("{translate($")
+            .and_then(|v| v.strip_suffix(")}"))
+            && let Some(idx) = index(var)
+        {
+            return Expr::Translate(idx);
+        }
+        if let Some((0, end, name, args)) = find_call(value, 0)
+            && end == value.len()
+            && name != "translate"
+            && let Some(args) = split_args(args)
+                .into_iter()
+                .map(index)
+                .collect::<Option<Vec<_>>>()
+        {
+            return Expr::Call {
+                name: name.to_owned(),
+                args,
             };
-            if let Some(idx) = idx {
-                return Expr::Group(idx);
-            }
         }
         Expr::Pipeline(value.to_owned())
     }
 
     /// Evaluates the expression for one match.
     pub fn eval(&self, vars: &Vars<'_>, tables: &Tables, cx: &ParseContext) -> String {
+        let group = |i: usize| vars.groups.group(i).unwrap_or("");
         match self {
             Expr::Const(s) => s.clone(),
-            Expr::Group(i) => vars.groups.group(*i).unwrap_or("").to_owned(),
+            Expr::Group(i) => group(*i).to_owned(),
+            Expr::Translate(i) => tables.translate("translation", group(*i)),
+            Expr::Call { name, args } => {
+                let values: Vec<&str> = args.iter().map(|&i| group(i)).collect();
+                funcs::call(name, &values, cx)
+                    .unwrap_or_else(|| values.first().copied().unwrap_or("").to_owned())
+            }
             Expr::Pipeline(s) => pipeline(s, vars, tables, cx),
         }
     }
@@ -330,5 +375,38 @@ mod tests {
         assert_eq!(ev("$CONCAT($svc,-,$n)"), "ssh-x");
         assert_eq!(ev("plain"), "plain");
         assert_eq!(called_functions("{a($x)} {b($y,$z)} {$v}"), vec!["a", "b"]);
+    }
+
+    proptest::proptest! {
+        /// The forms resolved at compile time evaluate exactly as the agent's pipeline.
+        #[test]
+        fn compiled_forms_equal_the_pipeline(
+            a in "[ -~]{0,24}",
+            b in "(Feb  8 10:09:06|ssh|SSH|x|6|ff|[ -~]{0,12})",
+        ) {
+            let groups = vec![format!("{a}{b}"), a.clone(), b.clone()];
+            let names: HashMap<String, usize> =
+                [("a".to_owned(), 1), ("b".to_owned(), 2)].into_iter().collect();
+            let vars = Vars { groups: &groups, names: &names };
+            let mut tables = Tables::default();
+            tables.sections.insert(
+                "translation".to_owned(),
+                [("ssh".to_owned(), "SSH!".to_owned())].into_iter().collect(),
+            );
+            let cx = ParseContext { year: 2011, month: 6, day: 1 };
+            for value in [
+                "{$a}", "{$2}", "{translate($b)}", "{translate($nope)}", "{normalize_date($b)}",
+                "{upper($a)}", "{resolv($a)}", "{md5sum($b)}", "{checkValue($b)}",
+                "{nosuch($a)}", "{upper($nope)}", "{upper($a)}x", "{normalize_protocol($b)}",
+            ] {
+                let compiled = Expr::compile(value, &names, groups.len());
+                let reference = Expr::Pipeline(value.to_owned());
+                proptest::prop_assert_eq!(
+                    compiled.eval(&vars, &tables, &cx),
+                    reference.eval(&vars, &tables, &cx),
+                    "{} compiled as {:?}", value, compiled
+                );
+            }
+        }
     }
 }

@@ -222,6 +222,33 @@ static DATE_FORMATS: LazyLock<Vec<(regex::Regex, Fmt)>> = LazyLock::new(|| {
 static DATE_SET: LazyLock<Option<regex::RegexSet>> =
     LazyLock::new(|| regex::RegexSet::new(DATE_FORMATS.iter().map(|(r, _)| r.as_str())).ok());
 
+/// [`DATE_FORMATS`] with ASCII classes, for ASCII text (where they match exactly
+/// as the Unicode ones, with far smaller automata).
+static ASCII_DATE_FORMATS: LazyLock<Vec<(regex::bytes::Regex, Fmt)>> = LazyLock::new(|| {
+    DATE_FORMATS
+        .iter()
+        .filter_map(|(re, fmt)| {
+            regex::bytes::RegexBuilder::new(re.as_str())
+                .unicode(false)
+                .build()
+                .ok()
+                .map(|r| (r, *fmt))
+        })
+        .collect()
+});
+
+/// [`ASCII_DATE_FORMATS`] in one set.
+static ASCII_DATE_SET: LazyLock<Option<regex::bytes::RegexSet>> = LazyLock::new(|| {
+    (ASCII_DATE_FORMATS.len() == DATE_FORMATS.len())
+        .then(|| {
+            regex::bytes::RegexSetBuilder::new(ASCII_DATE_FORMATS.iter().map(|(r, _)| r.as_str()))
+                .unicode(false)
+                .build()
+                .ok()
+        })
+        .flatten()
+});
+
 /// American formats tried first by `normalize_date_american` (`mm/dd/yyyy HH:MM:SS`, `mm/dd/yy`).
 static AMERICAN: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
     regex::Regex::new(r"(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{2,4})[\s:-]+(?P<hour>\d{1,2}):(?P<minute>\d\d):(?P<second>\d\d)").ok()
@@ -288,32 +315,83 @@ fn format(y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> Option<String> {
     {
         return None;
     }
-    Some(format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}"))
+    // `YYYY-MM-DD HH:MM:SS` digit by digit: `format!` costs more than the parse.
+    let mut out = String::with_capacity(19);
+    let mut push = |value: u32, width: u32, sep: Option<char>| {
+        for p in (0..width).rev() {
+            out.push(char::from(b'0' + (value / 10u32.pow(p) % 10) as u8));
+        }
+        if let Some(c) = sep {
+            out.push(c);
+        }
+    };
+    push(u32::try_from(y).ok()?, 4, Some('-'));
+    push(mo, 2, Some('-'));
+    push(d, 2, Some(' '));
+    push(h, 2, Some(':'));
+    push(mi, 2, Some(':'));
+    push(s, 2, None);
+    Some(out)
 }
 
-fn from_caps(caps: &regex::Captures<'_>, fmt: Fmt, cx: &ParseContext) -> Option<String> {
-    let g = |n: &str| caps.name(n).map(|m| m.as_str());
-    let num = |n: &str| g(n).and_then(|v| v.parse::<u32>().ok());
+/// The parts of a date one format read (`None`: the format has no such group,
+/// or it did not participate).
+#[derive(Default)]
+struct DateParts<'a> {
+    month: Option<&'a str>,
+    day: Option<&'a str>,
+    year: Option<&'a str>,
+    hour: Option<&'a str>,
+    minute: Option<&'a str>,
+    second: Option<&'a str>,
+    timestamp: Option<&'a str>,
+}
+
+impl<'a> DateParts<'a> {
+    fn of(caps: &regex::Captures<'a>) -> DateParts<'a> {
+        DateParts::named(|n| caps.name(n).map(|m| m.as_str()))
+    }
+
+    /// From the byte captures of ASCII text `s`.
+    fn of_ascii(s: &'a str, caps: &regex::bytes::Captures<'_>) -> DateParts<'a> {
+        DateParts::named(|n| caps.name(n).and_then(|m| s.get(m.range())))
+    }
+
+    fn named(g: impl Fn(&str) -> Option<&'a str>) -> DateParts<'a> {
+        DateParts {
+            month: g("month"),
+            day: g("day"),
+            year: g("year"),
+            hour: g("hour"),
+            minute: g("minute"),
+            second: g("second"),
+            timestamp: g("timestamp"),
+        }
+    }
+}
+
+fn from_parts(parts: &DateParts<'_>, fmt: Fmt, cx: &ParseContext) -> Option<String> {
+    let num = |v: Option<&str>| v.and_then(|v| v.parse::<u32>().ok());
     if let Fmt::Timestamp = fmt {
         // The agent uses local time; Vigil uses UTC so the result is deterministic.
-        let ts: i64 = g("timestamp")?.parse().ok()?;
+        let ts: i64 = parts.timestamp?.parse().ok()?;
         let ts = if ts > 100_000_000_000 { ts / 1000 } else { ts };
         let (y, mo, d) = civil_from_days(ts.div_euclid(86_400));
         let secs = u32::try_from(ts.rem_euclid(86_400)).ok()?;
         return format(y, mo, d, secs / 3600, secs / 60 % 60, secs % 60);
     }
-    let month = match g("month") {
+    let month = match parts.month {
         Some(m) if !m.is_empty() => month_number(m)?,
         _ => cx.month,
     };
-    let year: i64 = match g("year") {
+    let year: i64 = match parts.year {
         Some(y) if y.len() == 2 => 2000 + y.parse::<i64>().ok()?,
         Some(y) if !y.is_empty() => y.parse().ok()?,
         // Missing year: the reference year; "31 Dec fix": December seen in January.
         _ if month == 12 && cx.month == 1 => i64::from(cx.year) - 1,
         _ => i64::from(cx.year),
     };
-    let day = match g("day") {
+    let day = match parts.day {
         Some(d) if !d.is_empty() => d.parse().ok()?,
         _ => cx.day,
     };
@@ -321,10 +399,58 @@ fn from_caps(caps: &regex::Captures<'_>, fmt: Fmt, cx: &ParseContext) -> Option<
         year,
         month,
         day,
-        num("hour")?,
-        num("minute")?,
-        num("second").unwrap_or(0),
+        num(parts.hour)?,
+        num(parts.minute)?,
+        num(parts.second).unwrap_or(0),
     )
+}
+
+/// The first date format (`^(?P<month>\w+)\s+(?P<day>\d+)\s+(?P<hour>\d\d):(?P<minute>\d\d):(?P<second>\d\d)`,
+/// the syslog date) read by hand on ASCII text, where its classes are ASCII and every step
+/// is forced (each run is followed by a disjoint class), so it matches exactly when the
+/// regex does, with the same groups.
+fn syslog_parts(s: &str) -> Option<DateParts<'_>> {
+    if !s.is_ascii() {
+        return None;
+    }
+    let b = s.as_bytes();
+    let run = |from: usize, pred: fn(u8) -> bool| {
+        from + b
+            .get(from..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|&&c| pred(c))
+            .count()
+    };
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let space = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r');
+    let digit = |c: u8| c.is_ascii_digit();
+    let month_end = run(0, word);
+    let day_start = run(month_end, space);
+    let day_end = run(day_start, digit);
+    let hour_start = run(day_end, space);
+    if month_end == 0 || day_start == month_end || day_end == day_start || hour_start == day_end {
+        return None;
+    }
+    let two = |at: usize| {
+        b.get(at..at + 2)
+            .filter(|d| d.iter().all(|&c| digit(c)))
+            .and_then(|_| s.get(at..at + 2))
+    };
+    let colon = |at: usize| (b.get(at) == Some(&b':')).then_some(());
+    let hour = two(hour_start)?;
+    colon(hour_start + 2)?;
+    let minute = two(hour_start + 3)?;
+    colon(hour_start + 5)?;
+    let second = two(hour_start + 6)?;
+    Some(DateParts {
+        month: s.get(..month_end),
+        day: s.get(day_start..day_end),
+        hour: Some(hour),
+        minute: Some(minute),
+        second: Some(second),
+        ..DateParts::default()
+    })
 }
 
 /// OSSIM `normalize_date`: the first of the agent's date formats that matches
@@ -336,13 +462,39 @@ pub fn normalize_date(s: &str, cx: &ParseContext, american: bool) -> String {
     if american
         && let Some(re) = AMERICAN.as_ref()
         && let Some(caps) = re.captures(s)
-        && let Some(out) = from_caps(&caps, Fmt::Fields, cx)
+        && let Some(out) = from_parts(&DateParts::of(&caps), Fmt::Fields, cx)
     {
         return out;
     }
+    // The syslog date, by far the most common, without a regex.
+    if let Some(out) = syslog_parts(s).and_then(|p| from_parts(&p, Fmt::Fields, cx)) {
+        return out;
+    }
+    normalize_date_by_regex(s, cx)
+}
+
+/// The date formats in order by their regexes.
+fn normalize_date_by_regex(s: &str, cx: &ParseContext) -> String {
+    if s.is_ascii()
+        && let Some(set) = ASCII_DATE_SET.as_ref()
+    {
+        let try_format = |i: usize| {
+            let (re, fmt) = ASCII_DATE_FORMATS.get(i)?;
+            from_parts(
+                &DateParts::of_ascii(s, &re.captures(s.as_bytes())?),
+                *fmt,
+                cx,
+            )
+        };
+        return set
+            .matches(s.as_bytes())
+            .iter()
+            .find_map(try_format)
+            .unwrap_or_else(|| s.to_owned());
+    }
     let try_format = |i: usize| {
         let (re, fmt) = DATE_FORMATS.get(i)?;
-        from_caps(&re.captures(s)?, *fmt, cx)
+        from_parts(&DateParts::of(&re.captures(s)?), *fmt, cx)
     };
     match DATE_SET.as_ref() {
         Some(set) => set.matches(s).iter().find_map(try_format),
@@ -428,5 +580,37 @@ mod tests {
             Some("2011-02-08 10:09:06")
         );
         assert_eq!(f("geoip_getCity", &["x"]), None);
+    }
+
+    /// The Unicode formats, for the property below.
+    fn by_unicode_regexes(s: &str, cx: &ParseContext) -> String {
+        let try_format = |i: usize| {
+            let (re, fmt) = DATE_FORMATS.get(i)?;
+            from_parts(&DateParts::of(&re.captures(s)?), *fmt, cx)
+        };
+        (0..DATE_FORMATS.len())
+            .find_map(try_format)
+            .unwrap_or_else(|| s.to_owned())
+    }
+
+    proptest::proptest! {
+        /// On ASCII text the ASCII formats read what the Unicode formats read.
+        #[test]
+        fn ascii_formats_equal_the_unicode_ones(
+            s in "[A-Za-z0-9 /:.,_T+-]{0,30}",
+        ) {
+            let c = ParseContext { year: 2011, month: 6, day: 15 };
+            proptest::prop_assert_eq!(normalize_date_by_regex(&s, &c), by_unicode_regexes(&s, &c));
+        }
+
+        /// The hand-read syslog date gives what the regexes give.
+        #[test]
+        fn syslog_fast_path_equals_the_regexes(
+            s in "[A-Za-z0-9_]{0,5}[ \t]{0,2}[0-9]{0,3}[ \x0b]{0,2}[0-9]{1,3}:?[0-9]{2}:[0-9]{1,2}[ -~]{0,6}",
+            month in 1u32..=12,
+        ) {
+            let c = ParseContext { year: 2011, month, day: 15 };
+            proptest::prop_assert_eq!(normalize_date(&s, &c, false), normalize_date_by_regex(&s, &c));
+        }
     }
 }

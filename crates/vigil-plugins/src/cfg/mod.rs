@@ -23,9 +23,11 @@
 //! * `{:func(...)}` custom functions (Python companion files) and the functions
 //!   of [`funcs::UNSUPPORTED`] yield the raw first argument, with a warning at load.
 
+pub mod accel;
 pub mod expr;
 pub mod funcs;
 pub mod ini;
+pub mod literals;
 mod plugin;
 pub mod prefilter;
 pub mod rx;
@@ -71,10 +73,10 @@ pub struct Parsed {
     /// The event's plugin id (the rule's `plugin_id` after value expressions).
     pub plugin_id: u32,
     /// The rule (section name) that matched.
-    pub rule: String,
+    pub rule: std::sync::Arc<str>,
     /// Event keys after value expressions, in key order (`plugin_sid`, `src_ip`,
     /// `date`, `device`, `userdata1`, ...); `sensor` is reported as `device`.
-    pub fields: Vec<(String, String)>,
+    pub fields: Vec<(&'static str, String)>,
 }
 
 impl Parsed {
@@ -82,7 +84,7 @@ impl Parsed {
     pub fn get(&self, key: &str) -> Option<&str> {
         self.fields
             .iter()
-            .find(|(k, _)| k == key)
+            .find(|(k, _)| *k == key)
             .map(|(_, v)| v.as_str())
     }
 }

@@ -2,9 +2,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 
 use super::expr::{self, Expr, SpanGroups, Tables, Vars};
-use super::prefilter::{Prefilter, SlotKey, iter_bits};
+use super::prefilter::{Prefilter, SlotKey};
 use super::{AgentSettings, CfgError, ParseContext, Parsed, Warning, funcs, ini, read_ini, rx};
 
 /// Event keys a rule may set (spec 10.4); `sensor` is reported as `device`.
@@ -59,14 +60,14 @@ fn is_rule_section(name: &str) -> bool {
 /// One rule: a section with a `regexp`.
 #[derive(Debug, Clone)]
 pub struct Rule {
-    name: String,
+    name: Arc<str>,
     precheck: Option<String>,
     matcher: rx::Matcher,
     names: HashMap<String, usize>,
     plugin_id: Expr,
-    exprs: Vec<(String, Expr)>,
+    exprs: Vec<(&'static str, Expr)>,
     is_event: bool,
-    literal: Option<String>,
+    literals: Option<Vec<String>>,
 }
 
 impl Rule {
@@ -80,14 +81,15 @@ impl Rule {
         matches!(self.matcher, rx::Matcher::Fancy(_))
     }
 
-    /// The literal the prefilter requires (lower-cased), if any.
-    pub fn required_literal(&self) -> Option<&str> {
-        self.literal.as_deref()
+    /// The literals the prefilter requires (lower-cased; a matching line
+    /// contains one of them), if any.
+    pub fn required_literals(&self) -> Option<&[String]> {
+        self.literals.as_deref()
     }
 
     fn slot_key(&self) -> SlotKey {
         SlotKey {
-            literal: self.literal.clone(),
+            literals: self.literals.clone().unwrap_or_default(),
             pattern: match &self.matcher {
                 rx::Matcher::Fast(re) if re.has_ascii_form() => Some(re.as_str().to_owned()),
                 rx::Matcher::Fast(_) => None,
@@ -105,6 +107,16 @@ impl Rule {
             return false;
         }
         self.matcher.capture_spans(line, ascii, spans)
+    }
+
+    /// [`Rule::matches`] by the `regex` crate alone (see [`rx::Matcher::reference_spans`]).
+    pub(crate) fn matches_reference(&self, line: &str, ascii: bool, spans: &mut rx::Spans) -> bool {
+        if let Some(p) = &self.precheck
+            && !line.contains(p.as_str())
+        {
+            return false;
+        }
+        self.matcher.reference_spans(line, ascii, spans)
     }
 }
 
@@ -302,26 +314,24 @@ impl Plugin {
     /// and regex match decides; `None` when no rule matches, or when the
     /// matching rule is not `event_type=event` or its `plugin_id` is not a number.
     pub fn parse(&self, line: &str, cx: &ParseContext) -> Option<Parsed> {
-        let mut bits = Vec::new();
-        self.prefilter.candidates(line, &mut bits);
         let mut spans = Vec::new();
         let ascii = line.is_ascii();
-        for idx in iter_bits(&bits) {
-            let rule = self.rules.get(idx)?;
-            if rule.matches(line, ascii, &mut spans) {
-                return self.emit(rule, line, &spans, cx);
-            }
-        }
-        None
+        let idx = self.prefilter.first_match(line, |idx| {
+            self.rules
+                .get(idx)
+                .is_some_and(|rule| rule.matches(line, ascii, &mut spans))
+        })?;
+        self.emit(self.rules.get(idx)?, line, &spans, cx)
     }
 
-    /// [`Plugin::parse`] without the prefilter: every rule in order, like the agent.
-    /// The reference the prefilter is tested against; slow.
+    /// [`Plugin::parse`] without the prefilter and the fast engines: every rule
+    /// in order, like the agent, each by the `regex` crate alone. The reference
+    /// the fast path is tested against; slow.
     pub fn parse_exhaustive(&self, line: &str, cx: &ParseContext) -> Option<Parsed> {
         let mut spans = Vec::new();
         let ascii = line.is_ascii();
         for rule in &self.rules {
-            if rule.matches(line, ascii, &mut spans) {
+            if rule.matches_reference(line, ascii, &mut spans) {
                 return self.emit(rule, line, &spans, cx);
             }
         }
@@ -352,11 +362,11 @@ impl Plugin {
         let fields = rule
             .exprs
             .iter()
-            .map(|(k, e)| (k.clone(), e.eval(&vars, &self.tables, cx)))
+            .map(|(k, e)| (*k, e.eval(&vars, &self.tables, cx)))
             .collect();
         Some(Parsed {
             plugin_id,
-            rule: rule.name.clone(),
+            rule: Arc::clone(&rule.name),
             fields,
         })
     }
@@ -452,15 +462,7 @@ fn load_rule(
         .get("precheck")
         .map(|(v, _, _)| v.clone())
         .filter(|p| !p.is_empty());
-    let mut literal = precheck
-        .clone()
-        .filter(|p| p.is_ascii() && p.len() >= 3)
-        .map(|p| p.to_ascii_lowercase());
-    if let Some(l) = rx::required_literal(&translated.pattern)
-        && literal.as_ref().is_none_or(|p| p.len() < l.len())
-    {
-        literal = Some(l);
-    }
+    let literals = super::literals::rule_literals(precheck.as_deref(), &translated.pattern);
     let has_device = opts.contains_key("device");
     let mut exprs = Vec::new();
     let mut plugin_id = Expr::Const(String::new());
@@ -492,10 +494,10 @@ fn load_rule(
             plugin_id = compiled;
         } else if k == "sensor" {
             if !has_device {
-                exprs.push(("device".to_owned(), compiled));
+                exprs.push(("device", compiled));
             }
-        } else if EVENT_KEYS.contains(&k.as_str()) {
-            exprs.push((k.clone(), compiled));
+        } else if let Some(key) = EVENT_KEYS.iter().find(|e| **e == k.as_str()) {
+            exprs.push((key, compiled));
         } else if !RULE_KEYS.contains(&k.as_str()) {
             if *from_default {
                 unknown_default_keys.insert(k.clone());
@@ -509,15 +511,15 @@ fn load_rule(
             }
         }
     }
-    exprs.sort_by(|a, b| a.0.cmp(&b.0));
+    exprs.sort_by(|a, b| a.0.cmp(b.0));
     Some(Rule {
-        name: sname.to_owned(),
+        name: Arc::from(sname),
         precheck,
         matcher,
         names,
         plugin_id,
         exprs,
         is_event,
-        literal,
+        literals,
     })
 }

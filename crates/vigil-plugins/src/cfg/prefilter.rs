@@ -1,9 +1,10 @@
-//! Candidate selection: one Aho-Corasick automaton over the required literal
-//! of every rule slot, so a line is only matched against rules whose literal
-//! occurs in it, in slot order. Rules without a usable literal go into one
-//! `RegexSet` (lazy DFA with a raised cache limit) that tells exactly which of
-//! them match; only rules that fit neither (fallback patterns without a
-//! literal) are always candidates.
+//! Candidate selection: one Aho-Corasick automaton over the required literals
+//! of every rule slot (see [`super::literals`]), so a line is only matched
+//! against rules one of whose literals occurs in it, in slot order. Rules
+//! without a usable literal are tried in turn; after a few of them failed on a
+//! line, one `RegexSet` pass (lazy DFA with a raised cache limit) over all of
+//! them tells which can still match. Fallback patterns without a literal are
+//! always candidates.
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
@@ -25,8 +26,9 @@ pub struct Prefilter {
 /// What the prefilter knows of one rule slot.
 #[derive(Debug, Clone, Default)]
 pub struct SlotKey {
-    /// A literal every match contains (ASCII, matched ASCII-case-insensitively).
-    pub literal: Option<String>,
+    /// Literals one of which every match contains (ASCII, matched
+    /// ASCII-case-insensitively); empty when none is known.
+    pub literals: Vec<String>,
     /// The slot's `regex`-syntax pattern (compiled case-insensitively, ASCII
     /// classes), when it runs on the `regex` crate; used for slots without a literal.
     pub pattern: Option<String>,
@@ -44,23 +46,25 @@ impl Prefilter {
         let mut set_patterns = Vec::new();
         let mut set_slots = Vec::new();
         for (slot, key) in keys.iter().enumerate() {
-            match key
-                .literal
-                .as_ref()
-                .filter(|l| l.is_ascii() && !l.is_empty())
-            {
-                Some(l) => {
-                    let key = l.to_ascii_lowercase();
-                    let id = *index.entry(key.clone()).or_insert_with(|| {
-                        patterns.push(key);
-                        pattern_slots.push(Vec::new());
-                        patterns.len() - 1
-                    });
-                    if let Some(v) = pattern_slots.get_mut(id) {
-                        v.push(slot);
+            let usable = !key.literals.is_empty()
+                && key.literals.iter().all(|l| l.is_ascii() && !l.is_empty());
+            match usable {
+                true => {
+                    for l in &key.literals {
+                        let lower = l.to_ascii_lowercase();
+                        let id = *index.entry(lower.clone()).or_insert_with(|| {
+                            patterns.push(lower);
+                            pattern_slots.push(Vec::new());
+                            patterns.len() - 1
+                        });
+                        if let Some(v) = pattern_slots.get_mut(id)
+                            && v.last() != Some(&slot)
+                        {
+                            v.push(slot);
+                        }
                     }
                 }
-                None => match &key.pattern {
+                false => match &key.pattern {
                     Some(p) => {
                         set_patterns.push(p.clone());
                         set_slots.push(slot);
@@ -126,96 +130,81 @@ impl Prefilter {
         }
     }
 
-    /// The candidates that need no regex set: `always`, the literal slots
-    /// found in `line`, or every slot for a non-ASCII line. Returns whether the
-    /// regex-set slots are still to be added ([`Prefilter::next_candidate`]
-    /// adds them only when the search reaches one).
-    pub fn literal_candidates(&self, line: &str, out: &mut Vec<u64>) -> bool {
-        out.clear();
-        out.extend_from_slice(&self.always);
-        if !line.is_ascii() {
-            for slot in 0..self.slots {
-                set(out, slot);
-            }
-            return false;
-        }
-        if let Some(ac) = &self.ac {
-            for m in ac.find_overlapping_iter(line) {
-                if let Some(slots) = self.pattern_slots.get(m.pattern().as_usize()) {
-                    for &slot in slots {
-                        set(out, slot);
-                    }
-                }
-            }
-        }
-        self.set.is_some()
-    }
-
-    fn add_set_candidates(&self, line: &str, out: &mut [u64]) {
-        if let Some((rs, slots)) = &self.set {
-            for i in rs.matches(line.as_bytes()).iter() {
-                if let Some(&slot) = slots.get(i) {
-                    set(out, slot);
-                }
-            }
-        }
-    }
-
-    /// The first candidate slot `>= from` of `line` whose bits
-    /// [`Prefilter::literal_candidates`] put in `bits`; while `set_pending`,
-    /// the regex set is run (once, clearing `set_pending`) as soon as one of
-    /// its slots would come first. Visiting slots in increasing order this way
-    /// yields exactly the slots of [`Prefilter::candidates`].
-    pub fn next_candidate(
+    /// The first slot, in slot order, among the candidates of `line` for which
+    /// `try_slot` says the rule matches.
+    ///
+    /// Candidates are the slots whose literal occurs in the line, the slots
+    /// without a literal, and every slot of a non-ASCII line (Unicode case
+    /// folding lets non-ASCII characters, e.g. the Kelvin sign, match ASCII
+    /// letters). Slots without a literal are tried one by one at first (a
+    /// catch-all rule usually ends the search there); after
+    /// [`SET_AFTER_MISSES`] of them failed, one pass of the regex set removes
+    /// the others that cannot match.
+    pub fn first_match(
         &self,
         line: &str,
-        bits: &mut [u64],
-        set_pending: &mut bool,
-        from: usize,
+        mut try_slot: impl FnMut(usize) -> bool,
     ) -> Option<usize> {
-        loop {
-            let lit = first_bit_from(bits, from);
-            if *set_pending
-                && let Some(s) = first_bit_from(&self.set_mask, from)
-                && lit.is_none_or(|l| s < l)
-            {
-                self.add_set_candidates(line, bits);
-                *set_pending = false;
-                continue;
-            }
-            return lit;
-        }
-    }
-
-    /// The candidate slots of `line` as a bitset (bit `slot` of word `slot / 64`).
-    /// A non-ASCII line makes every slot a candidate: Unicode case folding lets
-    /// non-ASCII characters (e.g. the Kelvin sign) match ASCII letters.
-    pub fn candidates(&self, line: &str, out: &mut Vec<u64>) {
-        out.clear();
-        out.extend_from_slice(&self.always);
-        if !line.is_ascii() {
-            for slot in 0..self.slots {
-                set(out, slot);
-            }
-            return;
-        }
-        if let Some((rs, slots)) = &self.set {
-            for i in rs.matches(line.as_bytes()).iter() {
-                if let Some(&slot) = slots.get(i) {
-                    set(out, slot);
-                }
-            }
-        }
-        if let Some(ac) = &self.ac {
-            for m in ac.find_overlapping_iter(line) {
-                if let Some(slots) = self.pattern_slots.get(m.pattern().as_usize()) {
-                    for &slot in slots {
-                        set(out, slot);
+        let mut bits = self.always.clone();
+        let mut set_pending = false;
+        if line.is_ascii() {
+            if let Some(ac) = &self.ac {
+                for m in ac.find_overlapping_iter(line) {
+                    if let Some(slots) = self.pattern_slots.get(m.pattern().as_usize()) {
+                        for &slot in slots {
+                            set(&mut bits, slot);
+                        }
                     }
                 }
             }
+            for (b, m) in bits.iter_mut().zip(&self.set_mask) {
+                *b |= m;
+            }
+            set_pending = self.set.is_some();
+        } else {
+            for slot in 0..self.slots {
+                set(&mut bits, slot);
+            }
+        }
+        let mut set_misses = 0;
+        let mut from = 0;
+        while let Some(slot) = first_bit_from(&bits, from) {
+            if try_slot(slot) {
+                return Some(slot);
+            }
+            from = slot + 1;
+            if set_pending && has_bit(&self.set_mask, slot) {
+                set_misses += 1;
+                if set_misses >= SET_AFTER_MISSES {
+                    self.keep_set_matches(line, &mut bits);
+                    set_pending = false;
+                }
+            }
+        }
+        None
+    }
+
+    /// Clears the regex-set slots of `bits` whose pattern does not match `line`.
+    fn keep_set_matches(&self, line: &str, bits: &mut [u64]) {
+        if let Some((rs, slots)) = &self.set {
+            let matched = rs.matches(line.as_bytes());
+            for (i, &slot) in slots.iter().enumerate() {
+                if !matched.matched(i)
+                    && let Some(w) = bits.get_mut(slot / 64)
+                {
+                    *w &= !(1u64 << (slot % 64));
+                }
+            }
         }
     }
+}
+
+/// Slots without a literal tried one by one before the regex set is run.
+pub const SET_AFTER_MISSES: usize = 4;
+
+fn has_bit(bits: &[u64], slot: usize) -> bool {
+    bits.get(slot / 64)
+        .is_some_and(|w| w & (1u64 << (slot % 64)) != 0)
 }
 
 fn set(bits: &mut [u64], slot: usize) {
@@ -237,21 +226,6 @@ fn first_bit_from(bits: &[u64], from: usize) -> Option<usize> {
     }
 }
 
-/// Iterates the set bits of `bits` in increasing order.
-pub fn iter_bits(bits: &[u64]) -> impl Iterator<Item = usize> + '_ {
-    bits.iter().enumerate().flat_map(|(w, &word)| {
-        let mut word = word;
-        std::iter::from_fn(move || {
-            if word == 0 {
-                return None;
-            }
-            let tz = word.trailing_zeros() as usize;
-            word &= word - 1;
-            Some(w * 64 + tz)
-        })
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,7 +233,7 @@ mod tests {
     #[test]
     fn selects_in_order() {
         let k = |l: Option<&str>, p: Option<&str>| SlotKey {
-            literal: l.map(str::to_owned),
+            literals: l.into_iter().map(str::to_owned).collect(),
             pattern: p.map(str::to_owned),
         };
         let p = Prefilter::new(&[
@@ -269,16 +243,17 @@ mod tests {
             k(Some("FAILED"), None),
             k(None, Some("^no")),
         ]);
-        let mut bits = Vec::new();
-        p.candidates("sshd: Failed password", &mut bits);
-        assert_eq!(iter_bits(&bits).collect::<Vec<_>>(), vec![0, 1, 3]);
-        p.candidates("nothing", &mut bits);
-        assert_eq!(iter_bits(&bits).collect::<Vec<_>>(), vec![1, 4]);
-        p.candidates("é", &mut bits);
-        assert_eq!(
-            iter_bits(&bits).collect::<Vec<_>>(),
-            vec![0, 1, 2, 3, 4],
-            "non-ASCII: all"
-        );
+        let order = |line: &str| {
+            let mut tried = Vec::new();
+            p.first_match(line, |slot| {
+                tried.push(slot);
+                false
+            });
+            tried
+        };
+        assert_eq!(order("sshd: Failed password"), vec![0, 1, 3, 4]);
+        assert_eq!(order("nothing"), vec![1, 4]);
+        assert_eq!(order("é"), vec![0, 1, 2, 3, 4], "non-ASCII: all");
+        assert_eq!(p.first_match("accepted", |slot| slot >= 2), Some(2));
     }
 }

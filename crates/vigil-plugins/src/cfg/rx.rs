@@ -288,6 +288,10 @@ fn push_literal(out: &mut String, c: char) {
 pub struct FastRegex {
     pattern: String,
     ascii: Option<regex::bytes::Regex>,
+    /// Fast decision for ASCII lines.
+    decider: Option<super::accel::Decider>,
+    /// Capture extraction for ASCII lines the `ascii` form matched.
+    capturer: Option<super::accel::Capturer>,
     unicode: OnceLock<Option<regex::Regex>>,
 }
 
@@ -300,6 +304,8 @@ impl Clone for FastRegex {
         FastRegex {
             pattern: self.pattern.clone(),
             ascii: self.ascii.clone(),
+            decider: self.decider.clone(),
+            capturer: self.capturer.clone(),
             unicode,
         }
     }
@@ -363,9 +369,19 @@ pub fn compile(t: &Translated) -> Result<Matcher, String> {
             let u = build_unicode(&t.pattern)?;
             let _ = unicode.set(Some(u));
         }
+        let capturer = ascii.as_ref().and_then(|re| {
+            let names: Vec<Option<String>> =
+                re.capture_names().map(|n| n.map(str::to_owned)).collect();
+            super::accel::Capturer::new(&t.pattern, &names)
+        });
+        let decider = ascii
+            .as_ref()
+            .and_then(|_| super::accel::Decider::new(&t.pattern));
         return Ok(Matcher::Fast(FastRegex {
             pattern: t.pattern.clone(),
             ascii,
+            decider,
+            capturer,
             unicode,
         }));
     }
@@ -412,7 +428,37 @@ impl Matcher {
 
     /// [`Matcher::captures`] as byte spans (`None` when the group did not
     /// participate), without copying any text; `ascii` is `line.is_ascii()`.
+    /// ASCII lines without a newline take the fast engines of [`super::accel`];
+    /// the result is always that of [`Matcher::reference_spans`].
     pub fn capture_spans(&self, line: &str, ascii: bool, spans: &mut Spans) -> bool {
+        if let Matcher::Fast(f) = self
+            && ascii
+            && f.ascii.is_some()
+            && !line.as_bytes().contains(&b'\n')
+        {
+            let bytes = line.as_bytes();
+            match f.decider.as_ref().and_then(|d| d.is_match(bytes)) {
+                Some(false) => {
+                    spans.clear();
+                    return false;
+                }
+                Some(true)
+                    if f.capturer
+                        .as_ref()
+                        .is_some_and(|c| c.spans(bytes, spans).is_some()) =>
+                {
+                    return true;
+                }
+                // A fast engine gave up or disagreed: the regex crate decides.
+                _ => {}
+            }
+        }
+        self.reference_spans(line, ascii, spans)
+    }
+
+    /// The groups as the `regex` crate (or `fancy-regex`) alone finds them: the
+    /// reference the fast path is tested against.
+    pub fn reference_spans(&self, line: &str, ascii: bool, spans: &mut Spans) -> bool {
         spans.clear();
         match self {
             Matcher::Fast(f) => {
@@ -447,166 +493,6 @@ impl Matcher {
 
 /// Capture group spans of one match, index 0 being the whole match.
 pub type Spans = Vec<Option<(usize, usize)>>;
-
-/// The longest ASCII literal (lower-cased) that every match of the translated
-/// pattern must contain, when one of at least 3 bytes can be found safely;
-/// used to prefilter lines with one Aho-Corasick automaton (ASCII
-/// case-insensitive). `None` when the pattern has a top-level alternation,
-/// verbose/inline flags, or no such literal.
-pub fn required_literal(pattern: &str) -> Option<String> {
-    if pattern.contains("(?") && (pattern.contains("(?x") || pattern.contains("(?-")) {
-        return None;
-    }
-    let chars: Vec<char> = pattern.chars().collect();
-    let mut lits = Vec::new();
-    if !seq_literals(&chars, &mut lits) {
-        return None;
-    }
-    lits.into_iter()
-        .filter(|l| l.len() >= 3)
-        .max_by_key(String::len)
-}
-
-/// Collects literal runs of a sequence that are mandatory. Returns false when
-/// the sequence has a top-level alternation (nothing is mandatory then).
-fn seq_literals(chars: &[char], lits: &mut Vec<String>) -> bool {
-    let mut found = Vec::new();
-    let mut run = String::new();
-    let mut i = 0;
-    let flush = |run: &mut String, found: &mut Vec<String>| {
-        if !run.is_empty() {
-            found.push(std::mem::take(run));
-        }
-    };
-    while let Some(&c) = chars.get(i) {
-        // One atom: [start, end) and an optional literal char.
-        let (end, lit, sub): (usize, Option<char>, Option<(usize, usize)>) = match c {
-            '|' => return false,
-            '\\' => match chars.get(i + 1) {
-                Some(&n) if n.is_ascii_punctuation() => (i + 2, Some(n), None),
-                Some(_) => {
-                    // \xHH, \x{..}, classes, anchors: no literal.
-                    let mut e = i + 2;
-                    if chars.get(i + 1) == Some(&'x') {
-                        if chars.get(i + 2) == Some(&'{') {
-                            while chars.get(e).is_some_and(|&c| c != '}') {
-                                e += 1;
-                            }
-                            e += 1;
-                        } else {
-                            e += 2;
-                        }
-                    }
-                    (e, None, None)
-                }
-                None => return false,
-            },
-            '[' => {
-                let mut e = i + 1;
-                if chars.get(e) == Some(&'^') {
-                    e += 1;
-                }
-                if chars.get(e) == Some(&']') {
-                    e += 1;
-                }
-                loop {
-                    match chars.get(e) {
-                        None => return false,
-                        Some('\\') => e += 2,
-                        Some(']') => break,
-                        Some('[') => return false,
-                        _ => e += 1,
-                    }
-                }
-                (e + 1, None, None)
-            }
-            '(' => {
-                let mut depth = 0usize;
-                let mut e = i;
-                let mut in_cls = false;
-                loop {
-                    match chars.get(e) {
-                        None => return false,
-                        Some('\\') => e += 1,
-                        Some('[') if !in_cls => in_cls = true,
-                        Some(']') if in_cls => in_cls = false,
-                        Some('(') if !in_cls => depth += 1,
-                        Some(')') if !in_cls => {
-                            depth -= 1;
-                            if depth == 0 {
-                                break;
-                            }
-                        }
-                        _ => {}
-                    }
-                    e += 1;
-                }
-                // Group body start.
-                let mut s = i + 1;
-                let mut inner = true;
-                if chars.get(s) == Some(&'?') {
-                    match chars.get(s + 1) {
-                        Some(':') => s += 2,
-                        Some('P') if chars.get(s + 2) == Some(&'<') => {
-                            while chars.get(s).is_some_and(|&c| c != '>') {
-                                s += 1;
-                            }
-                            s += 1;
-                        }
-                        _ => inner = false,
-                    }
-                }
-                (e + 1, None, inner.then_some((s, e)))
-            }
-            '.' | '^' | '$' => (i + 1, None, None),
-            c if c.is_ascii_alphanumeric() || " :-,=\"'/@%!<>;_#&~]".contains(c) => {
-                (i + 1, Some(c), None)
-            }
-            _ => (i + 1, None, None),
-        };
-        // Quantifier after the atom?
-        let (optional, repeated, qend) = match chars.get(end) {
-            Some('?') | Some('*') => (true, true, end + 1),
-            Some('+') => (false, true, end + 1),
-            Some('{') => {
-                let mut e = end;
-                while chars.get(e).is_some_and(|&c| c != '}') {
-                    e += 1;
-                }
-                let body: String = chars.get(end + 1..e).unwrap_or(&[]).iter().collect();
-                let min_zero = body.starts_with('0') || body.starts_with(',');
-                (min_zero, true, e + 1)
-            }
-            _ => (false, false, end),
-        };
-        // Lazy/possessive suffix.
-        let qend = if repeated && chars.get(qend) == Some(&'?') {
-            qend + 1
-        } else {
-            qend
-        };
-        match (lit, sub) {
-            (Some(l), _) if !optional => {
-                run.push(l.to_ascii_lowercase());
-                if repeated {
-                    flush(&mut run, &mut found);
-                }
-            }
-            (_, Some((s, e))) if !optional => {
-                flush(&mut run, &mut found);
-                let mut inner = Vec::new();
-                if seq_literals(chars.get(s..e).unwrap_or(&[]), &mut inner) {
-                    found.extend(inner);
-                }
-            }
-            _ => flush(&mut run, &mut found),
-        }
-        i = qend;
-    }
-    flush(&mut run, &mut found);
-    lits.extend(found);
-    true
-}
 
 #[cfg(test)]
 mod tests {
@@ -651,24 +537,6 @@ mod tests {
         assert_eq!(
             expand_aliases(r"(\IPV4):(\PORT)\d\s\IPV4X\\IPV4", &a),
             r"(\d+\.\d+):(\d{1,5})\d\s\IPV4X\\IPV4"
-        );
-    }
-
-    #[test]
-    fn literals() {
-        assert_eq!(
-            required_literal(r"\w+ sshd\[\d+\]: Failed password for (?P<u>\S+)").as_deref(),
-            Some("]: failed password for ")
-        );
-        assert_eq!(required_literal(r"a|bcdef"), None);
-        assert_eq!(
-            required_literal(r"(?:Accepted|Failed) (x)?publickeyz").as_deref(),
-            Some("publickeyz")
-        );
-        assert_eq!(required_literal(r"abcd?ef"), Some("abc".to_owned()));
-        assert_eq!(
-            required_literal(r"(?P<x>kernel: )?foo").as_deref(),
-            Some("foo")
         );
     }
 }

@@ -39,34 +39,29 @@ impl PluginSet {
 
     /// Parses one line (see [`Plugin::parse`]).
     pub fn parse(&self, line: &str, cx: &ParseContext) -> Option<Parsed> {
-        let mut bits = Vec::new();
-        let mut set_pending = self.prefilter.literal_candidates(line, &mut bits);
         let mut spans = Vec::new();
         let ascii = line.is_ascii();
-        let mut from = 0;
-        while let Some(slot) =
-            self.prefilter
-                .next_candidate(line, &mut bits, &mut set_pending, from)
-        {
-            from = slot + 1;
+        let rule_of = |slot: usize| {
             let &(p, r) = self.slots.get(slot)?;
             let plugin = self.plugins.get(p)?;
-            let rule = plugin.rules().get(r)?;
-            if rule.matches(line, ascii, &mut spans) {
-                return plugin.emit(rule, line, &spans, cx);
-            }
-        }
-        None
+            Some((plugin, plugin.rules().get(r)?))
+        };
+        let slot = self.prefilter.first_match(line, |slot| {
+            rule_of(slot).is_some_and(|(_, rule)| rule.matches(line, ascii, &mut spans))
+        })?;
+        let (plugin, rule) = rule_of(slot)?;
+        plugin.emit(rule, line, &spans, cx)
     }
 
-    /// Every rule of every plugin in order, without the prefilter (the agent's
-    /// way; the reference [`PluginSet::parse`] is tested against). Slow.
+    /// Every rule of every plugin in order, without the prefilter and the fast
+    /// engines (the agent's way, by the `regex` crate alone; the reference
+    /// [`PluginSet::parse`] is tested against). Slow.
     pub fn parse_exhaustive(&self, line: &str, cx: &ParseContext) -> Option<Parsed> {
         let mut spans = Vec::new();
         let ascii = line.is_ascii();
         for plugin in &self.plugins {
             for rule in plugin.rules() {
-                if rule.matches(line, ascii, &mut spans) {
+                if rule.matches_reference(line, ascii, &mut spans) {
                     return plugin.emit(rule, line, &spans, cx);
                 }
             }
