@@ -3,16 +3,13 @@
 //! Data flow today: agent sessions ([`intake::agent`]) parse OSSIM `event` lines and queue
 //! them; the store writer ([`writer`]) qualifies and correlates each in order ([`analysis`]:
 //! sid tables, policies, risk, directives) and makes it durable with the directive events and
-//! alarms it caused, in group commits; [`correlation`] loads the directives, assets and
+//! alarms it caused, in group commits; `vigil_analysis::correlation` loads the directives, assets and
 //! policies and keeps the engine's state across restarts. [`metrics`] serves Prometheus metrics. [`run`] wires it all,
 //! and stops in order on SIGTERM or SIGINT: stop accepting, end sessions, store everything
 //! queued, sync, exit.
 
 pub mod admin;
-pub mod analysis;
 pub mod config;
-pub mod correlation;
-pub mod enrich;
 pub mod intake;
 pub mod keys;
 pub mod metrics;
@@ -20,7 +17,7 @@ pub mod sensors;
 pub mod writer;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,10 +28,11 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
-use vigil_plugins::sid_table::SidTable;
 use vigil_store::Store;
 
 pub use config::Config;
+use vigil_analysis::correlation;
+pub use vigil_analysis::load_sid_tables;
 
 /// File in the data directory naming the running server's process and bound addresses
 /// (useful when a port is configured as 0).
@@ -53,18 +51,6 @@ pub struct RuntimeInfo {
 
 /// How long sessions get to finish after shutdown begins.
 const SESSION_DRAIN: Duration = Duration::from_secs(10);
-
-/// Loads every configured sid table; an error names the file, line and column.
-pub fn load_sid_tables(paths: &[PathBuf]) -> anyhow::Result<SidTable> {
-    let mut sids = SidTable::new();
-    for path in paths {
-        let report = sids
-            .load_path(path)
-            .map_err(|e| anyhow::anyhow!("plugin sid table: {e}"))?;
-        info!(path = %path.display(), plugins = report.plugins, sids = report.sids, "loaded plugin sid table");
-    }
-    Ok(sids)
-}
 
 async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr)

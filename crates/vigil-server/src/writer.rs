@@ -16,8 +16,8 @@ use tracing::{error, info, warn};
 use vigil_event::{Alarm, Event, Timestamp};
 use vigil_store::Store;
 
-use crate::analysis::Analyzer;
 use crate::metrics::Metrics;
+use vigil_analysis::analysis::Analyzer;
 
 /// How often retention runs.
 const RETENTION_INTERVAL: Duration = Duration::from_secs(60);
@@ -71,7 +71,7 @@ pub struct WriterSetup {
     /// Most events per group commit.
     pub batch_max: usize,
     /// What to load again on a reload request.
-    pub correlation: crate::config::CorrelationConfig,
+    pub correlation: vigil_analysis::config::CorrelationConfig,
     /// The taxonomy (from the sid tables loaded at start), kept across reloads.
     pub taxonomy: Arc<vigil_correlate::Taxonomy>,
 }
@@ -178,7 +178,7 @@ struct Writer {
     permits: Arc<Semaphore>,
     metrics: Metrics,
     batch_max: usize,
-    correlation: crate::config::CorrelationConfig,
+    correlation: vigil_analysis::config::CorrelationConfig,
     taxonomy: Arc<vigil_correlate::Taxonomy>,
     reloads: mpsc::UnboundedReceiver<ReloadRequest>,
     runtime: Handle,
@@ -188,17 +188,18 @@ impl Writer {
     /// Applies pending reload requests between batches, so a reload never splits one.
     fn serve_reloads(&mut self) {
         while let Ok(reply) = self.reloads.try_recv() {
-            let result = crate::correlation::Setup::load(&self.correlation, self.taxonomy.clone())
-                .map_err(|e| format!("{e:#}"))
-                .map(|setup| {
-                    let carry = self.analyzer.reload(&setup);
-                    ReloadReport {
-                        directives: setup.set.directives.len(),
-                        policies: setup.policies.len(),
-                        kept_backlogs: carry.kept,
-                        dropped_backlogs: carry.dropped,
-                    }
-                });
+            let result =
+                vigil_analysis::correlation::Setup::load(&self.correlation, self.taxonomy.clone())
+                    .map_err(|e| format!("{e:#}"))
+                    .map(|setup| {
+                        let carry = self.analyzer.reload(&setup);
+                        ReloadReport {
+                            directives: setup.set.directives.len(),
+                            policies: setup.policies.len(),
+                            kept_backlogs: carry.kept,
+                            dropped_backlogs: carry.dropped,
+                        }
+                    });
             match &result {
                 Ok(report) => info!(?report, "correlation rules reloaded"),
                 Err(e) => warn!(error = %e, "reload refused; the running rules are unchanged"),
@@ -291,7 +292,8 @@ impl Writer {
     }
 
     fn save_state(&mut self) {
-        if let Err(e) = crate::correlation::save_state(&self.data_dir, &self.analyzer, &self.store)
+        if let Err(e) =
+            vigil_analysis::correlation::save_state(&self.data_dir, &self.analyzer, &self.store)
         {
             self.metrics.store_errors.increment(1);
             warn!(error = %e, "cannot save the correlation state; will retry");

@@ -263,7 +263,7 @@ pub fn correlate(options: &CorrelateOptions, out: &mut impl Write) -> anyhow::Re
     let mut loaded = None;
     for _ in 0..options.runs.max(1) {
         let began = Instant::now();
-        let directives = vigil_server::correlation::load_directives(&options.directives)?;
+        let directives = vigil_analysis::correlation::load_directives(&options.directives)?;
         let compiled = CompiledSet::compile(&directives, &Assets::default());
         load_times.push(began.elapsed().as_secs_f64() * 1000.0);
         loaded = Some(compiled);

@@ -304,7 +304,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Commands::Check(args) => {
             let assets = match &args.assets {
-                Some(path) => vigil_server::correlation::load_assets(path)?,
+                Some(path) => vigil_analysis::correlation::load_assets(path)?,
                 None => vigil_inventory::Assets::default(),
             };
             let report = vigil::check::check(&args.files, &assets);

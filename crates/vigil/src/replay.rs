@@ -1,5 +1,5 @@
 //! `vigil replay`: recorded input through the same analysis as production
-//! ([`vigil_server::analysis::Analyzer`]: sid tables, policies, risk, directives), printing
+//! ([`vigil_analysis::analysis::Analyzer`]: sid tables, policies, risk, directives), printing
 //! alarms (and with `--events`, the events) as JSON lines. The input is OSSIM agent `event`
 //! lines, or with `--plugins`, raw logs normalised by OSSIM agent plugin files exactly as the
 //! edge does (unmatched lines become unparsed events).
@@ -14,11 +14,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use vigil_agent_proto::{Command, EventContext, parse_line};
+use vigil_analysis::analysis::Analyzer;
+use vigil_analysis::config::CorrelationConfig;
+use vigil_analysis::correlation::Setup;
 use vigil_correlate::derived_id;
 use vigil_event::{Timestamp, Transport};
-use vigil_server::analysis::Analyzer;
-use vigil_server::config::CorrelationConfig;
-use vigil_server::correlation::Setup;
 
 /// What to replay and through what.
 #[derive(Debug, Clone, Default)]
@@ -107,8 +107,8 @@ pub fn analyzer(options: &ReplayOptions) -> anyhow::Result<Analyzer> {
         references: options.references.clone(),
         ..CorrelationConfig::default()
     };
-    let sids = Arc::new(vigil_server::load_sid_tables(&options.sid_tables)?);
-    let taxonomy = Arc::new(vigil_server::correlation::taxonomy(&sids, &[]));
+    let sids = Arc::new(vigil_analysis::load_sid_tables(&options.sid_tables)?);
+    let taxonomy = Arc::new(vigil_analysis::correlation::taxonomy(&sids, &[]));
     let setup = Setup::load(&config, taxonomy)?;
     Ok(setup.analyzer(sids, &config))
 }

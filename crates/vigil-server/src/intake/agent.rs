@@ -2,7 +2,7 @@
 //!
 //! A session reads its socket in chunks, splits lines, answers `connect` and the other
 //! commands, turns `event` lines into events and queues each chunk's events as one batch
-//! (enrichment, policies and correlation happen after, in [`crate::analysis`]). When
+//! (enrichment, policies and correlation happen after, in `vigil_analysis`). When
 //! the store queue is full the session stops reading, so TCP pushes back on the agent.
 //! At shutdown a session still processes every byte the kernel has already received, then ends.
 //! Every rejected input is counted by reason; the first [`LOGGED_REJECTIONS`] of a session are
