@@ -11,7 +11,6 @@
 pub mod admin;
 pub mod config;
 pub mod intake;
-pub mod keys;
 pub mod metrics;
 pub mod sensors;
 pub mod writer;
@@ -72,9 +71,9 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
         warn!(error = %e, "cannot raise the open-file limit; fewer agent sessions fit");
     }
     let data_dir = &config.data_dir;
-    keys::private_dir(data_dir)?;
+    vigil_keys::private_dir(data_dir)?;
     let secret_key =
-        keys::load_or_create_key(&data_dir.join("keys").join("secret-fingerprint.key"))?;
+        vigil_keys::load_or_create_key(&data_dir.join("keys").join("secret-fingerprint.key"))?;
     let sids = Arc::new(load_sid_tables(&config.plugins.sid_tables)?);
     let taxonomy = Arc::new(correlation::taxonomy(&sids, &config.plugins.products));
     let setup = correlation::Setup::load(&config.correlation, taxonomy.clone())?;

@@ -1,4 +1,4 @@
-//! Secrets kept in the data directory, readable by the server's user only.
+//! Secrets kept in a data directory (the core's or an edge's), readable by their owner only.
 
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
