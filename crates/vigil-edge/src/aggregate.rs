@@ -59,6 +59,8 @@ struct Open {
     event: Event,
     closes: Timestamp,
     last: Timestamp,
+    /// How many events had been pushed before this aggregate's first one.
+    first_push: u64,
 }
 
 /// Collapses identical events; see the module documentation.
@@ -69,6 +71,8 @@ pub struct Aggregator {
     /// Order in which aggregates were opened, so output order is deterministic.
     order: BTreeMap<(Timestamp, u64), Key>,
     next: u64,
+    /// Events pushed so far.
+    pushed: u64,
 }
 
 /// Counters of an aggregator.
@@ -92,6 +96,8 @@ impl Aggregator {
     /// Takes one event; returns the events to send now (the event itself when its plugin does
     /// not aggregate, aggregates whose window this event's time has passed).
     pub fn push(&mut self, event: Event, stats: &mut AggregationStats, out: &mut Vec<Event>) {
+        let push = self.pushed;
+        self.pushed += 1;
         self.flush(event.time, stats, out);
         let Some(&window) = self.config.windows.get(&event.plugin_id) else {
             out.push(event);
@@ -124,6 +130,7 @@ impl Aggregator {
                 event,
                 closes,
                 last: time,
+                first_push: push,
             },
         );
     }
@@ -150,6 +157,17 @@ impl Aggregator {
     /// Open aggregates.
     pub fn open(&self) -> usize {
         self.open.len()
+    }
+
+    /// Events pushed so far.
+    pub fn pushed(&self) -> u64 {
+        self.pushed
+    }
+
+    /// Whether every event pushed before the `n`-th push has been emitted (is not held in
+    /// an open aggregate): what lets a file position taken after them be saved.
+    pub fn emitted_before(&self, n: u64) -> bool {
+        self.open.values().all(|open| open.first_push >= n)
     }
 }
 

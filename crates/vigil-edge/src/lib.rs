@@ -1,8 +1,388 @@
-//! Event processing at the Vigil edge, between normalisation and the bus: [`aggregate`]
-//! collapses showers of identical events, [`anonymize`] pseudonymises what leaves the trust
-//! group. Both are pure and deterministic (event time, keyed hashes), so the core correlates
-//! the same way whichever edge did the work.
+//! The Vigil edge (`vigil edge`): collects logs where they are written, turns them into
+//! normalised events with OSSIM agent plugins, and forwards them to the core.
+//!
+//! ```text
+//! sources (source::syslog UDP/TCP/TLS, source::file)
+//!   bytes → frames (vigil-syslog) → plugin line → plugins (vigil-plugins) → event (normalize)
+//!   → bounded queue (pushes back on streams and files; UDP drops are counted)
+//! pipeline thread (pipeline): aggregate → edge correlation (vigil-analysis) → anonymize
+//!   → bounded queue
+//! output (forward::agent to a core, or forward::file), then file positions are saved
+//! ```
+//!
+//! The processing steps are pure and deterministic ([`normalize`], [`aggregate`],
+//! [`anonymize`]); [`run`] wires them to sockets, files and threads, and stops in order on
+//! SIGTERM or SIGINT: sources stop reading (streams first deliver what their peers already
+//! sent), the pipeline drains, the output writes everything and saves file positions.
 
 pub mod aggregate;
 pub mod anonymize;
+pub mod config;
+pub mod forward;
+pub mod intake;
+pub mod metrics;
 pub mod normalize;
+pub mod pipeline;
+pub mod queue;
+pub mod source;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+use uuid::Uuid;
+use vigil_plugins::cfg::{Plugin, PluginSet};
+
+use crate::config::{EdgeConfig, ForwardKind, SourceKind};
+use crate::intake::{EdgeIdentity, SourceParser};
+use crate::source::Source;
+
+pub use config::EdgeConfig as Config;
+
+/// File in the data directory naming the running edge's process and bound addresses (useful
+/// when a port is configured as 0).
+pub const RUNTIME_FILE: &str = "edge.json";
+
+/// How long the output keeps trying to reach an unreachable core after shutdown began.
+const OUTPUT_GRACE: Duration = Duration::from_secs(10);
+
+/// Contents of [`RUNTIME_FILE`].
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RuntimeInfo {
+    /// Process id.
+    pub pid: u32,
+    /// Bound address of each syslog source, by name.
+    pub sources: BTreeMap<String, SocketAddr>,
+    /// Bound metrics address, when enabled.
+    pub metrics: Option<SocketAddr>,
+}
+
+/// The edge's OSSIM sensor id: configured, or generated once and kept in `<data_dir>/sensor-id`.
+fn sensor_id(config: &EdgeConfig) -> anyhow::Result<Uuid> {
+    if let Some(id) = config.sensor.id {
+        return Ok(id);
+    }
+    let path = config.data_dir.join("sensor-id");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .with_context(|| format!("{} does not hold a UUID", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let id = Uuid::now_v7();
+            std::fs::write(&path, format!("{id}\n"))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(id)
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// The plugins of one source: those it names, in its order, or all.
+fn source_plugins(all: &[Plugin], wanted: &[String], source: &str) -> anyhow::Result<PluginSet> {
+    if wanted.is_empty() {
+        return Ok(PluginSet::new(all.to_vec()));
+    }
+    let mut chosen = Vec::new();
+    for name in wanted {
+        let plugin = all.iter().find(|p| &p.name == name).ok_or_else(|| {
+            let known: Vec<&str> = all.iter().map(|p| p.name.as_str()).collect();
+            anyhow::anyhow!(
+                "source {source:?}: plugin {name:?} is not loaded (loaded: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )
+        })?;
+        chosen.push(plugin.clone());
+    }
+    Ok(PluginSet::new(chosen))
+}
+
+fn write_runtime_file(data_dir: &Path, info: &RuntimeInfo) -> anyhow::Result<()> {
+    let path = data_dir.join(RUNTIME_FILE);
+    let tmp = data_dir.join(format!("{RUNTIME_FILE}.tmp"));
+    std::fs::write(&tmp, serde_json::to_vec_pretty(info)?)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Edge correlation, when directives are configured: restored from the data directory.
+fn correlation(config: &EdgeConfig) -> anyhow::Result<Option<pipeline::EdgeCorrelation>> {
+    if config.correlation.directives.is_empty() {
+        return Ok(None);
+    }
+    let sids = Arc::new(vigil_analysis::load_sid_tables(&config.plugins.sid_tables)?);
+    let taxonomy = Arc::new(vigil_analysis::correlation::taxonomy(
+        &sids,
+        &config.plugins.products,
+    ));
+    let setup = vigil_analysis::correlation::Setup::load(&config.correlation, taxonomy)?;
+    let mut store = vigil_store::Store::open(&config.data_dir, &vigil_store::LogOptions::default())
+        .context("cannot open the edge's store of alarms")?;
+    let (analyzer, _) = vigil_analysis::correlation::recover(
+        &config.data_dir,
+        &setup,
+        sids,
+        &config.correlation,
+        &mut store,
+    )
+    .context("cannot restore the edge correlation state")?;
+    info!(
+        directives = setup.set.directives.len(),
+        backlogs = analyzer.engine().live_backlogs(),
+        "edge correlation ready"
+    );
+    Ok(Some(pipeline::EdgeCorrelation {
+        analyzer,
+        store,
+        data_dir: config.data_dir.clone(),
+        snapshot_interval: config.correlation.snapshot_interval,
+    }))
+}
+
+/// Runs the edge until SIGTERM or SIGINT. `prometheus` renders `/metrics`.
+pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Result<()> {
+    let data_dir = config.data_dir.clone();
+    vigil_keys::private_dir(&data_dir)?;
+    let secret_key =
+        vigil_keys::load_or_create_key(&data_dir.join("keys").join("secret-fingerprint.key"))?;
+    let sensor_id = sensor_id(&config)?;
+    let (plugins, warnings) = vigil_plugins::cfg::load_plugins(
+        &config.plugins.cfg,
+        config.plugins.agent_config.as_deref(),
+    )
+    .map_err(|e| anyhow::anyhow!("plugins: {e}"))?;
+    for w in &warnings {
+        warn!("plugin: {w}");
+    }
+    info!(
+        plugins = plugins.len(),
+        rules = plugins.iter().map(|p| p.rules().len()).sum::<usize>(),
+        "plugins loaded"
+    );
+    let identity = Arc::new(EdgeIdentity {
+        sensor: config.sensor.name.clone(),
+        sensor_ip: config.sensor.address,
+        hosts: config
+            .hosts
+            .iter()
+            .map(|(name, ip)| (name.to_ascii_lowercase(), *ip))
+            .collect::<HashMap<_, _>>(),
+        secret_key,
+    });
+    let anonymizer = match config.anonymize.enabled {
+        false => None,
+        true => {
+            let key_file = config
+                .anonymize
+                .key_file
+                .clone()
+                .unwrap_or_else(|| data_dir.join("keys").join("anonymize.key"));
+            let key = vigil_keys::load_or_create_key(&key_file)?;
+            Some(anonymize::Anonymizer::new(
+                key,
+                config.anonymize.participants.clone(),
+                config.anonymize.raw_text,
+            ))
+        }
+    };
+    let correlation = correlation(&config)?;
+    let edge_metrics = metrics::EdgeMetrics::register();
+
+    let (input, input_rx) = queue::bounded::<source::Batch>(config.queue_events);
+    let (output, output_rx) = queue::bounded::<pipeline::ForwardBatch>(config.forward.queue_events);
+    let checkpoints = forward::Checkpoints::load(&data_dir)?;
+
+    // Bind everything first, so a configuration mistake stops start-up with its reason.
+    let shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let connections = TaskTracker::new();
+    let mut runtime_info = RuntimeInfo {
+        pid: std::process::id(),
+        sources: BTreeMap::new(),
+        metrics: None,
+    };
+    for sc in &config.sources {
+        let zone = vigil_syslog::zone_from_config(&sc.zone)
+            .map_err(|e| anyhow::anyhow!("source {:?}: {e}", sc.name))?;
+        let source = Arc::new(Source {
+            config: sc.clone(),
+            parser: SourceParser::new(
+                &sc.name,
+                source_plugins(&plugins, &sc.plugins, &sc.name)?,
+                zone,
+                identity.clone(),
+            ),
+            metrics: metrics::SourceMetrics::register(&sc.name),
+            queue: input.clone(),
+        });
+        let listen = sc.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
+        match sc.kind {
+            SourceKind::SyslogUdp => {
+                let socket = source::syslog::bind_udp(listen, &sc.name).await?;
+                runtime_info
+                    .sources
+                    .insert(sc.name.clone(), socket.local_addr()?);
+                tasks.spawn(source::syslog::serve_udp(socket, source, shutdown.clone()));
+            }
+            SourceKind::SyslogTcp | SourceKind::SyslogTls => {
+                let tls = match sc.kind {
+                    SourceKind::SyslogTls => Some(
+                        source::tls::acceptor(
+                            sc.tls_cert.as_deref().unwrap_or(Path::new("")),
+                            sc.tls_key.as_deref().unwrap_or(Path::new("")),
+                            sc.tls_client_ca.as_deref(),
+                        )
+                        .with_context(|| format!("source {:?}: TLS", sc.name))?,
+                    ),
+                    _ => None,
+                };
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "source {:?}: cannot listen for syslog on tcp {listen}",
+                            sc.name
+                        )
+                    })?;
+                let addr = listener.local_addr()?;
+                info!(source = %sc.name, %addr, tls = tls.is_some(), "syslog stream listener ready");
+                runtime_info.sources.insert(sc.name.clone(), addr);
+                tasks.spawn(source::syslog::serve_stream(
+                    listener,
+                    tls,
+                    source,
+                    shutdown.clone(),
+                    connections.clone(),
+                ));
+            }
+            SourceKind::File => {
+                let path = sc.path.clone().unwrap_or_default();
+                let tailer = source::file::open(&source, checkpoints.get(&path))
+                    .with_context(|| format!("source {:?}", sc.name))?;
+                tasks.spawn(source::file::follow(tailer, source, shutdown.clone()));
+            }
+        }
+    }
+    let input_probe = input.probe();
+    drop(input);
+
+    let metrics_task = match config.metrics.enabled {
+        false => None,
+        true => {
+            let listener = tokio::net::TcpListener::bind(config.metrics.listen)
+                .await
+                .with_context(|| {
+                    format!("cannot listen for metrics on {}", config.metrics.listen)
+                })?;
+            runtime_info.metrics = Some(listener.local_addr()?);
+            Some(tokio::spawn(metrics::serve(
+                listener,
+                prometheus,
+                shutdown.clone(),
+            )))
+        }
+    };
+    write_runtime_file(&data_dir, &runtime_info)?;
+
+    let pipeline = pipeline::Pipeline::new(
+        aggregate::Aggregator::new(config.aggregation()),
+        correlation,
+        anonymizer,
+        edge_metrics.clone(),
+    );
+    let handle = tokio::runtime::Handle::current();
+    let output_probe = output.probe();
+    let pipeline_thread = std::thread::Builder::new()
+        .name("vigil-edge-pipeline".into())
+        .spawn(move || pipeline::run(pipeline, input_rx, input_probe, output, handle))
+        .context("cannot start the pipeline thread")?;
+    let give_up = CancellationToken::new();
+    let forwarder = match config.forward.kind {
+        ForwardKind::Agent => {
+            let target = forward::agent::AgentTarget {
+                address: config.forward.address,
+                sensor_id,
+                reconnect_min: config.forward.reconnect_min,
+                reconnect_max: config.forward.reconnect_max,
+            };
+            info!(core = %target.address, %sensor_id, "forwarding to the core (OSSIM agent protocol)");
+            tokio::spawn({
+                let give_up = give_up.clone();
+                let metrics = edge_metrics.clone();
+                async move {
+                    forward::agent::run(
+                        target,
+                        output_rx,
+                        output_probe,
+                        checkpoints,
+                        metrics,
+                        give_up,
+                    )
+                    .await;
+                    Ok(())
+                }
+            })
+        }
+        ForwardKind::File => {
+            let path = config.forward.path.clone().unwrap_or_default();
+            let metrics = edge_metrics.clone();
+            tokio::spawn(async move {
+                forward::file::run(&path, output_rx, output_probe, checkpoints, metrics).await
+            })
+        }
+    };
+    info!(data_dir = %data_dir.display(), sensor = %config.sensor.name, "vigil edge started");
+
+    wait_for_shutdown().await?;
+    info!("shutting down: sources stop, the pipeline drains, the output writes everything");
+    shutdown.cancel();
+    tasks.close();
+    tasks.wait().await;
+    connections.close();
+    connections.wait().await;
+    let grace = tokio::spawn({
+        let give_up = give_up.clone();
+        async move {
+            tokio::time::sleep(OUTPUT_GRACE).await;
+            give_up.cancel();
+        }
+    });
+    tokio::task::spawn_blocking(move || pipeline_thread.join())
+        .await?
+        .map_err(|_| anyhow::anyhow!("the pipeline thread panicked"))?;
+    let output_result = forwarder.await?;
+    grace.abort();
+    if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
+    if let Err(e) = std::fs::remove_file(data_dir.join(RUNTIME_FILE)) {
+        warn!(error = %e, "cannot remove the runtime file");
+    }
+    output_result?;
+    info!("vigil edge stopped cleanly");
+    Ok(())
+}
+
+/// Waits for SIGTERM or SIGINT.
+async fn wait_for_shutdown() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM received"),
+        _ = int.recv() => info!("SIGINT received"),
+    }
+    Ok(())
+}

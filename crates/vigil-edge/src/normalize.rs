@@ -1,7 +1,7 @@
 //! From a plugin match (or no match) to a normalised event, applying the OSSIM agent's defaults
 //! (spec 10.6): the date is read in the plugin's time zone (`tzone`, else the source's) and
-//! converted to UTC; a missing source address is the sensor; loopback addresses and `localhost`
-//! are the device; host names resolve through a static map (no DNS); anything else that is not
+//! converted to UTC; a missing source address is the sensor; a missing device is the syslog
+//! sender (the edge for file lines); loopback addresses and `localhost` are the device; host names resolve through a static map (no DNS); anything else that is not
 //! an address becomes `0.0.0.0`. The raw line is always kept as `log`.
 //!
 //! Time: on a live edge the event time is the edge's own stamp on arrival (trusted) and the
@@ -23,8 +23,11 @@ pub const UNPARSED_PLUGIN_ID: u32 = 1_000_000_000;
 pub struct NormalizeContext<'a> {
     /// The edge's sensor name.
     pub sensor: &'a str,
-    /// The edge's address (the default source and device).
+    /// The edge's address (the default source).
     pub sensor_ip: IpAddr,
+    /// The device when the plugin names none (or one that does not resolve): the syslog
+    /// sender's address, the edge itself for file lines.
+    pub device: IpAddr,
     /// When the edge received the line.
     pub received: Timestamp,
     /// Time zone of the source when the plugin gives none.
@@ -102,7 +105,7 @@ fn base(
     };
     let mut event = Event::new(cx.id, time, plugin_id, sid);
     event.sensor_ip = cx.sensor_ip;
-    event.device_ip = cx.sensor_ip;
+    event.device_ip = cx.device;
     event.src_ip = cx.sensor_ip;
     event.log = Some(line.to_string());
     event.provenance.sensor = cx.sensor.to_string();
@@ -150,13 +153,12 @@ pub fn normalize(
         sid,
         device_time(parsed, cx.zone),
     );
-    let device =
-        parsed
-            .get("device")
-            .map_or(cx.sensor_ip, |d| match address(d, cx, cx.sensor_ip) {
-                ip if ip.is_unspecified() => cx.sensor_ip,
-                ip => ip,
-            });
+    let device = parsed
+        .get("device")
+        .map_or(cx.device, |d| match address(d, cx, cx.device) {
+            ip if ip.is_unspecified() => cx.device,
+            ip => ip,
+        });
     event.device_ip = device;
     for (key, value) in &parsed.fields {
         let value = value.as_str();

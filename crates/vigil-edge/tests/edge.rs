@@ -184,3 +184,20 @@ fn the_most_specific_participant_network_wins_and_redaction_keeps_text() {
     );
     assert_eq!(e.extra.get("src_site").map(String::as_str), Some("site-2"));
 }
+
+#[test]
+fn held_events_are_tracked_by_push_order() {
+    let mut agg = aggregator();
+    let (mut stats, mut out) = (AggregationStats::default(), Vec::new());
+    agg.push(event(1, 1000, 7000, "203.0.113.7"), &mut stats, &mut out); // passes through
+    assert!(agg.emitted_before(agg.pushed()));
+    agg.push(event(2, 1001, 4003, "203.0.113.7"), &mut stats, &mut out); // held (push 1)
+    let after_held = agg.pushed();
+    assert!(agg.emitted_before(1), "only push 0 came before");
+    assert!(!agg.emitted_before(after_held), "push 1 is held");
+    agg.push(event(3, 1020, 4003, "203.0.113.9"), &mut stats, &mut out); // closes the first
+    assert!(agg.emitted_before(after_held));
+    assert!(!agg.emitted_before(agg.pushed()));
+    agg.drain(&mut stats, &mut out);
+    assert!(agg.emitted_before(agg.pushed()));
+}

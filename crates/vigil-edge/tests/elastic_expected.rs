@@ -55,6 +55,7 @@ fn events(plugins: &PluginSet, log: &str, year: i32) -> Vec<Event> {
             let cx = NormalizeContext {
                 sensor: "edge",
                 sensor_ip: SENSOR_IP,
+                device: SENSOR_IP,
                 received: Timestamp::from_secs(1_700_000_000),
                 zone: &zone,
                 hosts: &hosts,

@@ -31,6 +31,7 @@ fn fields_addresses_and_defaults() {
     let cx = NormalizeContext {
         sensor: "edge-1",
         sensor_ip: ip("192.0.2.10"),
+        device: ip("192.0.2.10"),
         received: Timestamp::from_secs(2_000_000_000),
         zone: &zone,
         hosts: &hosts,
@@ -148,4 +149,39 @@ fn fields_addresses_and_defaults() {
         (u.plugin_id, u.plugin_sid, u.log.as_deref()),
         (UNPARSED_PLUGIN_ID, 1, Some("garbage"))
     );
+}
+
+#[test]
+fn the_device_defaults_to_the_sender() {
+    let zone = jiff::tz::TimeZone::UTC;
+    let hosts = HashMap::new();
+    let key = [1u8; 32];
+    let cx = NormalizeContext {
+        sensor: "edge-1",
+        sensor_ip: ip("192.0.2.10"),
+        device: ip("198.51.100.20"),
+        received: Timestamp::from_secs(2_000_000_000),
+        zone: &zone,
+        hosts: &hosts,
+        replay: false,
+        secret_key: &key,
+        id: Uuid::from_u128(8),
+    };
+    let e = normalize(&parsed(&[("plugin_sid", "1")]), "x", &cx).unwrap();
+    assert_eq!(
+        (e.sensor_ip, e.device_ip, e.src_ip),
+        (ip("192.0.2.10"), ip("198.51.100.20"), ip("192.0.2.10"))
+    );
+    let e = normalize(
+        &parsed(&[("plugin_sid", "1"), ("device", "unresolved-name")]),
+        "x",
+        &cx,
+    )
+    .unwrap();
+    assert_eq!(
+        e.device_ip,
+        ip("198.51.100.20"),
+        "a name the host map lacks falls back to the sender"
+    );
+    assert_eq!(unparsed("x", &cx).device_ip, ip("198.51.100.20"));
 }

@@ -11,7 +11,8 @@ use anyhow::{Context, bail};
 use vigil_event::{Event, Timestamp};
 use vigil_store::Log;
 
-use crate::loadgen::{ServerProcess, event_line, loopback_config, open_session};
+use crate::loadgen::{event_line, open_session};
+use crate::process::{ServerProcess, loopback_config};
 
 /// Lines generated per connection and sent repeatedly (ids repeat between repetitions).
 const CHUNK_LINES: u64 = 1_000;

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod check;
 pub mod loadgen;
+pub mod process;
 pub mod replay;
 pub mod search;
 pub mod time_arg;

@@ -27,6 +27,10 @@ enum Commands {
     /// Run the core: OSSIM agent intake, enrichment, durable store, metrics.
     #[command(after_long_help = config_help())]
     Server(ServerArgs),
+    /// Run an edge: collect syslog and log files, normalise them with OSSIM plugins, aggregate,
+    /// anonymise, correlate site-locally, forward to the core.
+    #[command(after_long_help = edge_config_help())]
+    Edge(EdgeArgs),
     /// Search stored events (or alarms) and print them as JSON lines, newest first.
     Search(SearchArgs),
     /// Replay OSSIM agent `event` lines through the production analysis; print alarms as JSON lines.
@@ -43,6 +47,29 @@ fn config_help() -> String {
         "Configuration (--config FILE, TOML). Every key is optional; these are the defaults:\n\n{}",
         Config::default().to_toml()
     )
+}
+
+fn edge_config_help() -> String {
+    format!(
+        "Configuration (--config FILE, TOML). Every key is optional; these are the defaults (add [[source]] tables for more sources, files, TLS):\n\n{}",
+        vigil_edge::Config::default().to_toml()
+    )
+}
+
+#[derive(Parser)]
+struct EdgeArgs {
+    /// TOML configuration file; keys it does not set keep their defaults (see below).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory (overrides `data_dir` of the configuration).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Print the effective configuration as TOML and exit.
+    #[arg(long)]
+    print_config: bool,
+    /// Log format on standard error.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
 }
 
 #[derive(Parser)]
@@ -242,6 +269,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .enable_all()
                 .build()?;
             runtime.block_on(vigil_server::run(config, prometheus))
+        }
+        Commands::Edge(args) => {
+            let mut config = match &args.config {
+                Some(path) => vigil_edge::Config::load(path)?,
+                None => vigil_edge::Config::default(),
+            };
+            if let Some(dir) = args.data_dir {
+                config.data_dir = dir;
+            }
+            if args.print_config {
+                print!("{}", config.to_toml());
+                return Ok(());
+            }
+            init_logging(args.log_format);
+            let prometheus = vigil_server::metrics::install_recorder()?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(vigil_edge::run(config, prometheus))
         }
         Commands::Search(args) => {
             let config = load_config(args.config.as_ref())?;

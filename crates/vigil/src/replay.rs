@@ -53,32 +53,9 @@ pub fn load_plugins(
     agent_config: Option<&Path>,
     errors: &mut impl Write,
 ) -> anyhow::Result<vigil_plugins::cfg::PluginSet> {
-    use vigil_plugins::cfg::{AgentSettings, Plugin};
-    let settings = match agent_config {
-        Some(dir) => AgentSettings::load(dir)?,
-        None => AgentSettings::default(),
-    };
-    let mut files = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            let mut in_dir: Vec<PathBuf> = std::fs::read_dir(path)
-                .with_context(|| format!("cannot list {}", path.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "cfg"))
-                .collect();
-            in_dir.sort();
-            files.extend(in_dir);
-        } else {
-            files.push(path.clone());
-        }
-    }
-    let mut plugins = Vec::new();
-    for file in files {
-        let (plugin, warnings) = Plugin::load(&file, &settings)?;
-        for w in warnings {
-            writeln!(errors, "warning: {w}")?;
-        }
-        plugins.push(plugin);
+    let (plugins, warnings) = vigil_plugins::cfg::load_plugins(paths, agent_config)?;
+    for w in warnings {
+        writeln!(errors, "warning: {w}")?;
     }
     Ok(vigil_plugins::cfg::PluginSet::new(plugins))
 }
@@ -216,6 +193,7 @@ impl<O: Write, E: Write> Replayer<'_, O, E> {
         let cx = NormalizeContext {
             sensor: "replay",
             sensor_ip: std::net::IpAddr::from([0, 0, 0, 0]),
+            device: std::net::IpAddr::from([0, 0, 0, 0]),
             received: self.clock,
             zone: &jiff::tz::TimeZone::UTC,
             hosts: &hosts,

@@ -9,7 +9,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use common::*;
-use vigil::loadgen::{http_post, open_session, signal};
+use vigil::loadgen::open_session;
+use vigil::process::http_post;
 
 /// Directive 100: a failure then 3 more from the same source; directive 200 as given.
 fn directives(second: &str) -> String {
@@ -72,7 +73,7 @@ fn reload_keeps_unchanged_backlogs_refuses_broken_files_and_follows_sighup() {
 
     // SIGHUP: a new directive 300 on plugin 88 takes effect.
     std::fs::write(&rules, directives("<directive id=\"300\" name=\"new\" priority=\"1\"><rule type=\"detector\" name=\"y\" plugin_id=\"88\"/></directive>\n")).unwrap();
-    signal(&server, "HUP").unwrap();
+    server.signal("HUP").unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let mut n = 10;
     while server.metric("vigil_directive_events_total").unwrap() < 2.0 {

@@ -201,6 +201,49 @@ impl AgentSettings {
     }
 }
 
+/// The plugin files `paths` name, in order: a file as is, a directory as its `*.cfg` files
+/// in name order.
+pub fn plugin_files(paths: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>, CfgError> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let listing = std::fs::read_dir(path).map_err(|e| {
+                CfgError::whole_file(path.display().to_string(), format!("cannot list: {e}"))
+            })?;
+            let mut in_dir: Vec<std::path::PathBuf> = listing
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "cfg"))
+                .collect();
+            in_dir.sort();
+            files.extend(in_dir);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// Loads the plugins `paths` name (see [`plugin_files`]) with the agent settings of
+/// `agent_dir` (none: no aliases, no `\_CFG` values). Returns them in order with every
+/// warning; the first file that cannot be loaded is the error.
+pub fn load_plugins(
+    paths: &[std::path::PathBuf],
+    agent_dir: Option<&Path>,
+) -> Result<(Vec<Plugin>, Vec<Warning>), CfgError> {
+    let settings = match agent_dir {
+        Some(dir) => AgentSettings::load(dir)?,
+        None => AgentSettings::default(),
+    };
+    let mut plugins = Vec::new();
+    let mut warnings = Vec::new();
+    for file in plugin_files(paths)? {
+        let (plugin, w) = Plugin::load(&file, &settings)?;
+        plugins.push(plugin);
+        warnings.extend(w);
+    }
+    Ok((plugins, warnings))
+}
+
 /// Reads and parses an INI file, errors as [`CfgError`].
 pub(crate) fn read_ini(path: &Path) -> Result<ini::Ini, CfgError> {
     let file = path.display().to_string();

@@ -2,12 +2,14 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod pki;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use vigil::loadgen::{ServerProcess, loopback_config};
+use vigil::process::{EdgeProcess, ServerProcess, loopback_config};
 use vigil_event::Event;
 use vigil_store::{Log, Order, Query};
 
@@ -91,4 +93,25 @@ pub fn send(stream: &mut TcpStream, text: &str) {
 pub fn b64(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// Starts an edge in `dir` with `body` (TOML tables) and metrics on a free loopback port.
+pub fn start_edge(dir: &Path, body: &str) -> EdgeProcess {
+    let config = format!(
+        "data_dir = {:?}\n{body}\n[metrics]\nlisten = \"127.0.0.1:0\"\n",
+        dir.display().to_string()
+    );
+    EdgeProcess::start(&exe(), dir, &config).unwrap()
+}
+
+/// The events of a JSON lines file (the edge's file output), in order.
+pub fn jsonl_events(path: &Path) -> Vec<Event> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => panic!("{}: {e}", path.display()),
+    }
 }

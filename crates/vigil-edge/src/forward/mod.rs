@@ -1,0 +1,74 @@
+//! The edge's output: the OSSIM agent protocol to a core ([`agent`]) or JSON lines to a file
+//! ([`file`]). After each batch is written, the file positions it carries are saved
+//! ([`Checkpoints`]), so a restart resumes after what was sent.
+
+pub mod agent;
+pub mod file;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tracing::warn;
+use vigil_tail::{Checkpoint, CheckpointFile};
+
+use crate::source::FileMark;
+
+/// How often file positions are written to disk at most (and always at shutdown).
+const SAVE_EVERY: Duration = Duration::from_secs(1);
+
+/// The saved positions of every followed file (`<data_dir>/file-checkpoints.json`).
+pub struct Checkpoints {
+    path: PathBuf,
+    file: CheckpointFile,
+    dirty: bool,
+    saved: Instant,
+}
+
+impl Checkpoints {
+    /// `<data_dir>/file-checkpoints.json`.
+    pub fn path_in(data_dir: &Path) -> PathBuf {
+        data_dir.join("file-checkpoints.json")
+    }
+
+    /// Loads the saved positions (none the first time).
+    pub fn load(data_dir: &Path) -> anyhow::Result<Checkpoints> {
+        let path = Checkpoints::path_in(data_dir);
+        let file = CheckpointFile::load(&path)?;
+        Ok(Checkpoints {
+            path,
+            file,
+            dirty: false,
+            saved: Instant::now(),
+        })
+    }
+
+    /// The saved position of `path`.
+    pub fn get(&self, path: &Path) -> Option<&Checkpoint> {
+        self.file.files.get(path)
+    }
+
+    /// Records positions of a batch that was just written; saves if one is due.
+    pub fn advance(&mut self, marks: Vec<FileMark>) {
+        for mark in marks {
+            self.file.files.insert(mark.path, mark.checkpoint);
+            self.dirty = true;
+        }
+        if self.dirty && self.saved.elapsed() >= SAVE_EVERY {
+            self.save();
+        }
+    }
+
+    /// Writes the positions if they changed since the last save.
+    pub fn save(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        match self.file.save(&self.path) {
+            Ok(()) => {
+                self.dirty = false;
+                self.saved = Instant::now();
+            }
+            Err(e) => warn!(error = %e, "cannot save file positions; retrying with the next batch"),
+        }
+    }
+}

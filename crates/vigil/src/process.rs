@@ -1,0 +1,313 @@
+//! Drives real `vigil server` and `vigil edge` child processes: start one with a configuration
+//! in its own data directory, wait until it has bound its ports, read its metrics, signal,
+//! stop or kill it. Used by `vigil bench` and the end-to-end tests.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::de::DeserializeOwned;
+
+/// What a subcommand writes into its data directory once it has bound its ports.
+pub trait Runtime: DeserializeOwned {
+    /// The subcommand (`server`, `edge`).
+    const SUBCOMMAND: &'static str;
+    /// The runtime file in the data directory.
+    const FILE: &'static str;
+    /// The process id it names.
+    fn pid(&self) -> u32;
+    /// The metrics address it names.
+    fn metrics(&self) -> Option<SocketAddr>;
+}
+
+impl Runtime for vigil_server::RuntimeInfo {
+    const SUBCOMMAND: &'static str = "server";
+    const FILE: &'static str = vigil_server::RUNTIME_FILE;
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+    fn metrics(&self) -> Option<SocketAddr> {
+        self.metrics
+    }
+}
+
+impl Runtime for vigil_edge::RuntimeInfo {
+    const SUBCOMMAND: &'static str = "edge";
+    const FILE: &'static str = vigil_edge::RUNTIME_FILE;
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+    fn metrics(&self) -> Option<SocketAddr> {
+        self.metrics
+    }
+}
+
+/// A running child process with its own data directory.
+pub struct VigilProcess<R: Runtime> {
+    child: Child,
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// Bound addresses, from its runtime file.
+    pub info: R,
+}
+
+/// A running `vigil server`.
+pub type ServerProcess = VigilProcess<vigil_server::RuntimeInfo>;
+/// A running `vigil edge`.
+pub type EdgeProcess = VigilProcess<vigil_edge::RuntimeInfo>;
+
+/// A server configuration on loopback with OS-chosen ports, for tests and benchmarks:
+/// `agent_keys` are added to the `[agent]` table, `tables` after it.
+pub fn loopback_config(data_dir: &Path, agent_keys: &str, tables: &str) -> String {
+    format!(
+        "data_dir = {:?}\n[metrics]\nlisten = \"127.0.0.1:0\"\n{tables}\n[agent]\nlisten = \"127.0.0.1:0\"\n{agent_keys}",
+        data_dir.display().to_string()
+    )
+}
+
+impl<R: Runtime> VigilProcess<R> {
+    /// Starts `exe <subcommand> --config <data_dir>/vigil.toml` with `config` and waits until it
+    /// has bound its ports. Its log goes to `<data_dir>/<subcommand>.log` (appended, across
+    /// restarts).
+    pub fn start(exe: &Path, data_dir: &Path, config: &str) -> anyhow::Result<VigilProcess<R>> {
+        std::fs::create_dir_all(data_dir)?;
+        let config_path = data_dir.join("vigil.toml");
+        std::fs::write(&config_path, config)?;
+        let runtime = data_dir.join(R::FILE);
+        let _ = std::fs::remove_file(&runtime);
+        let log_path = data_dir.join(format!("{}.log", R::SUBCOMMAND));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)?;
+        let mut child = Command::new(exe)
+            .arg(R::SUBCOMMAND)
+            .arg("--config")
+            .arg(&config_path)
+            .env(
+                "RUST_LOG",
+                std::env::var("VIGIL_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("cannot start {}", exe.display()))?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(text) = std::fs::read(&runtime)
+                && let Ok(info) = serde_json::from_slice::<R>(&text)
+                && info.pid() == child.id()
+            {
+                return Ok(VigilProcess {
+                    child,
+                    data_dir: data_dir.to_path_buf(),
+                    info,
+                });
+            }
+            if let Some(status) = child.try_wait()? {
+                bail!(
+                    "{} exited during start-up ({status}); see {}",
+                    R::SUBCOMMAND,
+                    log_path.display()
+                );
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                bail!("{} did not start within 60 s", R::SUBCOMMAND);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The whole `/metrics` text.
+    pub fn metrics_text(&self) -> anyhow::Result<String> {
+        let addr = self.info.metrics().context("metrics disabled")?;
+        http_get(addr, "/metrics")
+    }
+
+    /// Current value of a counter or gauge (summed over its labels) from `/metrics`.
+    pub fn metric(&self, name: &str) -> anyhow::Result<f64> {
+        Ok(metric_value(&self.metrics_text()?, name))
+    }
+
+    /// The value of one labelled series, e.g. `vigil_events_rejected_total{reason="unknown_key"}`.
+    pub fn metric_series(&self, series: &str) -> anyhow::Result<f64> {
+        Ok(self
+            .metrics_text()?
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0.0))
+    }
+
+    /// Waits until `name` reaches at least `value`.
+    pub fn wait_for_metric(
+        &self,
+        name: &str,
+        value: f64,
+        timeout: Duration,
+    ) -> anyhow::Result<f64> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let current = self.metric(name)?;
+            if current >= value {
+                return Ok(current);
+            }
+            if Instant::now() > deadline {
+                bail!("{name} is {current}, expected at least {value} within {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Peak resident memory of the process so far, in KiB (`VmHWM`).
+    pub fn peak_rss_kib(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        status
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("VmHWM:")?
+                    .trim()
+                    .strip_suffix("kB")?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .context("no VmHWM in /proc status")
+    }
+
+    /// Sends a signal (`HUP`, `TERM`, ...).
+    pub fn signal(&self, name: &str) -> anyhow::Result<()> {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()?;
+        if !status.success() {
+            bail!("kill -{name} failed");
+        }
+        Ok(())
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn terminate(mut self) -> anyhow::Result<()> {
+        self.signal("TERM")?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                if !status.success() {
+                    bail!("{} exited with {status} after SIGTERM", R::SUBCOMMAND);
+                }
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                bail!("{} did not exit within 60 s of SIGTERM", R::SUBCOMMAND);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL, as in a crash or power cut of the process.
+    pub fn kill9(mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
+impl ServerProcess {
+    /// The bound agent protocol address.
+    pub fn agent_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.info.agent.context("agent listener disabled")
+    }
+
+    /// How many inputs were rejected for `reason` (`vigil_events_rejected_total{reason=...}`).
+    pub fn rejections(&self, reason: &str) -> anyhow::Result<f64> {
+        self.metric_series(&format!(
+            "vigil_events_rejected_total{{reason=\"{reason}\"}}"
+        ))
+    }
+}
+
+impl EdgeProcess {
+    /// The bound address of syslog source `name`.
+    pub fn source_addr(&self, name: &str) -> anyhow::Result<SocketAddr> {
+        self.info
+            .sources
+            .get(name)
+            .copied()
+            .with_context(|| format!("no syslog source named {name:?}"))
+    }
+
+    /// `vigil_edge_<metric>{source="<source>"}`.
+    pub fn source_metric(&self, metric: &str, source: &str) -> anyhow::Result<f64> {
+        self.metric_series(&format!("vigil_edge_{metric}{{source=\"{source}\"}}"))
+    }
+
+    /// `vigil_edge_rejected_total{source="<source>",reason="<reason>"}`.
+    pub fn rejections(&self, source: &str, reason: &str) -> anyhow::Result<f64> {
+        self.metric_series(&format!(
+            "vigil_edge_rejected_total{{source=\"{source}\",reason=\"{reason}\"}}"
+        ))
+    }
+}
+
+/// A minimal HTTP/1.0 POST without a body on loopback, returning the status code and body.
+pub fn http_post(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .context("malformed HTTP response")?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .context("no HTTP status")?;
+    Ok((status, body.to_string()))
+}
+
+/// A minimal HTTP/1.0 GET on loopback, returning the body.
+pub fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<String> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .context("malformed HTTP response")?;
+    if !head.starts_with("HTTP/1.0 200") && !head.starts_with("HTTP/1.1 200") {
+        bail!("GET {path}: {}", head.lines().next().unwrap_or_default());
+    }
+    Ok(body.to_string())
+}
+
+/// Sums every series of metric `name` in a Prometheus text exposition.
+pub fn metric_value(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let rest = l.strip_prefix(name)?;
+            let value = match rest.strip_prefix('{') {
+                Some(labelled) => labelled.split_once('}')?.1,
+                None => rest,
+            };
+            value.trim().parse::<f64>().ok()
+        })
+        .sum()
+}
