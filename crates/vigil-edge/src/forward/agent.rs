@@ -91,6 +91,16 @@ fn rand_fraction() -> f64 {
     getrandom::u32().map_or(0.5, |v| f64::from(v) / (f64::from(u32::MAX) + 1.0))
 }
 
+/// Resolves when the open session's connection is closed by the core (never without one).
+async fn wait_closed(session: &mut Option<Session>) {
+    match session {
+        Some(s) => {
+            let _ = (&mut s.closed).await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// Connects (retrying with backoff until `give_up` is cancelled).
 async fn connect(
     target: &AgentTarget,
@@ -136,21 +146,31 @@ pub async fn run(
     let mut session: Option<Session> = None;
     let mut attempts = 0u32;
     let mut lines = Vec::with_capacity(1 << 20);
-    'batches: while let Some(queued) = input.recv().await {
+    'batches: loop {
+        let next = tokio::select! {
+            r = tokio::time::timeout(super::SAVE_EVERY, input.recv()) => Some(r),
+            () = wait_closed(&mut session) => None,
+        };
+        let queued = match next {
+            None => {
+                session = None;
+                metrics.connected.set(0.0);
+                warn!(core = %target.address, "the core closed the connection");
+                continue;
+            }
+            Some(Ok(Some(queued))) => queued,
+            Some(Ok(None)) => break,
+            Some(Err(_)) => {
+                checkpoints.save(); // idle: what was sent is saved now
+                continue;
+            }
+        };
         let batch = &queued.item;
         lines.clear();
         for event in &batch.events {
             lines.extend_from_slice(vigil_agent_proto::event_line(event).as_bytes());
         }
         loop {
-            if session
-                .as_mut()
-                .is_some_and(|s| s.closed.try_recv().is_ok())
-            {
-                session = None;
-                metrics.connected.set(0.0);
-                warn!(core = %target.address, "the core closed the connection");
-            }
             if session.is_none() {
                 session = connect(&target, &metrics, &give_up, &mut attempts).await;
             }

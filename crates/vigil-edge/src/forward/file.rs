@@ -29,7 +29,18 @@ pub async fn run(
     info!(path = %path.display(), "writing events as JSON lines");
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
     let mut line = Vec::with_capacity(1024);
-    while let Some(queued) = input.recv().await {
+    loop {
+        let queued = match tokio::time::timeout(super::SAVE_EVERY, input.recv()).await {
+            Ok(Some(queued)) => queued,
+            Ok(None) => break,
+            Err(_) => {
+                if checkpoints.is_dirty() {
+                    sync(&mut out, path)?;
+                    checkpoints.save();
+                }
+                continue;
+            }
+        };
         let batch = queued.item;
         let n = batch.events.len() as u64;
         for event in &batch.events {

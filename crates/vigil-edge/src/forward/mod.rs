@@ -13,8 +13,9 @@ use vigil_tail::{Checkpoint, CheckpointFile};
 
 use crate::source::FileMark;
 
-/// How often file positions are written to disk at most (and always at shutdown).
-const SAVE_EVERY: Duration = Duration::from_secs(1);
+/// How often file positions are written to disk at most (and always at shutdown, and once
+/// the output has been idle this long).
+pub const SAVE_EVERY: Duration = Duration::from_secs(1);
 
 /// The saved positions of every followed file (`<data_dir>/file-checkpoints.json`).
 pub struct Checkpoints {
@@ -38,7 +39,9 @@ impl Checkpoints {
             path,
             file,
             dirty: false,
-            saved: Instant::now(),
+            saved: Instant::now()
+                .checked_sub(SAVE_EVERY)
+                .unwrap_or_else(Instant::now),
         })
     }
 
@@ -56,6 +59,11 @@ impl Checkpoints {
         if self.dirty && self.saved.elapsed() >= SAVE_EVERY {
             self.save();
         }
+    }
+
+    /// Whether positions changed since the last save.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
     }
 
     /// Writes the positions if they changed since the last save.
