@@ -8,6 +8,7 @@
 //! timestamp when there is one, else the plugin's `date`) and the edge's stamp on arrival as
 //! its time.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -86,15 +87,17 @@ impl SourceParser {
         let cx = vigil_syslog::ParseContext::new(now, self.zone.clone());
         let message = vigil_syslog::parse(frame, &cx);
         counts.non_utf8 += u64::from(message.non_utf8);
-        let line = plugin_line(&message, &self.zone);
-        let mut event = self.event(&line, peer, now, counts);
+        let received =
+            String::from_utf8_lossy(vigil_syslog::framing::trim_trailer(&message.raw)).into_owned();
+        let mut event = {
+            let line = plugin_line(&message, &received, &self.zone);
+            self.event(&line, peer, now, counts)
+        };
         if message.timestamp.is_some() {
             event.provenance.device_time = message.timestamp;
         }
         event.provenance.peer = Some(peer);
-        event.log = Some(
-            String::from_utf8_lossy(vigil_syslog::framing::trim_trailer(&message.raw)).into_owned(),
-        );
+        event.log = Some(received);
         event
     }
 
@@ -163,13 +166,10 @@ fn plugin_date_context(now: Timestamp, zone: &TimeZone) -> ParseContext {
 }
 
 /// The line OSSIM plugins expect for a syslog message: the file form rsyslog writes.
-pub fn plugin_line(message: &Message, zone: &TimeZone) -> String {
+/// `received` is the message as text (lossy UTF-8, trailing line breaks trimmed).
+pub fn plugin_line<'a>(message: &Message, received: &'a str, zone: &TimeZone) -> Cow<'a, str> {
     match message.format {
-        Format::Rfc3164 => {
-            let text = String::from_utf8_lossy(&message.raw);
-            let text = text.trim_end_matches(['\n', '\r', '\0']);
-            strip_pri(text).to_string()
-        }
+        Format::Rfc3164 => Cow::Borrowed(strip_pri(received)),
         Format::Rfc5424 => {
             let mut line = String::with_capacity(message.body.len() + 48);
             if let Some(t) = message
@@ -195,9 +195,9 @@ pub fn plugin_line(message: &Message, zone: &TimeZone) -> String {
                 line.push_str(": ");
             }
             line.push_str(&message.body);
-            line
+            Cow::Owned(line)
         }
-        Format::Unknown => message.body.clone(),
+        Format::Unknown => Cow::Owned(message.body.clone()),
     }
 }
 
@@ -218,41 +218,35 @@ fn strip_pri(text: &str) -> &str {
 mod tests {
     use super::*;
 
-    fn message(text: &str) -> Message {
-        vigil_syslog::parse(
+    fn line(text: &str, zone: &TimeZone) -> String {
+        let message = vigil_syslog::parse(
             text.as_bytes(),
             &vigil_syslog::ParseContext::utc(Timestamp::from_secs(1_764_547_200)),
-        )
+        );
+        let received = text.trim_end_matches('\n');
+        plugin_line(&message, received, zone).into_owned()
     }
 
     #[test]
     fn lines_as_rsyslog_writes_them() {
         let zone = TimeZone::fixed(jiff::tz::offset(2));
         assert_eq!(
-            plugin_line(
-                &message("<34>Oct 11 22:14:15 mymachine su[9]: 'su root' failed\n"),
+            line(
+                "<34>Oct 11 22:14:15 mymachine su[9]: 'su root' failed\n",
                 &zone
             ),
             "Oct 11 22:14:15 mymachine su[9]: 'su root' failed"
         );
         assert_eq!(
-            plugin_line(
-                &message(
-                    "<165>1 2025-10-11T22:14:15.003Z host1 sshd 42 ID47 [x@1 a=\"b\"] Failed password"
-                ),
+            line(
+                "<165>1 2025-10-11T22:14:15.003Z host1 sshd 42 ID47 [x@1 a=\"b\"] Failed password",
                 &zone
             ),
             "Oct 12 00:14:15 host1 sshd[42]: Failed password",
             "RFC 5424 rendered in the source's zone"
         );
-        assert_eq!(
-            plugin_line(&message("<13>1 - - - - - just text"), &zone),
-            "- just text"
-        );
-        assert_eq!(
-            plugin_line(&message("not syslog at all"), &zone),
-            "not syslog at all"
-        );
+        assert_eq!(line("<13>1 - - - - - just text", &zone), "- just text");
+        assert_eq!(line("not syslog at all", &zone), "not syslog at all");
         assert_eq!(strip_pri("<1234>x"), "<1234>x", "PRI has at most 3 digits");
         assert_eq!(strip_pri("<>x"), "<>x");
     }

@@ -198,6 +198,45 @@ enum BenchCommand {
         #[arg(long, default_value_t = 100_000)]
         backlogs: usize,
     },
+    /// OSSIM plugin parsing on one core, over the lines of log files.
+    Parse {
+        /// Plugin .cfg files or directories (repeatable).
+        #[arg(long, value_name = "PATH", required = true)]
+        plugins: Vec<PathBuf>,
+        /// Directory with the agent's aliases.cfg and config.cfg.
+        #[arg(long, value_name = "DIR")]
+        agent_config: Option<PathBuf>,
+        /// Runs; the median is reported.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Log files whose lines are parsed.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Syslog over TCP into a real edge, to normalised events; optionally rsyslogd side by side.
+    Edge {
+        /// Plugin .cfg files or directories the edge loads (repeatable).
+        #[arg(long, value_name = "PATH")]
+        plugins: Vec<PathBuf>,
+        /// Directory with the agent's aliases.cfg and config.cfg.
+        #[arg(long, value_name = "DIR")]
+        agent_config: Option<PathBuf>,
+        /// Concurrent TCP connections.
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+        /// Messages per run.
+        #[arg(long, default_value_t = 2_000_000)]
+        events: u64,
+        /// Runs; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Also measure rsyslogd (must be installed) receiving the same load into a file.
+        #[arg(long)]
+        rsyslog: bool,
+        /// Log files whose lines are sent (as RFC 3164 messages).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
     /// Agent intake to durable store: a real server fed by concurrent agent sessions on loopback.
     Intake {
         /// Concurrent agent sessions.
@@ -381,6 +420,43 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 backlogs,
             };
             vigil::bench::correlate(&options, &mut std::io::stdout())
+        }
+        Commands::Bench(BenchCommand::Parse {
+            plugins,
+            agent_config,
+            runs,
+            files,
+        }) => {
+            let options = vigil::bench::parse::ParseOptions {
+                plugins,
+                agent_config,
+                files,
+                runs,
+                year: jiff::Zoned::now().year().into(),
+            };
+            vigil::bench::parse::parse(&options, &mut std::io::stdout())?;
+            Ok(())
+        }
+        Commands::Bench(BenchCommand::Edge {
+            plugins,
+            agent_config,
+            connections,
+            events,
+            runs,
+            rsyslog,
+            files,
+        }) => {
+            let options = vigil::bench::edge::EdgeBenchOptions {
+                exe: std::env::current_exe()?,
+                plugins,
+                agent_config,
+                files,
+                connections,
+                events,
+                runs,
+                peer: rsyslog,
+            };
+            vigil::bench::edge::edge(&options, &mut std::io::stdout())
         }
         Commands::Bench(BenchCommand::Intake {
             connections,

@@ -223,6 +223,17 @@ impl<R: Runtime> VigilProcess<R> {
     }
 }
 
+impl<R: Runtime> Drop for VigilProcess<R> {
+    /// A process still running when its handle goes (a test that failed half-way) is killed,
+    /// so it never outlives the test.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl ServerProcess {
     /// The bound agent protocol address.
     pub fn agent_addr(&self) -> anyhow::Result<SocketAddr> {

@@ -1,0 +1,43 @@
+//! `vigil bench`: benchmarks of the real code paths, reporting medians of repeated runs.
+//!
+//! * [`intake`]: agent sessions into a real server, to fsynced storage.
+//! * [`correlate`]: the correlation engine alone.
+//! * [`parse`]: OSSIM plugin parsing on one core.
+//! * [`edge`]: syslog over TCP into a real edge, to normalised events (optionally rsyslog
+//!   receiving the same load, side by side).
+
+pub mod correlate;
+pub mod edge;
+pub mod intake;
+pub mod parse;
+
+pub use correlate::{CorrelateOptions, correlate};
+pub use intake::{IntakeOptions, IntakeRun, intake};
+
+/// Median, minimum and maximum of repeated measurements.
+pub struct Spread {
+    /// The median.
+    pub median: f64,
+    /// The smallest value.
+    pub min: f64,
+    /// The largest value.
+    pub max: f64,
+}
+
+impl Spread {
+    /// The spread of `values`.
+    pub fn of(mut values: Vec<f64>) -> Spread {
+        values.sort_by(f64::total_cmp);
+        let n = values.len();
+        let median = match n {
+            0 => 0.0,
+            n if n % 2 == 1 => values[n / 2],
+            n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+        };
+        Spread {
+            median,
+            min: values.first().copied().unwrap_or_default(),
+            max: values.last().copied().unwrap_or_default(),
+        }
+    }
+}
