@@ -26,6 +26,7 @@
 pub mod accel;
 pub mod expr;
 pub mod funcs;
+mod fuzz;
 pub mod ini;
 pub mod literals;
 mod plugin;
@@ -37,6 +38,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
+pub use fuzz::{fuzz_load, fuzz_match};
 pub use plugin::{Plugin, Rule};
 pub use set::PluginSet;
 
