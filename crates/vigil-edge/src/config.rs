@@ -1,7 +1,7 @@
 //! Edge configuration: every setting has an embedded default; a TOML file overrides any of
 //! them. `vigil edge` with no file listens for syslog on loopback (UDP and TCP 5514), parses
-//! nothing (every line becomes an unparsed event, raw log kept) and forwards to a core on
-//! `127.0.0.1:40001`, which is where `vigil server` listens by default.
+//! with Vigil's built-in plugins (other lines become unparsed events, raw log kept) and
+//! forwards to a core on `127.0.0.1:40001`, which is where `vigil server` listens by default.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -59,12 +59,15 @@ pub struct SensorIdentity {
 }
 
 /// OSSIM plugin knowledge used at the edge.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PluginsConfig {
     /// Agent plugin `.cfg` files or directories of them (a directory: every `*.cfg` in name
     /// order), tried in this order.
     pub cfg: Vec<PathBuf>,
+    /// Whether Vigil's built-in plugins (Linux authentication, netfilter, Cisco ASA, Snort
+    /// alerts) are loaded after `cfg`.
+    pub builtin: bool,
     /// Directory holding the agent's `aliases.cfg` and `config.cfg` (regexp aliases such as
     /// `\IPV4`, and `\_CFG(...)` values).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -294,6 +297,18 @@ impl Default for EdgeConfig {
             forward: ForwardConfig::default(),
             queue_events: 65_536,
             metrics: MetricsConfig::default(),
+        }
+    }
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        PluginsConfig {
+            cfg: Vec::new(),
+            builtin: true,
+            agent_config: None,
+            sid_tables: Vec::new(),
+            products: Vec::new(),
         }
     }
 }

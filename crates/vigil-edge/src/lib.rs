@@ -23,6 +23,7 @@ pub mod intake;
 pub mod metrics;
 pub mod normalize;
 pub mod pipeline;
+pub mod plugins;
 pub mod queue;
 pub mod source;
 
@@ -158,11 +159,8 @@ pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Re
     let secret_key =
         vigil_keys::load_or_create_key(&data_dir.join("keys").join("secret-fingerprint.key"))?;
     let sensor_id = sensor_id(&config)?;
-    let (plugins, warnings) = vigil_plugins::cfg::load_plugins(
-        &config.plugins.cfg,
-        config.plugins.agent_config.as_deref(),
-    )
-    .map_err(|e| anyhow::anyhow!("plugins: {e}"))?;
+    let (plugins, warnings) =
+        plugins::load(&config.plugins).map_err(|e| anyhow::anyhow!("plugins: {e}"))?;
     for w in &warnings {
         warn!("plugin: {w}");
     }

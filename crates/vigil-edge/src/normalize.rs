@@ -195,8 +195,25 @@ pub fn normalize(
                     *slot = Some(value.to_string());
                 }
             }
-            "snort_sid" | "snort_cid" if !value.is_empty() => {
-                event.extra.insert((*key).to_owned(), value.to_string());
+            "snort_sid" | "snort_cid" | "src_username" | "dst_username" | "action" | "outcome"
+                if !value.trim().is_empty() =>
+            {
+                event
+                    .extra
+                    .insert((*key).to_owned(), value.trim().to_string());
+            }
+            // A host name that is an address says nothing the address fields do not.
+            "src_hostname" | "dst_hostname"
+                if !value.trim().is_empty() && value.trim().parse::<IpAddr>().is_err() =>
+            {
+                event
+                    .extra
+                    .insert((*key).to_owned(), value.trim().to_string());
+            }
+            "src_mac" | "dst_mac" if !value.trim().is_empty() => {
+                event
+                    .extra
+                    .insert((*key).to_owned(), value.trim().to_ascii_lowercase());
             }
             _ => {}
         }

@@ -1,5 +1,5 @@
-//! `vigil check`: validates directive files, policy files and plugin SQL sid tables, printing
-//! every problem as `file:line:column: ...`.
+//! `vigil check`: validates directive files, policy files, OSSIM agent plugin `.cfg` files and
+//! plugin SQL sid tables, printing every problem as `file:line:column: ...`.
 
 use std::path::{Path, PathBuf};
 
@@ -14,9 +14,12 @@ pub enum Kind {
     Policy,
     /// Plugin SQL (sid tables).
     SidTable,
+    /// An OSSIM agent plugin (`.cfg`).
+    Plugin,
 }
 
-/// Guesses a path's kind: `.xml` or a directory → directives, `.toml` → policy, `.sql` → sid table.
+/// Guesses a path's kind: `.xml` or a directory → directives, `.toml` → policy, `.sql` → sid
+/// table, `.cfg` → agent plugin.
 pub fn kind_of(path: &Path) -> Option<Kind> {
     if path.is_dir() {
         return Some(Kind::Directives);
@@ -25,6 +28,7 @@ pub fn kind_of(path: &Path) -> Option<Kind> {
         "xml" => Some(Kind::Directives),
         "toml" => Some(Kind::Policy),
         "sql" => Some(Kind::SidTable),
+        "cfg" => Some(Kind::Plugin),
         _ => None,
     }
 }
@@ -38,8 +42,13 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
-/// Checks every path; policies resolve asset names against `assets`.
-pub fn check(paths: &[PathBuf], assets: &Assets) -> Report {
+/// Checks every path; policies resolve asset names against `assets`, plugins read regexp
+/// aliases and `\_CFG` values from `agent` (the agent's configuration).
+pub fn check(
+    paths: &[PathBuf],
+    assets: &Assets,
+    agent: &vigil_plugins::cfg::AgentSettings,
+) -> Report {
     let mut report = Report::default();
     for path in paths {
         match kind_of(path) {
@@ -60,8 +69,14 @@ pub fn check(paths: &[PathBuf], assets: &Assets) -> Report {
                     report.errors.push(e.to_string());
                 }
             }
+            Some(Kind::Plugin) => match vigil_plugins::cfg::Plugin::load(path, agent) {
+                Ok((_, warnings)) => report
+                    .warnings
+                    .extend(warnings.iter().map(|w| format!("{w} (warning)"))),
+                Err(e) => report.errors.push(e.to_string()),
+            },
             None => report.errors.push(format!(
-                "{}: error: cannot tell what this is (expected .xml directives or a directory of them, .toml policies, .sql sid tables)",
+                "{}: error: cannot tell what this is (expected .xml directives or a directory of them, .toml policies, .cfg agent plugins, .sql sid tables)",
                 path.display()
             )),
         }

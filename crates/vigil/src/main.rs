@@ -35,7 +35,7 @@ enum Commands {
     Search(SearchArgs),
     /// Replay OSSIM agent `event` lines through the production analysis; print alarms as JSON lines.
     Replay(ReplayArgs),
-    /// Validate directive (.xml or directory), policy (.toml) and sid-table (.sql) files.
+    /// Validate directive (.xml or directory), policy (.toml), agent plugin (.cfg) and sid-table (.sql) files.
     Check(CheckArgs),
     /// Benchmarks.
     #[command(subcommand)]
@@ -176,6 +176,9 @@ struct CheckArgs {
     /// Asset inventory to resolve names used by policies.
     #[arg(long, value_name = "FILE")]
     assets: Option<PathBuf>,
+    /// Directory with the agent's aliases.cfg and config.cfg, for plugin files.
+    #[arg(long, value_name = "DIR")]
+    agent_config: Option<PathBuf>,
     /// Files or directories to check.
     #[arg(required = true, value_name = "PATH")]
     files: Vec<PathBuf>,
@@ -392,7 +395,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(path) => vigil_analysis::correlation::load_assets(path)?,
                 None => vigil_inventory::Assets::default(),
             };
-            let report = vigil::check::check(&args.files, &assets);
+            let agent = match &args.agent_config {
+                Some(dir) => vigil_plugins::cfg::AgentSettings::load(dir)?,
+                None => vigil_plugins::cfg::AgentSettings::default(),
+            };
+            let report = vigil::check::check(&args.files, &assets, &agent);
             for line in report.warnings.iter().chain(&report.errors) {
                 println!("{line}");
             }

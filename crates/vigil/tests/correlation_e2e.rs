@@ -8,6 +8,7 @@
 mod common;
 
 use std::io::Write;
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -99,10 +100,13 @@ fn check_reports_problems_with_their_position() {
         "[[policy]]\nname = \"p\"\nsources = [\"10.0.0.300\"]\n",
     )
     .unwrap();
+    let plugin = dir.path().join("broken.cfg");
+    std::fs::write(&plugin, "[DEFAULT]\nplugin_id=12x\n[config]\nsource=log\n").unwrap();
     let output = Command::new(exe())
         .arg("check")
         .arg(&bad)
         .arg(&policy)
+        .arg(&plugin)
         .arg(corpus("ossim/plugins-sql/ssh.sql"))
         .output()
         .unwrap();
@@ -111,7 +115,36 @@ fn check_reports_problems_with_their_position() {
     assert!(stdout.contains("bad.xml:2:"), "{stdout}");
     assert!(stdout.contains("time_out"), "{stdout}");
     assert!(stdout.contains("policy.toml:3:"), "{stdout}");
-    assert!(stdout.contains("2 error(s)"), "{stdout}");
+    assert!(
+        stdout.contains("broken.cfg:2:1: plugin_id \"12x\" is not a number"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("3 error(s)"), "{stdout}");
+
+    // Vigil's own plugins, and the corpus's with the agent's aliases: load warnings only.
+    let mut own = Command::new(exe());
+    own.arg("check");
+    for f in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins")).unwrap()
+    {
+        let f = f.unwrap().path();
+        if f.extension().is_some_and(|e| e == "cfg") {
+            own.arg(f);
+        }
+    }
+    let (stdout, _) = common::run_ok(&mut own);
+    assert_eq!(stdout, "0 error(s), 0 warning(s)\n");
+    let (stdout, _) = common::run_ok(
+        Command::new(exe())
+            .arg("check")
+            .arg("--agent-config")
+            .arg(corpus("ossim/agent"))
+            .arg(corpus("ossim/plugins/snort_syslog.cfg")),
+    );
+    assert!(
+        stdout.contains("snort_syslog.cfg:78: [03_snort-fast-format]: multi-line rule")
+            && stdout.ends_with("0 error(s), 1 warning(s)\n"),
+        "{stdout}"
+    );
 
     let ok = Command::new(exe())
         .arg("check")

@@ -9,6 +9,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "normalize_date",
     "normalize_date_american",
     "upper",
+    "lower",
     "hextoint",
     "resolv",
     "resolv_ip",
@@ -53,6 +54,8 @@ pub fn call(name: &str, args: &[&str], cx: &ParseContext) -> Option<String> {
         "normalize_date" => normalize_date(a0, cx, false),
         "normalize_date_american" => normalize_date(a0, cx, true),
         "upper" => a0.to_uppercase(),
+        // A Vigil extension (the agent has only `upper`).
+        "lower" => a0.to_lowercase(),
         // Python returns None (printed "None") when the text is not hex.
         "hextoint" => u128::from_str_radix(a0.trim(), 16)
             .map_or_else(|_| "None".to_owned(), |v| v.to_string()),
@@ -558,6 +561,7 @@ mod tests {
         let c = cx();
         let f = |n: &str, a: &[&str]| call(n, a, &c);
         assert_eq!(f("upper", &["abc"]).as_deref(), Some("ABC"));
+        assert_eq!(f("lower", &["DROP_Input"]).as_deref(), Some("drop_input"));
         assert_eq!(f("hextoint", &["ff"]).as_deref(), Some("255"));
         assert_eq!(f("hextoint", &["zz"]).as_deref(), Some("None"));
         assert_eq!(f("resolv_port", &["ssh"]).as_deref(), Some("22"));

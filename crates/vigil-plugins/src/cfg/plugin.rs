@@ -42,6 +42,16 @@ const EVENT_KEYS: &[&str] = &[
     "ctx",
     "sensor_id",
     "binary_data",
+    // The agent's IDM fields (idm-event rules), sent as event fields by the 4.x+ agent.
+    "src_hostname",
+    "dst_hostname",
+    "src_username",
+    "dst_username",
+    "src_mac",
+    "dst_mac",
+    // Vigil extensions: what the device did and how it ended (ECS `event.action`, `event.outcome`).
+    "action",
+    "outcome",
 ];
 /// Keys that drive the rule itself, or helper keys the agent ignores.
 const RULE_KEYS: &[&str] = &[
