@@ -295,7 +295,7 @@ impl Default for EdgeConfig {
             anonymize: AnonymizeConfig::default(),
             correlation: CorrelationConfig::default(),
             forward: ForwardConfig::default(),
-            queue_events: 65_536,
+            queue_events: 16_384,
             metrics: MetricsConfig::default(),
         }
     }
@@ -340,7 +340,7 @@ impl Default for ForwardConfig {
             kind: ForwardKind::Agent,
             address: SocketAddr::from(([127, 0, 0, 1], 40001)),
             path: None,
-            queue_events: 65_536,
+            queue_events: 16_384,
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(30),
         }
