@@ -1,6 +1,6 @@
 //! The configuration of qualification and correlation, shared by the core and the edge.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -101,6 +101,43 @@ pub struct ProductType {
     pub plugin_id: u32,
     /// Its OSSIM product type id (e.g. 5 for firewalls in the 5.x taxonomy).
     pub product: u32,
+}
+
+/// A configuration file that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid for its schema; the message names the key, line and column.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and where.
+        message: String,
+    },
+}
+
+/// Reads a configuration file and parses it with `parse` (TOML and checks), naming the file
+/// in any error.
+pub fn read_config<T>(
+    path: &Path,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text).map_err(|message| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    })
 }
 
 /// Durations as text: read with humantime (`30s`, `1h`, `90d`, `2weeks`), written in the largest

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use vigil_analysis::config::{CorrelationConfig, ProductType, duration_text};
+pub use vigil_analysis::config::ConfigError;
+use vigil_analysis::config::{CorrelationConfig, ProductType, duration_text, read_config};
 
 use crate::aggregate::AggregationConfig;
 use crate::anonymize::{Participant, RawText};
@@ -356,38 +357,10 @@ impl Default for MetricsConfig {
     }
 }
 
-/// A configuration file that could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The file is not valid for this schema; the message names the key, line and column.
-    #[error("{path}: {message}")]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong, and where.
-        message: String,
-    },
-}
-
 impl EdgeConfig {
     /// Reads a TOML file; keys it does not set keep their defaults, unknown keys are errors.
     pub fn load(path: &Path) -> Result<EdgeConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        EdgeConfig::parse(&text).map_err(|message| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            message,
-        })
+        read_config(path, EdgeConfig::parse)
     }
 
     /// Parses TOML text and checks what the schema cannot.

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-use vigil_analysis::config::duration_text;
-pub use vigil_analysis::config::{CorrelationConfig, PluginsConfig, ProductType};
+pub use vigil_analysis::config::{ConfigError, CorrelationConfig, PluginsConfig, ProductType};
+use vigil_analysis::config::{duration_text, read_config};
 
 /// The whole server configuration. `Config::default()` is what `vigil server` runs with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -151,38 +151,10 @@ impl Default for MetricsConfig {
     }
 }
 
-/// A configuration file that could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The file is not valid for this schema; the message names the key, line and column.
-    #[error("{path}: {message}")]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// The parser's message (key, line, column, what was expected).
-        message: String,
-    },
-}
-
 impl Config {
     /// Reads a TOML file; keys it does not set keep their defaults, unknown keys are errors.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Config::parse(&text).map_err(|message| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            message,
-        })
+        read_config(path, Config::parse)
     }
 
     /// Parses TOML text.

@@ -26,11 +26,11 @@ struct Cli {
 enum Commands {
     /// Run the core: OSSIM agent intake, enrichment, durable store, metrics.
     #[command(after_long_help = config_help())]
-    Server(ServerArgs),
+    Server(ProcessArgs),
     /// Run an edge: collect syslog and log files, normalise them with OSSIM plugins, aggregate,
     /// anonymise, correlate site-locally, forward to the core.
     #[command(after_long_help = edge_config_help())]
-    Edge(EdgeArgs),
+    Edge(ProcessArgs),
     /// Search stored events (or alarms) and print them as JSON lines, newest first.
     Search(SearchArgs),
     /// Replay OSSIM agent `event` lines through the production analysis; print alarms as JSON lines.
@@ -56,24 +56,9 @@ fn edge_config_help() -> String {
     )
 }
 
+/// The arguments of a long-running process (`server`, `edge`).
 #[derive(Parser)]
-struct EdgeArgs {
-    /// TOML configuration file; keys it does not set keep their defaults (see below).
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Data directory (overrides `data_dir` of the configuration).
-    #[arg(long, value_name = "DIR")]
-    data_dir: Option<PathBuf>,
-    /// Print the effective configuration as TOML and exit.
-    #[arg(long)]
-    print_config: bool,
-    /// Log format on standard error.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
-}
-
-#[derive(Parser)]
-struct ServerArgs {
+struct ProcessArgs {
     /// TOML configuration file; keys it does not set keep their defaults (see below).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -279,9 +264,65 @@ fn init_logging_at(format: LogFormat, default_level: &str) {
 
 fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
     match path {
-        Some(path) => Ok(Config::load(path)?),
+        Some(path) => <Config as ProcessConfig>::load(path),
         None => Ok(Config::default()),
     }
+}
+
+/// What `run_process` needs of a process's configuration.
+trait ProcessConfig: Default {
+    fn load(path: &std::path::Path) -> anyhow::Result<Self>;
+    fn set_data_dir(&mut self, dir: PathBuf);
+    fn to_toml(&self) -> String;
+}
+
+impl ProcessConfig for Config {
+    fn load(path: &std::path::Path) -> anyhow::Result<Self> {
+        Ok(Config::load(path)?)
+    }
+    fn set_data_dir(&mut self, dir: PathBuf) {
+        self.data_dir = dir;
+    }
+    fn to_toml(&self) -> String {
+        Config::to_toml(self)
+    }
+}
+
+impl ProcessConfig for vigil_edge::Config {
+    fn load(path: &std::path::Path) -> anyhow::Result<Self> {
+        Ok(vigil_edge::Config::load(path)?)
+    }
+    fn set_data_dir(&mut self, dir: PathBuf) {
+        self.data_dir = dir;
+    }
+    fn to_toml(&self) -> String {
+        vigil_edge::Config::to_toml(self)
+    }
+}
+
+/// Loads the configuration (or prints it), then runs the process on a multi-threaded runtime
+/// with logging and the Prometheus recorder installed.
+fn run_process<C: ProcessConfig, F: std::future::Future<Output = anyhow::Result<()>>>(
+    args: ProcessArgs,
+    run: impl FnOnce(C, metrics_exporter_prometheus::PrometheusHandle) -> F,
+) -> anyhow::Result<()> {
+    let mut config = match &args.config {
+        Some(path) => C::load(path)?,
+        None => C::default(),
+    };
+    if let Some(dir) = args.data_dir {
+        config.set_data_dir(dir);
+    }
+    if args.print_config {
+        print!("{}", config.to_toml());
+        return Ok(());
+    }
+    init_logging(args.log_format);
+    let prometheus = vigil_server::metrics::install_recorder()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(config, prometheus))
 }
 
 fn main() -> std::process::ExitCode {
@@ -296,41 +337,8 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Commands::Server(args) => {
-            let mut config = load_config(args.config.as_ref())?;
-            if let Some(dir) = args.data_dir {
-                config.data_dir = dir;
-            }
-            if args.print_config {
-                print!("{}", config.to_toml());
-                return Ok(());
-            }
-            init_logging(args.log_format);
-            let prometheus = vigil_server::metrics::install_recorder()?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(vigil_server::run(config, prometheus))
-        }
-        Commands::Edge(args) => {
-            let mut config = match &args.config {
-                Some(path) => vigil_edge::Config::load(path)?,
-                None => vigil_edge::Config::default(),
-            };
-            if let Some(dir) = args.data_dir {
-                config.data_dir = dir;
-            }
-            if args.print_config {
-                print!("{}", config.to_toml());
-                return Ok(());
-            }
-            init_logging(args.log_format);
-            let prometheus = vigil_server::metrics::install_recorder()?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(vigil_edge::run(config, prometheus))
-        }
+        Commands::Server(args) => run_process::<Config, _>(args, vigil_server::run),
+        Commands::Edge(args) => run_process::<vigil_edge::Config, _>(args, vigil_edge::run),
         Commands::Search(args) => {
             let config = load_config(args.config.as_ref())?;
             let data_dir = args.data_dir.unwrap_or(config.data_dir);

@@ -170,18 +170,7 @@ impl<R: Runtime> VigilProcess<R> {
 
     /// Peak resident memory of the process so far, in KiB (`VmHWM`).
     pub fn peak_rss_kib(&self) -> anyhow::Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        status
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("VmHWM:")?
-                    .trim()
-                    .strip_suffix("kB")?
-                    .trim()
-                    .parse()
-                    .ok()
-            })
-            .context("no VmHWM in /proc status")
+        peak_rss_kib_of(self.child.id())
     }
 
     /// Sends a signal (`HUP`, `TERM`, ...).
@@ -269,6 +258,22 @@ impl EdgeProcess {
             "vigil_edge_rejected_total{{source=\"{source}\",reason=\"{reason}\"}}"
         ))
     }
+}
+
+/// Peak resident memory of process `pid` so far, in KiB (`VmHWM` of `/proc/<pid>/status`).
+pub fn peak_rss_kib_of(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("VmHWM:")?
+                .trim()
+                .strip_suffix("kB")?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .context("no VmHWM in /proc status")
 }
 
 /// A minimal HTTP/1.0 POST without a body on loopback, returning the status code and body.

@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -135,31 +135,17 @@ pub fn edge(options: &EdgeBenchOptions, out: &mut impl Write) -> anyhow::Result<
     Ok(())
 }
 
-/// Sends every payload `chunks` times over one connection each, all starting together;
-/// returns when everything is written.
+/// Connects once per payload to `addr`, then sends every payload `chunks` times together.
 fn send_all(addr: SocketAddr, payloads: &[Arc<Vec<u8>>], chunks: usize) -> anyhow::Result<Instant> {
-    let start = Arc::new(Barrier::new(payloads.len() + 1));
-    let mut senders = Vec::new();
-    for payload in payloads {
-        let mut stream = TcpStream::connect(addr)?;
-        stream.set_nodelay(true)?;
-        let (payload, start) = (payload.clone(), start.clone());
-        senders.push(std::thread::spawn(move || -> std::io::Result<()> {
-            start.wait();
-            for _ in 0..chunks {
-                stream.write_all(&payload)?;
-            }
-            stream.flush()
-        }));
-    }
-    start.wait();
-    let began = Instant::now();
-    for sender in senders {
-        sender
-            .join()
-            .map_err(|_| anyhow::anyhow!("a sender thread panicked"))??;
-    }
-    Ok(began)
+    let streams = payloads
+        .iter()
+        .map(|_| {
+            let stream = TcpStream::connect(addr)?;
+            stream.set_nodelay(true)?;
+            Ok(stream)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    super::send_together(streams, payloads, chunks)
 }
 
 fn edge_once(
@@ -306,18 +292,7 @@ fn rsyslog_once(payloads: &[Arc<Vec<u8>>], chunks: usize, total: u64) -> anyhow:
         std::thread::sleep(Duration::from_millis(10));
     }
     let seconds = began.elapsed().as_secs_f64();
-    let status = std::fs::read_to_string(format!("/proc/{}/status", rsyslog.child.id()))?;
-    let peak_kib: u64 = status
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("VmHWM:")?
-                .trim()
-                .strip_suffix("kB")?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0);
+    let peak_kib = crate::process::peak_rss_kib_of(rsyslog.child.id())?;
     Ok(EdgeRun {
         events: total,
         seconds,

@@ -4,8 +4,8 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use vigil_event::{Event, Timestamp};
@@ -110,27 +110,10 @@ fn intake_once(
     )?;
     let addr = server.agent_addr()?;
     let total = u64::from(options.connections) * chunks * CHUNK_LINES;
-    let start = Arc::new(Barrier::new(options.connections as usize + 1));
-    let mut senders = Vec::new();
-    for (conn, payload) in payloads.iter().enumerate() {
-        let mut stream = open_session(addr, conn as u32)?;
-        let payload = payload.clone();
-        let start = start.clone();
-        senders.push(std::thread::spawn(move || -> std::io::Result<()> {
-            start.wait();
-            for _ in 0..chunks {
-                stream.write_all(&payload)?;
-            }
-            stream.flush()
-        }));
-    }
-    start.wait();
-    let began = Instant::now();
-    for sender in senders {
-        sender
-            .join()
-            .map_err(|_| anyhow::anyhow!("a sender thread panicked"))??;
-    }
+    let streams = (0..options.connections)
+        .map(|conn| open_session(addr, conn))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let began = super::send_together(streams, payloads, chunks as usize)?;
     server.wait_for_metric(
         "vigil_events_stored_total",
         total as f64,

@@ -11,6 +11,11 @@ pub mod edge;
 pub mod intake;
 pub mod parse;
 
+use std::io::Write;
+use std::net::TcpStream;
+use std::sync::{Arc, Barrier};
+use std::time::Instant;
+
 pub use correlate::{CorrelateOptions, correlate};
 pub use intake::{IntakeOptions, IntakeRun, intake};
 
@@ -40,4 +45,33 @@ impl Spread {
             max: values.last().copied().unwrap_or_default(),
         }
     }
+}
+
+/// Writes `payloads[i]` `repeats` times on `streams[i]`, each from its own thread, all released
+/// together; returns the release instant once everything is written.
+pub fn send_together(
+    streams: Vec<TcpStream>,
+    payloads: &[Arc<Vec<u8>>],
+    repeats: usize,
+) -> anyhow::Result<Instant> {
+    let start = Arc::new(Barrier::new(streams.len() + 1));
+    let mut senders = Vec::new();
+    for (mut stream, payload) in streams.into_iter().zip(payloads) {
+        let (payload, start) = (payload.clone(), start.clone());
+        senders.push(std::thread::spawn(move || -> std::io::Result<()> {
+            start.wait();
+            for _ in 0..repeats {
+                stream.write_all(&payload)?;
+            }
+            stream.flush()
+        }));
+    }
+    start.wait();
+    let began = Instant::now();
+    for sender in senders {
+        sender
+            .join()
+            .map_err(|_| anyhow::anyhow!("a sender thread panicked"))??;
+    }
+    Ok(began)
 }
