@@ -8,9 +8,9 @@
 //!   a pseudonym. The participant's label is recorded (`src_site`, `dst_site`).
 //! * User names become `user-<hash>`; host names inside a participant's domains become
 //!   `host-<hash>.<label>`.
-//! * The raw log and payload repeat all of these, so by default they are dropped; with
-//!   [`RawText::Redact`] every original value that was pseudonymised is replaced in them
-//!   instead (other personal data in free text is not found).
+//! * Free text (the raw log, the payload, `userdata1..9`, `filename`) repeats all of these,
+//!   so by default it is dropped; with [`RawText::Redact`] every original value that was
+//!   pseudonymised is replaced in it instead (other personal data in free text is not found).
 
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -33,7 +33,8 @@ pub struct Participant {
     pub domains: Vec<String>,
 }
 
-/// What to do with free text (`log`, `data`) that may repeat pseudonymised values.
+/// What to do with free text (`log`, `data`, `userdata1..9`, `filename`) that may repeat
+/// pseudonymised values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum RawText {
@@ -168,15 +169,19 @@ impl Anonymizer {
         if let Some(peer) = event.provenance.peer.as_mut() {
             self.address(peer, &mut replaced);
         }
+        let free_text = [&mut event.log, &mut event.data, &mut event.filename]
+            .into_iter()
+            .chain(event.userdata.slots_mut());
         match self.raw_text {
             RawText::Drop => {
-                event.log = None;
-                event.data = None;
+                for text in free_text {
+                    *text = None;
+                }
             }
             RawText::Redact => {
                 // Longest first, so a value containing another is replaced whole.
                 replaced.sort_by_key(|(original, _)| std::cmp::Reverse(original.len()));
-                for text in [&mut event.log, &mut event.data].into_iter().flatten() {
+                for text in free_text.flatten() {
                     for (original, pseudonym) in &replaced {
                         if !original.is_empty() {
                             *text = text.replace(original.as_str(), pseudonym);

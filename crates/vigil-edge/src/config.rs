@@ -383,6 +383,7 @@ impl EdgeConfig {
             return Err("forward: kind = \"file\" needs a path".into());
         }
         let mut names = std::collections::HashSet::new();
+        let mut files = std::collections::HashSet::new();
         for s in &self.sources {
             let what = format!("source {:?}", s.name);
             if s.name.trim().is_empty() {
@@ -399,8 +400,14 @@ impl EdgeConfig {
             }
             match s.kind {
                 SourceKind::File => {
-                    if s.path.is_none() {
+                    let Some(path) = &s.path else {
                         return Err(format!("{what}: kind = \"file\" needs a path"));
+                    };
+                    if !files.insert(path) {
+                        return Err(format!(
+                            "{what}: {} is followed by another source already (one position per file)",
+                            path.display()
+                        ));
                     }
                     if s.poll_interval.is_zero() {
                         return Err(format!("{what}: poll_interval must be above 0"));
@@ -529,6 +536,15 @@ window = "10s"
         let twice = "[[source]]\nname = \"a\"\nkind = \"syslog_udp\"\nlisten = \"127.0.0.1:1\"\n";
         assert!(err(&format!("{twice}{twice}")).contains("used twice"));
         assert!(err("[forward]\nkind = \"file\"\n").contains("needs a path"));
+        let file = "[[source]]\nname = \"NAME\"\nkind = \"file\"\npath = \"/var/log/x\"\n";
+        assert!(
+            err(&format!(
+                "{}{}",
+                file.replace("NAME", "a"),
+                file.replace("NAME", "b")
+            ))
+            .contains("followed by another source already")
+        );
         assert!(err("[[aggregate]]\nplugin_id = 1\nwindow = \"0s\"\n").contains("window"));
         let e = err("[forward]\naddress = \"nowhere\"\n");
         assert!(e.contains("line 2") && e.contains("address"), "{e}");

@@ -273,9 +273,11 @@ pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Re
             }
         }
     }
-    let input_probe = input.probe();
+    let input_control = input.control();
     drop(input);
 
+    // The metrics endpoint stays up until the very end, so what shutdown lost can be read.
+    let metrics_stop = CancellationToken::new();
     let metrics_task = match config.metrics.enabled {
         false => None,
         true => {
@@ -288,7 +290,7 @@ pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Re
             Some(tokio::spawn(metrics::serve(
                 listener,
                 prometheus,
-                shutdown.clone(),
+                metrics_stop.clone(),
             )))
         }
     };
@@ -301,13 +303,16 @@ pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Re
         edge_metrics.clone(),
     );
     let handle = tokio::runtime::Handle::current();
-    let output_probe = output.probe();
+    let output_control = output.control();
     let pipeline_thread = std::thread::Builder::new()
         .name("vigil-edge-pipeline".into())
-        .spawn(move || pipeline::run(pipeline, input_rx, input_probe, output, handle))
+        .spawn({
+            let (input_control, handle) = (input_control.clone(), handle.clone());
+            move || pipeline::run(pipeline, input_rx, input_control, output, handle)
+        })
         .context("cannot start the pipeline thread")?;
     let give_up = CancellationToken::new();
-    let forwarder = match config.forward.kind {
+    let mut output_task: tokio::task::JoinHandle<()> = match config.forward.kind {
         ForwardKind::Agent => {
             let target = forward::agent::AgentTarget {
                 address: config.forward.address,
@@ -316,71 +321,100 @@ pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Re
                 reconnect_max: config.forward.reconnect_max,
             };
             info!(core = %target.address, %sensor_id, "forwarding to the core (OSSIM agent protocol)");
-            tokio::spawn({
-                let give_up = give_up.clone();
-                let metrics = edge_metrics.clone();
-                async move {
-                    forward::agent::run(
-                        target,
-                        output_rx,
-                        output_probe,
-                        checkpoints,
-                        metrics,
-                        give_up,
-                    )
-                    .await;
-                    Ok(())
-                }
-            })
+            tokio::spawn(forward::agent::run(
+                target,
+                output_rx,
+                output_control.clone(),
+                checkpoints,
+                edge_metrics.clone(),
+                give_up.clone(),
+            ))
         }
         ForwardKind::File => {
             let path = config.forward.path.clone().unwrap_or_default();
-            let metrics = edge_metrics.clone();
-            tokio::spawn(async move {
-                forward::file::run(&path, output_rx, output_probe, checkpoints, metrics).await
+            let (control, metrics, give_up) = (
+                output_control.clone(),
+                edge_metrics.clone(),
+                give_up.clone(),
+            );
+            tokio::task::spawn_blocking(move || {
+                forward::file::run(
+                    &path,
+                    output_rx,
+                    control,
+                    checkpoints,
+                    metrics,
+                    give_up,
+                    handle,
+                )
             })
         }
     };
     info!(data_dir = %data_dir.display(), sensor = %config.sensor.name, "vigil edge started");
 
-    wait_for_shutdown().await?;
+    let stopped_early = wait_for_shutdown(&mut output_task).await?;
     info!("shutting down: sources stop, the pipeline drains, the output writes everything");
     shutdown.cancel();
+    // Past the grace period the output stops trying, and everything still queued fails fast.
+    let grace = tokio::spawn({
+        let give_up = give_up.clone();
+        let queues = [input_control, output_control];
+        async move {
+            tokio::time::sleep(OUTPUT_GRACE).await;
+            warn!(grace = ?OUTPUT_GRACE, "the output did not finish in time: giving up on what is left");
+            give_up.cancel();
+            for queue in &queues {
+                queue.close();
+            }
+        }
+    });
+    if stopped_early {
+        give_up.cancel();
+    }
     tasks.close();
     tasks.wait().await;
     connections.close();
     connections.wait().await;
-    let grace = tokio::spawn({
-        let give_up = give_up.clone();
-        async move {
-            tokio::time::sleep(OUTPUT_GRACE).await;
-            give_up.cancel();
-        }
-    });
     tokio::task::spawn_blocking(move || pipeline_thread.join())
         .await?
         .map_err(|_| anyhow::anyhow!("the pipeline thread panicked"))?;
-    let output_result = forwarder.await?;
+    if !stopped_early {
+        output_task.await?;
+    }
     grace.abort();
+    let lost = edge_metrics.lost_so_far();
+    if lost > 0 {
+        warn!(
+            lost,
+            "events could not be forwarded before the edge stopped (lines of files are read again at the next start)"
+        );
+    }
+    metrics_stop.cancel();
     if let Some(task) = metrics_task {
         let _ = task.await;
     }
     if let Err(e) = std::fs::remove_file(data_dir.join(RUNTIME_FILE)) {
         warn!(error = %e, "cannot remove the runtime file");
     }
-    output_result?;
+    if stopped_early {
+        anyhow::bail!("the output stopped unexpectedly; the edge stopped");
+    }
     info!("vigil edge stopped cleanly");
     Ok(())
 }
 
-/// Waits for SIGTERM or SIGINT.
-async fn wait_for_shutdown() -> anyhow::Result<()> {
+/// Waits for SIGTERM or SIGINT, or for the output to stop on its own (which it only does when
+/// something went wrong): returns true in that case.
+async fn wait_for_shutdown(output: &mut tokio::task::JoinHandle<()>) -> anyhow::Result<bool> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    tokio::select! {
-        _ = term.recv() => info!("SIGTERM received"),
-        _ = int.recv() => info!("SIGINT received"),
-    }
-    Ok(())
+    Ok(tokio::select! {
+        _ = term.recv() => { info!("SIGTERM received"); false }
+        _ = int.recv() => { info!("SIGINT received"); false }
+        r = output => {
+            tracing::error!(outcome = ?r, "the output stopped unexpectedly");
+            true
+        }
+    })
 }

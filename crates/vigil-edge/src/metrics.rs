@@ -148,8 +148,8 @@ pub struct EdgeMetrics {
     pub forward_errors: Counter,
     /// `vigil_edge_store_errors_total`: failed writes of edge alarms (retried).
     pub store_errors: Counter,
-    /// `vigil_edge_lost_total`: events that could not be forwarded before shutdown.
-    pub lost: Counter,
+    lost: Counter,
+    lost_tally: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl EdgeMetrics {
@@ -254,7 +254,20 @@ impl EdgeMetrics {
             forward_errors: counter!("vigil_edge_forward_errors_total"),
             store_errors: counter!("vigil_edge_store_errors_total"),
             lost: counter!("vigil_edge_lost_total"),
+            lost_tally: Default::default(),
         }
+    }
+
+    /// Counts `n` events that could not be forwarded (`vigil_edge_lost_total`).
+    pub fn lose(&self, n: u64) {
+        self.lost.increment(n);
+        self.lost_tally
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Events counted as lost so far.
+    pub fn lost_so_far(&self) -> u64 {
+        self.lost_tally.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

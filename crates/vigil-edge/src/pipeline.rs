@@ -20,7 +20,7 @@ use vigil_store::Store;
 use crate::aggregate::{AggregationStats, Aggregator};
 use crate::anonymize::Anonymizer;
 use crate::metrics::EdgeMetrics;
-use crate::queue::{DepthProbe, QueueSender, Queued};
+use crate::queue::{QueueControl, QueueSender, Queued};
 use crate::source::{Batch, FileMark};
 
 /// What the output receives: events to send, then file positions to save once they are.
@@ -177,11 +177,13 @@ impl Pipeline {
 }
 
 /// Runs the pipeline on the current thread until every source has stopped and the queue is
-/// empty; then drains it and closes the output queue (by dropping it).
+/// empty; then drains it and closes the output queue (by dropping it). If the output stops
+/// taking batches (it gave up at shutdown), everything still in the pipeline and its queue is
+/// counted as lost.
 pub fn run(
     mut pipeline: Pipeline,
     mut input: UnboundedReceiver<Queued<Batch>>,
-    input_depth: DepthProbe,
+    input_control: QueueControl,
     output: QueueSender<ForwardBatch>,
     runtime: tokio::runtime::Handle,
 ) {
@@ -203,11 +205,23 @@ pub fn run(
                 false
             }
         };
-        pipeline.metrics.queue_depth.set(input_depth.depth() as f64);
+        pipeline
+            .metrics
+            .queue_depth
+            .set(input_control.depth() as f64);
         if !out.events.is_empty() || !out.marks.is_empty() {
             let n = out.events.len();
             if runtime.block_on(output.send(out, n)).is_err() {
-                warn!("the output stopped; the pipeline stops");
+                // The output gave up: what it was handed and all that is left here is lost.
+                let mut rest = ForwardBatch::default();
+                pipeline.finish(&mut rest);
+                input.close();
+                let mut lost = (n + rest.events.len()) as u64;
+                while let Some(queued) = runtime.block_on(input.recv()) {
+                    lost += queued.item.events.len() as u64;
+                }
+                pipeline.metrics.lose(lost);
+                warn!(lost, "the output stopped before the pipeline was empty");
                 return;
             }
         }

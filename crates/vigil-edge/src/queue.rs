@@ -30,17 +30,24 @@ impl<T> Clone for QueueSender<T> {
     }
 }
 
-/// Tells how many events a queue holds.
+/// Watches and closes a queue without keeping it open (the channel closes when every
+/// [`QueueSender`] is gone).
 #[derive(Clone)]
-pub struct DepthProbe {
+pub struct QueueControl {
     room: Arc<Semaphore>,
     capacity: u32,
 }
 
-impl DepthProbe {
+impl QueueControl {
     /// Events queued now.
     pub fn depth(&self) -> usize {
         (self.capacity as usize).saturating_sub(self.room.available_permits())
+    }
+
+    /// Stops the queue: senders waiting for room, and every later send, fail; what is already
+    /// queued is still received.
+    pub fn close(&self) {
+        self.room.close();
     }
 }
 
@@ -114,20 +121,15 @@ impl<T> QueueSender<T> {
 
     /// Events queued now.
     pub fn depth(&self) -> usize {
-        self.probe().depth()
+        self.control().depth()
     }
 
-    /// A handle that tells the depth without keeping the queue open.
-    pub fn probe(&self) -> DepthProbe {
-        DepthProbe {
+    /// A handle that watches and closes the queue without keeping it open.
+    pub fn control(&self) -> QueueControl {
+        QueueControl {
             room: self.room.clone(),
             capacity: self.capacity,
         }
-    }
-
-    /// Stops the queue: waiting senders fail, the receiver drains what is queued.
-    pub fn close(&self) {
-        self.room.close();
     }
 }
 
@@ -157,7 +159,7 @@ mod tests {
         );
         assert!(matches!(tx.try_send("d", 1), Err(TrySendError::Full("d"))));
         drop(rx.recv().await);
-        tx.close();
+        tx.control().close();
         assert_eq!(tx.send("e", 1).await, Err(Closed));
     }
 }

@@ -124,6 +124,8 @@ fn internal_addresses_users_and_hosts_become_stable_pseudonyms() {
     e.extra
         .insert("src_hostname".into(), "scanner.evil.example".into());
     e.log = Some("Failed password for alice from 203.0.113.7 to 10.1.0.5".into());
+    e.userdata.userdata3 = Some("/home/alice".into());
+    e.filename = Some("/home/alice/.ssh/authorized_keys".into());
     a.anonymize(&mut e);
     assert_eq!(
         e.src_ip,
@@ -148,6 +150,11 @@ fn internal_addresses_users_and_hosts_become_stable_pseudonyms() {
         "outside every participant's domains"
     );
     assert_eq!(e.log, None, "raw text dropped by default");
+    assert_eq!(
+        (&e.userdata.userdata3, &e.filename),
+        (&None, &None),
+        "free-text fields too"
+    );
     // Deterministic: the same values give the same pseudonyms; another key, others.
     let mut again = event(2, 2000, 4003, "198.51.100.1");
     again.username = Some("ALICE".into());
@@ -175,7 +182,13 @@ fn the_most_specific_participant_network_wins_and_redaction_keeps_text() {
     let mut e = event(1, 1000, 4003, "10.1.9.9");
     e.username = Some("bob".into());
     e.log = Some("session opened for bob from 10.1.9.9 port 22".into());
+    e.userdata.userdata1 = Some("server = 10.1.9.9 : user = bob".into());
     a.anonymize(&mut e);
+    let userdata = e.userdata.userdata1.clone().unwrap();
+    assert!(
+        !userdata.contains("bob") && userdata.contains(e.username.as_deref().unwrap()),
+        "{userdata}"
+    );
     let log = e.log.unwrap();
     assert!(!log.contains("bob") && !log.contains("10.1.9.9"), "{log}");
     assert!(

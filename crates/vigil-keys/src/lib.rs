@@ -17,10 +17,14 @@ pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot restrict permissions of {}", dir.display()))
 }
 
-/// Loads the 32-byte key at `path`, creating it (mode 0600, random) the first time. Refuses a
-/// key file that others can read.
+/// Loads the 32-byte key at `path`, creating it (mode 0600, random) the first time, and its
+/// directory (mode 0700) if that does not exist; an existing directory is left as it is (it may
+/// be shared, such as `/etc/vigil`). Refuses a key file that others can read.
 pub fn load_or_create_key(path: &Path) -> anyhow::Result<[u8; 32]> {
-    if let Some(parent) = path.parent() {
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+        && !parent.exists()
+    {
         private_dir(parent)?;
     }
     match std::fs::read(path) {
@@ -81,6 +85,15 @@ mod tests {
                 .mode()
                 & 0o777,
             0o700
+        );
+        // An existing directory keeps its mode: a shared key may live in /etc/vigil.
+        let shared = dir.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).unwrap();
+        load_or_create_key(&shared.join("k.key")).unwrap();
+        assert_eq!(
+            std::fs::metadata(&shared).unwrap().permissions().mode() & 0o777,
+            0o755
         );
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(

@@ -329,3 +329,32 @@ fn plugin_set_matches_exhaustive_on_corpus_lines() {
     }
     assert_eq!((lines.len(), matched), (3_567, 3_558));
 }
+
+/// Python's `\<` and `\>` are the literal characters (the `regex` crate reads them as word
+/// boundaries): the sample line cisco-asa.cfg gives above its Group Authentication rule
+/// reaches that rule, with the user and address between the brackets.
+#[test]
+fn escaped_angle_brackets_are_literals() {
+    let s = settings();
+    let path = corpus().join("ossim/plugins/cisco-asa.cfg");
+    let (plugin, _) = Plugin::load(&path, &s).expect("loads");
+    let text = std::fs::read_to_string(&path).expect("cfg");
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines
+        .iter()
+        .position(|l| l.starts_with("[0015 - cisco-asa - Group Authentication]"))
+        .expect("the rule");
+    let sample = lines[..header]
+        .iter()
+        .rev()
+        .find_map(|l| l.strip_prefix('#').filter(|c| c.contains("722051")))
+        .expect("its sample comment");
+    let cx = ParseContext::for_year(2014);
+    let got = plugin.parse(sample, &cx).expect("matches");
+    assert_eq!(got, plugin.parse_exhaustive(sample, &cx).expect("matches"));
+    assert_eq!(&*got.rule, "0015 - cisco-asa - Group Authentication");
+    assert_eq!(
+        (got.get("username"), got.get("src_ip"), got.get("userdata2")),
+        (Some("testuser"), Some("1.1.1.1"), Some("TestGroup VPN"))
+    );
+}

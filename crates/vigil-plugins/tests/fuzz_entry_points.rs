@@ -31,6 +31,7 @@ fn every_seed_passes_both_targets() {
             ("backref", "9003 0001 - repeated word"),
             ("cfg-bad-id", ""),
             ("cfg-nested-quantifier", ""),
+            ("dotted-version", "9002 0003 - dotted version"),
             ("embedded-newline", "9001 0001 - login"),
             ("firewall", "9002 0001 - deny"),
             ("hex", "9002 0002 - hex"),

@@ -30,6 +30,8 @@ use serde::{Deserialize, Serialize};
 const HEAD_LEN: u64 = 256;
 /// How much is read per system call.
 const CHUNK: usize = 64 * 1024;
+/// How much one poll reads at most by default (see [`Tailer::with_poll_budget`]).
+pub const DEFAULT_POLL_BUDGET: usize = 4 << 20;
 
 /// Errors of tailing; each names the file.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +94,8 @@ pub struct PollReport {
     pub truncated: bool,
     /// Lines longer than the limit (cut to the limit).
     pub oversized: u64,
+    /// The poll stopped at its byte budget: more is ready to be read now.
+    pub more: bool,
 }
 
 struct Open {
@@ -102,14 +106,18 @@ struct Open {
     read_to: u64,
     /// Offset just after the last complete line handed out.
     delivered_to: u64,
-    /// Bytes after the last newline.
+    /// Bytes after the last newline (at most `max_line + 1` of them are kept).
     partial: Vec<u8>,
+    /// How many bytes the line being read has so far, kept or not.
+    partial_len: u64,
 }
 
 /// Follows one path.
 pub struct Tailer {
     path: PathBuf,
     max_line: usize,
+    /// Most bytes one poll reads.
+    budget: usize,
     open: Option<Open>,
     /// Files rotated away while nothing ran, oldest first: the rest of the checkpointed one,
     /// then whole generations rotated after it. They are read before the current file.
@@ -153,6 +161,7 @@ fn open_at(path: &Path, offset: u64) -> Result<Option<Open>, TailError> {
         read_to: offset,
         delivered_to: offset,
         partial: Vec::new(),
+        partial_len: 0,
     }))
 }
 
@@ -234,9 +243,17 @@ impl Tailer {
         Ok(Tailer {
             path: path.to_path_buf(),
             max_line: max_line.max(1),
+            budget: DEFAULT_POLL_BUDGET,
             open: open_at(path, offset)?,
             pending: Default::default(),
         })
+    }
+
+    /// Makes each poll read at most `bytes` (at least 1): a file with a large backlog is read
+    /// over several polls ([`PollReport::more`]) instead of all at once into memory.
+    pub fn with_poll_budget(mut self, bytes: usize) -> Tailer {
+        self.budget = bytes.max(1);
+        self
     }
 
     /// Resumes following `path` exactly after the lines a checkpoint says were handed out.
@@ -251,6 +268,7 @@ impl Tailer {
         let mut tailer = Tailer {
             path: path.to_path_buf(),
             max_line: max_line.max(1),
+            budget: DEFAULT_POLL_BUDGET,
             open: None,
             pending: Default::default(),
         };
@@ -297,7 +315,7 @@ impl Tailer {
         // Rotated files whose rest has all been read no longer matter: point at the first one
         // with something left, else the current file.
         while self.pending.front().is_some_and(|old| {
-            old.partial.is_empty()
+            old.partial_len == 0
                 && old
                     .file
                     .metadata()
@@ -322,11 +340,14 @@ impl Tailer {
         }))
     }
 
-    /// Reads every complete line written since the last poll into `out`.
+    /// Reads the complete lines written since the last poll into `out`, at most the poll
+    /// budget of bytes ([`PollReport::more`] says when more is ready).
     pub fn poll(&mut self, out: &mut Vec<Line>) -> Result<PollReport, TailError> {
         let mut report = PollReport::default();
-        while let Some(mut old) = self.pending.pop_front() {
-            self.drain(&mut old, out, &mut report, true)?;
+        let mut budget = self.budget;
+        // Files rotated away come first, to their end.
+        if !self.drain_pending(out, &mut report, &mut budget)? {
+            return Ok(report);
         }
         if self.open.is_none() {
             self.open = open_at(&self.path, 0)?;
@@ -334,16 +355,24 @@ impl Tailer {
         let Some(mut open) = self.open.take() else {
             return Ok(report);
         };
-        self.drain(&mut open, out, &mut report, false)?;
+        let complete = self.drain(&mut open, out, &mut report, false, &mut budget)?;
+        if !complete {
+            self.open = Some(open);
+            return Ok(report);
+        }
         match std::fs::metadata(&self.path) {
             Ok(meta) if meta.dev() != open.dev || meta.ino() != open.ino => {
-                // Rotated: whatever was written to the old file before the switch has been read;
-                // its last line may lack a newline. Then follow the new file from its start.
-                self.drain(&mut open, out, &mut report, true)?;
+                // Rotated: the old file is finished first (whatever was written to it before
+                // the switch; its last line may lack a newline), then the new one is followed
+                // from its start.
                 report.rotated = true;
+                self.pending.push_back(open);
                 self.open = open_at(&self.path, 0)?;
+                if !self.drain_pending(out, &mut report, &mut budget)? {
+                    return Ok(report);
+                }
                 if let Some(mut new) = self.open.take() {
-                    self.drain(&mut new, out, &mut report, false)?;
+                    self.drain(&mut new, out, &mut report, false, &mut budget)?;
                     self.open = Some(new);
                 }
             }
@@ -355,49 +384,88 @@ impl Tailer {
                 open.read_to = 0;
                 open.delivered_to = 0;
                 open.partial.clear();
-                self.drain(&mut open, out, &mut report, false)?;
+                open.partial_len = 0;
+                self.drain(&mut open, out, &mut report, false, &mut budget)?;
                 self.open = Some(open);
             }
             // Still the same file, or moved away with nothing new yet: keep following it.
             _ => self.open = Some(open),
         }
+        report.more |= budget == 0;
         Ok(report)
     }
 
-    /// Reads to the end of `open`, splitting lines; with `final_read`, a last line without a
-    /// newline is delivered too (the file will not grow any more).
+    /// Finishes the rotated files, oldest first; false when the budget ran out first.
+    fn drain_pending(
+        &mut self,
+        out: &mut Vec<Line>,
+        report: &mut PollReport,
+        budget: &mut usize,
+    ) -> Result<bool, TailError> {
+        while let Some(mut old) = self.pending.pop_front() {
+            if !self.drain(&mut old, out, report, true, budget)? {
+                self.pending.push_front(old);
+                report.more = true;
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Reads `open` to its end (true) or until `budget` bytes were read (false), splitting
+    /// lines; with `final_read`, a last line without a newline is delivered at the end too
+    /// (the file will not grow any more).
     fn drain(
         &self,
         open: &mut Open,
         out: &mut Vec<Line>,
         report: &mut PollReport,
         final_read: bool,
-    ) -> Result<(), TailError> {
-        let mut buf = vec![0u8; CHUNK];
+        budget: &mut usize,
+    ) -> Result<bool, TailError> {
+        let mut buf = vec![0u8; CHUNK.min(*budget).max(1)];
         loop {
-            let n = open.file.read(&mut buf).map_err(io("read", &self.path))?;
+            if *budget == 0 {
+                report.more = true;
+                return Ok(false);
+            }
+            let want = buf.len().min(*budget);
+            let n = open
+                .file
+                .read(buf.get_mut(..want).unwrap_or_default())
+                .map_err(io("read", &self.path))?;
             if n == 0 {
                 break;
             }
+            *budget -= n;
             open.read_to += n as u64;
-            let mut rest = &buf[..n];
+            let mut rest = buf.get(..n).unwrap_or_default();
             while let Some(newline) = rest.iter().position(|&b| b == b'\n') {
-                open.partial.extend_from_slice(&rest[..newline]);
-                rest = &rest[newline + 1..];
-                let consumed = open.partial.len() as u64 + 1;
+                self.keep(open, rest.get(..newline).unwrap_or_default());
+                rest = rest.get(newline + 1..).unwrap_or_default();
+                let consumed = open.partial_len + 1;
                 self.emit(open, out, report, consumed);
             }
-            open.partial.extend_from_slice(rest);
+            self.keep(open, rest);
         }
-        if final_read && !open.partial.is_empty() {
-            let consumed = open.partial.len() as u64;
+        if final_read && open.partial_len > 0 {
+            let consumed = open.partial_len;
             self.emit(open, out, report, consumed);
         }
-        Ok(())
+        Ok(true)
+    }
+
+    /// Adds bytes to the line being read, keeping at most one more than a line may have.
+    fn keep(&self, open: &mut Open, bytes: &[u8]) {
+        open.partial_len += bytes.len() as u64;
+        let room = (self.max_line + 1).saturating_sub(open.partial.len());
+        open.partial
+            .extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or_default());
     }
 
     fn emit(&self, open: &mut Open, out: &mut Vec<Line>, report: &mut PollReport, consumed: u64) {
         let mut bytes = std::mem::take(&mut open.partial);
+        open.partial_len = 0;
         if bytes.last() == Some(&b'\r') {
             bytes.pop();
         }

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::Path;
 
 use proptest::prelude::*;
-use vigil_tail::{CheckpointFile, Line, StartAt, Tailer};
+use vigil_tail::{CheckpointFile, StartAt, Tailer};
 
 fn append(path: &Path, text: &str) {
     OpenOptions::new()
@@ -21,11 +21,27 @@ fn append(path: &Path, text: &str) {
 }
 
 fn poll(t: &mut Tailer) -> Vec<String> {
-    let mut out: Vec<Line> = Vec::new();
-    t.poll(&mut out).unwrap();
-    out.into_iter()
-        .map(|l| String::from_utf8(l.bytes).unwrap())
-        .collect()
+    // Everything ready: poll again while a poll stopped at its byte budget.
+    let mut lines = Vec::new();
+    loop {
+        let (got, more) = poll_once(t);
+        lines.extend(got);
+        if !more {
+            return lines;
+        }
+    }
+}
+
+/// One poll (which may stop at its byte budget): the lines, and whether more is ready.
+fn poll_once(t: &mut Tailer) -> (Vec<String>, bool) {
+    let mut out = Vec::new();
+    let report = t.poll(&mut out).unwrap();
+    (
+        out.into_iter()
+            .map(|l| String::from_utf8(l.bytes).unwrap())
+            .collect(),
+        report.more,
+    )
 }
 
 #[test]
@@ -194,13 +210,18 @@ fn op() -> impl Strategy<Value = Op> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
     #[test]
-    fn every_line_exactly_once_in_order(ops in proptest::collection::vec(op(), 1..40)) {
+    fn every_line_exactly_once_in_order(
+        ops in proptest::collection::vec(op(), 1..40),
+        budget in prop_oneof![Just(usize::MAX), 1usize..40],
+    ) {
+        let new = |log: &Path| Tailer::new(log, StartAt::Beginning, 1024).unwrap().with_poll_budget(budget);
+        let resume = |log: &Path, c: &vigil_tail::Checkpoint| Tailer::resume(log, c, 1024).unwrap().with_poll_budget(budget);
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("app.log");
         let mut written: Vec<String> = Vec::new();
         let mut delivered: Vec<String> = Vec::new();
         let mut rotations = 0;
-        let mut running = Some(Tailer::new(&log, StartAt::Beginning, 1024).unwrap());
+        let mut running = Some(new(&log));
         let mut stopped: Option<Option<vigil_tail::Checkpoint>> = None;
         for op in ops {
             match op {
@@ -229,15 +250,15 @@ proptest! {
                 }
                 Op::Poll => {
                     if let Some(t) = running.as_mut() {
-                        delivered.extend(poll(t));
+                        delivered.extend(poll_once(t).0);
                     }
                 }
                 Op::StopOrStart => match running.take() {
                     Some(mut t) => stopped = Some(t.checkpoint().unwrap()),
                     None => {
                         running = Some(match stopped.take().flatten() {
-                            Some(c) => Tailer::resume(&log, &c, 1024).unwrap(),
-                            None => Tailer::new(&log, StartAt::Beginning, 1024).unwrap(),
+                            Some(c) => resume(&log, &c),
+                            None => new(&log),
                         });
                     }
                 },
@@ -246,12 +267,36 @@ proptest! {
         let mut t = match running {
             Some(t) => t,
             None => match stopped.flatten() {
-                Some(c) => Tailer::resume(&log, &c, 1024).unwrap(),
-                None => Tailer::new(&log, StartAt::Beginning, 1024).unwrap(),
+                Some(c) => resume(&log, &c),
+                None => new(&log),
             },
         };
         delivered.extend(poll(&mut t));
         delivered.extend(poll(&mut t));
         prop_assert_eq!(delivered, written);
     }
+}
+
+#[test]
+fn a_backlog_is_read_over_several_polls_and_a_line_without_end_stays_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    append(&log, "aaaa\nbbbb\ncccc\n");
+    let mut t = Tailer::new(&log, StartAt::Beginning, 8)
+        .unwrap()
+        .with_poll_budget(6);
+    assert_eq!(poll_once(&mut t), (vec!["aaaa".to_string()], true));
+    assert_eq!(poll_once(&mut t), (vec!["bbbb".to_string()], true));
+    assert_eq!(poll_once(&mut t), (vec!["cccc".to_string()], false));
+    // A line that never ends is kept to its limit only, however long it grows.
+    append(&log, &"z".repeat(100));
+    assert_eq!(poll(&mut t), Vec::<String>::new());
+    append(&log, "z\nnext\n");
+    let mut out = Vec::new();
+    while t.poll(&mut out).unwrap().more {}
+    let got: Vec<(usize, bool)> = out.iter().map(|l| (l.bytes.len(), l.truncated)).collect();
+    assert_eq!(got, [(8, true), (4, false)]);
+    // Its checkpoint counts every byte of it: a restart resumes after "next".
+    let c = t.checkpoint().unwrap().unwrap();
+    assert_eq!(c.offset, 15 + 101 + 1 + 5);
 }

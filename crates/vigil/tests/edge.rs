@@ -546,3 +546,187 @@ fn the_edge_forwards_to_a_core_and_delivers_what_waited_while_it_was_down() {
                 .is_some_and(|l| l.contains("Failed password"))
     }));
 }
+
+/// Waits for a SIGTERM'd edge to exit; returns how long it took.
+fn stop_within(edge: vigil::process::EdgeProcess, limit: Duration) -> Duration {
+    let began = std::time::Instant::now();
+    edge.terminate().unwrap();
+    let took = began.elapsed();
+    assert!(took < limit, "the edge took {took:?} to stop");
+    took
+}
+
+fn edge_log(dir: &std::path::Path) -> String {
+    std::fs::read_to_string(dir.join("edge.log")).unwrap_or_default()
+}
+
+#[test]
+fn shutdown_is_bounded_when_the_core_is_unreachable_and_what_is_lost_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port(); // nothing listens there once the listener is dropped
+    let edge = start_edge(
+        dir.path(),
+        &format!(
+            "queue_events = 8\n[[source]]\nname = \"tcp\"\nkind = \"syslog_tcp\"\nlisten = \"127.0.0.1:0\"\n[forward]\naddress = \"127.0.0.1:{closed_port}\"\nqueue_events = 8\nreconnect_min = \"50ms\"\nreconnect_max = \"100ms\"\n"
+        ),
+    );
+    let tcp = edge.source_addr("tcp").unwrap();
+    let sender = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(tcp).unwrap();
+        for n in 0..2_000 {
+            if s.write_all(format!("line {n}\n").as_bytes()).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    // Sources wait for room and the output for the core: the grace period ends it all.
+    stop_within(edge, Duration::from_secs(25));
+    sender.join().unwrap();
+    let log = edge_log(dir.path());
+    assert!(
+        log.contains("events could not be forwarded before the edge stopped"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_core_that_stops_reading_does_not_hold_shutdown_up() {
+    let dir = tempfile::tempdir().unwrap();
+    // A "core" that answers connect and then reads nothing more.
+    let core = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = core.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in core.incoming().flatten() {
+            let mut s = stream;
+            let _ = std::io::Read::read(&mut s, &mut [0u8; 512]);
+            let _ = s.write_all(b"ok id=\"1\"\n");
+            held.push(s);
+        }
+    });
+    let edge = start_edge(
+        dir.path(),
+        &format!(
+            "[[source]]\nname = \"tcp\"\nkind = \"syslog_tcp\"\nlisten = \"127.0.0.1:0\"\n[forward]\naddress = \"127.0.0.1:{port}\"\n"
+        ),
+    );
+    let tcp = edge.source_addr("tcp").unwrap();
+    let line = format!("{}\n", "x".repeat(1_000));
+    let sender = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(tcp).unwrap();
+        for _ in 0..100_000 {
+            if s.write_all(line.as_bytes()).is_err() {
+                break;
+            }
+        }
+    });
+    edge.wait_for_metric(
+        "vigil_edge_forwarded_total",
+        1_000.0,
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    stop_within(edge, Duration::from_secs(25));
+    sender.join().unwrap();
+}
+
+#[test]
+fn a_sender_that_keeps_sending_does_not_hold_shutdown_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let edge = start_edge(
+        dir.path(),
+        &format!(
+            "[[source]]\nname = \"tcp\"\nkind = \"syslog_tcp\"\nlisten = \"127.0.0.1:0\"\n[forward]\nkind = \"file\"\npath = {:?}\n",
+            out.display().to_string()
+        ),
+    );
+    let tcp = edge.source_addr("tcp").unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sender = std::thread::spawn({
+        let stop = stop.clone();
+        move || {
+            let mut s = TcpStream::connect(tcp).unwrap();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if s.write_all(b"tick\n").is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    });
+    edge.wait_for_metric("vigil_edge_forwarded_total", 3.0, Duration::from_secs(20))
+        .unwrap();
+    // The connection reads what was already sent for 200 ms in all, not 200 ms per read.
+    stop_within(edge, Duration::from_secs(5));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    sender.join().unwrap();
+    assert!(
+        jsonl_events(&out)
+            .iter()
+            .all(|e| e.log.as_deref() == Some("tick"))
+    );
+}
+
+#[test]
+fn the_file_output_writes_through_and_retries_a_failing_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let edge = start_edge(
+        &dir.path().join("edge"),
+        &format!(
+            "[[source]]\nname = \"udp\"\nkind = \"syslog_udp\"\nlisten = \"127.0.0.1:0\"\n[forward]\nkind = \"file\"\npath = {:?}\n",
+            out.display().to_string()
+        ),
+    );
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for n in 0..20 {
+        udp.send_to(
+            format!("<13>message {n}").as_bytes(),
+            edge.source_addr("udp").unwrap(),
+        )
+        .unwrap();
+    }
+    // Written through without waiting for a shutdown or a full buffer.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while jsonl_events(&out).len() < 20 {
+        assert!(std::time::Instant::now() < deadline, "not written through");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    edge.terminate().unwrap();
+
+    // /dev/full fails every write: the edge retries (counted), keeps receiving, stays up.
+    let full_dir = dir.path().join("full");
+    let edge = start_edge(
+        &full_dir,
+        "[[source]]\nname = \"udp\"\nkind = \"syslog_udp\"\nlisten = \"127.0.0.1:0\"\n[forward]\nkind = \"file\"\npath = \"/dev/full\"\n",
+    );
+    for n in 0..5 {
+        udp.send_to(
+            format!("<13>message {n}").as_bytes(),
+            edge.source_addr("udp").unwrap(),
+        )
+        .unwrap();
+    }
+    edge.wait_for_metric(
+        "vigil_edge_forward_errors_total",
+        2.0,
+        Duration::from_secs(20),
+    )
+    .unwrap();
+    assert_eq!(edge.metric("vigil_edge_forwarded_total").unwrap(), 0.0);
+    assert_eq!(edge.source_metric("received_total", "udp").unwrap(), 5.0);
+    assert!(edge.metrics_text().is_ok(), "still up and serving metrics");
+    stop_within(edge, Duration::from_secs(25));
+    let log = edge_log(&full_dir);
+    assert!(log.contains("cannot write to /dev/full"), "{log}");
+    assert!(
+        log.contains("events could not be forwarded before the edge stopped"),
+        "{log}"
+    );
+}

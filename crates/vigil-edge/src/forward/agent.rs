@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::Checkpoints;
 use crate::metrics::EdgeMetrics;
 use crate::pipeline::ForwardBatch;
-use crate::queue::{DepthProbe, Queued};
+use crate::queue::{QueueControl, Queued};
 
 /// How long a core has to answer `connect`.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -112,7 +112,11 @@ async fn connect(
         if *attempts > 0 {
             metrics.reconnects.increment(1);
         }
-        match open(target).await {
+        let opened = tokio::select! {
+            r = open(target) => r,
+            _ = give_up.cancelled() => return None,
+        };
+        match opened {
             Ok(session) => {
                 info!(core = %target.address, "connected to the core");
                 metrics.connected.set(1.0);
@@ -138,7 +142,7 @@ async fn connect(
 pub async fn run(
     target: AgentTarget,
     mut input: UnboundedReceiver<Queued<ForwardBatch>>,
-    depth: DepthProbe,
+    control: QueueControl,
     mut checkpoints: Checkpoints,
     metrics: EdgeMetrics,
     give_up: CancellationToken,
@@ -161,7 +165,8 @@ pub async fn run(
             Some(Ok(Some(queued))) => queued,
             Some(Ok(None)) => break,
             Some(Err(_)) => {
-                checkpoints.save(); // idle: what was sent is saved now
+                // Idle: what was sent is saved now (a small fsync, off the async workers).
+                tokio::task::block_in_place(|| checkpoints.save());
                 continue;
             }
         };
@@ -175,10 +180,18 @@ pub async fn run(
                 session = connect(&target, &metrics, &give_up, &mut attempts).await;
             }
             let Some(s) = session.as_mut() else {
-                metrics.lost.increment(batch.events.len() as u64);
+                metrics.lose(batch.events.len() as u64);
                 break 'batches;
             };
-            match s.writer.write_all(&lines).await {
+            let written = tokio::select! {
+                r = s.writer.write_all(&lines) => r,
+                // A core that stopped reading must not hold shutdown up.
+                _ = give_up.cancelled() => {
+                    metrics.lose(batch.events.len() as u64);
+                    break 'batches;
+                }
+            };
+            match written {
                 Ok(()) => break,
                 Err(e) => {
                     metrics.forward_errors.increment(1);
@@ -189,17 +202,20 @@ pub async fn run(
             }
         }
         metrics.forwarded.increment(batch.events.len() as u64);
-        metrics.forward_depth.set(depth.depth() as f64);
+        metrics.forward_depth.set(control.depth() as f64);
         let Queued { item, .. } = queued;
-        checkpoints.advance(item.marks);
+        tokio::task::block_in_place(|| checkpoints.advance(item.marks));
     }
-    // Whatever is still queued could not be sent.
-    while let Ok(queued) = input.try_recv() {
-        metrics.lost.increment(queued.item.events.len() as u64);
+    // Whatever is still queued could not be sent; nothing can be queued any more.
+    input.close();
+    while let Some(queued) = input.recv().await {
+        metrics.lose(queued.item.events.len() as u64);
     }
-    if let Some(mut s) = session {
+    if let Some(mut s) = session
+        && !give_up.is_cancelled()
+    {
         let _ = s.writer.shutdown().await;
     }
-    checkpoints.save();
+    tokio::task::block_in_place(|| checkpoints.save());
     metrics.connected.set(0.0);
 }

@@ -1,73 +1,159 @@
 //! JSON lines output: one event per line (the versioned shape of `docs/formats.md`), appended
-//! to a file and synced before the file positions of its batches are saved.
+//! to a file on a thread of its own (file I/O never blocks the runtime). Every batch is
+//! written through to the file; the file is synced before the positions of the batches it
+//! holds are saved, and when the output has been idle a second. A write that fails is undone
+//! (the file cut back to where it was) and retried with growing waits, from a fresh open of the
+//! file, until it succeeds or shutdown gives up; meanwhile the queues push back on the sources.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use anyhow::Context;
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::Checkpoints;
 use crate::metrics::EdgeMetrics;
 use crate::pipeline::ForwardBatch;
-use crate::queue::{DepthProbe, Queued};
+use crate::queue::{QueueControl, Queued};
 
-/// Appends every batch to `path` until the queue closes.
-pub async fn run(
+/// The longest wait between two attempts to write a batch.
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// The open output file.
+struct Output {
+    path: PathBuf,
+    writer: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+impl Output {
+    fn writer(&mut self) -> std::io::Result<&mut std::io::BufWriter<std::fs::File>> {
+        if self.writer.is_none() {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?;
+            self.writer = Some(std::io::BufWriter::with_capacity(1 << 20, file));
+        }
+        self.writer
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("no output file"))
+    }
+
+    /// Appends the lines and writes them through to the file. On failure the file is cut
+    /// back to where it was, so a batch is never half there (no torn JSON line).
+    fn write(&mut self, lines: &[u8]) -> std::io::Result<()> {
+        let writer = self.writer()?;
+        let before = writer.get_ref().metadata()?.len();
+        let result = writer.write_all(lines).and_then(|()| writer.flush());
+        if result.is_err()
+            && let Some(w) = self.writer.take()
+        {
+            let _ = w.into_parts().0.set_len(before);
+        }
+        result
+    }
+
+    fn sync(&mut self) -> std::io::Result<()> {
+        let result = self.writer().and_then(|w| {
+            w.flush()?;
+            w.get_ref().sync_data()
+        });
+        if result.is_err() {
+            self.writer = None;
+        }
+        result
+    }
+}
+
+/// Appends every batch to `path` until the queue closes; `give_up` stops retrying a failing
+/// write (what is left is counted as lost).
+pub fn run(
     path: &Path,
     mut input: UnboundedReceiver<Queued<ForwardBatch>>,
-    depth: DepthProbe,
+    control: QueueControl,
     mut checkpoints: Checkpoints,
     metrics: EdgeMetrics,
-) -> anyhow::Result<()> {
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("cannot open the output file {}", path.display()))?;
+    give_up: CancellationToken,
+    runtime: tokio::runtime::Handle,
+) {
+    let mut output = Output {
+        path: path.to_path_buf(),
+        writer: None,
+    };
     info!(path = %path.display(), "writing events as JSON lines");
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    let mut line = Vec::with_capacity(1024);
+    let mut lines = Vec::with_capacity(1 << 20);
     loop {
-        let queued = match tokio::time::timeout(super::SAVE_EVERY, input.recv()).await {
+        let next =
+            runtime.block_on(async { tokio::time::timeout(super::SAVE_EVERY, input.recv()).await });
+        let queued = match next {
             Ok(Some(queued)) => queued,
             Ok(None) => break,
             Err(_) => {
-                if checkpoints.is_dirty() {
-                    sync(&mut out, path)?;
+                // Idle: make what was written durable, and save the positions it covers.
+                if checkpoints.is_dirty() && output.sync().is_ok() {
                     checkpoints.save();
                 }
                 continue;
             }
         };
-        let batch = queued.item;
-        let n = batch.events.len() as u64;
-        for event in &batch.events {
-            line.clear();
-            serde_json::to_writer(&mut line, event)?;
-            line.push(b'\n');
-            out.write_all(&line)
-                .with_context(|| format!("cannot write to {}", path.display()))?;
+        lines.clear();
+        for event in &queued.item.events {
+            // Serialising an event into memory cannot fail (string keys, no maps of other keys).
+            if serde_json::to_writer(&mut lines, event).is_ok() {
+                lines.push(b'\n');
+            }
+        }
+        let n = queued.item.events.len() as u64;
+        let written = with_retries(&metrics, &give_up, "write to", path, || {
+            output.write(&lines)?;
+            match queued.item.marks.is_empty() {
+                true => Ok(()),
+                false => output.sync(),
+            }
+        });
+        if !written {
+            metrics.lose(n);
+            break;
         }
         metrics.forwarded.increment(n);
-        metrics.forward_depth.set(depth.depth() as f64);
-        if !batch.marks.is_empty() {
-            sync(&mut out, path)?;
-            checkpoints.advance(batch.marks);
-        }
+        metrics.forward_depth.set(control.depth() as f64);
+        let Queued { item, .. } = queued;
+        checkpoints.advance(item.marks);
     }
-    sync(&mut out, path)?;
-    checkpoints.save();
-    Ok(())
+    // Whatever could not be written is lost; nothing can be queued any more.
+    input.close();
+    while let Ok(queued) = input.try_recv() {
+        metrics.lose(queued.item.events.len() as u64);
+    }
+    if output.sync().is_ok() {
+        checkpoints.save();
+    }
 }
 
-fn sync(out: &mut std::io::BufWriter<std::fs::File>, path: &Path) -> anyhow::Result<()> {
-    out.flush()
-        .and_then(|()| out.get_ref().sync_data())
-        .map_err(|e| {
-            warn!(error = %e, "cannot sync the output file");
-            e
-        })
-        .with_context(|| format!("cannot sync {}", path.display()))
+/// Runs `attempt` until it succeeds (true) or `give_up` is cancelled (false), waiting longer
+/// after each failure (counted and logged).
+fn with_retries(
+    metrics: &EdgeMetrics,
+    give_up: &CancellationToken,
+    what: &str,
+    path: &Path,
+    mut attempt: impl FnMut() -> std::io::Result<()>,
+) -> bool {
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match attempt() {
+            Ok(()) => return true,
+            Err(e) => {
+                metrics.forward_errors.increment(1);
+                warn!(error = %e, retry_in = ?wait, "cannot {what} {}", path.display());
+            }
+        }
+        if give_up.is_cancelled() {
+            return false;
+        }
+        std::thread::sleep(wait);
+        wait = (wait * 2).min(RETRY_MAX);
+    }
 }

@@ -1,5 +1,6 @@
 //! Following a log file: `vigil-tail` reads the lines written since the last poll (across
-//! rotation, truncation and restarts); each batch carries the file's position after its lines,
+//! rotation, truncation and restarts), at most 4 MiB per poll (a backlog is read poll after
+//! poll, without waiting in between); each batch carries the file's position after its lines,
 //! which the output saves once the batch is forwarded, so a restart neither rereads nor skips
 //! a line.
 
@@ -44,12 +45,15 @@ pub async fn follow(mut tailer: Tailer, source: Arc<Source>, shutdown: Cancellat
     let mut interval = tokio::time::interval(source.config.poll_interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last = false;
+    let mut more = false;
     loop {
-        if !last {
+        if !last && !more {
             tokio::select! {
                 _ = shutdown.cancelled() => last = true,
                 _ = interval.tick() => {}
             }
+        } else if !last && shutdown.is_cancelled() {
+            last = true;
         }
         let polled = tokio::task::spawn_blocking(move || {
             let mut lines = Vec::new();
@@ -66,6 +70,7 @@ pub async fn follow(mut tailer: Tailer, source: Arc<Source>, shutdown: Cancellat
             return;
         };
         tailer = back;
+        more = matches!(&report, Ok(r) if r.more);
         match report {
             Ok(report) => {
                 if report.rotated {

@@ -28,7 +28,8 @@ use crate::queue::TrySendError;
 const UDP_BATCH: usize = 512;
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a connection keeps reading, after shutdown began, what its peer already sent.
+/// How long a connection keeps reading, after shutdown began, what its peer already sent (in
+/// all: a peer that keeps sending does not hold shutdown up).
 const DRAIN_TIMEOUT: Duration = Duration::from_millis(200);
 /// Frame errors of one connection logged one by one before only a summary is.
 const LOGGED_ERRORS: u64 = 10;
@@ -47,7 +48,9 @@ pub async fn serve_udp(socket: UdpSocket, source: Arc<Source>, shutdown: Cancell
         let mut counts = IntakeCounts::default();
         let mut events = Vec::new();
         let mut next = Some(first);
+        let mut datagrams = 0;
         while let Some(received) = next.take() {
+            datagrams += 1;
             match received {
                 Ok((n, peer)) if n > max => {
                     source.metrics.reject(Rejected::Oversized, 1);
@@ -61,9 +64,10 @@ pub async fn serve_udp(socket: UdpSocket, source: Arc<Source>, shutdown: Cancell
                 Err(e) => {
                     source.metrics.reject(Rejected::ReadError, 1);
                     warn!(source = %source.parser.name, error = %e, "cannot receive a datagram");
+                    break; // back to the awaited receive: an error never spins
                 }
             }
-            if events.len() < UDP_BATCH {
+            if datagrams < UDP_BATCH {
                 next = match socket.try_recv_from(&mut buf) {
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
                     other => Some(other),
@@ -163,19 +167,24 @@ async fn read_stream<S: AsyncRead + Unpin>(
     let mut decoder = Decoder::new(mode, source.config.max_message_bytes);
     let mut errors = ConnectionErrors::default();
     let mut buf = vec![0u8; 64 * 1024];
-    let mut draining = false;
+    // Once shutdown begins: until when the peer's bytes already sent are still read.
+    let mut draining: Option<tokio::time::Instant> = None;
     debug!(source = %source.parser.name, %peer, "connection open");
     loop {
-        let read = if draining {
-            match tokio::time::timeout(DRAIN_TIMEOUT, stream.read(&mut buf)).await {
-                Ok(r) => r,
-                Err(_) => break,
+        let read = match draining {
+            Some(deadline) => {
+                match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+                    Ok(r) => r,
+                    Err(_) => break,
+                }
             }
-        } else {
-            tokio::select! {
-                _ = shutdown.cancelled() => { draining = true; continue; }
+            None => tokio::select! {
+                _ = shutdown.cancelled() => {
+                    draining = Some(tokio::time::Instant::now() + DRAIN_TIMEOUT);
+                    continue;
+                }
                 r = stream.read(&mut buf) => r,
-            }
+            },
         };
         match read {
             Ok(0) => break,

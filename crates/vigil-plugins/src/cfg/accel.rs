@@ -99,8 +99,8 @@ impl Capturer {
     /// the whole match); `None` when it does not (the rule then captures with
     /// the `regex` crate alone).
     pub fn new(pattern: &str, names: &[Option<String>]) -> Option<Capturer> {
-        if pattern.contains("(?x") {
-            return None; // verbose mode reads whitespace differently
+        if !same_in_both(pattern) {
+            return None;
         }
         let regex = pcre2::bytes::RegexBuilder::new()
             .caseless(true)
@@ -125,6 +125,59 @@ impl Capturer {
                 })
             },
         )
+    }
+}
+
+/// Whether PCRE2 reads `pattern` with the `regex` crate's meaning. Not when:
+/// * verbose mode is on (`(?x)`, `(?ix)`, ...): the two treat whitespace in classes apart;
+/// * a group with captures is repeated (`(\d+\.)+`, `(a*)+`): which iteration the captures
+///   come from differs when an iteration can match empty;
+/// * a repetition is repeated directly (`a*+`): PCRE2 reads a possessive quantifier.
+///
+/// Such rules capture with the `regex` crate (still decided by the lazy DFA).
+fn same_in_both(pattern: &str) -> bool {
+    let verbose = pattern.match_indices("(?").any(|(at, _)| {
+        pattern
+            .get(at + 2..)
+            .unwrap_or_default()
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic() || *c == '-')
+            .any(|c| c == 'x')
+    });
+    if verbose {
+        return false;
+    }
+    match regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .build()
+        .parse(pattern)
+    {
+        Ok(hir) => !repeats_captures(&hir),
+        Err(_) => false,
+    }
+}
+
+/// Whether a repetition that may run more than once holds a capture group or another
+/// repetition directly.
+fn repeats_captures(hir: &regex_syntax::hir::Hir) -> bool {
+    use regex_syntax::hir::HirKind;
+    fn has_capture(hir: &regex_syntax::hir::Hir) -> bool {
+        match hir.kind() {
+            HirKind::Capture(_) => true,
+            HirKind::Repetition(r) => has_capture(&r.sub),
+            HirKind::Concat(v) | HirKind::Alternation(v) => v.iter().any(has_capture),
+            _ => false,
+        }
+    }
+    match hir.kind() {
+        HirKind::Repetition(r) => {
+            (r.max != Some(1)
+                && (has_capture(&r.sub) || matches!(r.sub.kind(), HirKind::Repetition(_))))
+                || repeats_captures(&r.sub)
+        }
+        HirKind::Capture(c) => repeats_captures(&c.sub),
+        HirKind::Concat(v) | HirKind::Alternation(v) => v.iter().any(repeats_captures),
+        _ => false,
     }
 }
 
@@ -153,12 +206,26 @@ mod tests {
         assert_eq!(c.spans(b"xx root FROM 1.2 yy", &mut spans), Some(()));
         assert_eq!(spans, vec![Some((3, 16)), Some((3, 7)), Some((13, 16))]);
         assert_eq!(c.spans(b"nothing", &mut spans), None);
-        assert!(Capturer::new(r"(?x) a b", &names(r"(?x) a b")).is_none());
+        for p in [
+            r"(?x) a b",
+            r"(?ix)(?P<a>[a ]+)b",
+            r"(\d*\.?)+",
+            r"(?:x(a*))+b",
+            r"a*+ab|c",
+        ] {
+            assert!(
+                Capturer::new(p, &names(p)).is_none(),
+                "{p} stays with the regex crate"
+            );
+        }
+        for p in [r"(?i)(?P<a>\S+) (x|y)? (\d+)", r"(?:ab)+(c)", r"(\w{3})"] {
+            assert!(Capturer::new(p, &names(p)).is_some(), "{p} can use PCRE2");
+        }
         assert!(Capturer::new(p, &[None]).is_none(), "group mismatch");
         // Catastrophic backtracking stops at the limit instead of hanging.
-        let evil = r"(a+)+$";
+        let evil = r"(b?)(?:a|aa)+$";
         let c = Capturer::new(evil, &names(evil)).expect("compiles");
-        let mut line = vec![b'a'; 40];
+        let mut line = vec![b'a'; 60];
         line.push(b'!');
         assert_eq!(c.spans(&line, &mut spans), None);
     }

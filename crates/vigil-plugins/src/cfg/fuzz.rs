@@ -69,6 +69,12 @@ userdata1={upper($action)}
 event_type=event
 regexp=code=0x(?P<code>[0-9a-f]+)
 plugin_sid={hextoint($code)}
+[0003 - dotted version]
+event_type=event
+regexp=ver=(?P<v>(\d*\.?)+) (?P<tail>\S*)
+plugin_sid=3
+userdata1={$v}
+userdata2={$2}
 "#,
     ),
     (

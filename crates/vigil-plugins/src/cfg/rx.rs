@@ -270,8 +270,13 @@ pub fn translate(py: &str) -> Translated {
     }
 }
 
+/// An escaped character of a Python pattern, as a literal of the `regex` syntax: escaped only
+/// when it is a meta character there (`\<` and `\>` would be word boundaries), a space as
+/// `\x20` (so verbose mode cannot drop it).
 fn push_literal(out: &mut String, c: char) {
-    if c.is_ascii_punctuation() {
+    if c == ' ' {
+        out.push_str("\\x20");
+    } else if regex_syntax::is_meta_character(c) {
         out.push('\\');
         out.push(c);
     } else {
@@ -506,11 +511,16 @@ mod tests {
     fn translation_cases() {
         assert_eq!(tr(r"a{,3}b{2}c{1,}d{x}"), r"a{0,3}b{2}c{1,}d\{x\}");
         assert_eq!(tr(r"end\Z"), r"end\z");
-        assert_eq!(tr(r"\e\z\p\P\_\-"), r"ezpP\_\-");
+        assert_eq!(tr(r"\e\z\p\P\_\-"), r"ezpP_\-");
         assert_eq!(tr(r"[[a&&b~]"), r"[\[a\&\&b\~]");
         assert_eq!(tr(r"[]a]"), r"[\]a]");
         assert_eq!(tr(r"a(?#note)b(?L)(?i)c"), r"ab(?i)c");
         assert_eq!(tr(r"\x41\a\0"), r"\x41\x07\x{0}");
+        assert_eq!(
+            tr(r"\<user\> \@\%\ x"),
+            r"<user> @%\x20x",
+            "only meta characters stay escaped"
+        );
         assert!(translate(r"(?P<a>x)(?P=a)").needs_fancy);
         assert!(translate(r"(a)\1").needs_fancy);
         assert!(translate(r"foo(?!bar)").needs_fancy);
