@@ -135,6 +135,27 @@ impl Aggregator {
         );
     }
 
+    /// [`Aggregator::push`] of every event of `events`, in order; without any aggregating
+    /// plugin the events pass through as they are, without a move each.
+    pub fn push_all(
+        &mut self,
+        mut events: Vec<Event>,
+        stats: &mut AggregationStats,
+        out: &mut Vec<Event>,
+    ) {
+        if self.config.windows.is_empty() {
+            self.pushed += events.len() as u64;
+            match out.is_empty() {
+                true => std::mem::swap(out, &mut events),
+                false => out.append(&mut events),
+            }
+            return;
+        }
+        for event in events {
+            self.push(event, stats, out);
+        }
+    }
+
     /// Emits every aggregate whose window ended before `now` (event time), oldest first.
     pub fn flush(&mut self, now: Timestamp, stats: &mut AggregationStats, out: &mut Vec<Event>) {
         while let Some(entry) = self.order.first_entry() {

@@ -76,10 +76,9 @@ impl Pipeline {
     /// Runs one batch through; what is ready to leave goes to `out`.
     pub fn process(&mut self, batch: Batch, out: &mut ForwardBatch) {
         let mut stats = AggregationStats::default();
-        let mut ready = Vec::with_capacity(batch.events.len());
-        for event in batch.events {
-            self.aggregator.push(event, &mut stats, &mut ready);
-        }
+        let mut ready = Vec::new();
+        self.aggregator
+            .push_all(batch.events, &mut stats, &mut ready);
         if let Some(mark) = batch.mark {
             self.held.push_back((self.aggregator.pushed(), mark));
         }
@@ -124,7 +123,14 @@ impl Pipeline {
 
     /// Correlates, pseudonymises and hands over events that left the aggregator, then the
     /// file positions no held event precedes.
-    fn leave(&mut self, ready: Vec<Event>, out: &mut ForwardBatch) {
+    fn leave(&mut self, mut ready: Vec<Event>, out: &mut ForwardBatch) {
+        if self.correlation.is_none() && self.anonymizer.is_none() {
+            match out.events.is_empty() {
+                true => out.events = ready,
+                false => out.events.append(&mut ready),
+            }
+            ready = Vec::new();
+        }
         for event in ready {
             let directive_events = self.correlate(&event);
             for mut e in std::iter::once(event).chain(directive_events) {

@@ -214,3 +214,30 @@ fn held_events_are_tracked_by_push_order() {
     agg.drain(&mut stats, &mut out);
     assert!(agg.emitted_before(agg.pushed()));
 }
+
+#[test]
+fn push_all_equals_one_push_at_a_time() {
+    let events: Vec<Event> = (0..6)
+        .map(|n| {
+            event(
+                n,
+                1000 + n as i64,
+                [4003, 7000][n as usize % 2],
+                "203.0.113.7",
+            )
+        })
+        .collect();
+    for windows in [vec![], vec![(4003, 10)]] {
+        let config = AggregationConfig {
+            windows: windows.into_iter().collect(),
+        };
+        let (mut one, mut all) = (Aggregator::new(config.clone()), Aggregator::new(config));
+        let (mut s1, mut s2) = (AggregationStats::default(), AggregationStats::default());
+        let (mut o1, mut o2) = (Vec::new(), Vec::new());
+        for e in events.clone() {
+            one.push(e, &mut s1, &mut o1);
+        }
+        all.push_all(events.clone(), &mut s2, &mut o2);
+        assert_eq!((o1, s1, one.pushed()), (o2, s2, all.pushed()));
+    }
+}

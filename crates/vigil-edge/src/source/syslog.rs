@@ -219,7 +219,8 @@ async fn decode(
 ) -> bool {
     let now = Timestamp::now();
     let mut counts = IntakeCounts::default();
-    let mut events = Vec::new();
+    // About one message per 64 bytes buffered: few reallocations of a vector of large events.
+    let mut events = Vec::with_capacity(decoder.buffered() / 64 + 1);
     while let Some(item) = decoder.next() {
         match item {
             Ok(frame) => events.push(source.parser.syslog(

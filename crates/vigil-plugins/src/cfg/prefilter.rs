@@ -11,7 +11,6 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 /// A prefilter over `n` ordered rule slots.
 #[derive(Debug, Clone)]
 pub struct Prefilter {
-    slots: usize,
     ac: Option<AhoCorasick>,
     /// Pattern id → slots that require it.
     pattern_slots: Vec<Vec<usize>>,
@@ -121,7 +120,6 @@ impl Prefilter {
             }
         }
         Prefilter {
-            slots,
             ac,
             pattern_slots,
             always,
@@ -133,10 +131,11 @@ impl Prefilter {
     /// The first slot, in slot order, among the candidates of `line` for which
     /// `try_slot` says the rule matches.
     ///
-    /// Candidates are the slots whose literal occurs in the line, the slots
-    /// without a literal, and every slot of a non-ASCII line (Unicode case
-    /// folding lets non-ASCII characters, e.g. the Kelvin sign, match ASCII
-    /// letters). Slots without a literal are tried one by one at first (a
+    /// Candidates are the slots one of whose literals occurs in the line, and
+    /// the slots without a literal. Rules match Unicode-case-insensitively, so
+    /// on a non-ASCII line the two characters that fold to ASCII letters (the
+    /// Kelvin sign to `k`, the long s to `s`) are read as those letters first.
+    /// Slots without a literal are tried one by one at first (a
     /// catch-all rule usually ends the search there); after
     /// [`SET_AFTER_MISSES`] of them failed, one pass of the regex set removes
     /// the others that cannot match.
@@ -146,26 +145,29 @@ impl Prefilter {
         mut try_slot: impl FnMut(usize) -> bool,
     ) -> Option<usize> {
         let mut bits = self.always.clone();
-        let mut set_pending = false;
-        if line.is_ascii() {
-            if let Some(ac) = &self.ac {
-                for m in ac.find_overlapping_iter(line) {
-                    if let Some(slots) = self.pattern_slots.get(m.pattern().as_usize()) {
-                        for &slot in slots {
-                            set(&mut bits, slot);
-                        }
+        let ascii = line.is_ascii();
+        let folded;
+        let text = match ascii {
+            true => line,
+            false => {
+                folded = fold_to_ascii(line);
+                folded.as_str()
+            }
+        };
+        if let Some(ac) = &self.ac {
+            for m in ac.find_overlapping_iter(text) {
+                if let Some(slots) = self.pattern_slots.get(m.pattern().as_usize()) {
+                    for &slot in slots {
+                        set(&mut bits, slot);
                     }
                 }
             }
-            for (b, m) in bits.iter_mut().zip(&self.set_mask) {
-                *b |= m;
-            }
-            set_pending = self.set.is_some();
-        } else {
-            for slot in 0..self.slots {
-                set(&mut bits, slot);
-            }
         }
+        for (b, m) in bits.iter_mut().zip(&self.set_mask) {
+            *b |= m;
+        }
+        // The regex set reads ASCII only: on other lines its slots are all tried.
+        let mut set_pending = ascii && self.set.is_some();
         let mut set_misses = 0;
         let mut from = 0;
         while let Some(slot) = first_bit_from(&bits, from) {
@@ -205,6 +207,20 @@ pub const SET_AFTER_MISSES: usize = 4;
 fn has_bit(bits: &[u64], slot: usize) -> bool {
     bits.get(slot / 64)
         .is_some_and(|w| w & (1u64 << (slot % 64)) != 0)
+}
+
+/// `line` with the only non-ASCII characters whose simple case folding is an ASCII letter
+/// replaced by that letter (U+212A KELVIN SIGN → `k`, U+017F LATIN SMALL LETTER LONG S → `s`):
+/// an ASCII literal matches the result ASCII-case-insensitively exactly when it matches the
+/// line Unicode-case-insensitively.
+fn fold_to_ascii(line: &str) -> String {
+    line.chars()
+        .map(|c| match c {
+            '\u{212A}' => 'k',
+            '\u{17F}' => 's',
+            c => c,
+        })
+        .collect()
 }
 
 fn set(bits: &mut [u64], slot: usize) {
@@ -253,7 +269,12 @@ mod tests {
         };
         assert_eq!(order("sshd: Failed password"), vec![0, 1, 3, 4]);
         assert_eq!(order("nothing"), vec![1, 4]);
-        assert_eq!(order("é"), vec![0, 1, 2, 3, 4], "non-ASCII: all");
+        assert_eq!(order("é"), vec![1, 4], "non-ASCII: literals still filter");
+        assert_eq!(
+            order("\u{17F}shd: FAILED pa\u{17F}\u{17F}word é"),
+            vec![0, 1, 3, 4],
+            "the long s is an s"
+        );
         assert_eq!(p.first_match("accepted", |slot| slot >= 2), Some(2));
     }
 }

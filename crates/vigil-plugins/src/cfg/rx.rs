@@ -405,10 +405,13 @@ impl Matcher {
     /// The capture group names by index (index 0 is the whole match).
     pub fn group_names(&self) -> Vec<Option<String>> {
         match self {
-            Matcher::Fast(f) => match (&f.ascii, f.unicode()) {
-                (Some(re), _) => re.capture_names().map(|n| n.map(str::to_owned)).collect(),
-                (None, Some(re)) => re.capture_names().map(|n| n.map(str::to_owned)).collect(),
-                (None, None) => Vec::new(),
+            // The ASCII form when there is one: the Unicode form is built on first use only
+            // (its case-folded classes are large).
+            Matcher::Fast(f) => match &f.ascii {
+                Some(re) => re.capture_names().map(|n| n.map(str::to_owned)).collect(),
+                None => f.unicode().map_or_else(Vec::new, |re| {
+                    re.capture_names().map(|n| n.map(str::to_owned)).collect()
+                }),
             },
             Matcher::Fancy(re) => re.capture_names().map(|n| n.map(str::to_owned)).collect(),
         }
