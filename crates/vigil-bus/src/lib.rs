@@ -1,0 +1,25 @@
+//! The Vigil event bus between edges and the core: what travels on the mutually
+//! authenticated TLS connection, and how the core keeps each sensor's sequence.
+//!
+//! - [`frame`]: length-prefixed frames on the byte stream, with a size bound.
+//! - [`message`]: the messages each side sends, and the signed bodies inside them
+//!   (batches of numbered events, heartbeats, downstream commands and their results).
+//! - [`sequence`]: the core's record of which sequence numbers of each sensor are stored,
+//!   used to deduplicate, to bound how far ahead a sensor may jump, and to find gaps.
+//!
+//! Transport security (the private CA, TLS 1.3 with client certificates) is `vigil-ca`;
+//! the edge's durable spool is `vigil-spool`.
+
+pub mod frame;
+pub mod message;
+pub mod sequence;
+
+pub use frame::{FrameError, MAX_FRAME_BYTES, read_frame, write_frame};
+pub use message::{
+    Ack, AckStatus, BatchBody, CommandAction, CommandBody, CommandResultBody, CoreMessage,
+    EdgeMessage, HeartbeatBody, Hello, PROTOCOL_VERSION, Reject, RejectReason, Signed, Welcome,
+};
+pub use sequence::{Gap, SensorBook, SequenceBook};
+
+/// ALPN protocol name of the bus.
+pub const ALPN: &[u8] = b"vigil-bus/1";

@@ -1,0 +1,28 @@
+//! The edge's durable store-and-forward spool.
+//!
+//! Every outgoing event is appended to a [`Spool`] before it is sent. The spool numbers events
+//! with a per-sensor sequence (monotonic, surviving restarts and crashes, never reused),
+//! fsyncs each append before returning, and deletes records only once the core has
+//! acknowledged them.
+//!
+//! On disk, a directory holds segment files named after the first sequence they hold
+//! (`NNNNNNNNNNNNNNNNNNNN.spool`), each a run of records
+//! `[u32 LE payload length][u32 LE crc32c(seq ++ payload)][u64 LE seq][payload]`, and a
+//! `state.json` with the next sequence and the acknowledged ranges, replaced atomically.
+//!
+//! The code is synchronous `std::fs`; run it on a blocking thread. There is one writer per
+//! directory, enforced by a lock file.
+
+mod error;
+mod format;
+mod options;
+mod ranges;
+mod segment;
+mod spool;
+mod state;
+mod types;
+
+pub use error::SpoolError;
+pub use options::{Overflow, SpoolOptions};
+pub use spool::Spool;
+pub use types::{Appended, OpenReport, Record, SpoolStats, TruncatedTail};

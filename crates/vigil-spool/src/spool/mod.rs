@@ -1,0 +1,241 @@
+//! The [`Spool`] itself: its in-memory state, opening a directory, and the read-only queries.
+//! Appending, reading records and acknowledging live in the child modules.
+
+mod ack;
+mod append;
+mod read;
+
+use std::collections::VecDeque;
+use std::fs::{self, DirBuilder, File, OpenOptions, TryLockError};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::SpoolError;
+use crate::format::{HEADER_LEN, parse_segment_name};
+use crate::options::SpoolOptions;
+use crate::ranges::RangeSet;
+use crate::segment::Segment;
+use crate::state;
+use crate::types::{OpenReport, SpoolStats};
+
+/// Name of the lock file that keeps a second writer out of the directory.
+const LOCK_FILE: &str = "lock";
+
+/// A durable, bounded, numbered store-and-forward queue in one directory.
+///
+/// Single writer: mutating calls take `&mut self`, and an exclusive lock on `dir/lock` keeps
+/// other processes (and other `Spool`s) out. All calls are blocking file I/O.
+#[derive(Debug)]
+pub struct Spool {
+    /// The spool directory.
+    dir: PathBuf,
+    /// Bounds and policy.
+    options: SpoolOptions,
+    /// Live segments, oldest first; sequences ascend across them.
+    segments: VecDeque<Segment>,
+    /// Acknowledged sequences, only ever within live segments.
+    acked: RangeSet,
+    /// Sequence of the next record appended.
+    next_sequence: u64,
+    /// `next_sequence` as last written to `state.json` (0 if never written).
+    durable_next: u64,
+    /// The acknowledgements changed since `state.json` was written.
+    state_dirty: bool,
+    /// The last segment accepts appends (it is ours to extend, with matching numbering).
+    tail_open: bool,
+    /// Sum of the live segments' sizes.
+    bytes: u64,
+    /// Records in live segments not acknowledged.
+    records_unacked: u64,
+    /// What opening found.
+    report: OpenReport,
+    /// Encoding buffer reused across appends.
+    buf: Vec<u8>,
+    /// Record starts within `buf`, reused across appends.
+    starts: Vec<u64>,
+    /// A failed write could not be undone: refuse further appends.
+    poisoned: bool,
+    /// Held for the exclusive lock on the directory.
+    _lock: File,
+}
+
+impl Spool {
+    /// Opens (creating if missing, mode 0700) the spool in `dir`.
+    ///
+    /// Reads `state.json` and verifies every segment. A torn tail of the last segment (a
+    /// crash mid-write) is cut off, logged and reported in [`Spool::open_report`]; a bad record
+    /// anywhere else is [`SpoolError::Corrupt`] naming the file and offset.
+    pub fn open(dir: impl AsRef<Path>, options: SpoolOptions) -> Result<Self, SpoolError> {
+        options.validate()?;
+        let dir = dir.as_ref().to_path_buf();
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| SpoolError::io("create directory", &dir, e))?;
+        let lock = lock_dir(&dir)?;
+        let saved = state::load(&dir)?;
+        let (mut segments, report) = open_segments(&dir)?;
+        if let Some(last) = segments.back_mut() {
+            last.make_appendable()?;
+        }
+
+        let last_next = segments.back().map_or(1, Segment::next_seq);
+        let saved_next = saved.as_ref().map_or(0, |s| s.next_sequence);
+        let next_sequence = last_next.max(saved_next).max(1);
+        let tail_open = segments.back().is_some_and(|s| {
+            s.next_seq() == next_sequence && s.size() + HEADER_LEN <= options.segment_bytes
+        });
+        let mut spool = Self {
+            bytes: segments.iter().map(Segment::size).sum(),
+            records_unacked: segments.iter().map(Segment::len).sum(),
+            dir,
+            options,
+            segments,
+            acked: RangeSet::default(),
+            next_sequence,
+            durable_next: saved_next,
+            state_dirty: false,
+            tail_open,
+            report,
+            buf: Vec::new(),
+            starts: Vec::new(),
+            poisoned: false,
+            _lock: lock,
+        };
+        for (a, b) in saved.map(|s| s.acked).unwrap_or_default() {
+            spool.apply_ack(a, b);
+        }
+        spool.state_dirty = false;
+        spool.delete_acked_segments()?;
+        Ok(spool)
+    }
+
+    /// What [`Spool::open`] found and repaired.
+    pub fn open_report(&self) -> &OpenReport {
+        &self.report
+    }
+
+    /// The spool directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The sequence the next appended record will get. Never decreases, across restarts too.
+    pub fn next_sequence(&self) -> u64 {
+        self.next_sequence
+    }
+
+    /// The oldest unacknowledged sequence still stored, if any.
+    pub fn first_unacked(&self) -> Option<u64> {
+        self.segments
+            .iter()
+            .find(|s| s.unacked() > 0)
+            .map(|s| self.first_unacked_in(s))
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> SpoolStats {
+        SpoolStats {
+            records_unacked: self.records_unacked,
+            bytes: self.bytes,
+            segments: self.segments.len(),
+            next_sequence: self.next_sequence,
+            oldest_unacked: self.first_unacked(),
+        }
+    }
+
+    /// The first unacknowledged sequence of `seg`, which must have one.
+    fn first_unacked_in(&self, seg: &Segment) -> u64 {
+        match self.acked.containing(seg.first()) {
+            Some((_, end)) => end + 1,
+            None => seg.first(),
+        }
+    }
+
+    /// The last unacknowledged sequence of `seg`, which must have one.
+    fn last_unacked_in(&self, seg: &Segment) -> u64 {
+        match self.acked.containing(seg.last()) {
+            Some((start, _)) => start - 1,
+            None => seg.last(),
+        }
+    }
+}
+
+/// Takes the exclusive lock on `dir/lock`.
+fn lock_dir(dir: &Path) -> Result<File, SpoolError> {
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| SpoolError::io("open", &path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(SpoolError::Locked { path }),
+        Err(TryLockError::Error(e)) => Err(SpoolError::io("lock", path, e)),
+    }
+}
+
+/// Lists, orders, verifies and indexes the segment files in `dir`.
+fn open_segments(dir: &Path) -> Result<(VecDeque<Segment>, OpenReport), SpoolError> {
+    let mut found: Vec<(u64, PathBuf)> = Vec::new();
+    let entries = fs::read_dir(dir).map_err(|e| SpoolError::io("list", dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| SpoolError::io("list", dir, e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        match parse_segment_name(name) {
+            Some(first) => found.push((first, entry.path())),
+            None if name.ends_with(".spool") => {
+                tracing::warn!(file = %entry.path().display(), "ignoring misnamed segment file");
+            }
+            None => {}
+        }
+    }
+    found.sort_unstable_by_key(|(first, _)| *first);
+
+    let mut report = OpenReport::default();
+    let mut segments: VecDeque<Segment> = VecDeque::with_capacity(found.len());
+    let count = found.len();
+    for (i, (first, path)) in found.into_iter().enumerate() {
+        let (segment, torn) = Segment::open(path, first, i + 1 == count)?;
+        if let Some(torn) = torn {
+            tracing::warn!(
+                file = %torn.path.display(),
+                offset = torn.offset,
+                bytes = torn.bytes,
+                reason = %torn.reason,
+                "cut torn tail off the last spool segment",
+            );
+            report.truncated_bytes = torn.bytes;
+            report.truncated = Some(torn);
+        }
+        if segment.is_empty() {
+            segment.remove_file()?;
+            report.empty_segments_removed += 1;
+            continue;
+        }
+        if let Some(prev) = segments.back()
+            && segment.first() <= prev.last()
+        {
+            return Err(SpoolError::Corrupt {
+                path: segment.path().to_path_buf(),
+                offset: 0,
+                reason: format!(
+                    "starts at sequence {} but {} already holds up to {}",
+                    segment.first(),
+                    prev.path().display(),
+                    prev.last()
+                ),
+            });
+        }
+        report.records += segment.len();
+        segments.push_back(segment);
+    }
+    report.segments = segments.len();
+    Ok((segments, report))
+}

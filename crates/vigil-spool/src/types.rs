@@ -1,0 +1,68 @@
+//! The values the spool hands back.
+
+use std::path::PathBuf;
+
+/// One spooled event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Its sequence number.
+    pub seq: u64,
+    /// The bytes appended.
+    pub payload: Vec<u8>,
+}
+
+/// What an append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// Sequence of the first payload appended (the others follow consecutively).
+    pub first: u64,
+    /// How many payloads were appended.
+    pub count: u64,
+    /// Under [`crate::Overflow::DropOldest`]: the unacknowledged sequences deleted to make
+    /// room, `(first, last)` inclusive (some in between may have been acknowledged already).
+    /// `None` if nothing unacknowledged was dropped.
+    pub dropped: Option<(u64, u64)>,
+}
+
+/// A snapshot of the spool's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpoolStats {
+    /// Records stored and not yet acknowledged.
+    pub records_unacked: u64,
+    /// Sum of the live segment files' sizes.
+    pub bytes: u64,
+    /// Number of live segment files.
+    pub segments: usize,
+    /// The sequence the next appended record will get.
+    pub next_sequence: u64,
+    /// The oldest unacknowledged sequence, if any.
+    pub oldest_unacked: Option<u64>,
+}
+
+/// A torn tail cut off the last segment when the spool was opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TruncatedTail {
+    /// The segment file.
+    pub path: PathBuf,
+    /// Offset the file was cut at (the start of the first record that did not verify).
+    pub offset: u64,
+    /// Bytes removed.
+    pub bytes: u64,
+    /// Why the record there did not verify.
+    pub reason: String,
+}
+
+/// What [`crate::Spool::open`] found and repaired.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// Segment files kept.
+    pub segments: usize,
+    /// Complete records found in them (acknowledged or not).
+    pub records: u64,
+    /// Bytes cut off the torn tail of the last segment (0 if it was clean).
+    pub truncated_bytes: u64,
+    /// Details of the cut, if one was made.
+    pub truncated: Option<TruncatedTail>,
+    /// Segment files that held no complete record and were removed.
+    pub empty_segments_removed: usize,
+}
