@@ -38,6 +38,9 @@ pub struct EdgeConfig {
     pub correlation: CorrelationConfig,
     /// Where normalised events go.
     pub forward: ForwardConfig,
+    /// Response scripts the core may ask this edge to run.
+    #[serde(rename = "response")]
+    pub responses: Vec<crate::response::ResponseConfig>,
     /// Normalised events waiting for the pipeline before sources are pushed back.
     pub queue_events: usize,
     /// The Prometheus endpoint.
@@ -247,6 +250,8 @@ pub enum ForwardKind {
     Agent,
     /// JSON lines appended to a local file.
     File,
+    /// The signed event bus: spooled durably, numbered, signed, over mutual TLS, acknowledged.
+    Bus,
 }
 
 /// The output of the edge.
@@ -268,6 +273,60 @@ pub struct ForwardConfig {
     /// Longest wait between reconnection attempts.
     #[serde(with = "duration_text")]
     pub reconnect_max: Duration,
+    /// The signed event bus (`bus`).
+    pub bus: BusForwardConfig,
+}
+
+/// The signed event bus output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BusForwardConfig {
+    /// Core endpoints, one network path each.
+    pub endpoints: Vec<SocketAddr>,
+    /// The name in the core's certificate.
+    pub server_name: String,
+    /// How many connected endpoints send each batch (0: all of them).
+    pub copies: usize,
+    /// This edge's certificate (PEM, issued by `vigil ca issue --sensor NAME`); its name must
+    /// be `sensor.name`.
+    pub cert: PathBuf,
+    /// Its private key (mode 0600; `VIGIL_KEY_PASSPHRASE` if passphrase-protected).
+    pub key: PathBuf,
+    /// The CA certificate the core's certificate must chain to.
+    pub ca: PathBuf,
+    /// The CA's revocation list, if distributed to edges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crl: Option<PathBuf>,
+    /// Largest size of the spool on disk, in MiB.
+    pub spool_max_mib: u64,
+    /// What to do when the spool is full.
+    pub spool_overflow: vigil_spool::Overflow,
+    /// Most events per signed batch.
+    pub batch_events: usize,
+    /// Most batches in flight (sent, not yet acknowledged) per path.
+    pub in_flight_batches: usize,
+    /// Interval between heartbeats.
+    #[serde(with = "duration_text")]
+    pub heartbeat: Duration,
+}
+
+impl Default for BusForwardConfig {
+    fn default() -> Self {
+        BusForwardConfig {
+            endpoints: vec![SocketAddr::from(([127, 0, 0, 1], 40100))],
+            server_name: "vigil-core".into(),
+            copies: 0,
+            cert: PathBuf::from("bus/edge.pem"),
+            key: PathBuf::from("bus/edge.key"),
+            ca: PathBuf::from("bus/ca.pem"),
+            crl: None,
+            spool_max_mib: 1024,
+            spool_overflow: vigil_spool::Overflow::Block,
+            batch_events: 1024,
+            in_flight_batches: 16,
+            heartbeat: Duration::from_secs(5),
+        }
+    }
 }
 
 /// The Prometheus endpoint.
@@ -296,6 +355,7 @@ impl Default for EdgeConfig {
             anonymize: AnonymizeConfig::default(),
             correlation: CorrelationConfig::default(),
             forward: ForwardConfig::default(),
+            responses: Vec::new(),
             queue_events: 16_384,
             metrics: MetricsConfig::default(),
         }
@@ -344,6 +404,7 @@ impl Default for ForwardConfig {
             queue_events: 16_384,
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(30),
+            bus: BusForwardConfig::default(),
         }
     }
 }
@@ -378,6 +439,25 @@ impl EdgeConfig {
             || self.forward.reconnect_min > self.forward.reconnect_max
         {
             return Err("forward.reconnect_min must be above 0 and at most reconnect_max".into());
+        }
+        let bus = &self.forward.bus;
+        if self.forward.kind == ForwardKind::Bus {
+            if bus.endpoints.is_empty() {
+                return Err("forward.bus.endpoints needs at least one core address".into());
+            }
+            if bus.copies > bus.endpoints.len() {
+                return Err(format!(
+                    "forward.bus.copies = {} but only {} endpoints",
+                    bus.copies,
+                    bus.endpoints.len()
+                ));
+            }
+            if bus.batch_events == 0 || bus.in_flight_batches == 0 || bus.spool_max_mib == 0 {
+                return Err("forward.bus.batch_events, in_flight_batches and spool_max_mib must be at least 1".into());
+            }
+            if bus.heartbeat.is_zero() {
+                return Err("forward.bus.heartbeat must be above 0".into());
+            }
         }
         if self.forward.kind == ForwardKind::File && self.forward.path.is_none() {
             return Err("forward: kind = \"file\" needs a path".into());

@@ -53,6 +53,7 @@ pub struct SourceParser {
     plugins: PluginSet,
     zone: TimeZone,
     identity: Arc<EdgeIdentity>,
+    verbose: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl SourceParser {
@@ -62,12 +63,14 @@ impl SourceParser {
         plugins: PluginSet,
         zone: TimeZone,
         identity: Arc<EdgeIdentity>,
+        verbose: Arc<std::sync::atomic::AtomicBool>,
     ) -> SourceParser {
         SourceParser {
             name: Arc::from(name),
             plugins,
             zone,
             identity,
+            verbose,
         }
     }
 
@@ -109,6 +112,20 @@ impl SourceParser {
     }
 
     fn event(
+        &self,
+        line: &str,
+        device: IpAddr,
+        now: Timestamp,
+        counts: &mut IntakeCounts,
+    ) -> Event {
+        let event = self.parse_event(line, device, now, counts);
+        if self.verbose.load(std::sync::atomic::Ordering::Relaxed) {
+            tracing::info!(source = %self.name, plugin_id = event.plugin_id, plugin_sid = event.plugin_sid, %line, "event (verbose source)");
+        }
+        event
+    }
+
+    fn parse_event(
         &self,
         line: &str,
         device: IpAddr,

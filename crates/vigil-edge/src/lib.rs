@@ -25,7 +25,9 @@ pub mod normalize;
 pub mod pipeline;
 pub mod plugins;
 pub mod queue;
+pub mod response;
 pub mod source;
+pub mod verbosity;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -211,6 +213,10 @@ pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Re
         sources: BTreeMap::new(),
         metrics: None,
     };
+    let verbosity = verbosity::Verbosity::new(config.sources.iter().map(|s| s.name.as_str()));
+    let responses = std::sync::Arc::new(
+        response::Responses::new(&config.responses).map_err(|e| anyhow::anyhow!(e))?,
+    );
     for sc in &config.sources {
         let zone = vigil_syslog::zone_from_config(&sc.zone)
             .map_err(|e| anyhow::anyhow!("source {:?}: {e}", sc.name))?;
@@ -221,6 +227,7 @@ pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Re
                 source_plugins(&plugins, &sc.plugins, &sc.name)?,
                 zone,
                 identity.clone(),
+                verbosity.switch(&sc.name),
             ),
             metrics: metrics::SourceMetrics::register(&sc.name),
             queue: input.clone(),
@@ -330,6 +337,28 @@ pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Re
                 give_up.clone(),
             ))
         }
+        ForwardKind::Bus => {
+            let (target, spool) =
+                bus_target(&config, &data_dir, verbosity.clone(), responses.clone())?;
+            info!(cores = ?target.endpoints, sensor = %target.sensor, "forwarding over the signed event bus");
+            let (control, metrics, give_up) = (
+                output_control.clone(),
+                edge_metrics.clone(),
+                give_up.clone(),
+            );
+            tokio::task::spawn_blocking(move || {
+                forward::bus::run(
+                    target,
+                    spool,
+                    output_rx,
+                    control,
+                    checkpoints,
+                    metrics,
+                    give_up,
+                    handle,
+                )
+            })
+        }
         ForwardKind::File => {
             let path = config.forward.path.clone().unwrap_or_default();
             let (control, metrics, give_up) = (
@@ -417,4 +446,78 @@ async fn wait_for_shutdown(output: &mut tokio::task::JoinHandle<()>) -> anyhow::
             true
         }
     })
+}
+
+/// Environment variable holding the passphrase of the edge's bus key.
+pub const PASSPHRASE_ENV: &str = "VIGIL_KEY_PASSPHRASE";
+
+/// The bus output's TLS identity, signer and spool (`<data_dir>/spool`).
+fn bus_target(
+    config: &EdgeConfig,
+    data_dir: &std::path::Path,
+    verbosity: verbosity::Verbosity,
+    responses: std::sync::Arc<response::Responses>,
+) -> anyhow::Result<(forward::bus::BusTarget, vigil_spool::Spool)> {
+    let bus = &config.forward.bus;
+    let passphrase = std::env::var(PASSPHRASE_ENV)
+        .ok()
+        .map(zeroize::Zeroizing::new);
+    let identity = vigil_ca::TlsIdentity::load(
+        &bus.cert,
+        &bus.key,
+        &bus.ca,
+        bus.crl.as_deref(),
+        passphrase.as_deref().map(String::as_str),
+    )
+    .context("cannot load the edge's bus identity (forward.bus.cert/key/ca)")?;
+    let name = identity
+        .certs
+        .first()
+        .map(vigil_ca::peer_name)
+        .transpose()?
+        .unwrap_or_default();
+    if name != config.sensor.name {
+        anyhow::bail!(
+            "sensor.name is {:?} but the bus certificate {} is for {name:?}; they must be the same",
+            config.sensor.name,
+            bus.cert.display()
+        );
+    }
+    let signer = std::sync::Arc::new(identity.signer()?);
+    let tls = vigil_ca::client_config(&identity)?;
+    let spool_dir = data_dir.join("spool");
+    let spool = vigil_spool::Spool::open(
+        &spool_dir,
+        vigil_spool::SpoolOptions {
+            max_bytes: bus.spool_max_mib << 20,
+            overflow: bus.spool_overflow,
+            ..vigil_spool::SpoolOptions::default()
+        },
+    )
+    .with_context(|| format!("cannot open the spool {}", spool_dir.display()))?;
+    let stats = spool.stats();
+    info!(
+        unacknowledged = stats.records_unacked,
+        next_sequence = stats.next_sequence,
+        "spool open"
+    );
+    let target = forward::bus::BusTarget {
+        sensor: config.sensor.name.clone(),
+        endpoints: bus.endpoints.clone(),
+        server_name: bus.server_name.clone(),
+        copies: match bus.copies {
+            0 => bus.endpoints.len(),
+            k => k,
+        },
+        tls,
+        signer,
+        batch_events: bus.batch_events,
+        in_flight: bus.in_flight_batches,
+        heartbeat: bus.heartbeat,
+        reconnect_min: config.forward.reconnect_min,
+        reconnect_max: config.forward.reconnect_max,
+        verbosity,
+        responses,
+    };
+    Ok((target, spool))
 }

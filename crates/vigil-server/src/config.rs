@@ -15,7 +15,9 @@ use vigil_analysis::config::{duration_text, read_config};
 pub struct Config {
     /// Where the store, keys and runtime files live.
     pub data_dir: PathBuf,
-    /// The OSSIM agent protocol listener.
+    /// The signed event bus listener (edges).
+    pub bus: BusConfig,
+    /// The OSSIM agent protocol listener (legacy agents; off by default).
     pub agent: AgentConfig,
     /// OSSIM plugin knowledge.
     pub plugins: PluginsConfig,
@@ -25,6 +27,48 @@ pub struct Config {
     pub correlation: CorrelationConfig,
     /// The Prometheus endpoint.
     pub metrics: MetricsConfig,
+}
+
+/// The signed event bus: TLS 1.3 with client certificates, no plaintext listener.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BusConfig {
+    /// Whether to listen at all.
+    pub enabled: bool,
+    /// Addresses to listen on (one per network path edges may use).
+    pub listen: Vec<SocketAddr>,
+    /// The core's name: the name of its certificate.
+    pub name: String,
+    /// The private CA. Empty: `<data_dir>/ca`, created at the first start if it has no CA, and
+    /// the core's own certificate issued from it into `<data_dir>/keys`.
+    pub ca_dir: Option<PathBuf>,
+    /// The core's certificate (PEM); with `key` and `ca`, replaces the automatic one.
+    pub cert: Option<PathBuf>,
+    /// The core's private key (PEM, mode 0600; `VIGIL_KEY_PASSPHRASE` if protected).
+    pub key: Option<PathBuf>,
+    /// The CA certificate edges' certificates must chain to.
+    pub ca: Option<PathBuf>,
+    /// The CA's revocation list, read again whenever it changes.
+    pub crl: Option<PathBuf>,
+    /// Host names and addresses of the automatically issued core certificate.
+    pub hosts: Vec<String>,
+    /// How far past a sensor's highest stored number a batch may reach.
+    pub sequence_window: u64,
+    /// Clock difference between an edge and the core above which an alarm is raised and the
+    /// edge's event times are corrected by the measured offset.
+    #[serde(with = "duration_text")]
+    pub max_clock_skew: Duration,
+    /// How long missing sequence numbers may stay missing before an event-loss alarm.
+    #[serde(with = "duration_text")]
+    pub gap_timeout: Duration,
+    /// How long a sensor seen before may go without a heartbeat before a silent-sensor alarm.
+    #[serde(with = "duration_text")]
+    pub silence_timeout: Duration,
+    /// Time a new connection has for its TLS handshake and `Hello`.
+    #[serde(with = "duration_text")]
+    pub handshake_timeout: Duration,
+    /// Most concurrent bus sessions.
+    pub max_connections: usize,
 }
 
 /// The OSSIM agent protocol listener (TCP 40001).
@@ -42,6 +86,8 @@ pub struct AgentConfig {
     /// Time a new connection has to send its first bytes.
     #[serde(with = "duration_text")]
     pub handshake_timeout: Duration,
+    /// Allow a non-loopback `listen` (the protocol has no authentication or encryption).
+    pub allow_remote: bool,
     /// What to do with a sensor that is not configured below.
     pub unknown_sensors: UnknownSensors,
     /// Known sensors.
@@ -106,6 +152,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             data_dir: PathBuf::from("./vigil-data"),
+            bus: BusConfig::default(),
             agent: AgentConfig::default(),
             plugins: PluginsConfig::default(),
             store: StoreConfig::default(),
@@ -115,14 +162,37 @@ impl Default for Config {
     }
 }
 
+impl Default for BusConfig {
+    fn default() -> Self {
+        BusConfig {
+            enabled: true,
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 40100))],
+            name: "vigil-core".into(),
+            ca_dir: None,
+            cert: None,
+            key: None,
+            ca: None,
+            crl: None,
+            hosts: vec!["localhost".into(), "127.0.0.1".into()],
+            sequence_window: 10_000_000,
+            max_clock_skew: Duration::from_secs(30),
+            gap_timeout: Duration::from_secs(30),
+            silence_timeout: Duration::from_secs(60),
+            handshake_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+        }
+    }
+}
+
 impl Default for AgentConfig {
     fn default() -> Self {
         AgentConfig {
-            enabled: true,
+            enabled: false,
             listen: SocketAddr::from(([127, 0, 0, 1], 40001)),
             max_line_bytes: vigil_agent_proto::MAX_LINE_BYTES,
             max_connections: 10_000,
             handshake_timeout: Duration::from_secs(30),
+            allow_remote: false,
             unknown_sensors: UnknownSensors::Accept,
             sensors: Vec::new(),
         }
@@ -173,6 +243,26 @@ impl Config {
         }
         if !(64..=1 << 20).contains(&self.agent.max_line_bytes) {
             return Err("agent.max_line_bytes must be between 64 and 1048576".into());
+        }
+        if self.agent.enabled && !self.agent.listen.ip().is_loopback() && !self.agent.allow_remote {
+            return Err(format!(
+                "agent.listen = {}: the OSSIM agent protocol is unauthenticated plaintext; listen on loopback (behind a TLS tunnel such as stunnel for remote agents), or set agent.allow_remote = true to accept the risk",
+                self.agent.listen
+            ));
+        }
+        let b = &self.bus;
+        if b.enabled && b.listen.is_empty() {
+            return Err("bus.listen needs at least one address (or bus.enabled = false)".into());
+        }
+        let explicit = [&b.cert, &b.key, &b.ca]
+            .iter()
+            .filter(|p| p.is_some())
+            .count();
+        if explicit != 0 && explicit != 3 {
+            return Err("bus.cert, bus.key and bus.ca go together: give all three, or none for the automatic CA".into());
+        }
+        if b.sequence_window == 0 || b.max_connections == 0 {
+            return Err("bus.sequence_window and bus.max_connections must be at least 1".into());
         }
         let mut names = std::collections::HashSet::new();
         for sensor in &self.agent.sensors {

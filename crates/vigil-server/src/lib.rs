@@ -9,6 +9,7 @@
 //! queued, sync, exit.
 
 pub mod admin;
+pub mod bus;
 pub mod config;
 pub mod intake;
 pub mod metrics;
@@ -44,6 +45,9 @@ pub struct RuntimeInfo {
     pub pid: u32,
     /// Bound agent protocol address, when enabled.
     pub agent: Option<SocketAddr>,
+    /// Bound bus addresses (empty when the bus is disabled).
+    #[serde(default)]
+    pub bus: Vec<SocketAddr>,
     /// Bound metrics address, when enabled.
     pub metrics: Option<SocketAddr>,
 }
@@ -91,12 +95,32 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
         dropped_backlogs = recovery.dropped_backlogs,
         "correlation ready"
     );
+    let (book, book_read) =
+        bus::state::recover(data_dir, &store).context("cannot restore the bus sequence book")?;
+    info!(
+        sensors = book.iter().count(),
+        events_read = book_read,
+        "bus sequence book ready"
+    );
+    let book = Arc::new(std::sync::Mutex::new(book));
+    let bus_tls = match config.bus.enabled {
+        true => Some(bus::identity::ServerTls::load(
+            bus::identity::identity_files(&config.bus, data_dir)?,
+        )?),
+        false => None,
+    };
     let metrics = metrics::Metrics::register();
 
     let agent_listener = match config.agent.enabled {
         true => Some(bind(config.agent.listen, "OSSIM agents").await?),
         false => None,
     };
+    let mut bus_listeners = Vec::new();
+    if config.bus.enabled {
+        for addr in &config.bus.listen {
+            bus_listeners.push(bind(*addr, "the event bus").await?);
+        }
+    }
     let metrics_listener = match config.metrics.enabled {
         true => Some(bind(config.metrics.listen, "metrics").await?),
         false => None,
@@ -111,6 +135,10 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
             .as_ref()
             .map(TcpListener::local_addr)
             .transpose()?,
+        bus: bus_listeners
+            .iter()
+            .map(TcpListener::local_addr)
+            .collect::<Result<_, _>>()?,
     };
     write_runtime_file(data_dir, &runtime_info)?;
 
@@ -124,6 +152,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
             batch_max: config.store.batch_max_events,
             correlation: config.correlation.clone(),
             taxonomy,
+            book: book.clone(),
         },
         metrics.clone(),
         tokio::runtime::Handle::current(),
@@ -131,11 +160,37 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
     let shutdown = CancellationToken::new();
     let sessions = TaskTracker::new();
     let mut tasks = Vec::new();
+    let bus_shared = match bus_tls {
+        Some(tls) => Some(Arc::new(bus::BusShared::new(
+            config.bus.clone(),
+            tls,
+            book.clone(),
+            queue.clone(),
+            metrics.clone(),
+        )?)),
+        None => None,
+    };
+    if let Some(shared) = &bus_shared {
+        for listener in bus_listeners {
+            info!(addr = ?listener.local_addr().ok(), "event bus listener ready (TLS 1.3, client certificates)");
+            let serve = bus::serve(shared.clone(), listener, shutdown.clone(), sessions.clone());
+            tasks.push(tokio::spawn(async move {
+                serve.await;
+                Ok(())
+            }));
+        }
+        let monitor = bus::monitor::run(shared.clone(), shutdown.clone());
+        tasks.push(tokio::spawn(async move {
+            monitor.await;
+            Ok(())
+        }));
+    }
     if let Some(listener) = metrics_listener {
         tasks.push(tokio::spawn(admin::serve(
             listener,
             prometheus,
             reloads.clone(),
+            bus_shared.clone(),
             shutdown.clone(),
         )));
     }
@@ -143,7 +198,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
         let intake = Arc::new(intake::agent::AgentIntake::new(
             config.agent.clone(),
             metrics.clone(),
-            queue,
+            queue.clone(),
             secret_key,
         ));
         info!(addr = ?runtime_info.agent, "OSSIM agent listener ready");
@@ -152,9 +207,8 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
             serve.await;
             Ok(())
         }));
-    } else {
-        drop(queue);
     }
+    drop(queue);
     info!(data_dir = %data_dir.display(), "vigil server started");
 
     wait_for_shutdown(&reloads).await?;
@@ -176,6 +230,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
     }
     // Whatever is queued is stored; sessions still stuck (an agent not reading its replies)
     // no longer keep the writer waiting.
+    drop(bus_shared);
     stop_writer.stop();
     let store = tokio::task::spawn_blocking(move || writer.join())
         .await?

@@ -44,7 +44,27 @@ pub struct Metrics {
     /// `vigil_store_retention_deleted_total`: events deleted by retention.
     pub retention_deleted: Counter,
     rejected: Vec<(RejectReason, Counter)>,
+    /// `vigil_bus_events_received_total`: events in verified bus batches.
+    pub bus_received: Counter,
+    /// `vigil_bus_batches_acknowledged_total`: bus batches acknowledged once durable.
+    pub bus_acked: Counter,
+    /// `vigil_bus_duplicates_total`: bus events already stored (resent, or over another path).
+    pub bus_duplicates: Counter,
+    /// `vigil_bus_connections`: open bus sessions.
+    pub bus_connections: Gauge,
+    /// `vigil_bus_handshakes_refused_total`: TLS handshakes refused (no valid certificate...).
+    pub bus_handshakes_refused: Counter,
+    /// `vigil_bus_alarms_suppressed_total`: bus security alarms not raised because the same
+    /// alarm was raised for the same peer within the last minute (the rejections are still counted).
+    pub bus_alarms_suppressed: Counter,
+    /// `vigil_bus_commands_total`: commands sent to edges.
+    pub bus_commands: Counter,
+    bus_rejected: Vec<(vigil_bus::RejectReason, Counter)>,
+    bus_alerts: Vec<(&'static str, Counter)>,
 }
+
+/// Kinds of bus alarms, by metric label.
+pub const BUS_ALERT_KINDS: [&str; 3] = ["event_loss", "sensor_silent", "clock_skew"];
 
 impl Metrics {
     /// Registers every metric with its help text (rejection reasons start at zero, so they are
@@ -91,7 +111,60 @@ impl Metrics {
             "vigil_store_retention_deleted_total",
             "Events deleted by retention"
         );
+        describe_counter!(
+            "vigil_bus_events_received_total",
+            "Events in verified bus batches"
+        );
+        describe_counter!(
+            "vigil_bus_batches_acknowledged_total",
+            "Bus batches acknowledged to edges once durable"
+        );
+        describe_counter!(
+            "vigil_bus_duplicates_total",
+            "Bus events already stored (sent again, or over another path)"
+        );
+        describe_gauge!("vigil_bus_connections", "Open bus sessions");
+        describe_counter!(
+            "vigil_bus_rejected_total",
+            "Bus input refused, by reason (each also raises an alarm)"
+        );
+        describe_counter!(
+            "vigil_bus_handshakes_refused_total",
+            "TLS handshakes on the bus port that failed (no valid or a revoked certificate)"
+        );
+        describe_counter!(
+            "vigil_bus_alerts_total",
+            "Bus alarms raised: event loss, silent sensor, clock skew"
+        );
+        describe_counter!(
+            "vigil_bus_alarms_suppressed_total",
+            "Bus security alarms not raised again for the same peer within a minute"
+        );
+        describe_counter!("vigil_bus_commands_total", "Signed commands sent to edges");
         Metrics {
+            bus_received: counter!("vigil_bus_events_received_total"),
+            bus_acked: counter!("vigil_bus_batches_acknowledged_total"),
+            bus_duplicates: counter!("vigil_bus_duplicates_total"),
+            bus_connections: gauge!("vigil_bus_connections"),
+            bus_handshakes_refused: counter!("vigil_bus_handshakes_refused_total"),
+            bus_alarms_suppressed: counter!("vigil_bus_alarms_suppressed_total"),
+            bus_commands: counter!("vigil_bus_commands_total"),
+            bus_rejected: vigil_bus::RejectReason::ALL
+                .iter()
+                .map(|&r| {
+                    let c = counter!("vigil_bus_rejected_total", "reason" => r.label());
+                    c.absolute(0);
+                    (r, c)
+                })
+                .collect(),
+            bus_alerts: BUS_ALERT_KINDS
+                .iter()
+                .map(|&k| {
+                    let c = counter!("vigil_bus_alerts_total", "kind" => k);
+                    c.absolute(0);
+                    (k, c)
+                })
+                .collect(),
             received: counter!("vigil_events_received_total"),
             stored: counter!("vigil_events_stored_total"),
             unknown_sid: counter!("vigil_events_unknown_sid_total"),
@@ -118,6 +191,20 @@ impl Metrics {
                     (r, c)
                 })
                 .collect(),
+        }
+    }
+
+    /// Counts one refused bus input.
+    pub fn bus_reject(&self, reason: vigil_bus::RejectReason) {
+        if let Some((_, counter)) = self.bus_rejected.iter().find(|(r, _)| *r == reason) {
+            counter.increment(1);
+        }
+    }
+
+    /// Counts one bus alarm of a kind of [`BUS_ALERT_KINDS`].
+    pub fn bus_alert(&self, kind: &str) {
+        if let Some((_, counter)) = self.bus_alerts.iter().find(|(k, _)| *k == kind) {
+            counter.increment(1);
         }
     }
 

@@ -5,15 +5,25 @@
 //! `store.queue_events` events wait between intake and the disk; when the queue is full, sessions
 //! stop reading their sockets and TCP pushes back on the senders. Nothing is dropped: a failed
 //! write is retried until it succeeds or the server is stopped.
+//!
+//! Bus events carry their sensor's sequence number: the writer stores each (sensor, sequence)
+//! once, checking the shared [`SequenceBook`] and the batch being written, and records what it
+//! stored in the book only once it is durable. A bus session learns when its batch is durable
+//! (or that it could not be stored) through [`IntakeQueue::push_acknowledged`], and only then
+//! acknowledges it to the edge. Reports about the bus itself (rejected input, gaps, silent
+//! sensors) are stored as they are, with their alarms, through [`IntakeQueue::push_report`].
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use std::sync::Mutex;
+
 use tokio::runtime::Handle;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tracing::{error, info, warn};
-use vigil_event::{Alarm, Event, Timestamp};
+use vigil_bus::SequenceBook;
+use vigil_event::{Alarm, Event, Timestamp, Transport};
 use vigil_store::Store;
 
 use crate::metrics::Metrics;
@@ -24,10 +34,28 @@ const RETENTION_INTERVAL: Duration = Duration::from_secs(60);
 /// How long a failing write is retried after shutdown began, before giving up loudly.
 const SHUTDOWN_RETRY: Duration = Duration::from_secs(10);
 
+/// What became of an acknowledged submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Durable {
+    /// Events stored now.
+    pub stored: u64,
+    /// Bus events skipped because their (sensor, sequence) was stored before.
+    pub duplicates: u64,
+}
+
+/// One queued unit of work for the writer.
+struct Submission {
+    events: Vec<Event>,
+    permits: u32,
+    /// Stored as they are (reports about the bus), without analysis.
+    report: Option<Vec<Alarm>>,
+    done: Option<oneshot::Sender<Durable>>,
+}
+
 /// The sending side of the intake queue, shared by every session.
 #[derive(Clone)]
 pub struct IntakeQueue {
-    sender: mpsc::UnboundedSender<(Vec<Event>, u32)>,
+    sender: mpsc::UnboundedSender<Submission>,
     permits: Arc<Semaphore>,
     capacity: usize,
     metrics: Metrics,
@@ -44,15 +72,47 @@ impl IntakeQueue {
         if batch.is_empty() {
             return Ok(());
         }
-        let wanted = batch.len().min(self.capacity) as u32;
+        self.submit(batch, None, None).await
+    }
+
+    /// Queues a batch and returns what will say when it is durable. The receiver fails if the
+    /// batch could not be stored (the store failing past the shutdown grace).
+    pub async fn push_acknowledged(
+        &self,
+        batch: Vec<Event>,
+    ) -> Result<oneshot::Receiver<Durable>, WriterStopped> {
+        let (done, durable) = oneshot::channel();
+        self.submit(batch, None, Some(done)).await?;
+        Ok(durable)
+    }
+
+    /// Queues a report about the bus: its event and alarms are stored as they are.
+    pub async fn push_report(&self, event: Event, alarms: Vec<Alarm>) -> Result<(), WriterStopped> {
+        self.submit(vec![event], Some(alarms), None).await
+    }
+
+    async fn submit(
+        &self,
+        events: Vec<Event>,
+        report: Option<Vec<Alarm>>,
+        done: Option<oneshot::Sender<Durable>>,
+    ) -> Result<(), WriterStopped> {
+        let wanted = events.len().clamp(1, self.capacity) as u32;
         let permits = self
             .permits
             .acquire_many(wanted)
             .await
             .map_err(|_| WriterStopped)?;
         permits.forget();
-        self.metrics.queue_depth.increment(batch.len() as f64);
-        self.sender.send((batch, wanted)).map_err(|_| WriterStopped)
+        self.metrics.queue_depth.increment(events.len() as f64);
+        self.sender
+            .send(Submission {
+                events,
+                permits: wanted,
+                report,
+                done,
+            })
+            .map_err(|_| WriterStopped)
     }
 }
 
@@ -74,6 +134,8 @@ pub struct WriterSetup {
     pub correlation: vigil_analysis::config::CorrelationConfig,
     /// The taxonomy (from the sid tables loaded at start), kept across reloads.
     pub taxonomy: Arc<vigil_correlate::Taxonomy>,
+    /// Which bus sequence numbers are stored, shared with the bus sessions and monitor.
+    pub book: Arc<Mutex<SequenceBook>>,
 }
 
 /// The outcome of a reload, as reported to whoever asked.
@@ -159,6 +221,7 @@ pub fn spawn(
         batch_max: setup.batch_max,
         correlation: setup.correlation,
         taxonomy: setup.taxonomy,
+        book: setup.book,
         reloads,
         runtime,
     };
@@ -174,12 +237,13 @@ struct Writer {
     analyzer: Analyzer,
     data_dir: std::path::PathBuf,
     snapshot_interval: Duration,
-    receiver: mpsc::UnboundedReceiver<(Vec<Event>, u32)>,
+    receiver: mpsc::UnboundedReceiver<Submission>,
     permits: Arc<Semaphore>,
     metrics: Metrics,
     batch_max: usize,
     correlation: vigil_analysis::config::CorrelationConfig,
     taxonomy: Arc<vigil_correlate::Taxonomy>,
+    book: Arc<Mutex<SequenceBook>>,
     reloads: mpsc::UnboundedReceiver<ReloadRequest>,
     runtime: Handle,
 }
@@ -223,22 +287,24 @@ impl Writer {
             let next = self.runtime.block_on(async {
                 tokio::time::timeout(Duration::from_secs(1), self.receiver.recv()).await
             });
-            let (mut pending, mut permits) = match next {
-                Ok(Some((batch, taken))) => (batch, taken as usize),
+            let mut pending = match next {
+                Ok(Some(submission)) => vec![submission],
                 Ok(None) => break,
                 // Stopping, and nothing queued: sessions that still hold a sender are stuck.
                 Err(_) if self.stop.stopped_since().is_some() => break,
                 Err(_) => continue,
             };
-            while pending.len() < self.batch_max {
+            let mut events: usize = pending[0].events.len();
+            while events < self.batch_max {
                 match self.receiver.try_recv() {
-                    Ok((batch, taken)) => {
-                        pending.extend(batch);
-                        permits += taken as usize;
+                    Ok(submission) => {
+                        events += submission.events.len();
+                        pending.push(submission);
                     }
                     Err(_) => break,
                 }
             }
+            let permits: usize = pending.iter().map(|s| s.permits as usize).sum();
             self.process(pending);
             self.permits.add_permits(permits);
             if last_snapshot.elapsed() >= self.snapshot_interval {
@@ -254,32 +320,77 @@ impl Writer {
         self.store
     }
 
-    /// Qualifies and correlates a batch in order, then stores it with what it caused.
-    fn process(&mut self, batch: Vec<Event>) {
-        let inputs = batch.len();
+    /// Qualifies and correlates the submissions' events in order (bus events already stored
+    /// are skipped), then stores them with what they caused; then tells each submitter.
+    fn process(&mut self, pending: Vec<Submission>) {
+        let inputs: usize = pending.iter().map(|s| s.events.len()).sum();
         let mut events: Vec<Event> = Vec::with_capacity(inputs);
         let mut alarms: Vec<Alarm> = Vec::new();
         let (mut stored_inputs, mut directive_events) = (0u64, 0u64);
-        for event in batch {
-            let id = event.id;
-            let analysis = self.analyzer.analyze(event);
-            if analysis.unknown_sid {
-                self.metrics.unknown_sid.increment(1);
-            }
-            for e in analysis.events {
-                if e.id == id {
-                    stored_inputs += 1;
-                } else {
-                    directive_events += 1;
+        // The bus events of this group commit.
+        let mut sequenced = SequenceBook::default();
+        let mut notices = Vec::new();
+        {
+            let book = self.book.lock().unwrap_or_else(|p| p.into_inner());
+            for submission in pending {
+                let mut durable = Durable {
+                    stored: 0,
+                    duplicates: 0,
+                };
+                if let Some(report) = submission.report {
+                    durable.stored = submission.events.len() as u64;
+                    stored_inputs += durable.stored;
+                    events.extend(submission.events);
+                    alarms.extend(report);
+                    notices.extend(submission.done.map(|d| (d, durable)));
+                    continue;
                 }
-                events.push(e);
+                for event in submission.events {
+                    if let (Transport::Bus, Some(seq)) =
+                        (event.provenance.transport, event.provenance.sequence)
+                    {
+                        let sensor = &event.provenance.sensor;
+                        if book.contains(sensor, seq) || sequenced.contains(sensor, seq) {
+                            durable.duplicates += 1;
+                            continue;
+                        }
+                        sequenced.sensor_mut(sensor).insert(seq, seq);
+                    }
+                    durable.stored += 1;
+                    let id = event.id;
+                    let analysis = self.analyzer.analyze(event);
+                    if analysis.unknown_sid {
+                        self.metrics.unknown_sid.increment(1);
+                    }
+                    for e in analysis.events {
+                        if e.id == id {
+                            stored_inputs += 1;
+                        } else {
+                            directive_events += 1;
+                        }
+                        events.push(e);
+                    }
+                    alarms.extend(analysis.alarms);
+                }
+                notices.extend(submission.done.map(|d| (d, durable)));
             }
-            alarms.extend(analysis.alarms);
         }
-        self.store_durably(&events, &alarms, stored_inputs);
+        let duplicates: u64 = notices.iter().map(|(_, d)| d.duplicates).sum();
+        let analysed = inputs as u64 - duplicates;
+        if self.store_durably(&events, &alarms, stored_inputs) {
+            self.book
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .merge(&sequenced);
+            for (done, durable) in notices {
+                // The session may have ended meanwhile; the edge will send the batch again.
+                let _ = done.send(durable);
+            }
+        }
+        self.metrics.bus_duplicates.increment(duplicates);
         self.metrics
             .not_stored
-            .increment(inputs as u64 - stored_inputs);
+            .increment(analysed.saturating_sub(stored_inputs));
         self.metrics.directive_events.increment(directive_events);
         self.metrics.alarms.increment(alarms.len() as u64);
         self.metrics.queue_depth.decrement(inputs as f64);
@@ -298,11 +409,17 @@ impl Writer {
             self.metrics.store_errors.increment(1);
             warn!(error = %e, "cannot save the correlation state; will retry");
         }
+        let book = self.book.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Err(e) = crate::bus::state::save(&self.data_dir, &book, &self.store) {
+            self.metrics.store_errors.increment(1);
+            warn!(error = %e, "cannot save the bus sequence book; will retry");
+        }
     }
 
     /// Appends events, then alarms, until both succeed; after shutdown began, gives up after
-    /// [`SHUTDOWN_RETRY`] and counts unstored input events as lost.
-    fn store_durably(&mut self, events: &[Event], alarms: &[Alarm], inputs: u64) {
+    /// [`SHUTDOWN_RETRY`] and counts unstored input events as lost. Returns whether the events
+    /// are stored.
+    fn store_durably(&mut self, events: &[Event], alarms: &[Alarm], inputs: u64) -> bool {
         let started = Instant::now();
         let give_up = |stop: &StopHandle| {
             stop.stopped_since()
@@ -339,13 +456,14 @@ impl Writer {
                     if !events_done {
                         self.metrics.lost.increment(inputs);
                     }
-                    break;
+                    return events_done;
                 }
                 warn!(error = %e, retry_in = ?delay, "store write failed; retrying (intake pushes back meanwhile)");
                 std::thread::sleep(delay);
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
         }
+        true
     }
 
     fn retention(&mut self) {

@@ -1,6 +1,7 @@
 //! The `vigil` command's subcommands, as a library so tests and benchmarks share them.
 
 pub mod bench;
+pub mod ca_command;
 pub mod check;
 pub mod loadgen;
 pub mod process;

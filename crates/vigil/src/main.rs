@@ -37,9 +37,26 @@ enum Commands {
     Replay(ReplayArgs),
     /// Validate directive (.xml or directory), policy (.toml), agent plugin (.cfg) and sid-table (.sql) files.
     Check(CheckArgs),
+    /// Manage the event bus's private CA: init, issue sensor and core certificates, revoke.
+    #[command(subcommand)]
+    Ca(vigil::ca_command::CaCommand),
+    /// Send a signed command to a connected edge through the core's admin endpoint.
+    Command(CommandArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Parser)]
+struct CommandArgs {
+    /// The core's admin endpoint (`metrics.listen`).
+    #[arg(long, default_value = "127.0.0.1:9464")]
+    admin: std::net::SocketAddr,
+    /// The sensor (edge) name.
+    #[arg(long)]
+    sensor: String,
+    #[command(subcommand)]
+    action: vigil::ca_command::EdgeAction,
 }
 
 fn config_help() -> String {
@@ -422,6 +439,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("{} error(s)", report.errors.len())
             }
         }
+        Commands::Ca(command) => vigil::ca_command::run(command, &mut std::io::stdout()),
+        Commands::Command(args) => vigil::ca_command::command(
+            args.admin,
+            &args.sensor,
+            args.action,
+            &mut std::io::stdout(),
+        ),
         Commands::Bench(BenchCommand::Correlate {
             directives,
             events,

@@ -62,8 +62,19 @@ pub type EdgeProcess = VigilProcess<vigil_edge::RuntimeInfo>;
 /// A server configuration on loopback with OS-chosen ports, for tests and benchmarks:
 /// `agent_keys` are added to the `[agent]` table, `tables` after it.
 pub fn loopback_config(data_dir: &Path, agent_keys: &str, tables: &str) -> String {
+    loopback_config_with_bus(data_dir, "", agent_keys, tables)
+}
+
+/// [`loopback_config`] with `bus_keys` added to the `[bus]` table (which listens on an
+/// OS-chosen loopback port).
+pub fn loopback_config_with_bus(
+    data_dir: &Path,
+    bus_keys: &str,
+    agent_keys: &str,
+    tables: &str,
+) -> String {
     format!(
-        "data_dir = {:?}\n[metrics]\nlisten = \"127.0.0.1:0\"\n{tables}\n[agent]\nlisten = \"127.0.0.1:0\"\n{agent_keys}",
+        "data_dir = {:?}\n[metrics]\nlisten = \"127.0.0.1:0\"\n{tables}\n[bus]\nlisten = [\"127.0.0.1:0\"]\n{bus_keys}\n[agent]\nenabled = true\nlisten = \"127.0.0.1:0\"\n{agent_keys}",
         data_dir.display().to_string()
     )
 }
@@ -73,6 +84,17 @@ impl<R: Runtime> VigilProcess<R> {
     /// has bound its ports. Its log goes to `<data_dir>/<subcommand>.log` (appended, across
     /// restarts).
     pub fn start(exe: &Path, data_dir: &Path, config: &str) -> anyhow::Result<VigilProcess<R>> {
+        let filter = std::env::var("VIGIL_TEST_LOG").unwrap_or_else(|_| "warn".into());
+        Self::start_logging(exe, data_dir, config, &filter)
+    }
+
+    /// [`VigilProcess::start`] with the log filter `filter` (`RUST_LOG` syntax).
+    pub fn start_logging(
+        exe: &Path,
+        data_dir: &Path,
+        config: &str,
+        filter: &str,
+    ) -> anyhow::Result<VigilProcess<R>> {
         std::fs::create_dir_all(data_dir)?;
         let config_path = data_dir.join("vigil.toml");
         std::fs::write(&config_path, config)?;
@@ -87,10 +109,7 @@ impl<R: Runtime> VigilProcess<R> {
             .arg(R::SUBCOMMAND)
             .arg("--config")
             .arg(&config_path)
-            .env(
-                "RUST_LOG",
-                std::env::var("VIGIL_TEST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
+            .env("RUST_LOG", filter)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -278,11 +297,17 @@ pub fn peak_rss_kib_of(pid: u32) -> anyhow::Result<u64> {
 
 /// A minimal HTTP/1.0 POST without a body on loopback, returning the status code and body.
 pub fn http_post(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
+    http_post_body(addr, path, "")
+}
+
+/// A minimal HTTP/1.0 POST of a JSON `body` on loopback, returning the status and the body.
+pub fn http_post_body(addr: SocketAddr, path: &str, body: &str) -> anyhow::Result<(u16, String)> {
     let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.set_read_timeout(Some(Duration::from_secs(40)))?;
     write!(
         stream,
-        "POST {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n"
+        "POST {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;

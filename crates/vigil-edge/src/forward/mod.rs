@@ -1,8 +1,9 @@
-//! The edge's output: the OSSIM agent protocol to a core ([`agent`]) or JSON lines to a file
-//! ([`file`]). After each batch is written, the file positions it carries are saved
+//! The edge's output: the signed event bus to a core ([`bus`]), the OSSIM agent protocol
+//! ([`agent`]) or JSON lines to a file ([`file`]). After each batch is written, the file positions it carries are saved
 //! ([`Checkpoints`]), so a restart resumes after what was sent.
 
 pub mod agent;
+pub mod bus;
 pub mod file;
 
 use std::path::{Path, PathBuf};

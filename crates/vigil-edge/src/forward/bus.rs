@@ -1,0 +1,601 @@
+//! Forwarding over the signed event bus: every event is numbered and written to the durable
+//! spool (fsynced) before anything else; only then are the file positions of its lines saved.
+//! One task per core endpoint sends what the spool holds, in signed batches over mutually
+//! authenticated TLS, keeps several batches in flight, and deletes records from the spool only
+//! once a core acknowledged them as durable. With several endpoints, each batch goes over the
+//! first `copies` connected ones; the core stores each (sensor, sequence) once. A lost
+//! connection is retried with exponential backoff and jitter, and everything unacknowledged is
+//! sent again. Heartbeats carry the edge's counters. Commands from the core are carried out
+//! only when signed by the core certificate of the connection.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::sync::Notify;
+use tokio::sync::mpsc::{self, UnboundedReceiver};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+use vigil_bus::message::{BatchHeader, SignedKind, decode, encode, signing_message};
+use vigil_bus::{
+    BatchBody, CommandBody, CommandResultBody, CoreMessage, EdgeMessage, HeartbeatBody, Hello,
+    PROTOCOL_VERSION, Signed, Welcome, read_frame, write_frame,
+};
+use vigil_event::{Event, Timestamp};
+use vigil_spool::{Spool, SpoolError};
+
+use super::Checkpoints;
+use crate::metrics::EdgeMetrics;
+use crate::pipeline::ForwardBatch;
+use crate::queue::{QueueControl, Queued};
+use crate::response::Responses;
+use crate::verbosity::Verbosity;
+
+/// Plugin id of the edge's own notices (sid [`SPOOL_OVERFLOW_SID`]: events dropped from a full
+/// spool under `spool_overflow = "drop_oldest"`, with the range in `userdata1`/`userdata2`).
+pub const EDGE_PLUGIN_ID: u32 = 1_000_000_002;
+/// Sid of the spool-overflow notice.
+pub const SPOOL_OVERFLOW_SID: u32 = 1;
+/// How long the core has to answer `Hello`.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often acknowledgements are written to the spool's state at most.
+const ACK_FLUSH: Duration = Duration::from_secs(1);
+
+/// Everything the bus output needs.
+pub struct BusTarget {
+    /// The edge's sensor name (its certificate's).
+    pub sensor: String,
+    /// Core endpoints, one path each.
+    pub endpoints: Vec<SocketAddr>,
+    /// The name the core's certificate must carry.
+    pub server_name: String,
+    /// How many connected paths send each batch.
+    pub copies: usize,
+    /// TLS client configuration (the edge's certificate and the CA).
+    pub tls: Arc<rustls::ClientConfig>,
+    /// Signs batches, heartbeats and results with the key of the edge's certificate.
+    pub signer: Arc<vigil_ca::Signer>,
+    /// Most events per batch.
+    pub batch_events: usize,
+    /// Most batches sent and not yet acknowledged, per path.
+    pub in_flight: usize,
+    /// Interval between heartbeats.
+    pub heartbeat: Duration,
+    /// First reconnection wait.
+    pub reconnect_min: Duration,
+    /// Longest reconnection wait.
+    pub reconnect_max: Duration,
+    /// Source verbosity switches, for commands.
+    pub verbosity: Verbosity,
+    /// Configured response scripts, for commands.
+    pub responses: Arc<Responses>,
+}
+
+/// What the spool writer and the paths share.
+struct Shared {
+    target: BusTarget,
+    spool: Mutex<Spool>,
+    appended: Notify,
+    connected: Vec<AtomicBool>,
+    received: AtomicU64,
+    metrics: EdgeMetrics,
+    seen_commands: Mutex<VecDeque<[u8; 16]>>,
+}
+
+impl Shared {
+    fn spool(&self) -> std::sync::MutexGuard<'_, Spool> {
+        self.spool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Marks path `i` up or down, and publishes how many are up.
+    fn set_connected(&self, i: usize, up: bool) {
+        self.connected[i].store(up, Ordering::Relaxed);
+        let up = self
+            .connected
+            .iter()
+            .filter(|c| c.load(Ordering::Relaxed))
+            .count();
+        self.metrics.connected.set(up as f64);
+    }
+
+    /// Whether path `i` is one of the first `copies` connected ones.
+    fn active(&self, i: usize) -> bool {
+        let before = self.connected[..i]
+            .iter()
+            .filter(|c| c.load(Ordering::Relaxed))
+            .count();
+        before < self.target.copies
+    }
+}
+
+/// Spools every batch until the queue closes, while the paths send; returns once everything
+/// queued is spooled (what is spooled and unacknowledged is sent at the next start).
+#[allow(clippy::too_many_arguments)]
+pub fn run(
+    target: BusTarget,
+    spool: Spool,
+    mut input: UnboundedReceiver<Queued<ForwardBatch>>,
+    control: QueueControl,
+    mut checkpoints: Checkpoints,
+    metrics: EdgeMetrics,
+    give_up: CancellationToken,
+    runtime: tokio::runtime::Handle,
+) {
+    let paths = target.endpoints.len();
+    let shared = Arc::new(Shared {
+        connected: (0..paths).map(|_| AtomicBool::new(false)).collect(),
+        target,
+        spool: Mutex::new(spool),
+        appended: Notify::new(),
+        received: AtomicU64::new(0),
+        metrics: metrics.clone(),
+        seen_commands: Mutex::new(VecDeque::new()),
+    });
+    let stop_paths = CancellationToken::new();
+    let tasks: Vec<_> = (0..paths)
+        .map(|i| runtime.spawn(path(shared.clone(), i, stop_paths.clone())))
+        .collect();
+    let mut last_flush = std::time::Instant::now();
+    loop {
+        let next = runtime.block_on(async { tokio::time::timeout(ACK_FLUSH, input.recv()).await });
+        if last_flush.elapsed() >= ACK_FLUSH {
+            flush_acks(&shared);
+            last_flush = std::time::Instant::now();
+        }
+        let queued = match next {
+            Ok(Some(queued)) => queued,
+            Ok(None) => break,
+            Err(_) => continue,
+        };
+        let Queued { item, .. } = queued;
+        let n = item.events.len() as u64;
+        shared.received.fetch_add(n, Ordering::Relaxed);
+        if !spool_events(&shared, item.events, &give_up) {
+            metrics.lose(n);
+            break;
+        }
+        metrics.forward_depth.set(control.depth() as f64);
+        checkpoints.advance(item.marks);
+        shared.appended.notify_waiters();
+    }
+    input.close();
+    while let Ok(queued) = input.try_recv() {
+        metrics.lose(queued.item.events.len() as u64);
+    }
+    checkpoints.save();
+    stop_paths.cancel();
+    for task in tasks {
+        let _ = runtime.block_on(task);
+    }
+    flush_acks(&shared);
+}
+
+fn flush_acks(shared: &Shared) {
+    if let Err(e) = shared.spool().flush_acks() {
+        warn!(error = %e, "cannot save the spool's acknowledgements (they are sent again)");
+    }
+}
+
+/// Numbers, encodes and appends `events` to the spool, waiting while it is full (the queues
+/// push back on the sources meanwhile). False if it could not before `give_up`.
+fn spool_events(shared: &Shared, mut events: Vec<Event>, give_up: &CancellationToken) -> bool {
+    let mut wait = Duration::from_millis(20);
+    loop {
+        let result = {
+            let mut spool = shared.spool();
+            let first = spool.next_sequence();
+            let payloads = encode_numbered(&mut events, first, &shared.target.sensor);
+            spool.append(&payloads)
+        };
+        match result {
+            Ok(appended) => {
+                shared.metrics.forwarded.increment(appended.count);
+                if let Some((first, last)) = appended.dropped {
+                    warn!(
+                        first,
+                        last,
+                        "spool full: the oldest unacknowledged events were dropped (spool_overflow = \"drop_oldest\")"
+                    );
+                    shared.metrics.lose(last - first + 1);
+                    let notice = overflow_notice(&shared.target.sensor, first, last);
+                    return spool_events(shared, vec![notice], give_up);
+                }
+                return true;
+            }
+            Err(SpoolError::Full { .. }) => {}
+            Err(e) => {
+                shared.metrics.forward_errors.increment(1);
+                error!(error = %e, "cannot write to the spool; retrying");
+            }
+        }
+        if give_up.is_cancelled() {
+            return false;
+        }
+        std::thread::sleep(wait);
+        wait = (wait * 2).min(Duration::from_secs(1));
+    }
+}
+
+fn encode_numbered(events: &mut [Event], first: u64, sensor: &str) -> Vec<Vec<u8>> {
+    events
+        .iter_mut()
+        .zip(first..)
+        .map(|(event, seq)| {
+            event.provenance.sequence = Some(seq);
+            event.provenance.sensor.clear();
+            event.provenance.sensor.push_str(sensor);
+            let mut bytes = Vec::with_capacity(512);
+            vigil_event::codec::encode_event(event, &mut bytes);
+            bytes
+        })
+        .collect()
+}
+
+fn overflow_notice(sensor: &str, first: u64, last: u64) -> Event {
+    let now = Timestamp::now();
+    let mut event = Event::new(
+        uuid::Uuid::now_v7(),
+        now,
+        EDGE_PLUGIN_ID,
+        SPOOL_OVERFLOW_SID,
+    );
+    event.userdata.userdata1 = Some(first.to_string());
+    event.userdata.userdata2 = Some(last.to_string());
+    event.log = Some(format!(
+        "edge {sensor}: spool full, events {first}..={last} dropped unsent"
+    ));
+    event.provenance.sensor = sensor.to_string();
+    event.provenance.edge_time = Some(now);
+    event.provenance.received_at = now;
+    event.provenance.time_source = vigil_event::TimeSource::Edge;
+    event.provenance.transport = vigil_event::Transport::Bus;
+    event
+}
+
+/// One path: connect, send, reconnect, until `stop`.
+async fn path(shared: Arc<Shared>, i: usize, stop: CancellationToken) {
+    let endpoint = shared.target.endpoints[i];
+    let mut wait = shared.target.reconnect_min;
+    loop {
+        let result = tokio::select! {
+            () = stop.cancelled() => return,
+            result = session(&shared, i, endpoint, &stop) => result,
+        };
+        shared.set_connected(i, false);
+        match result {
+            Ok(true) => wait = shared.target.reconnect_min,
+            Ok(false) => {}
+            Err(e) => {
+                shared.metrics.forward_errors.increment(1);
+                warn!(core = %endpoint, error = %format!("{e:#}"), retry_in = ?wait, "bus path down");
+            }
+        }
+        shared.metrics.reconnects.increment(1);
+        let jitter = rand_fraction() * wait.as_secs_f64() * 0.5;
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(wait.mul_f64(0.75) + Duration::from_secs_f64(jitter)) => {}
+        }
+        wait = (wait * 2).min(shared.target.reconnect_max);
+    }
+}
+
+fn rand_fraction() -> f64 {
+    let mut b = [0u8; 4];
+    let _ = getrandom::fill(&mut b);
+    f64::from(u32::from_le_bytes(b)) / f64::from(u32::MAX)
+}
+
+type Tls = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
+
+/// One connection's life; Ok(true) if it got as far as a Welcome.
+async fn session(
+    shared: &Arc<Shared>,
+    i: usize,
+    endpoint: SocketAddr,
+    stop: &CancellationToken,
+) -> anyhow::Result<bool> {
+    let target = &shared.target;
+    let tcp = tokio::time::timeout(HELLO_TIMEOUT, tokio::net::TcpStream::connect(endpoint))
+        .await
+        .map_err(|_| anyhow::anyhow!("connecting timed out"))??;
+    tcp.set_nodelay(true)?;
+    let name = ServerName::try_from(target.server_name.clone())
+        .map_err(|e| anyhow::anyhow!("server_name {:?}: {e}", target.server_name))?;
+    let connector = tokio_rustls::TlsConnector::from(target.tls.clone());
+    let tls: Tls = tokio::time::timeout(HELLO_TIMEOUT, connector.connect(name, tcp))
+        .await
+        .map_err(|_| anyhow::anyhow!("TLS handshake timed out"))??;
+    let core_cert = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|c| c.clone().into_owned())
+        .ok_or_else(|| anyhow::anyhow!("the core sent no certificate"))?;
+    let (mut reader, mut writer) = tokio::io::split(tls);
+    let hello = EdgeMessage::Hello(Hello {
+        protocol: PROTOCOL_VERSION,
+        sensor: target.sensor.clone(),
+    });
+    write_frame(&mut writer, &encode(&hello)).await?;
+    let mut frame = Vec::new();
+    tokio::time::timeout(HELLO_TIMEOUT, read_frame(&mut reader, &mut frame))
+        .await
+        .map_err(|_| anyhow::anyhow!("no Welcome from the core"))??;
+    let welcome: Welcome = match decode::<CoreMessage>(&frame)? {
+        CoreMessage::Welcome(w) => w,
+        CoreMessage::Reject(r) => anyhow::bail!("the core refused: {:?}: {}", r.reason, r.detail),
+        other => anyhow::bail!("expected Welcome, got {other:?}"),
+    };
+    let next = shared.spool().next_sequence();
+    if welcome.stored_through >= next {
+        error!(
+            stored_through = welcome.stored_through,
+            next,
+            "the core has stored numbers this edge has not given yet: its spool was reset; new events would be taken for duplicates. Give this edge a new certificate name, or restore its spool"
+        );
+    }
+    info!(core = %endpoint, name = %welcome.core, stored_through = welcome.stored_through, "bus path up");
+    shared.set_connected(i, true);
+
+    // Read the core's messages on a task of its own.
+    let (incoming_tx, mut incoming) = mpsc::unbounded_channel::<anyhow::Result<CoreMessage>>();
+    let reading = tokio::spawn(async move {
+        let mut frame = Vec::new();
+        loop {
+            let message = read_frame(&mut reader, &mut frame)
+                .await
+                .map_err(anyhow::Error::from)
+                .and_then(|()| decode::<CoreMessage>(&frame).map_err(anyhow::Error::from));
+            let failed = message.is_err();
+            if incoming_tx.send(message).is_err() || failed {
+                return;
+            }
+        }
+    });
+    let result = drive(
+        shared,
+        i,
+        &welcome,
+        &core_cert,
+        &mut writer,
+        &mut incoming,
+        stop,
+    )
+    .await;
+    reading.abort();
+    result.map(|()| true)
+}
+
+/// Sends batches and heartbeats, handles acknowledgements and commands.
+async fn drive(
+    shared: &Arc<Shared>,
+    i: usize,
+    welcome: &Welcome,
+    core_cert: &CertificateDer<'static>,
+    writer: &mut tokio::io::WriteHalf<Tls>,
+    incoming: &mut mpsc::UnboundedReceiver<anyhow::Result<CoreMessage>>,
+    stop: &CancellationToken,
+) -> anyhow::Result<()> {
+    let target = &shared.target;
+    let mut in_flight: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut cursor = 0u64;
+    let mut heartbeat = tokio::time::interval(target.heartbeat);
+    loop {
+        // Send while there is room and something to send.
+        while in_flight.len() < target.in_flight && shared.active(i) {
+            let appended = shared.appended.notified();
+            let records = {
+                let spool = shared.spool();
+                spool.read_from(cursor, target.batch_events, 4 << 20)?
+            };
+            let (Some(first), Some(last)) = (records.first(), records.last()) else {
+                drop(records);
+                // Nothing to send: wait for new records, an ack, a heartbeat or the end.
+                tokio::select! {
+                    () = appended => continue,
+                    message = incoming.recv() => {
+                        handle(shared, core_cert, writer, &mut in_flight, message).await?;
+                        continue;
+                    }
+                    _ = heartbeat.tick() => {
+                        send_heartbeat(shared, welcome, writer).await?;
+                        continue;
+                    }
+                    () = stop.cancelled() => return Ok(()),
+                }
+            };
+            let (first, last) = (first.seq, last.seq);
+            if last - first + 1 != records.len() as u64 {
+                // Not consecutive (a hole acknowledged elsewhere): send the consecutive head.
+                let head: Vec<_> = records
+                    .iter()
+                    .zip(first..)
+                    .take_while(|(r, seq)| r.seq == *seq)
+                    .map(|(r, _)| r.payload.as_slice())
+                    .collect();
+                let n = head.len() as u64;
+                send_batch(shared, welcome, writer, first, &head).await?;
+                in_flight.insert(first, n);
+                cursor = first + n;
+                continue;
+            }
+            let payloads: Vec<&[u8]> = records.iter().map(|r| r.payload.as_slice()).collect();
+            send_batch(shared, welcome, writer, first, &payloads).await?;
+            in_flight.insert(first, last - first + 1);
+            cursor = last + 1;
+        }
+        tokio::select! {
+            message = incoming.recv() => {
+                handle(shared, core_cert, writer, &mut in_flight, message).await?;
+            }
+            _ = heartbeat.tick() => send_heartbeat(shared, welcome, writer).await?,
+            () = stop.cancelled() => return Ok(()),
+            // A standby path becomes active when another one drops.
+            () = tokio::time::sleep(Duration::from_millis(200)), if !shared.active(i) => {}
+        }
+    }
+}
+
+async fn send_batch(
+    shared: &Shared,
+    welcome: &Welcome,
+    writer: &mut tokio::io::WriteHalf<Tls>,
+    first: u64,
+    payloads: &[&[u8]],
+) -> anyhow::Result<()> {
+    let header = BatchHeader {
+        sensor: shared.target.sensor.clone(),
+        session: welcome.session,
+        first_sequence: first,
+        sent_at_micros: Timestamp::now().as_micros(),
+    };
+    let body = BatchBody::encode(&header, payloads);
+    let message = EdgeMessage::Batch(sign(shared, SignedKind::Batch, body));
+    write_frame(writer, &encode(&message)).await?;
+    Ok(())
+}
+
+fn sign(shared: &Shared, kind: SignedKind, body: Vec<u8>) -> Signed {
+    let signature = shared
+        .target
+        .signer
+        .sign(&signing_message(kind, &body))
+        .to_vec();
+    Signed { body, signature }
+}
+
+async fn send_heartbeat(
+    shared: &Shared,
+    welcome: &Welcome,
+    writer: &mut tokio::io::WriteHalf<Tls>,
+) -> anyhow::Result<()> {
+    let stats = shared.spool().stats();
+    let beat = HeartbeatBody {
+        sensor: shared.target.sensor.clone(),
+        session: welcome.session,
+        sent_at_micros: Timestamp::now().as_micros(),
+        next_sequence: stats.next_sequence,
+        received: shared.received.load(Ordering::Relaxed),
+        spooled: stats.records_unacked,
+        dropped: shared.metrics.lost_so_far(),
+    };
+    let message = EdgeMessage::Heartbeat(sign(shared, SignedKind::Heartbeat, encode(&beat)));
+    write_frame(writer, &encode(&message)).await?;
+    Ok(())
+}
+
+async fn handle(
+    shared: &Arc<Shared>,
+    core_cert: &CertificateDer<'static>,
+    writer: &mut tokio::io::WriteHalf<Tls>,
+    in_flight: &mut BTreeMap<u64, u64>,
+    message: Option<anyhow::Result<CoreMessage>>,
+) -> anyhow::Result<()> {
+    let message = match message {
+        Some(Ok(m)) => m,
+        Some(Err(e)) => return Err(e.context("reading from the core")),
+        None => anyhow::bail!("the core closed the connection"),
+    };
+    match message {
+        CoreMessage::Ack(ack) => {
+            in_flight.remove(&ack.first_sequence);
+            let last = ack.first_sequence + ack.count.saturating_sub(1);
+            shared.spool().ack(ack.first_sequence, last)?;
+            shared.metrics.forward_depth.set(in_flight.len() as f64);
+        }
+        CoreMessage::Reject(r) => {
+            anyhow::bail!(
+                "the core refused input ({:?}): {}; reconnecting",
+                r.reason,
+                r.detail
+            )
+        }
+        CoreMessage::Welcome(_) => anyhow::bail!("a second Welcome"),
+        CoreMessage::Command(signed) => {
+            let result = command(shared, core_cert, &signed).await;
+            info!(id = %hex(&result.id), ok = result.ok, detail = %result.detail, "command done");
+            let message = EdgeMessage::CommandResult(sign(
+                shared,
+                SignedKind::CommandResult,
+                encode(&result),
+            ));
+            write_frame(writer, &encode(&message)).await?;
+        }
+    }
+    Ok(())
+}
+
+fn hex(id: &[u8; 16]) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks a command (signed by the core certificate of this connection, for this sensor, not
+/// expired, never seen) and carries it out.
+async fn command(
+    shared: &Shared,
+    core_cert: &CertificateDer<'static>,
+    signed: &Signed,
+) -> CommandResultBody {
+    let refuse = |id: [u8; 16], detail: String| {
+        warn!(%detail, "command refused");
+        CommandResultBody {
+            id,
+            sensor: shared.target.sensor.clone(),
+            ok: false,
+            detail,
+        }
+    };
+    if !vigil_ca::verify_signed_by(
+        core_cert,
+        &signing_message(SignedKind::Command, &signed.body),
+        &signed.signature,
+    ) {
+        return refuse([0; 16], "refused: not signed by the core's key".into());
+    }
+    let body: CommandBody = match decode(&signed.body) {
+        Ok(b) => b,
+        Err(e) => return refuse([0; 16], format!("refused: {e}")),
+    };
+    if body.sensor != shared.target.sensor {
+        return refuse(body.id, format!("refused: meant for {:?}", body.sensor));
+    }
+    if Timestamp::now().as_micros() > body.expires_at_micros {
+        return refuse(body.id, "refused: expired".into());
+    }
+    {
+        let mut seen = shared
+            .seen_commands
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if seen.contains(&body.id) {
+            return refuse(body.id, "refused: already carried out (replayed)".into());
+        }
+        seen.push_back(body.id);
+        if seen.len() > 4096 {
+            seen.pop_front();
+        }
+    }
+    info!(id = %hex(&body.id), action = ?body.action, "command from the core");
+    let (ok, detail) = match &body.action {
+        vigil_bus::CommandAction::SetVerbosity { source, verbose } => {
+            match shared.target.verbosity.set(source, *verbose) {
+                true => (true, format!("source {source:?} verbose = {verbose}")),
+                false => (false, format!("no source named {source:?}")),
+            }
+        }
+        vigil_bus::CommandAction::RunResponse { name, args } => {
+            shared.target.responses.run(name, args).await
+        }
+    };
+    CommandResultBody {
+        id: body.id,
+        sensor: shared.target.sensor.clone(),
+        ok,
+        detail,
+    }
+}

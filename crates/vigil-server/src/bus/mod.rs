@@ -1,0 +1,173 @@
+//! The core's side of the signed event bus: the TLS listener and its sessions ([`session`]),
+//! the core's identity ([`identity`]), reports about the bus itself ([`report`]), the gap and
+//! silence monitor ([`monitor`]), downstream commands ([`commands`]) and the sequence book
+//! across restarts ([`state`]).
+
+pub mod commands;
+pub mod identity;
+pub mod monitor;
+pub mod report;
+pub mod session;
+pub mod state;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::warn;
+use vigil_bus::{HeartbeatBody, SequenceBook};
+
+use crate::config::BusConfig;
+use crate::metrics::Metrics;
+use crate::writer::IntakeQueue;
+
+/// What the core last heard from a sensor.
+struct SensorStatus {
+    heard: Instant,
+    heartbeat: Option<HeartbeatBody>,
+    silent_reported: bool,
+}
+
+/// Everything bus sessions share.
+pub struct BusShared {
+    /// The bus configuration.
+    pub config: BusConfig,
+    /// The core's name.
+    pub core_name: String,
+    /// TLS configuration, following the revocation list.
+    pub tls: identity::ServerTls,
+    /// Signs commands with the core's key.
+    pub signer: vigil_ca::Signer,
+    /// Stored sequence numbers (shared with the writer).
+    pub book: Arc<Mutex<SequenceBook>>,
+    /// The store writer's queue.
+    pub queue: IntakeQueue,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Reports about the bus.
+    pub reporter: report::Reporter,
+    /// Open sessions and pending commands.
+    pub commands: commands::Commands,
+    sensors: Mutex<HashMap<String, SensorStatus>>,
+    connections: Arc<Semaphore>,
+}
+
+impl BusShared {
+    /// Shared state for the listeners.
+    pub fn new(
+        config: BusConfig,
+        tls: identity::ServerTls,
+        book: Arc<Mutex<SequenceBook>>,
+        queue: IntakeQueue,
+        metrics: Metrics,
+    ) -> anyhow::Result<BusShared> {
+        let signer = vigil_ca::Signer::from_pkcs8(tls.identity().key_pkcs8())?;
+        let core_name = config.name.clone();
+        Ok(BusShared {
+            connections: Arc::new(Semaphore::new(config.max_connections)),
+            reporter: report::Reporter::new(core_name.clone(), queue.clone(), metrics.clone()),
+            core_name,
+            tls,
+            signer,
+            book,
+            queue,
+            metrics,
+            commands: commands::Commands::default(),
+            sensors: Mutex::new(HashMap::new()),
+            config,
+        })
+    }
+
+    /// Every number of `sensor` up to here is stored.
+    pub fn stored_through(&self, sensor: &str) -> u64 {
+        let book = self.book.lock().unwrap_or_else(|p| p.into_inner());
+        book.sensor(sensor).map_or(0, |b| b.stored_through())
+    }
+
+    /// Whether a batch of `sensor` is within the window.
+    pub fn in_window(&self, sensor: &str, first: u64, count: u64, window: u64) -> bool {
+        let book = self.book.lock().unwrap_or_else(|p| p.into_inner());
+        match book.sensor(sensor) {
+            Some(b) => b.in_window(first, count, window),
+            None => vigil_bus::SensorBook::default().in_window(first, count, window),
+        }
+    }
+
+    /// Records that `sensor` was heard from (with its heartbeat, if that is what came).
+    pub fn sensor_seen(&self, sensor: &str, heartbeat: Option<HeartbeatBody>) {
+        let mut sensors = self.sensors.lock().unwrap_or_else(|p| p.into_inner());
+        let status = sensors
+            .entry(sensor.to_string())
+            .or_insert_with(|| SensorStatus {
+                heard: Instant::now(),
+                heartbeat: None,
+                silent_reported: false,
+            });
+        status.heard = Instant::now();
+        status.silent_reported = false;
+        if heartbeat.is_some() {
+            status.heartbeat = heartbeat;
+        }
+    }
+
+    /// Sensors not heard from for `timeout` and not reported yet, with their last counters;
+    /// marks them reported.
+    fn silent_sensors(&self, timeout: Duration) -> Vec<(String, String)> {
+        let mut sensors = self.sensors.lock().unwrap_or_else(|p| p.into_inner());
+        let mut silent = Vec::new();
+        for (name, status) in sensors.iter_mut() {
+            if !status.silent_reported && status.heard.elapsed() >= timeout {
+                status.silent_reported = true;
+                let last = match &status.heartbeat {
+                    Some(h) => format!(
+                        "received {}, spooled {}, dropped {}, next sequence {}",
+                        h.received, h.spooled, h.dropped, h.next_sequence
+                    ),
+                    None => "none".into(),
+                };
+                silent.push((name.clone(), last));
+            }
+        }
+        silent
+    }
+}
+
+/// Accepts bus connections on `listener` until `shutdown`; sessions run on `tracker`.
+pub async fn serve(
+    shared: Arc<BusShared>,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) {
+    loop {
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                warn!(error = %e, "bus accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = shared.connections.clone().try_acquire_owned() else {
+            warn!(%peer, "bus session limit reached; connection closed");
+            continue;
+        };
+        let shared = shared.clone();
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move {
+            tokio::select! {
+                () = session::run(shared, stream, peer) => {}
+                () = shutdown.cancelled() => {}
+            }
+            drop(permit);
+        });
+    }
+}

@@ -1,0 +1,196 @@
+//! Reports about the bus itself: each refused input, event loss, silent sensor and clock skew
+//! becomes an event of the reserved plugin [`BUS_PLUGIN_ID`] and an alarm, stored together.
+//! These are attacks on the SIEM (or its failures): the alarm is raised whatever the
+//! directives say. A peer repeating the same offence raises one alarm a minute, not one per
+//! attempt; the rest are counted (`vigil_bus_alarms_suppressed_total`).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tracing::warn;
+use uuid::Uuid;
+use vigil_event::{Alarm, AlarmStatus, Event, Evidence, Protocol, Timestamp, Transport};
+
+use crate::metrics::Metrics;
+use crate::writer::IntakeQueue;
+
+/// Plugin id of the core's reports about the bus.
+pub const BUS_PLUGIN_ID: u32 = 1_000_000_001;
+
+/// What a report is about; its plugin sid, alarm name and risk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BusIncident {
+    /// Input refused for this reason.
+    Rejected(vigil_bus::RejectReason),
+    /// A TLS handshake failed: no certificate, one of another CA, revoked, expired.
+    HandshakeRefused,
+    /// Sequence numbers missing past the gap timeout.
+    EventLoss,
+    /// No heartbeat past the silence timeout.
+    SensorSilent,
+    /// The edge's clock differs from the core's past the limit.
+    ClockSkew,
+}
+
+impl BusIncident {
+    /// Its plugin sid.
+    pub fn sid(self) -> u32 {
+        use vigil_bus::RejectReason as R;
+        match self {
+            BusIncident::Rejected(R::Malformed) => 1,
+            BusIncident::Rejected(R::BadSignature) => 2,
+            BusIncident::Rejected(R::IdentityMismatch) => 3,
+            BusIncident::Rejected(R::Replayed) => 4,
+            BusIncident::Rejected(R::OutOfWindow) => 5,
+            BusIncident::Rejected(R::Protocol) => 6,
+            BusIncident::HandshakeRefused => 10,
+            BusIncident::EventLoss => 20,
+            BusIncident::SensorSilent => 21,
+            BusIncident::ClockSkew => 22,
+        }
+    }
+
+    /// The alarm's title.
+    pub fn title(self) -> &'static str {
+        use vigil_bus::RejectReason as R;
+        match self {
+            BusIncident::Rejected(R::Malformed) => "Bus: malformed input",
+            BusIncident::Rejected(R::BadSignature) => "Bus: forged or tampered batch",
+            BusIncident::Rejected(R::IdentityMismatch) => "Bus: sensor claiming another identity",
+            BusIncident::Rejected(R::Replayed) => "Bus: replayed batch",
+            BusIncident::Rejected(R::OutOfWindow) => "Bus: sequence outside the window",
+            BusIncident::Rejected(R::Protocol) => "Bus: protocol violation",
+            BusIncident::HandshakeRefused => "Bus: connection without a valid certificate",
+            BusIncident::EventLoss => "Bus: event loss",
+            BusIncident::SensorSilent => "Bus: sensor silent",
+            BusIncident::ClockSkew => "Bus: sensor clock skew",
+        }
+    }
+
+    /// Attacks on the bus are priority 5; failures (loss, silence, skew) priority 4.
+    fn priority(self) -> u8 {
+        match self {
+            BusIncident::Rejected(_) | BusIncident::HandshakeRefused => 5,
+            _ => 4,
+        }
+    }
+
+    /// The metric label of the failures counted in `vigil_bus_alerts_total`.
+    fn alert_kind(self) -> Option<&'static str> {
+        match self {
+            BusIncident::EventLoss => Some("event_loss"),
+            BusIncident::SensorSilent => Some("sensor_silent"),
+            BusIncident::ClockSkew => Some("clock_skew"),
+            _ => None,
+        }
+    }
+}
+
+/// Asset value of the SIEM itself in the risk formula (the highest).
+const SIEM_ASSET: u8 = 5;
+/// The same incident from the same peer raises at most one alarm this often.
+const ALARM_EVERY: Duration = Duration::from_secs(60);
+
+/// Builds, rate-limits and queues bus reports.
+pub struct Reporter {
+    core: String,
+    queue: IntakeQueue,
+    metrics: Metrics,
+    last: Mutex<HashMap<(BusIncident, String), Instant>>,
+}
+
+impl Reporter {
+    /// A reporter storing through `queue`; `core` is the core's name.
+    pub fn new(core: String, queue: IntakeQueue, metrics: Metrics) -> Self {
+        Reporter {
+            core,
+            queue,
+            metrics,
+            last: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Reports an incident about `sensor` (or the peer address when it has no identity),
+    /// from `peer`, with a human `detail`. `limit_key` groups repeats for rate limiting
+    /// (None: never limited, for incidents that are raised once by construction).
+    pub async fn report(
+        &self,
+        incident: BusIncident,
+        sensor: &str,
+        peer: Option<IpAddr>,
+        detail: String,
+        limit_key: Option<String>,
+    ) {
+        if let Some(key) = limit_key {
+            let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            last.retain(|_, at| now.duration_since(*at) < ALARM_EVERY);
+            if last.contains_key(&(incident, key.clone())) {
+                self.metrics.bus_alarms_suppressed.increment(1);
+                return;
+            }
+            last.insert((incident, key), now);
+        }
+        if let Some(kind) = incident.alert_kind() {
+            self.metrics.bus_alert(kind);
+        }
+        warn!(sensor, ?peer, incident = incident.title(), %detail, "bus alarm");
+        let (event, alarm) = self.build(incident, sensor, peer, detail);
+        if self.queue.push_report(event, vec![alarm]).await.is_err() {
+            warn!("the store writer has stopped; a bus alarm was not stored");
+        }
+    }
+
+    fn build(
+        &self,
+        incident: BusIncident,
+        sensor: &str,
+        peer: Option<IpAddr>,
+        detail: String,
+    ) -> (Event, Alarm) {
+        let now = Timestamp::now();
+        let mut event = Event::new(Uuid::now_v7(), now, BUS_PLUGIN_ID, incident.sid());
+        let unspecified = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        event.src_ip = peer.unwrap_or(unspecified);
+        event.priority = Some(incident.priority());
+        event.reliability = Some(10);
+        event.asset_dst = Some(SIEM_ASSET);
+        event.userdata.userdata1 = Some(sensor.to_string());
+        event.userdata.userdata2 = Some(incident.title().to_string());
+        event.log = Some(format!("{}: {sensor}: {detail}", incident.title()));
+        event.provenance.sensor = self.core.clone();
+        event.provenance.received_at = now;
+        event.provenance.transport = Transport::Bus;
+        event.provenance.authenticated = true;
+        event.provenance.peer = peer;
+        let priority = incident.priority();
+        let risk = (u32::from(priority) * 10 * u32::from(SIEM_ASSET) / 25) as u8;
+        let alarm = Alarm {
+            v: vigil_event::JSON_SCHEMA_VERSION,
+            id: Uuid::now_v7(),
+            revision: 1,
+            directive_id: 0,
+            name: format!("{}: {sensor}: {detail}", incident.title()),
+            src_ip: event.src_ip,
+            src_port: 0,
+            dst_ip: unspecified,
+            dst_port: 0,
+            protocol: Protocol::TCP,
+            priority,
+            reliability: 10,
+            risk,
+            level: 1,
+            first_seen: now,
+            last_seen: now,
+            status: AlarmStatus::Open,
+            evidence: vec![Evidence {
+                level: 1,
+                event_ids: vec![event.id],
+            }],
+            group: None,
+        };
+        (event, alarm)
+    }
+}

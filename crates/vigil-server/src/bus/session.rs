@@ -1,0 +1,457 @@
+//! One bus connection: TLS handshake with a client certificate, `Hello`, then batches,
+//! heartbeats and command results until the edge leaves.
+//!
+//! Every input is checked before it costs anything else, cheapest first: frame size, message
+//! syntax, the Ed25519 signature by the key of the connection's certificate, the sensor named in
+//! the body (its certificate's), the session id (a body signed for another session is a
+//! replay), the sequence window, and every event's encoding and number. A refusal is counted,
+//! raises an alarm, is answered with `Reject`, and ends the connection. Accepted batches go to
+//! the store writer; the `Ack` is sent once the writer says the batch is durable, in order, by a
+//! task of its own, so the session keeps reading meanwhile.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rustls::pki_types::CertificateDer;
+use tokio::io::{AsyncWrite, WriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_rustls::server::TlsStream;
+use tracing::{debug, info, warn};
+use vigil_bus::message::{BatchHeader, SignedKind, decode, encode, signing_message};
+use vigil_bus::{
+    Ack, AckStatus, BatchBody, CommandResultBody, CoreMessage, EdgeMessage, HeartbeatBody, Hello,
+    PROTOCOL_VERSION, Reject, RejectReason, Signed, Welcome, read_frame, write_frame,
+};
+use vigil_event::{Event, Timestamp, Transport};
+
+use super::BusShared;
+use super::report::BusIncident;
+use crate::writer::Durable;
+
+/// What the writing task sends, in order.
+pub enum Outgoing {
+    /// A message to send now.
+    Message(CoreMessage),
+    /// An `Ack` to send once the batch is durable.
+    Ack {
+        /// First sequence number of the batch.
+        first: u64,
+        /// Events in the batch.
+        count: u64,
+        /// Resolves when the writer has stored it.
+        durable: tokio::sync::oneshot::Receiver<Durable>,
+    },
+}
+
+/// A refusal: why, and what to log.
+struct Refusal(RejectReason, String);
+
+/// Runs one accepted TCP connection to its end.
+pub async fn run(shared: Arc<BusShared>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let acceptor = tokio_rustls::TlsAcceptor::from(shared.tls.config());
+    let handshake = tokio::time::timeout(shared.config.handshake_timeout, acceptor.accept(stream));
+    let tls = match handshake.await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            shared.metrics.bus_handshakes_refused.increment(1);
+            shared
+                .reporter
+                .report(
+                    BusIncident::HandshakeRefused,
+                    &peer.ip().to_string(),
+                    Some(peer.ip()),
+                    format!("TLS handshake from {peer} failed: {e}"),
+                    Some(peer.ip().to_string()),
+                )
+                .await;
+            return;
+        }
+        Err(_) => {
+            shared.metrics.bus_handshakes_refused.increment(1);
+            debug!(%peer, "bus handshake timed out");
+            return;
+        }
+    };
+    let Some(cert) = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|c| c.clone().into_owned())
+    else {
+        shared.metrics.bus_handshakes_refused.increment(1);
+        return;
+    };
+    let name = match vigil_ca::peer_name(&cert) {
+        Ok(name) => name,
+        Err(e) => {
+            shared.metrics.bus_handshakes_refused.increment(1);
+            warn!(%peer, error = %e, "bus certificate without a name");
+            return;
+        }
+    };
+    shared.metrics.bus_connections.increment(1.0);
+    let mut session = Session {
+        shared: shared.clone(),
+        cert,
+        name,
+        peer: peer.ip(),
+        id: random_session_id(),
+        skew_reported: false,
+    };
+    let (reader, writer) = tokio::io::split(tls);
+    session.serve(reader, writer).await;
+    shared.metrics.bus_connections.decrement(1.0);
+}
+
+fn random_session_id() -> [u8; 16] {
+    let mut id = [0u8; 16];
+    if getrandom::fill(&mut id).is_err() {
+        // No OS randomness: a time-based id still differs per session.
+        id = uuid::Uuid::now_v7().into_bytes();
+    }
+    id
+}
+
+struct Session {
+    shared: Arc<BusShared>,
+    cert: CertificateDer<'static>,
+    name: String,
+    peer: IpAddr,
+    id: [u8; 16],
+    skew_reported: bool,
+}
+
+type Reader = tokio::io::ReadHalf<TlsStream<TcpStream>>;
+
+impl Session {
+    async fn serve(&mut self, mut reader: Reader, writer: WriteHalf<TlsStream<TcpStream>>) {
+        let mut frame = Vec::new();
+        let hello = tokio::time::timeout(
+            self.shared.config.handshake_timeout,
+            read_frame(&mut reader, &mut frame),
+        )
+        .await;
+        let (out, outgoing) = mpsc::unbounded_channel();
+        let writing = tokio::spawn(write_loop(writer, outgoing, self.shared.clone()));
+        let result = match hello {
+            Ok(Ok(())) => self.hello(&frame),
+            _ => Err(Refusal(
+                RejectReason::Protocol,
+                "no Hello before the handshake timeout".into(),
+            )),
+        };
+        let result = match result {
+            Ok(()) => {
+                let stored_through = self.shared.stored_through(&self.name);
+                let _ = out.send(Outgoing::Message(CoreMessage::Welcome(Welcome {
+                    protocol: PROTOCOL_VERSION,
+                    session: self.id,
+                    core: self.shared.core_name.clone(),
+                    core_time_micros: Timestamp::now().as_micros(),
+                    stored_through,
+                })));
+                info!(sensor = %self.name, peer = %self.peer, stored_through, "bus session open");
+                let route = self.shared.commands.register(&self.name, out.clone());
+                self.shared.sensor_seen(&self.name, None);
+                let result = self.read_loop(&mut reader, &mut frame, &out).await;
+                self.shared.commands.unregister(&self.name, route);
+                result
+            }
+            Err(refusal) => Err(refusal),
+        };
+        if let Err(Refusal(reason, detail)) = result {
+            self.shared.metrics.bus_reject(reason);
+            let _ = out.send(Outgoing::Message(CoreMessage::Reject(Reject {
+                first_sequence: 0,
+                reason,
+                detail: detail.clone(),
+            })));
+            self.shared
+                .reporter
+                .report(
+                    BusIncident::Rejected(reason),
+                    &self.name,
+                    Some(self.peer),
+                    format!("from {}: {detail}", self.peer),
+                    Some(format!("{}/{}", self.name, self.peer)),
+                )
+                .await;
+        }
+        drop(out);
+        let _ = writing.await;
+        info!(sensor = %self.name, peer = %self.peer, "bus session closed");
+    }
+
+    fn hello(&self, frame: &[u8]) -> Result<(), Refusal> {
+        let hello: Hello = match decode::<EdgeMessage>(frame) {
+            Ok(EdgeMessage::Hello(hello)) => hello,
+            Ok(_) => return Err(Refusal(RejectReason::Protocol, "expected Hello".into())),
+            Err(e) => return Err(Refusal(RejectReason::Malformed, e.to_string())),
+        };
+        if hello.protocol != PROTOCOL_VERSION {
+            return Err(Refusal(
+                RejectReason::Protocol,
+                format!(
+                    "protocol version {} is not {PROTOCOL_VERSION}",
+                    hello.protocol
+                ),
+            ));
+        }
+        if hello.sensor != self.name {
+            return Err(Refusal(
+                RejectReason::IdentityMismatch,
+                format!(
+                    "certificate of {:?} says Hello as {:?}",
+                    self.name, hello.sensor
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn read_loop(
+        &mut self,
+        reader: &mut Reader,
+        frame: &mut Vec<u8>,
+        out: &mpsc::UnboundedSender<Outgoing>,
+    ) -> Result<(), Refusal> {
+        loop {
+            match read_frame(reader, frame).await {
+                Ok(()) => {}
+                Err(vigil_bus::FrameError::TooLarge(n)) => {
+                    return Err(Refusal(
+                        RejectReason::Malformed,
+                        format!("frame of {n} bytes"),
+                    ));
+                }
+                Err(e) => {
+                    debug!(sensor = %self.name, error = %e, "bus connection ended");
+                    return Ok(());
+                }
+            }
+            let message = decode::<EdgeMessage>(frame)
+                .map_err(|e| Refusal(RejectReason::Malformed, e.to_string()))?;
+            match message {
+                EdgeMessage::Hello(_) => {
+                    return Err(Refusal(RejectReason::Protocol, "a second Hello".into()));
+                }
+                EdgeMessage::Batch(signed) => {
+                    let (header, events) = self.batch(&signed)?;
+                    self.check_clock(header.sent_at_micros).await;
+                    let count = events.len() as u64;
+                    self.shared.metrics.bus_received.increment(count);
+                    self.shared.sensor_seen(&self.name, None);
+                    let durable = self
+                        .shared
+                        .queue
+                        .push_acknowledged(events)
+                        .await
+                        .map_err(|_| {
+                            Refusal(RejectReason::Protocol, "the core is stopping".into())
+                        });
+                    let Ok(durable) = durable else {
+                        return Ok(());
+                    };
+                    let _ = out.send(Outgoing::Ack {
+                        first: header.first_sequence,
+                        count,
+                        durable,
+                    });
+                }
+                EdgeMessage::Heartbeat(signed) => {
+                    self.verify(&signed, SignedKind::Heartbeat)?;
+                    let beat: HeartbeatBody = decode(&signed.body)
+                        .map_err(|e| Refusal(RejectReason::Malformed, e.to_string()))?;
+                    self.check_origin(&beat.sensor, &beat.session)?;
+                    self.check_clock(beat.sent_at_micros).await;
+                    self.shared.sensor_seen(&self.name, Some(beat));
+                }
+                EdgeMessage::CommandResult(signed) => {
+                    self.verify(&signed, SignedKind::CommandResult)?;
+                    let result: CommandResultBody = decode(&signed.body)
+                        .map_err(|e| Refusal(RejectReason::Malformed, e.to_string()))?;
+                    if result.sensor != self.name {
+                        return Err(Refusal(
+                            RejectReason::IdentityMismatch,
+                            format!("command result names {:?}", result.sensor),
+                        ));
+                    }
+                    self.shared.commands.complete(result);
+                }
+            }
+        }
+    }
+
+    fn verify(&self, signed: &Signed, kind: SignedKind) -> Result<(), Refusal> {
+        match vigil_ca::verify_signed_by(
+            &self.cert,
+            &signing_message(kind, &signed.body),
+            &signed.signature,
+        ) {
+            true => Ok(()),
+            false => Err(Refusal(
+                RejectReason::BadSignature,
+                "the signature does not verify with the sensor's certificate".into(),
+            )),
+        }
+    }
+
+    fn check_origin(&self, sensor: &str, session: &[u8; 16]) -> Result<(), Refusal> {
+        if sensor != self.name {
+            return Err(Refusal(
+                RejectReason::IdentityMismatch,
+                format!("body signed by {:?} names {sensor:?}", self.name),
+            ));
+        }
+        if session != &self.id {
+            return Err(Refusal(
+                RejectReason::Replayed,
+                "validly signed body of another session".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Verifies and decodes a batch; returns its header and its events, stamped with their
+    /// provenance (and corrected for the edge's clock offset when past the limit).
+    fn batch(&mut self, signed: &Signed) -> Result<(BatchHeader, Vec<Event>), Refusal> {
+        self.verify(signed, SignedKind::Batch)?;
+        let body = BatchBody::decode(&signed.body)
+            .map_err(|e| Refusal(RejectReason::Malformed, e.to_string()))?;
+        let header = body.header;
+        self.check_origin(&header.sensor, &header.session)?;
+        let count = body.events.len() as u64;
+        if count == 0 {
+            return Err(Refusal(RejectReason::Malformed, "an empty batch".into()));
+        }
+        let window = self.shared.config.sequence_window;
+        if !self
+            .shared
+            .in_window(&self.name, header.first_sequence, count, window)
+        {
+            return Err(Refusal(
+                RejectReason::OutOfWindow,
+                format!(
+                    "sequence {}..{} is more than {window} past the highest stored",
+                    header.first_sequence,
+                    header.first_sequence.saturating_add(count - 1)
+                ),
+            ));
+        }
+        let now = Timestamp::now();
+        let offset = self.clock_offset(header.sent_at_micros, now);
+        let mut events = Vec::with_capacity(body.events.len());
+        for (i, bytes) in body.events.iter().enumerate() {
+            let mut event = vigil_event::codec::decode_event(bytes).map_err(|e| {
+                Refusal(
+                    RejectReason::Malformed,
+                    format!("event {i} of the batch: {e}"),
+                )
+            })?;
+            let expected = header.first_sequence + i as u64;
+            if event.provenance.sequence != Some(expected) {
+                return Err(Refusal(
+                    RejectReason::OutOfWindow,
+                    format!(
+                        "event {i} of the batch is numbered {:?}, not {expected}",
+                        event.provenance.sequence
+                    ),
+                ));
+            }
+            let p = &mut event.provenance;
+            p.sensor.clone_from(&self.name);
+            p.transport = Transport::Bus;
+            p.authenticated = true;
+            p.received_at = now;
+            p.peer = Some(self.peer);
+            if let Some(offset) = offset {
+                event.time = Timestamp::from_micros(event.time.as_micros().saturating_add(offset));
+                event
+                    .extra
+                    .insert("edge_clock_offset_us".into(), offset.to_string());
+            }
+            events.push(event);
+        }
+        Ok((header, events))
+    }
+
+    /// The core's clock minus the edge's, when it is past `max_clock_skew`.
+    fn clock_offset(&self, edge_micros: i64, now: Timestamp) -> Option<i64> {
+        let offset = now.as_micros().saturating_sub(edge_micros);
+        let limit = self.shared.config.max_clock_skew.as_micros() as i64;
+        (offset.unsigned_abs() > limit.unsigned_abs()).then_some(offset)
+    }
+
+    /// Raises a clock-skew alarm when the edge's clock is past the limit (once per skewed
+    /// stretch of a session, and again once it was back in line).
+    async fn check_clock(&mut self, edge_micros: i64) {
+        match self.clock_offset(edge_micros, Timestamp::now()) {
+            Some(offset) if !self.skew_reported => {
+                self.skew_reported = true;
+                self.shared
+                    .reporter
+                    .report(
+                        BusIncident::ClockSkew,
+                        &self.name,
+                        Some(self.peer),
+                        format!(
+                            "edge clock is {:.3} s {} the core's; its event times are corrected by the offset",
+                            offset.unsigned_abs() as f64 / 1e6,
+                            if offset > 0 { "behind" } else { "ahead of" }
+                        ),
+                        None,
+                    )
+                    .await;
+            }
+            Some(_) => {}
+            None => self.skew_reported = false,
+        }
+    }
+}
+
+/// Sends messages and, once each batch is durable, its `Ack`, in order.
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut writer: W,
+    mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
+    shared: Arc<BusShared>,
+) {
+    while let Some(item) = outgoing.recv().await {
+        let message = match item {
+            Outgoing::Message(message) => message,
+            Outgoing::Ack {
+                first,
+                count,
+                durable,
+            } => {
+                let started = Instant::now();
+                let Ok(durable) = durable.await else {
+                    warn!(
+                        first,
+                        count,
+                        "a bus batch could not be stored; not acknowledged (the edge sends it again)"
+                    );
+                    return;
+                };
+                debug!(first, count, waited = ?started.elapsed(), "batch durable");
+                shared.metrics.bus_acked.increment(1);
+                CoreMessage::Ack(Ack {
+                    first_sequence: first,
+                    count,
+                    status: match durable.stored {
+                        0 => AckStatus::Duplicate,
+                        _ => AckStatus::Stored,
+                    },
+                })
+            }
+        };
+        if write_frame(&mut writer, &encode(&message)).await.is_err() {
+            return;
+        }
+    }
+    use tokio::io::AsyncWriteExt;
+    let _ = writer.shutdown().await;
+}

@@ -1,0 +1,180 @@
+//! `vigil ca` (the bus's private CA) and `vigil command` (a signed command to an edge, through
+//! the core's local admin endpoint).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Subcommand;
+use vigil_ca::{Authority, Role};
+
+/// Environment variable holding the CA key's passphrase.
+pub const CA_PASSPHRASE_ENV: &str = "VIGIL_CA_PASSPHRASE";
+/// Environment variable holding the passphrase to protect an issued key with.
+pub const KEY_PASSPHRASE_ENV: &str = "VIGIL_KEY_PASSPHRASE";
+
+/// `vigil ca ...`
+#[derive(Subcommand)]
+pub enum CaCommand {
+    /// Create a CA in DIR (the CA key is protected with $VIGIL_CA_PASSPHRASE when set).
+    Init {
+        /// The CA directory (the core's automatic CA is <data_dir>/ca).
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// The CA's name.
+        #[arg(long, default_value = "vigil")]
+        name: String,
+    },
+    /// Issue a sensor (edge) or core certificate into OUT (key protected with
+    /// $VIGIL_KEY_PASSPHRASE when set).
+    Issue {
+        /// The CA directory.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Issue a sensor certificate with this name.
+        #[arg(long, value_name = "NAME", conflicts_with = "core")]
+        sensor: Option<String>,
+        /// Issue a core certificate with this name.
+        #[arg(long, value_name = "NAME")]
+        core: Option<String>,
+        /// Extra host names or addresses of a core certificate.
+        #[arg(long = "host", value_name = "HOST")]
+        hosts: Vec<String>,
+        /// Where to write NAME.pem, NAME.key and ca.pem.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Validity in days.
+        #[arg(long, default_value_t = vigil_ca::DEFAULT_LEAF_VALIDITY_DAYS)]
+        days: u32,
+    },
+    /// Revoke every live certificate of NAME and rewrite the CA's revocation list (the core
+    /// reads it again at the next connection).
+    Revoke {
+        /// The CA directory.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// The certificate name.
+        name: String,
+    },
+    /// List the certificates issued, as JSON lines.
+    List {
+        /// The CA directory.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+fn env(name: &str) -> Option<zeroize::Zeroizing<String>> {
+    std::env::var(name).ok().map(zeroize::Zeroizing::new)
+}
+
+/// Runs a `vigil ca` subcommand, reporting on `out`.
+pub fn run(command: CaCommand, out: &mut impl std::io::Write) -> anyhow::Result<()> {
+    let ca_pass = env(CA_PASSPHRASE_ENV);
+    let ca_pass = ca_pass.as_deref().map(String::as_str);
+    match command {
+        CaCommand::Init { dir, name } => {
+            let ca = Authority::init(&dir, &name, ca_pass)?;
+            writeln!(
+                out,
+                "CA {name:?} created in {} (certificate {})",
+                dir.display(),
+                ca.ca_cert_path().display()
+            )?;
+        }
+        CaCommand::Issue {
+            dir,
+            sensor,
+            core,
+            hosts,
+            out: out_dir,
+            days,
+        } => {
+            let (role, name) = match (sensor, core) {
+                (Some(n), None) => (Role::Sensor, n),
+                (None, Some(n)) => (Role::Core, n),
+                _ => anyhow::bail!("give --sensor NAME or --core NAME"),
+            };
+            let mut ca = Authority::open(&dir, ca_pass)?;
+            let key_pass = env(KEY_PASSPHRASE_ENV);
+            let issued = ca.issue(
+                role,
+                &name,
+                &hosts,
+                &out_dir,
+                key_pass.as_deref().map(String::as_str),
+                days,
+            )?;
+            writeln!(
+                out,
+                "{role} certificate {name:?} (serial {}): {} {} {}",
+                issued.serial,
+                issued.cert.display(),
+                issued.key.display(),
+                issued.ca.display()
+            )?;
+        }
+        CaCommand::Revoke { dir, name } => {
+            let mut ca = Authority::open(&dir, ca_pass)?;
+            let revoked = ca.revoke(&name)?;
+            for cert in revoked {
+                writeln!(out, "revoked {:?} (serial {})", cert.name, cert.serial)?;
+            }
+        }
+        CaCommand::List { dir } => {
+            let ca = Authority::open(&dir, ca_pass)?;
+            for cert in ca.issued() {
+                writeln!(out, "{}", serde_json::to_string(cert)?)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What `vigil command` asks an edge.
+#[derive(Subcommand)]
+pub enum EdgeAction {
+    /// Log every message of a source (`on`) or stop (`off`).
+    Verbosity {
+        /// The source's name in the edge's configuration.
+        source: String,
+        /// on or off.
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
+    /// Run a response script configured on the edge.
+    Run {
+        /// The response's name.
+        name: String,
+        /// Its arguments.
+        args: Vec<String>,
+    },
+}
+
+/// Sends a command to `sensor` through the core's admin endpoint and prints the edge's answer.
+pub fn command(
+    admin: SocketAddr,
+    sensor: &str,
+    action: EdgeAction,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<()> {
+    let action = match action {
+        EdgeAction::Verbosity { source, state } => vigil_bus::CommandAction::SetVerbosity {
+            source,
+            verbose: state == "on",
+        },
+        EdgeAction::Run { name, args } => vigil_bus::CommandAction::RunResponse { name, args },
+    };
+    let body = serde_json::json!({ "sensor": sensor, "action": action });
+    let (_, answer) = crate::process::http_post_body(admin, "/api/v1/commands", &body.to_string())
+        .with_context(|| format!("cannot reach the core's admin endpoint {admin}"))?;
+    writeln!(out, "{answer}")?;
+    let ok = serde_json::from_str::<serde_json::Value>(&answer)
+        .ok()
+        .and_then(|v| v.get("ok").and_then(serde_json::Value::as_bool))
+        .unwrap_or(false);
+    if !ok {
+        anyhow::bail!("the command was not carried out");
+    }
+    Ok(())
+}

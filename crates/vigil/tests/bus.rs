@@ -1,0 +1,700 @@
+//! The signed event bus end to end, with real `vigil server` and `vigil edge` processes, real
+//! TLS with certificates from `vigil ca`, real files and `kill -9`.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{exe, run_ok, stored};
+use vigil::process::{EdgeProcess, ServerProcess, loopback_config_with_bus};
+use vigil_event::{Alarm, Event, Transport};
+use vigil_store::{Log, Order, Query};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A core with these `[bus]` keys (a `listen` key replaces the OS-chosen port).
+fn start_core(dir: &Path, bus_keys: &str) -> ServerProcess {
+    let mut config = loopback_config_with_bus(dir, bus_keys, "", "");
+    if bus_keys.starts_with("listen") {
+        config = config.replacen("listen = [\"127.0.0.1:0\"]\n", "", 1);
+    }
+    ServerProcess::start(&exe(), dir, &config).unwrap_or_else(|e| {
+        let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+        panic!("{e:#}\n{log}")
+    })
+}
+
+fn bus_addr(core: &ServerProcess) -> SocketAddr {
+    core.info.bus[0]
+}
+
+/// Issues a sensor certificate from the core's automatic CA into `out`.
+fn issue_sensor(core_dir: &Path, name: &str, out: &Path) {
+    run_ok(
+        std::process::Command::new(exe())
+            .args(["ca", "issue", "--dir"])
+            .arg(core_dir.join("ca"))
+            .args(["--sensor", name, "--out"])
+            .arg(out),
+    );
+}
+
+fn edge_config(dir: &Path, name: &str, endpoints: &[SocketAddr], extra: &str) -> String {
+    let bus = dir.join("bus");
+    let endpoints: Vec<String> = endpoints.iter().map(|e| format!("\"{e}\"")).collect();
+    format!(
+        "data_dir = {:?}\n[sensor]\nname = \"{name}\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n[[source]]\nname = \"tcp\"\nkind = \"syslog_tcp\"\nlisten = \"127.0.0.1:0\"\n{extra}\n[forward]\nkind = \"bus\"\nreconnect_min = \"50ms\"\nreconnect_max = \"500ms\"\n[forward.bus]\nendpoints = [{}]\ncert = {:?}\nkey = {:?}\nca = {:?}\nbatch_events = 200\nheartbeat = \"500ms\"\n",
+        dir.display().to_string(),
+        endpoints.join(", "),
+        bus.join(format!("{name}.pem")).display().to_string(),
+        bus.join(format!("{name}.key")).display().to_string(),
+        bus.join("ca.pem").display().to_string(),
+    )
+}
+
+fn start_edge(dir: &Path, config: &str) -> EdgeProcess {
+    EdgeProcess::start(&exe(), dir, config).unwrap()
+}
+
+fn line(n: usize) -> String {
+    format!("<38>Dec  1 08:00:00 host1 app[1]: message number {n:07}")
+}
+
+fn send(edge: &EdgeProcess, range: std::ops::Range<usize>) {
+    let mut tcp = TcpStream::connect(edge.source_addr("tcp").unwrap()).unwrap();
+    let mut text = String::new();
+    for n in range {
+        text.push_str(&line(n));
+        text.push('\n');
+    }
+    tcp.write_all(text.as_bytes()).unwrap();
+}
+
+/// The bus events of `sensor` in the core's store, by sequence number.
+fn by_sequence(core_dir: &Path, sensor: &str) -> (BTreeMap<u64, Event>, usize) {
+    let events: Vec<Event> = stored(core_dir)
+        .into_iter()
+        .filter(|e| e.provenance.transport == Transport::Bus && e.provenance.sensor == sensor)
+        .collect();
+    let total = events.len();
+    let map = events
+        .into_iter()
+        .filter_map(|e| Some((e.provenance.sequence?, e)))
+        .collect();
+    (map, total)
+}
+
+/// Waits until the core stored `n` events of `sensor`.
+fn wait_stored(core_dir: &Path, sensor: &str, n: usize) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if by_sequence(core_dir, sensor).1 >= n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {n} events of {sensor} stored",
+            by_sequence(core_dir, sensor).1
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Every number 1..=n once, every message 0..n once.
+fn assert_exactly_once(core_dir: &Path, sensor: &str, n: usize) {
+    let (map, total) = by_sequence(core_dir, sensor);
+    assert_eq!(total, n, "events stored (a duplicate or a loss)");
+    assert_eq!(
+        map.keys().copied().collect::<Vec<_>>(),
+        (1..=n as u64).collect::<Vec<_>>()
+    );
+    let mut messages: Vec<String> = map
+        .values()
+        .map(|e| e.log.clone().unwrap_or_default())
+        .collect();
+    messages.sort();
+    messages.dedup();
+    assert_eq!(messages.len(), n, "distinct messages");
+    assert!(map.values().all(|e| e.provenance.authenticated));
+}
+
+fn alarms(core_dir: &Path) -> Vec<Alarm> {
+    let Ok(log) = Log::<Alarm>::open_read_only(&core_dir.join("alarms")) else {
+        return Vec::new();
+    };
+    log.search(&Query {
+        limit: usize::MAX,
+        order: Order::OldestFirst,
+        ..Query::default()
+    })
+    .unwrap()
+}
+
+fn wait_alarm(core_dir: &Path, needle: &str) -> Alarm {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(a) = alarms(core_dir)
+            .into_iter()
+            .find(|a| a.name.contains(needle))
+        {
+            return a;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no alarm containing {needle:?}; alarms: {:?}",
+            alarms(core_dir).iter().map(|a| &a.name).collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn kill_9_of_the_core_under_load_loses_and_doubles_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let core_dir = dir.path().join("core");
+    let core = start_core(&core_dir, "");
+    let addr = bus_addr(&core);
+    let edge_dir = dir.path().join("edge");
+    issue_sensor(&core_dir, "edge1", &edge_dir.join("bus"));
+    let edge = start_edge(&edge_dir, &edge_config(&edge_dir, "edge1", &[addr], ""));
+    const N: usize = 60_000;
+    let sending = std::thread::spawn({
+        let addr = edge.source_addr("tcp").unwrap();
+        move || {
+            let mut tcp = TcpStream::connect(addr).unwrap();
+            for chunk in (0..N).collect::<Vec<_>>().chunks(1000) {
+                let text: String = chunk.iter().map(|&n| line(n) + "\n").collect();
+                tcp.write_all(text.as_bytes()).unwrap();
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    });
+    core.wait_for_metric("vigil_bus_batches_acknowledged_total", 20.0, WAIT)
+        .unwrap();
+    core.kill9().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let core = start_core(&core_dir, &format!("listen = [\"{addr}\"]"));
+    sending.join().unwrap();
+    wait_stored(&core_dir, "edge1", N);
+    edge.terminate().unwrap();
+    core.terminate().unwrap();
+    assert_exactly_once(&core_dir, "edge1", N);
+}
+
+#[test]
+fn core_down_30_s_the_edge_spools_then_drains_and_kill_9_of_the_edge_keeps_its_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let core_dir = dir.path().join("core");
+    let core = start_core(&core_dir, "silence_timeout = \"600s\"");
+    let addr = bus_addr(&core);
+    let edge_dir = dir.path().join("edge");
+    issue_sensor(&core_dir, "edge1", &edge_dir.join("bus"));
+    let config = edge_config(&edge_dir, "edge1", &[addr], "");
+    let edge = start_edge(&edge_dir, &config);
+    send(&edge, 0..1000);
+    wait_stored(&core_dir, "edge1", 1000);
+    core.terminate().unwrap();
+
+    // The core is down: the edge spools.
+    send(&edge, 1000..3000);
+    edge.wait_for_metric("vigil_edge_forwarded_total", 3000.0, WAIT)
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(15));
+    // Killed with everything since the core stopped unacknowledged in its spool.
+    edge.kill9().unwrap();
+    let edge = start_edge(&edge_dir, &config);
+    send(&edge, 3000..4000);
+    edge.wait_for_metric("vigil_edge_forwarded_total", 1000.0, WAIT)
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(15));
+    let core = start_core(&core_dir, &format!("listen = [\"{addr}\"]"));
+    wait_stored(&core_dir, "edge1", 4000);
+    send(&edge, 4000..4100);
+    wait_stored(&core_dir, "edge1", 4100);
+    edge.terminate().unwrap();
+    core.terminate().unwrap();
+    // Numbers 1..=4100 each once: the restarted edge went on from its spool's numbering.
+    assert_exactly_once(&core_dir, "edge1", 4100);
+    let (map, _) = by_sequence(&core_dir, "edge1");
+    assert_eq!(map[&4001].log.as_deref(), Some(line(4000).as_str()));
+}
+
+/// A TCP relay standing for one network path; `cut` closes it and every connection on it.
+struct Relay {
+    addr: SocketAddr,
+    cut: Arc<AtomicBool>,
+}
+
+fn relay(to: SocketAddr) -> Relay {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let cut = Arc::new(AtomicBool::new(false));
+    let flag = cut.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            if flag.load(Ordering::SeqCst) {
+                return;
+            }
+            let Ok(client) = client else { continue };
+            let Ok(server) = TcpStream::connect(to) else {
+                continue;
+            };
+            for (mut from, mut into) in [
+                (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                (server, client),
+            ] {
+                let flag = flag.clone();
+                std::thread::spawn(move || {
+                    from.set_read_timeout(Some(Duration::from_millis(50)))
+                        .unwrap();
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        if flag.load(Ordering::SeqCst) {
+                            let _ = from.shutdown(std::net::Shutdown::Both);
+                            let _ = into.shutdown(std::net::Shutdown::Both);
+                            return;
+                        }
+                        match std::io::Read::read(&mut from, &mut buf) {
+                            Ok(0) => {
+                                let _ = into.shutdown(std::net::Shutdown::Write);
+                                return;
+                            }
+                            Ok(n) => {
+                                if into.write_all(&buf[..n]).is_err() {
+                                    return;
+                                }
+                            }
+                            Err(e)
+                                if matches!(
+                                    e.kind(),
+                                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                                ) => {}
+                            Err(_) => return,
+                        }
+                    }
+                });
+            }
+        }
+    });
+    Relay { addr, cut }
+}
+
+#[test]
+fn two_paths_one_cut_under_load_nothing_lost_nothing_doubled() {
+    let dir = tempfile::tempdir().unwrap();
+    let core_dir = dir.path().join("core");
+    let core = ServerProcess::start(
+        &exe(),
+        &core_dir,
+        &loopback_config_with_bus(&core_dir, "", "", "").replace(
+            "listen = [\"127.0.0.1:0\"]",
+            "listen = [\"127.0.0.1:0\", \"127.0.0.1:0\"]",
+        ),
+    )
+    .unwrap();
+    assert_eq!(core.info.bus.len(), 2);
+    let (a, b) = (relay(core.info.bus[0]), relay(core.info.bus[1]));
+    let edge_dir = dir.path().join("edge");
+    issue_sensor(&core_dir, "edge2", &edge_dir.join("bus"));
+    let edge = start_edge(
+        &edge_dir,
+        &edge_config(&edge_dir, "edge2", &[a.addr, b.addr], ""),
+    );
+    const N: usize = 30_000;
+    let sending = std::thread::spawn({
+        let addr = edge.source_addr("tcp").unwrap();
+        move || {
+            let mut tcp = TcpStream::connect(addr).unwrap();
+            for chunk in (0..N).collect::<Vec<_>>().chunks(500) {
+                let text: String = chunk.iter().map(|&n| line(n) + "\n").collect();
+                tcp.write_all(text.as_bytes()).unwrap();
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    });
+    core.wait_for_metric("vigil_bus_batches_acknowledged_total", 20.0, WAIT)
+        .unwrap();
+    a.cut.store(true, Ordering::SeqCst);
+    sending.join().unwrap();
+    wait_stored(&core_dir, "edge2", N);
+    // Both paths carried batches: the core saw (and skipped) copies.
+    assert!(core.metric("vigil_bus_duplicates_total").unwrap() > 0.0);
+    edge.terminate().unwrap();
+    core.terminate().unwrap();
+    assert_exactly_once(&core_dir, "edge2", N);
+    drop(b);
+}
+
+/// A hostile or broken sensor speaking the bus protocol directly.
+mod raw {
+    use super::*;
+    use rustls::pki_types::ServerName;
+    use tokio::io::{ReadHalf, WriteHalf};
+    use vigil_bus::message::{BatchHeader, SignedKind, decode, encode, signing_message};
+    use vigil_bus::{
+        BatchBody, CoreMessage, EdgeMessage, Hello, PROTOCOL_VERSION, Signed, Welcome, read_frame,
+        write_frame,
+    };
+
+    pub type Tls = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
+
+    pub struct Client {
+        pub reader: ReadHalf<Tls>,
+        pub writer: WriteHalf<Tls>,
+        pub welcome: Welcome,
+        pub signer: vigil_ca::Signer,
+        pub name: String,
+    }
+
+    pub fn identity(dir: &Path, name: &str) -> vigil_ca::TlsIdentity {
+        vigil_ca::TlsIdentity::load(
+            &dir.join(format!("{name}.pem")),
+            &dir.join(format!("{name}.key")),
+            &dir.join("ca.pem"),
+            None,
+            None,
+        )
+        .unwrap()
+    }
+
+    pub async fn tls(addr: SocketAddr, id: &vigil_ca::TlsIdentity) -> std::io::Result<Tls> {
+        let tcp = tokio::net::TcpStream::connect(addr).await?;
+        let connector = tokio_rustls::TlsConnector::from(vigil_ca::client_config(id).unwrap());
+        connector
+            .connect(ServerName::try_from("vigil-core").unwrap(), tcp)
+            .await
+    }
+
+    pub async fn connect(addr: SocketAddr, id: &vigil_ca::TlsIdentity, hello_as: &str) -> Client {
+        let stream = tls(addr, id).await.unwrap();
+        let (mut reader, mut writer) = tokio::io::split(stream);
+        let hello = EdgeMessage::Hello(Hello {
+            protocol: PROTOCOL_VERSION,
+            sensor: hello_as.into(),
+        });
+        write_frame(&mut writer, &encode(&hello)).await.unwrap();
+        let mut frame = Vec::new();
+        read_frame(&mut reader, &mut frame).await.unwrap();
+        let welcome = match decode::<CoreMessage>(&frame).unwrap() {
+            CoreMessage::Welcome(w) => w,
+            other => Welcome {
+                protocol: 0,
+                session: [0; 16],
+                core: format!("{other:?}"),
+                core_time_micros: 0,
+                stored_through: 0,
+            },
+        };
+        Client {
+            reader,
+            writer,
+            welcome,
+            signer: id.signer().unwrap(),
+            name: hello_as.into(),
+        }
+    }
+
+    impl Client {
+        /// A signed batch of `n` events numbered from `first`, sent at `sent_at_micros`.
+        pub fn batch(&self, first: u64, n: u64, sent_at_micros: i64) -> Vec<u8> {
+            let events: Vec<Vec<u8>> = (first..first + n)
+                .map(|seq| {
+                    let mut e = Event::new(
+                        uuid::Uuid::now_v7(),
+                        vigil_event::Timestamp::from_micros(sent_at_micros),
+                        1_000_000_000,
+                        1,
+                    );
+                    e.provenance.sequence = Some(seq);
+                    e.log = Some(format!("raw event {seq}"));
+                    let mut bytes = Vec::new();
+                    vigil_event::codec::encode_event(&e, &mut bytes);
+                    bytes
+                })
+                .collect();
+            let header = BatchHeader {
+                sensor: self.name.clone(),
+                session: self.welcome.session,
+                first_sequence: first,
+                sent_at_micros,
+            };
+            let body = BatchBody::encode(&header, &events);
+            let signature = self
+                .signer
+                .sign(&signing_message(SignedKind::Batch, &body))
+                .to_vec();
+            encode(&EdgeMessage::Batch(Signed { body, signature }))
+        }
+
+        pub async fn send(&mut self, frame: &[u8]) {
+            let _ = write_frame(&mut self.writer, frame).await;
+        }
+
+        /// The core's next message (None when it closed the connection).
+        pub async fn next(&mut self) -> Option<CoreMessage> {
+            let mut frame = Vec::new();
+            tokio::time::timeout(
+                Duration::from_secs(20),
+                read_frame(&mut self.reader, &mut frame),
+            )
+            .await
+            .ok()?
+            .ok()?;
+            decode::<CoreMessage>(&frame).ok()
+        }
+    }
+
+    pub fn now() -> i64 {
+        vigil_event::Timestamp::now().as_micros()
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn reject_reason(message: Option<vigil_bus::CoreMessage>) -> Option<vigil_bus::RejectReason> {
+    match message {
+        Some(vigil_bus::CoreMessage::Reject(r)) => Some(r.reason),
+        _ => None,
+    }
+}
+
+#[test]
+fn forged_replayed_tampered_impostor_and_out_of_window_input_is_refused_counted_and_alarmed() {
+    use vigil_bus::{AckStatus, CoreMessage, RejectReason};
+    let dir = tempfile::tempdir().unwrap();
+    let core_dir = dir.path().join("core");
+    let core = start_core(&core_dir, "sequence_window = 1000");
+    let addr = bus_addr(&core);
+    let certs = dir.path().join("certs");
+    issue_sensor(&core_dir, "alpha", &certs);
+    issue_sensor(&core_dir, "bravo", &certs);
+    let other_ca = dir.path().join("other-ca");
+    run_ok(
+        std::process::Command::new(exe())
+            .args(["ca", "init", "--dir"])
+            .arg(&other_ca),
+    );
+    run_ok(
+        std::process::Command::new(exe())
+            .args(["ca", "issue", "--dir"])
+            .arg(&other_ca)
+            .args(["--sensor", "alpha", "--out"])
+            .arg(dir.path().join("impostor")),
+    );
+    let alpha = raw::identity(&certs, "alpha");
+    let impostor = raw::identity(&dir.path().join("impostor"), "alpha");
+    let rt = runtime();
+    rt.block_on(async {
+        // A valid batch is acknowledged once durable.
+        let mut c = raw::connect(addr, &alpha, "alpha").await;
+        let good = c.batch(1, 5, raw::now());
+        c.send(&good).await;
+        match c.next().await {
+            Some(CoreMessage::Ack(ack)) => {
+                assert_eq!(
+                    (ack.first_sequence, ack.count, ack.status),
+                    (1, 5, AckStatus::Stored)
+                )
+            }
+            other => panic!("expected an ack, got {other:?}"),
+        }
+        // The same batch again on the same session: a duplicate, acknowledged, not stored.
+        c.send(&good).await;
+        assert!(
+            matches!(c.next().await, Some(CoreMessage::Ack(a)) if a.status == AckStatus::Duplicate)
+        );
+        drop(c);
+
+        // Replayed on another session.
+        let mut c = raw::connect(addr, &alpha, "alpha").await;
+        c.send(&good).await;
+        assert_eq!(reject_reason(c.next().await), Some(RejectReason::Replayed));
+
+        // A flipped byte.
+        let mut c = raw::connect(addr, &alpha, "alpha").await;
+        let mut tampered = c.batch(6, 5, raw::now());
+        let at = tampered.len() - 3;
+        tampered[at] ^= 0x01;
+        c.send(&tampered).await;
+        assert_eq!(
+            reject_reason(c.next().await),
+            Some(RejectReason::BadSignature)
+        );
+
+        // Outside the window.
+        let mut c = raw::connect(addr, &alpha, "alpha").await;
+        let far = c.batch(5000, 1, raw::now());
+        c.send(&far).await;
+        assert_eq!(
+            reject_reason(c.next().await),
+            Some(RejectReason::OutOfWindow)
+        );
+
+        // A valid sensor claiming another's name.
+        let mut c = raw::connect(addr, &alpha, "bravo").await;
+        assert!(
+            c.welcome.core.contains("IdentityMismatch"),
+            "{}",
+            c.welcome.core
+        );
+        assert!(c.next().await.is_none());
+
+        // No valid certificate: refused at the handshake.
+        let refused = match raw::tls(addr, &impostor).await {
+            Err(_) => true,
+            Ok(stream) => {
+                let (mut r, _w) = tokio::io::split(stream);
+                let mut frame = Vec::new();
+                vigil_bus::read_frame(&mut r, &mut frame).await.is_err()
+            }
+        };
+        assert!(refused);
+    });
+    for (reason, title) in [
+        ("replayed", "replayed batch"),
+        ("bad_signature", "forged or tampered"),
+        ("out_of_window", "outside the window"),
+        ("identity_mismatch", "claiming another identity"),
+    ] {
+        assert_eq!(
+            core.metric_series(&format!("vigil_bus_rejected_total{{reason=\"{reason}\"}}"))
+                .unwrap(),
+            1.0,
+            "{reason}"
+        );
+        let alarm = wait_alarm(&core_dir, title);
+        assert_eq!((alarm.priority, alarm.risk), (5, 10), "{title}");
+    }
+    core.wait_for_metric("vigil_bus_handshakes_refused_total", 1.0, WAIT)
+        .unwrap();
+    wait_alarm(&core_dir, "without a valid certificate");
+    core.terminate().unwrap();
+    let (map, total) = by_sequence(&core_dir, "alpha");
+    assert_eq!(
+        (total, map.keys().copied().collect::<Vec<_>>()),
+        (5, vec![1, 2, 3, 4, 5])
+    );
+    assert_eq!(by_sequence(&core_dir, "bravo").1, 0);
+}
+
+#[test]
+fn gaps_silence_and_clock_skew_raise_alarms_and_skewed_times_are_corrected() {
+    use vigil_bus::CoreMessage;
+    let dir = tempfile::tempdir().unwrap();
+    let core_dir = dir.path().join("core");
+    let core = start_core(
+        &core_dir,
+        "gap_timeout = \"1s\"\nsilence_timeout = \"2s\"\nmax_clock_skew = \"5s\"",
+    );
+    let addr = bus_addr(&core);
+    let certs = dir.path().join("certs");
+    issue_sensor(&core_dir, "gamma", &certs);
+    let gamma = raw::identity(&certs, "gamma");
+    let rt = runtime();
+    let hour = 3_600_000_000i64;
+    rt.block_on(async {
+        let mut c = raw::connect(addr, &gamma, "gamma").await;
+        c.send(&c.batch(1, 10, raw::now())).await;
+        assert!(matches!(c.next().await, Some(CoreMessage::Ack(_))));
+        // Numbers 11..=20 never come; the clock of this batch is an hour behind.
+        c.send(&c.batch(21, 10, raw::now() - hour)).await;
+        assert!(matches!(c.next().await, Some(CoreMessage::Ack(_))));
+    });
+    let loss = wait_alarm(&core_dir, "event loss");
+    assert!(
+        loss.name.contains("gamma") && loss.name.contains("11..=20 (10 events)"),
+        "{}",
+        loss.name
+    );
+    let skew = wait_alarm(&core_dir, "clock skew");
+    assert!(skew.name.contains("behind"), "{}", skew.name);
+    let silent = wait_alarm(&core_dir, "sensor silent");
+    assert!(silent.name.contains("gamma"), "{}", silent.name);
+    assert_eq!(
+        core.metric_series("vigil_bus_alerts_total{kind=\"event_loss\"}")
+            .unwrap(),
+        1.0
+    );
+    core.terminate().unwrap();
+    let (map, _) = by_sequence(&core_dir, "gamma");
+    let corrected = &map[&21];
+    let offset: i64 = corrected.extra["edge_clock_offset_us"].parse().unwrap();
+    assert!((offset - hour).abs() < 60_000_000, "offset {offset}");
+    assert!(
+        (corrected.time.as_micros() - corrected.provenance.received_at.as_micros()).abs()
+            < 60_000_000,
+        "corrected time is near the core's clock"
+    );
+}
+
+#[test]
+fn signed_commands_reach_the_edge_and_their_results_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let core_dir = dir.path().join("core");
+    let core = start_core(&core_dir, "");
+    let addr = bus_addr(&core);
+    let edge_dir = dir.path().join("edge");
+    issue_sensor(&core_dir, "delta", &edge_dir.join("bus"));
+    let responses =
+        "[[response]]\nname = \"say\"\nprogram = \"/bin/echo\"\nfixed_args = [\"blocked\"]\n";
+    let edge = start_edge(
+        &edge_dir,
+        &edge_config(&edge_dir, "delta", &[addr], responses),
+    );
+    send(&edge, 0..10);
+    wait_stored(&core_dir, "delta", 10);
+    let admin = core.info.metrics.unwrap();
+    let ask = |action: serde_json::Value| {
+        let body = serde_json::json!({ "sensor": "delta", "action": action }).to_string();
+        let (status, text) =
+            vigil::process::http_post_body(admin, "/api/v1/commands", &body).unwrap();
+        (
+            status,
+            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+        )
+    };
+    let (status, answer) =
+        ask(serde_json::json!({"RunResponse": {"name": "say", "args": ["203.0.113.9"]}}));
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["ok"], true, "{answer}");
+    assert!(
+        answer["detail"]
+            .as_str()
+            .unwrap()
+            .contains("blocked 203.0.113.9"),
+        "{answer}"
+    );
+    let (_, answer) =
+        ask(serde_json::json!({"RunResponse": {"name": "say", "args": ["a; rm -rf /"]}}));
+    assert_eq!(answer["ok"], false, "{answer}");
+    let (_, answer) = ask(serde_json::json!({"SetVerbosity": {"source": "tcp", "verbose": true}}));
+    assert_eq!(answer["ok"], true, "{answer}");
+    assert_eq!(
+        answer["detail"], "source \"tcp\" verbose = true",
+        "{answer}"
+    );
+    let (_, answer) = ask(serde_json::json!({"SetVerbosity": {"source": "nope", "verbose": true}}));
+    assert_eq!(answer["ok"], false, "{answer}");
+    send(&edge, 10..11);
+    wait_stored(&core_dir, "delta", 11);
+    let (status, _) = {
+        let body = serde_json::json!({ "sensor": "nobody", "action": {"SetVerbosity": {"source": "tcp", "verbose": true}} }).to_string();
+        vigil::process::http_post_body(admin, "/api/v1/commands", &body).unwrap()
+    };
+    assert_eq!(status, 504);
+    edge.terminate().unwrap();
+    core.terminate().unwrap();
+}
