@@ -7,7 +7,6 @@
 //! between writing events and alarms) is stored now.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -203,13 +202,10 @@ pub fn save_state(data_dir: &Path, analyzer: &Analyzer, store: &Store) -> anyhow
         alarms_next: store.alarms.next_record(),
         engine: analyzer.engine().snapshot(),
     };
-    let tmp = path.with_extension("json.tmp");
-    let mut file =
-        std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    serde_json::to_writer(&mut file, &state)?;
-    file.flush()?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))
+    Ok(vigil_store::replace_file(
+        &path,
+        &serde_json::to_vec(&state)?,
+    )?)
 }
 
 /// What recovery did.

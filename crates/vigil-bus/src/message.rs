@@ -273,11 +273,21 @@ impl RejectReason {
     }
 }
 
+/// A command's id (chosen by the core), shown as lower-case hex in logs and answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CommandId(pub [u8; 16]);
+
+impl std::fmt::Display for CommandId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
 /// A command from the core to an edge.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandBody {
     /// Unique id, echoed in the result.
-    pub id: [u8; 16],
+    pub id: CommandId,
     /// The sensor it is for.
     pub sensor: String,
     /// The core's clock when issued, in microseconds since the epoch.
@@ -311,7 +321,7 @@ pub enum CommandAction {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandResultBody {
     /// The command's id.
-    pub id: [u8; 16],
+    pub id: CommandId,
     /// The sensor.
     pub sensor: String,
     /// Whether it was carried out successfully.

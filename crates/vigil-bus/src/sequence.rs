@@ -144,17 +144,24 @@ impl SequenceBook {
         self.sensors.get(sensor)
     }
 
-    /// The book of `sensor`, created empty when new.
-    pub fn sensor_mut(&mut self, sensor: &str) -> &mut SensorBook {
-        self.sensors.entry(sensor.to_string()).or_default()
+    /// Records `first..=last` of `sensor` as stored (the sensor's name is copied only the
+    /// first time: this runs for every event the core stores).
+    pub fn insert(&mut self, sensor: &str, first: u64, last: u64) {
+        match self.sensors.get_mut(sensor) {
+            Some(book) => book.insert(first, last),
+            None => {
+                let mut book = SensorBook::default();
+                book.insert(first, last);
+                self.sensors.insert(sensor.to_string(), book);
+            }
+        }
     }
 
     /// Records everything `other` holds as stored here too.
     pub fn merge(&mut self, other: &SequenceBook) {
         for (sensor, book) in &other.sensors {
-            let mine = self.sensor_mut(sensor);
             for (first, last) in book.ranges() {
-                mine.insert(first, last);
+                self.insert(sensor, first, last);
             }
         }
     }

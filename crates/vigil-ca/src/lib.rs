@@ -13,6 +13,7 @@
 //!   and sign or verify messages with a certificate's key.
 
 pub mod authority;
+mod env;
 mod error;
 mod fsutil;
 pub mod keyfile;
@@ -24,6 +25,7 @@ pub mod tls;
 pub use authority::{
     Authority, DEFAULT_CA_VALIDITY_DAYS, DEFAULT_LEAF_VALIDITY_DAYS, Issued, IssuedCert, Role,
 };
+pub use env::{CA_PASSPHRASE_ENV, KEY_PASSPHRASE_ENV, passphrase_from_env};
 pub use error::CaError;
 pub use keyfile::{KdfParams, load_private_key, write_private_key};
 pub use names::validate_name;

@@ -1,7 +1,9 @@
 //! Edge configuration: every setting has an embedded default; a TOML file overrides any of
 //! them. `vigil edge` with no file listens for syslog on loopback (UDP and TCP 5514), parses
 //! with Vigil's built-in plugins (other lines become unparsed events, raw log kept) and
-//! forwards to a core on `127.0.0.1:40001`, which is where `vigil server` listens by default.
+//! forwards over the signed event bus to a core on `127.0.0.1:40100`, which is where
+//! `vigil server` listens by default (with the certificate `bus/edge.pem` issued by
+//! `vigil ca issue --sensor edge`).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -260,7 +262,7 @@ pub enum ForwardKind {
 pub struct ForwardConfig {
     /// What kind of output.
     pub kind: ForwardKind,
-    /// The core's agent port (`agent`).
+    /// The core's or OSSIM server's agent port (`agent`).
     pub address: SocketAddr,
     /// The file (`file`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -398,7 +400,7 @@ impl Default for AnonymizeConfig {
 impl Default for ForwardConfig {
     fn default() -> Self {
         ForwardConfig {
-            kind: ForwardKind::Agent,
+            kind: ForwardKind::Bus,
             address: SocketAddr::from(([127, 0, 0, 1], 40001)),
             path: None,
             queue_events: 16_384,
@@ -559,6 +561,8 @@ mod tests {
         let text = EdgeConfig::default().to_toml();
         assert_eq!(EdgeConfig::parse(&text), Ok(EdgeConfig::default()));
         assert!(text.contains("address = \"127.0.0.1:40001\""), "{text}");
+        assert!(text.contains("kind = \"bus\""), "{text}");
+        assert!(text.contains("endpoints = [\"127.0.0.1:40100\"]"), "{text}");
         assert!(text.contains("kind = \"syslog_udp\""), "{text}");
     }
 

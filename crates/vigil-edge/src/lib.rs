@@ -113,11 +113,10 @@ fn source_plugins(all: &[Plugin], wanted: &[String], source: &str) -> anyhow::Re
 }
 
 fn write_runtime_file(data_dir: &Path, info: &RuntimeInfo) -> anyhow::Result<()> {
-    let path = data_dir.join(RUNTIME_FILE);
-    let tmp = data_dir.join(format!("{RUNTIME_FILE}.tmp"));
-    std::fs::write(&tmp, serde_json::to_vec_pretty(info)?)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))
+    Ok(vigil_store::replace_file(
+        &data_dir.join(RUNTIME_FILE),
+        &serde_json::to_vec_pretty(info)?,
+    )?)
 }
 
 /// Edge correlation, when directives are configured: restored from the data directory.
@@ -319,6 +318,13 @@ pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Re
         })
         .context("cannot start the pipeline thread")?;
     let give_up = CancellationToken::new();
+    let parts = forward::OutputParts {
+        input: output_rx,
+        control: output_control.clone(),
+        checkpoints,
+        metrics: edge_metrics.clone(),
+        give_up: give_up.clone(),
+    };
     let mut output_task: tokio::task::JoinHandle<()> = match config.forward.kind {
         ForwardKind::Agent => {
             let target = forward::agent::AgentTarget {
@@ -328,55 +334,17 @@ pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Re
                 reconnect_max: config.forward.reconnect_max,
             };
             info!(core = %target.address, %sensor_id, "forwarding to the core (OSSIM agent protocol)");
-            tokio::spawn(forward::agent::run(
-                target,
-                output_rx,
-                output_control.clone(),
-                checkpoints,
-                edge_metrics.clone(),
-                give_up.clone(),
-            ))
+            tokio::spawn(forward::agent::run(target, parts))
         }
         ForwardKind::Bus => {
             let (target, spool) =
                 bus_target(&config, &data_dir, verbosity.clone(), responses.clone())?;
             info!(cores = ?target.endpoints, sensor = %target.sensor, "forwarding over the signed event bus");
-            let (control, metrics, give_up) = (
-                output_control.clone(),
-                edge_metrics.clone(),
-                give_up.clone(),
-            );
-            tokio::task::spawn_blocking(move || {
-                forward::bus::run(
-                    target,
-                    spool,
-                    output_rx,
-                    control,
-                    checkpoints,
-                    metrics,
-                    give_up,
-                    handle,
-                )
-            })
+            tokio::task::spawn_blocking(move || forward::bus::run(target, spool, parts, handle))
         }
         ForwardKind::File => {
             let path = config.forward.path.clone().unwrap_or_default();
-            let (control, metrics, give_up) = (
-                output_control.clone(),
-                edge_metrics.clone(),
-                give_up.clone(),
-            );
-            tokio::task::spawn_blocking(move || {
-                forward::file::run(
-                    &path,
-                    output_rx,
-                    control,
-                    checkpoints,
-                    metrics,
-                    give_up,
-                    handle,
-                )
-            })
+            tokio::task::spawn_blocking(move || forward::file::run(&path, parts, handle))
         }
     };
     info!(data_dir = %data_dir.display(), sensor = %config.sensor.name, "vigil edge started");
@@ -448,9 +416,6 @@ async fn wait_for_shutdown(output: &mut tokio::task::JoinHandle<()>) -> anyhow::
     })
 }
 
-/// Environment variable holding the passphrase of the edge's bus key.
-pub const PASSPHRASE_ENV: &str = "VIGIL_KEY_PASSPHRASE";
-
 /// The bus output's TLS identity, signer and spool (`<data_dir>/spool`).
 fn bus_target(
     config: &EdgeConfig,
@@ -459,9 +424,7 @@ fn bus_target(
     responses: std::sync::Arc<response::Responses>,
 ) -> anyhow::Result<(forward::bus::BusTarget, vigil_spool::Spool)> {
     let bus = &config.forward.bus;
-    let passphrase = std::env::var(PASSPHRASE_ENV)
-        .ok()
-        .map(zeroize::Zeroizing::new);
+    let passphrase = vigil_ca::passphrase_from_env(vigil_ca::KEY_PASSPHRASE_ENV);
     let identity = vigil_ca::TlsIdentity::load(
         &bus.cert,
         &bus.key,

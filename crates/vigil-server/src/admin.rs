@@ -45,7 +45,7 @@ async fn command(bus: Option<std::sync::Arc<BusShared>>, body: axum::body::Bytes
         .await
     {
         Ok(result) => axum::Json(serde_json::json!({
-            "id": crate::bus::commands::hex(&result.id),
+            "id": result.id.to_string(),
             "sensor": result.sensor,
             "ok": result.ok,
             "detail": result.detail,

@@ -12,6 +12,7 @@ pub mod admin;
 pub mod bus;
 pub mod config;
 pub mod intake;
+pub mod listen;
 pub mod metrics;
 pub mod sensors;
 pub mod writer;
@@ -62,11 +63,10 @@ async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
 }
 
 fn write_runtime_file(data_dir: &Path, info: &RuntimeInfo) -> anyhow::Result<()> {
-    let path = data_dir.join(RUNTIME_FILE);
-    let tmp = data_dir.join(format!("{RUNTIME_FILE}.tmp"));
-    std::fs::write(&tmp, serde_json::to_vec_pretty(info)?)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))
+    Ok(vigil_store::replace_file(
+        &data_dir.join(RUNTIME_FILE),
+        &serde_json::to_vec_pretty(info)?,
+    )?)
 }
 
 /// Runs the server until SIGTERM or SIGINT. `prometheus` renders `/metrics`.

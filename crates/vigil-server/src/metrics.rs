@@ -52,6 +52,8 @@ pub struct Metrics {
     pub bus_duplicates: Counter,
     /// `vigil_bus_connections`: open bus sessions.
     pub bus_connections: Gauge,
+    /// `vigil_bus_connections_refused_total`: connections closed at the bus session limit.
+    pub bus_connections_refused: Counter,
     /// `vigil_bus_handshakes_refused_total`: TLS handshakes refused (no valid certificate...).
     pub bus_handshakes_refused: Counter,
     /// `vigil_bus_alarms_suppressed_total`: bus security alarms not raised because the same
@@ -129,6 +131,10 @@ impl Metrics {
             "Bus input refused, by reason (each also raises an alarm)"
         );
         describe_counter!(
+            "vigil_bus_connections_refused_total",
+            "Bus connections closed at the session limit (bus.max_connections)"
+        );
+        describe_counter!(
             "vigil_bus_handshakes_refused_total",
             "TLS handshakes on the bus port that failed (no valid or a revoked certificate)"
         );
@@ -146,6 +152,7 @@ impl Metrics {
             bus_acked: counter!("vigil_bus_batches_acknowledged_total"),
             bus_duplicates: counter!("vigil_bus_duplicates_total"),
             bus_connections: gauge!("vigil_bus_connections"),
+            bus_connections_refused: counter!("vigil_bus_connections_refused_total"),
             bus_handshakes_refused: counter!("vigil_bus_handshakes_refused_total"),
             bus_alarms_suppressed: counter!("vigil_bus_alarms_suppressed_total"),
             bus_commands: counter!("vigil_bus_commands_total"),

@@ -320,62 +320,75 @@ impl Writer {
         self.store
     }
 
+    /// Drops from each submission the bus events whose (sensor, sequence) is stored already or
+    /// comes earlier in this group commit. Returns the numbers kept (to record once durable) and
+    /// each submission's counts. The shared book is locked only for this pass, not for analysis.
+    fn skip_stored(&self, pending: &mut [Submission]) -> (SequenceBook, Vec<Durable>) {
+        let book = self.book.lock().unwrap_or_else(|p| p.into_inner());
+        let mut kept = SequenceBook::default();
+        let counts = pending
+            .iter_mut()
+            .map(|submission| {
+                let before = submission.events.len();
+                if submission.report.is_none() {
+                    submission.events.retain(|event| {
+                        let p = &event.provenance;
+                        let (Transport::Bus, Some(seq)) = (p.transport, p.sequence) else {
+                            return true;
+                        };
+                        let new = !book.contains(&p.sensor, seq) && !kept.contains(&p.sensor, seq);
+                        if new {
+                            kept.insert(&p.sensor, seq, seq);
+                        }
+                        new
+                    });
+                }
+                let stored = submission.events.len();
+                Durable {
+                    stored: stored as u64,
+                    duplicates: (before - stored) as u64,
+                }
+            })
+            .collect();
+        (kept, counts)
+    }
+
     /// Qualifies and correlates the submissions' events in order (bus events already stored
     /// are skipped), then stores them with what they caused; then tells each submitter.
-    fn process(&mut self, pending: Vec<Submission>) {
+    fn process(&mut self, mut pending: Vec<Submission>) {
         let inputs: usize = pending.iter().map(|s| s.events.len()).sum();
+        let (sequenced, counts) = self.skip_stored(&mut pending);
+        let duplicates: u64 = counts.iter().map(|d| d.duplicates).sum();
         let mut events: Vec<Event> = Vec::with_capacity(inputs);
         let mut alarms: Vec<Alarm> = Vec::new();
         let (mut stored_inputs, mut directive_events) = (0u64, 0u64);
-        // The bus events of this group commit.
-        let mut sequenced = SequenceBook::default();
         let mut notices = Vec::new();
-        {
-            let book = self.book.lock().unwrap_or_else(|p| p.into_inner());
-            for submission in pending {
-                let mut durable = Durable {
-                    stored: 0,
-                    duplicates: 0,
-                };
-                if let Some(report) = submission.report {
-                    durable.stored = submission.events.len() as u64;
-                    stored_inputs += durable.stored;
-                    events.extend(submission.events);
-                    alarms.extend(report);
-                    notices.extend(submission.done.map(|d| (d, durable)));
-                    continue;
+        for (submission, durable) in pending.into_iter().zip(counts) {
+            notices.extend(submission.done.map(|d| (d, durable)));
+            if let Some(report) = submission.report {
+                // Reports about the bus are stored as they are.
+                stored_inputs += durable.stored;
+                events.extend(submission.events);
+                alarms.extend(report);
+                continue;
+            }
+            for event in submission.events {
+                let id = event.id;
+                let analysis = self.analyzer.analyze(event);
+                if analysis.unknown_sid {
+                    self.metrics.unknown_sid.increment(1);
                 }
-                for event in submission.events {
-                    if let (Transport::Bus, Some(seq)) =
-                        (event.provenance.transport, event.provenance.sequence)
-                    {
-                        let sensor = &event.provenance.sensor;
-                        if book.contains(sensor, seq) || sequenced.contains(sensor, seq) {
-                            durable.duplicates += 1;
-                            continue;
-                        }
-                        sequenced.sensor_mut(sensor).insert(seq, seq);
+                for e in analysis.events {
+                    if e.id == id {
+                        stored_inputs += 1;
+                    } else {
+                        directive_events += 1;
                     }
-                    durable.stored += 1;
-                    let id = event.id;
-                    let analysis = self.analyzer.analyze(event);
-                    if analysis.unknown_sid {
-                        self.metrics.unknown_sid.increment(1);
-                    }
-                    for e in analysis.events {
-                        if e.id == id {
-                            stored_inputs += 1;
-                        } else {
-                            directive_events += 1;
-                        }
-                        events.push(e);
-                    }
-                    alarms.extend(analysis.alarms);
+                    events.push(e);
                 }
-                notices.extend(submission.done.map(|d| (d, durable)));
+                alarms.extend(analysis.alarms);
             }
         }
-        let duplicates: u64 = notices.iter().map(|(_, d)| d.duplicates).sum();
         let analysed = inputs as u64 - duplicates;
         if self.store_durably(&events, &alarms, stored_inputs) {
             self.book

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::io::Write;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -237,12 +236,7 @@ impl SegmentIndex {
         bytes.extend_from_slice(&crc32c::crc32c(&summary).to_le_bytes());
         bytes.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
         bytes.extend_from_slice(&body);
-        let tmp = path.with_extension("idx.tmp");
-        let mut file = std::fs::File::create(&tmp).map_err(StoreError::io("create index", &tmp))?;
-        file.write_all(&bytes)
-            .and_then(|()| file.sync_all())
-            .map_err(StoreError::io("write index", &tmp))?;
-        std::fs::rename(&tmp, path).map_err(StoreError::io("rename index", path))
+        crate::replace_file(path, &bytes).map_err(StoreError::io("write index", path))
     }
 
     /// Reads a sidecar's summary; `None` if the file is missing or damaged.

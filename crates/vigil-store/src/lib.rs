@@ -16,6 +16,7 @@ mod index;
 mod log;
 mod query;
 mod record;
+mod replace;
 mod segment;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 pub use log::{Log, LogOptions, LogStats, RetentionReport};
 pub use query::{Order, Query};
 pub use record::{IndexFields, Record};
+pub use replace::replace_file;
 use vigil_event::{Alarm, Event};
 
 /// Errors of the historian. Every variant names the file involved.

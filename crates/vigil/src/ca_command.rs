@@ -8,10 +8,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use vigil_ca::{Authority, Role};
 
-/// Environment variable holding the CA key's passphrase.
-pub const CA_PASSPHRASE_ENV: &str = "VIGIL_CA_PASSPHRASE";
-/// Environment variable holding the passphrase to protect an issued key with.
-pub const KEY_PASSPHRASE_ENV: &str = "VIGIL_KEY_PASSPHRASE";
+use vigil_ca::{CA_PASSPHRASE_ENV, KEY_PASSPHRASE_ENV, passphrase_from_env};
 
 /// `vigil ca ...`
 #[derive(Subcommand)]
@@ -64,13 +61,9 @@ pub enum CaCommand {
     },
 }
 
-fn env(name: &str) -> Option<zeroize::Zeroizing<String>> {
-    std::env::var(name).ok().map(zeroize::Zeroizing::new)
-}
-
 /// Runs a `vigil ca` subcommand, reporting on `out`.
 pub fn run(command: CaCommand, out: &mut impl std::io::Write) -> anyhow::Result<()> {
-    let ca_pass = env(CA_PASSPHRASE_ENV);
+    let ca_pass = passphrase_from_env(CA_PASSPHRASE_ENV);
     let ca_pass = ca_pass.as_deref().map(String::as_str);
     match command {
         CaCommand::Init { dir, name } => {
@@ -96,7 +89,7 @@ pub fn run(command: CaCommand, out: &mut impl std::io::Write) -> anyhow::Result<
                 _ => anyhow::bail!("give --sensor NAME or --core NAME"),
             };
             let mut ca = Authority::open(&dir, ca_pass)?;
-            let key_pass = env(KEY_PASSPHRASE_ENV);
+            let key_pass = passphrase_from_env(KEY_PASSPHRASE_ENV);
             let issued = ca.issue(
                 role,
                 &name,

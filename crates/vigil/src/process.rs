@@ -62,20 +62,29 @@ pub type EdgeProcess = VigilProcess<vigil_edge::RuntimeInfo>;
 /// A server configuration on loopback with OS-chosen ports, for tests and benchmarks:
 /// `agent_keys` are added to the `[agent]` table, `tables` after it.
 pub fn loopback_config(data_dir: &Path, agent_keys: &str, tables: &str) -> String {
-    loopback_config_with_bus(data_dir, "", agent_keys, tables)
+    loopback_config_with_bus(
+        data_dir,
+        &[SocketAddr::from(([127, 0, 0, 1], 0))],
+        "",
+        agent_keys,
+        tables,
+    )
 }
 
-/// [`loopback_config`] with `bus_keys` added to the `[bus]` table (which listens on an
-/// OS-chosen loopback port).
+/// [`loopback_config`] whose bus listens on `bus_listen` (port 0: OS-chosen), with `bus_keys`
+/// added to the `[bus]` table.
 pub fn loopback_config_with_bus(
     data_dir: &Path,
+    bus_listen: &[SocketAddr],
     bus_keys: &str,
     agent_keys: &str,
     tables: &str,
 ) -> String {
+    let listen: Vec<String> = bus_listen.iter().map(|a| format!("\"{a}\"")).collect();
     format!(
-        "data_dir = {:?}\n[metrics]\nlisten = \"127.0.0.1:0\"\n{tables}\n[bus]\nlisten = [\"127.0.0.1:0\"]\n{bus_keys}\n[agent]\nenabled = true\nlisten = \"127.0.0.1:0\"\n{agent_keys}",
-        data_dir.display().to_string()
+        "data_dir = {:?}\n[metrics]\nlisten = \"127.0.0.1:0\"\n{tables}\n[bus]\nlisten = [{}]\n{bus_keys}\n[agent]\nenabled = true\nlisten = \"127.0.0.1:0\"\n{agent_keys}",
+        data_dir.display().to_string(),
+        listen.join(", ")
     )
 }
 

@@ -20,16 +20,22 @@ use vigil_store::{Log, Order, Query};
 
 const WAIT: Duration = Duration::from_secs(60);
 
-/// A core with these `[bus]` keys (a `listen` key replaces the OS-chosen port).
-fn start_core(dir: &Path, bus_keys: &str) -> ServerProcess {
-    let mut config = loopback_config_with_bus(dir, bus_keys, "", "");
-    if bus_keys.starts_with("listen") {
-        config = config.replacen("listen = [\"127.0.0.1:0\"]\n", "", 1);
-    }
+/// Any free loopback port.
+const ANY_PORT: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
+
+/// A core whose bus listens on `listen`, with these `[bus]` keys.
+fn start_core_on(dir: &Path, listen: &[SocketAddr], bus_keys: &str) -> ServerProcess {
+    let config = loopback_config_with_bus(dir, listen, bus_keys, "", "");
     ServerProcess::start(&exe(), dir, &config).unwrap_or_else(|e| {
         let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
         panic!("{e:#}\n{log}")
     })
+}
+
+/// A core whose bus listens on a free loopback port, with these `[bus]` keys.
+fn start_core(dir: &Path, bus_keys: &str) -> ServerProcess {
+    start_core_on(dir, &[ANY_PORT], bus_keys)
 }
 
 fn bus_addr(core: &ServerProcess) -> SocketAddr {
@@ -181,7 +187,7 @@ fn kill_9_of_the_core_under_load_loses_and_doubles_nothing() {
         .unwrap();
     core.kill9().unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    let core = start_core(&core_dir, &format!("listen = [\"{addr}\"]"));
+    let core = start_core_on(&core_dir, &[addr], "");
     sending.join().unwrap();
     wait_stored(&core_dir, "edge1", N);
     edge.terminate().unwrap();
@@ -215,7 +221,7 @@ fn core_down_30_s_the_edge_spools_then_drains_and_kill_9_of_the_edge_keeps_its_n
     edge.wait_for_metric("vigil_edge_forwarded_total", 1000.0, WAIT)
         .unwrap();
     std::thread::sleep(Duration::from_secs(15));
-    let core = start_core(&core_dir, &format!("listen = [\"{addr}\"]"));
+    let core = start_core_on(&core_dir, &[addr], "");
     wait_stored(&core_dir, "edge1", 4000);
     send(&edge, 4000..4100);
     wait_stored(&core_dir, "edge1", 4100);
@@ -291,15 +297,7 @@ fn relay(to: SocketAddr) -> Relay {
 fn two_paths_one_cut_under_load_nothing_lost_nothing_doubled() {
     let dir = tempfile::tempdir().unwrap();
     let core_dir = dir.path().join("core");
-    let core = ServerProcess::start(
-        &exe(),
-        &core_dir,
-        &loopback_config_with_bus(&core_dir, "", "", "").replace(
-            "listen = [\"127.0.0.1:0\"]",
-            "listen = [\"127.0.0.1:0\", \"127.0.0.1:0\"]",
-        ),
-    )
-    .unwrap();
+    let core = start_core_on(&core_dir, &[ANY_PORT, ANY_PORT], "");
     assert_eq!(core.info.bus.len(), 2);
     let (a, b) = (relay(core.info.bus[0]), relay(core.info.bus[1]));
     let edge_dir = dir.path().join("edge");
@@ -650,10 +648,14 @@ fn signed_commands_reach_the_edge_and_their_results_come_back() {
     issue_sensor(&core_dir, "delta", &edge_dir.join("bus"));
     let responses =
         "[[response]]\nname = \"say\"\nprogram = \"/bin/echo\"\nfixed_args = [\"blocked\"]\n";
-    let edge = start_edge(
+    // At info, so the verbose source's events show in its log.
+    let edge = EdgeProcess::start_logging(
+        &exe(),
         &edge_dir,
         &edge_config(&edge_dir, "delta", &[addr], responses),
-    );
+        "info",
+    )
+    .unwrap();
     send(&edge, 0..10);
     wait_stored(&core_dir, "delta", 10);
     let admin = core.info.metrics.unwrap();
@@ -697,4 +699,20 @@ fn signed_commands_reach_the_edge_and_their_results_come_back() {
     assert_eq!(status, 504);
     edge.terminate().unwrap();
     core.terminate().unwrap();
+    let log = std::fs::read_to_string(edge_dir.join("edge.log")).unwrap();
+    let verbose: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("event (verbose source)"))
+        .collect();
+    assert_eq!(
+        verbose.len(),
+        1,
+        "only the message after SetVerbosity: {verbose:?}"
+    );
+    assert!(
+        verbose[0].contains("message number 0000010"),
+        "{}",
+        verbose[0]
+    );
+    assert!(log.contains("command from the core") && log.contains("command done"));
 }

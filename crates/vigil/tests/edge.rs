@@ -490,7 +490,7 @@ fn the_edge_forwards_to_a_core_and_delivers_what_waited_while_it_was_down() {
     let edge = start_edge(
         &dir.path().join("edge"),
         &format!(
-            "{}\n[[source]]\nname = \"tcp\"\nkind = \"syslog_tcp\"\nlisten = \"127.0.0.1:0\"\n[forward]\naddress = \"127.0.0.1:{port}\"\nreconnect_min = \"50ms\"\nreconnect_max = \"200ms\"\n",
+            "{}\n[[source]]\nname = \"tcp\"\nkind = \"syslog_tcp\"\nlisten = \"127.0.0.1:0\"\n[forward]\nkind = \"agent\"\naddress = \"127.0.0.1:{port}\"\nreconnect_min = \"50ms\"\nreconnect_max = \"200ms\"\n",
             ssh_plugins()
         ),
     );
@@ -571,7 +571,7 @@ fn shutdown_is_bounded_when_the_core_is_unreachable_and_what_is_lost_is_said() {
     let edge = start_edge(
         dir.path(),
         &format!(
-            "queue_events = 8\n[[source]]\nname = \"tcp\"\nkind = \"syslog_tcp\"\nlisten = \"127.0.0.1:0\"\n[forward]\naddress = \"127.0.0.1:{closed_port}\"\nqueue_events = 8\nreconnect_min = \"50ms\"\nreconnect_max = \"100ms\"\n"
+            "queue_events = 8\n[[source]]\nname = \"tcp\"\nkind = \"syslog_tcp\"\nlisten = \"127.0.0.1:0\"\n[forward]\nkind = \"agent\"\naddress = \"127.0.0.1:{closed_port}\"\nqueue_events = 8\nreconnect_min = \"50ms\"\nreconnect_max = \"100ms\"\n"
         ),
     );
     let tcp = edge.source_addr("tcp").unwrap();
@@ -612,7 +612,7 @@ fn a_core_that_stops_reading_does_not_hold_shutdown_up() {
     let edge = start_edge(
         dir.path(),
         &format!(
-            "[[source]]\nname = \"tcp\"\nkind = \"syslog_tcp\"\nlisten = \"127.0.0.1:0\"\n[forward]\naddress = \"127.0.0.1:{port}\"\n"
+            "[[source]]\nname = \"tcp\"\nkind = \"syslog_tcp\"\nlisten = \"127.0.0.1:0\"\n[forward]\nkind = \"agent\"\naddress = \"127.0.0.1:{port}\"\n"
         ),
     );
     let tcp = edge.source_addr("tcp").unwrap();

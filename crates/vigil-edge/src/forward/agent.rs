@@ -12,15 +12,13 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::Checkpoints;
+use super::OutputParts;
 use crate::metrics::EdgeMetrics;
-use crate::pipeline::ForwardBatch;
-use crate::queue::{QueueControl, Queued};
+use crate::queue::Queued;
 
 /// How long a core has to answer `connect`.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -139,14 +137,14 @@ async fn connect(
 
 /// Forwards every batch until the queue closes; `give_up` (cancelled some time after shutdown
 /// began) stops retrying an unreachable core, counting what is left as lost.
-pub async fn run(
-    target: AgentTarget,
-    mut input: UnboundedReceiver<Queued<ForwardBatch>>,
-    control: QueueControl,
-    mut checkpoints: Checkpoints,
-    metrics: EdgeMetrics,
-    give_up: CancellationToken,
-) {
+pub async fn run(target: AgentTarget, parts: OutputParts) {
+    let OutputParts {
+        mut input,
+        control,
+        mut checkpoints,
+        metrics,
+        give_up,
+    } = parts;
     let mut session: Option<Session> = None;
     let mut attempts = 0u32;
     let mut lines = Vec::with_capacity(1 << 20);

@@ -16,21 +16,20 @@ use std::time::Duration;
 
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::sync::Notify;
-use tokio::sync::mpsc::{self, UnboundedReceiver};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 use vigil_bus::message::{BatchHeader, SignedKind, decode, encode, signing_message};
 use vigil_bus::{
-    BatchBody, CommandBody, CommandResultBody, CoreMessage, EdgeMessage, HeartbeatBody, Hello,
-    PROTOCOL_VERSION, Signed, Welcome, read_frame, write_frame,
+    BatchBody, CommandBody, CommandId, CommandResultBody, CoreMessage, EdgeMessage, HeartbeatBody,
+    Hello, PROTOCOL_VERSION, Signed, Welcome, read_frame, write_frame,
 };
 use vigil_event::{Event, Timestamp};
 use vigil_spool::{Spool, SpoolError};
 
-use super::Checkpoints;
+use super::OutputParts;
 use crate::metrics::EdgeMetrics;
-use crate::pipeline::ForwardBatch;
-use crate::queue::{QueueControl, Queued};
+use crate::queue::Queued;
 use crate::response::Responses;
 use crate::verbosity::Verbosity;
 
@@ -82,7 +81,7 @@ struct Shared {
     connected: Vec<AtomicBool>,
     received: AtomicU64,
     metrics: EdgeMetrics,
-    seen_commands: Mutex<VecDeque<[u8; 16]>>,
+    seen_commands: Mutex<VecDeque<CommandId>>,
 }
 
 impl Shared {
@@ -113,17 +112,14 @@ impl Shared {
 
 /// Spools every batch until the queue closes, while the paths send; returns once everything
 /// queued is spooled (what is spooled and unacknowledged is sent at the next start).
-#[allow(clippy::too_many_arguments)]
-pub fn run(
-    target: BusTarget,
-    spool: Spool,
-    mut input: UnboundedReceiver<Queued<ForwardBatch>>,
-    control: QueueControl,
-    mut checkpoints: Checkpoints,
-    metrics: EdgeMetrics,
-    give_up: CancellationToken,
-    runtime: tokio::runtime::Handle,
-) {
+pub fn run(target: BusTarget, spool: Spool, parts: OutputParts, runtime: tokio::runtime::Handle) {
+    let OutputParts {
+        mut input,
+        control,
+        mut checkpoints,
+        metrics,
+        give_up,
+    } = parts;
     let paths = target.endpoints.len();
     let shared = Arc::new(Shared {
         connected: (0..paths).map(|_| AtomicBool::new(false)).collect(),
@@ -386,50 +382,31 @@ async fn drive(
     let mut cursor = 0u64;
     let mut heartbeat = tokio::time::interval(target.heartbeat);
     loop {
+        // Created before reading the spool, so an append after the read still wakes us.
+        let appended = shared.appended.notified();
+        tokio::pin!(appended);
         // Send while there is room and something to send.
         while in_flight.len() < target.in_flight && shared.active(i) {
-            let appended = shared.appended.notified();
-            let records = {
-                let spool = shared.spool();
-                spool.read_from(cursor, target.batch_events, 4 << 20)?
+            let records = shared
+                .spool()
+                .read_from(cursor, target.batch_events, 4 << 20)?;
+            let Some(first) = records.first().map(|r| r.seq) else {
+                break;
             };
-            let (Some(first), Some(last)) = (records.first(), records.last()) else {
-                drop(records);
-                // Nothing to send: wait for new records, an ack, a heartbeat or the end.
-                tokio::select! {
-                    () = appended => continue,
-                    message = incoming.recv() => {
-                        handle(shared, core_cert, writer, &mut in_flight, message).await?;
-                        continue;
-                    }
-                    _ = heartbeat.tick() => {
-                        send_heartbeat(shared, welcome, writer).await?;
-                        continue;
-                    }
-                    () = stop.cancelled() => return Ok(()),
-                }
-            };
-            let (first, last) = (first.seq, last.seq);
-            if last - first + 1 != records.len() as u64 {
-                // Not consecutive (a hole acknowledged elsewhere): send the consecutive head.
-                let head: Vec<_> = records
-                    .iter()
-                    .zip(first..)
-                    .take_while(|(r, seq)| r.seq == *seq)
-                    .map(|(r, _)| r.payload.as_slice())
-                    .collect();
-                let n = head.len() as u64;
-                send_batch(shared, welcome, writer, first, &head).await?;
-                in_flight.insert(first, n);
-                cursor = first + n;
-                continue;
-            }
-            let payloads: Vec<&[u8]> = records.iter().map(|r| r.payload.as_slice()).collect();
+            // The consecutive head: a hole (acknowledged over another path) ends a batch.
+            let payloads: Vec<&[u8]> = records
+                .iter()
+                .zip(first..)
+                .take_while(|(r, seq)| r.seq == *seq)
+                .map(|(r, _)| r.payload.as_slice())
+                .collect();
+            let n = payloads.len() as u64;
             send_batch(shared, welcome, writer, first, &payloads).await?;
-            in_flight.insert(first, last - first + 1);
-            cursor = last + 1;
+            in_flight.insert(first, n);
+            cursor = first + n;
         }
         tokio::select! {
+            () = &mut appended => {}
             message = incoming.recv() => {
                 handle(shared, core_cert, writer, &mut in_flight, message).await?;
             }
@@ -518,7 +495,7 @@ async fn handle(
         CoreMessage::Welcome(_) => anyhow::bail!("a second Welcome"),
         CoreMessage::Command(signed) => {
             let result = command(shared, core_cert, &signed).await;
-            info!(id = %hex(&result.id), ok = result.ok, detail = %result.detail, "command done");
+            info!(id = %result.id, ok = result.ok, detail = %result.detail, "command done");
             let message = EdgeMessage::CommandResult(sign(
                 shared,
                 SignedKind::CommandResult,
@@ -530,10 +507,6 @@ async fn handle(
     Ok(())
 }
 
-fn hex(id: &[u8; 16]) -> String {
-    id.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Checks a command (signed by the core certificate of this connection, for this sensor, not
 /// expired, never seen) and carries it out.
 async fn command(
@@ -541,7 +514,7 @@ async fn command(
     core_cert: &CertificateDer<'static>,
     signed: &Signed,
 ) -> CommandResultBody {
-    let refuse = |id: [u8; 16], detail: String| {
+    let refuse = |id: CommandId, detail: String| {
         warn!(%detail, "command refused");
         CommandResultBody {
             id,
@@ -555,11 +528,14 @@ async fn command(
         &signing_message(SignedKind::Command, &signed.body),
         &signed.signature,
     ) {
-        return refuse([0; 16], "refused: not signed by the core's key".into());
+        return refuse(
+            CommandId([0; 16]),
+            "refused: not signed by the core's key".into(),
+        );
     }
     let body: CommandBody = match decode(&signed.body) {
         Ok(b) => b,
-        Err(e) => return refuse([0; 16], format!("refused: {e}")),
+        Err(e) => return refuse(CommandId([0; 16]), format!("refused: {e}")),
     };
     if body.sensor != shared.target.sensor {
         return refuse(body.id, format!("refused: meant for {:?}", body.sensor));
@@ -580,7 +556,7 @@ async fn command(
             seen.pop_front();
         }
     }
-    info!(id = %hex(&body.id), action = ?body.action, "command from the core");
+    info!(id = %body.id, action = ?body.action, "command from the core");
     let (ok, detail) = match &body.action {
         vigil_bus::CommandAction::SetVerbosity { source, verbose } => {
             match shared.target.verbosity.set(source, *verbose) {

@@ -9,14 +9,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::Checkpoints;
+use super::OutputParts;
 use crate::metrics::EdgeMetrics;
-use crate::pipeline::ForwardBatch;
-use crate::queue::{QueueControl, Queued};
+use crate::queue::Queued;
 
 /// The longest wait between two attempts to write a batch.
 const RETRY_MAX: Duration = Duration::from_secs(5);
@@ -69,15 +67,14 @@ impl Output {
 
 /// Appends every batch to `path` until the queue closes; `give_up` stops retrying a failing
 /// write (what is left is counted as lost).
-pub fn run(
-    path: &Path,
-    mut input: UnboundedReceiver<Queued<ForwardBatch>>,
-    control: QueueControl,
-    mut checkpoints: Checkpoints,
-    metrics: EdgeMetrics,
-    give_up: CancellationToken,
-    runtime: tokio::runtime::Handle,
-) {
+pub fn run(path: &Path, parts: OutputParts, runtime: tokio::runtime::Handle) {
+    let OutputParts {
+        mut input,
+        control,
+        mut checkpoints,
+        metrics,
+        give_up,
+    } = parts;
     let mut output = Output {
         path: path.to_path_buf(),
         writer: None,

@@ -9,10 +9,29 @@ pub mod file;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio_util::sync::CancellationToken;
 use tracing::warn;
 use vigil_tail::{Checkpoint, CheckpointFile};
 
+use crate::metrics::EdgeMetrics;
+use crate::pipeline::ForwardBatch;
+use crate::queue::{QueueControl, Queued};
 use crate::source::FileMark;
+
+/// What every output works with.
+pub struct OutputParts {
+    /// The queue of batches it drains, until it closes.
+    pub input: UnboundedReceiver<Queued<ForwardBatch>>,
+    /// That queue's depth and closing.
+    pub control: QueueControl,
+    /// File positions, saved once the lines before them are written (or spooled).
+    pub checkpoints: Checkpoints,
+    /// The edge's metrics.
+    pub metrics: EdgeMetrics,
+    /// Cancelled when shutdown stops waiting: retries end, what is left is counted as lost.
+    pub give_up: CancellationToken,
+}
 
 /// How often file positions are written to disk at most (and always at shutdown, and once
 /// the output has been idle this long).

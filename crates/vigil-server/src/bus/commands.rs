@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tracing::info;
 use vigil_bus::message::{SignedKind, encode, signing_message};
-use vigil_bus::{CommandAction, CommandBody, CommandResultBody, CoreMessage, Signed};
+use vigil_bus::{CommandAction, CommandBody, CommandId, CommandResultBody, CoreMessage, Signed};
 use vigil_event::Timestamp;
 
 use super::session::Outgoing;
@@ -37,7 +37,7 @@ type Routes = Vec<(u64, mpsc::UnboundedSender<Outgoing>)>;
 #[derive(Default)]
 pub struct Commands {
     routes: Mutex<HashMap<String, Routes>>,
-    waiting: Mutex<HashMap<[u8; 16], oneshot::Sender<CommandResultBody>>>,
+    waiting: Mutex<HashMap<CommandId, oneshot::Sender<CommandResultBody>>>,
     next_route: std::sync::atomic::AtomicU64,
 }
 
@@ -68,7 +68,7 @@ impl Commands {
 
     /// Hands a result to whoever waits for it (results for unknown ids are logged only).
     pub fn complete(&self, result: CommandResultBody) {
-        info!(sensor = %result.sensor, id = %hex(&result.id), ok = result.ok, detail = %result.detail, "command result");
+        info!(sensor = %result.sensor, id = %result.id, ok = result.ok, detail = %result.detail, "command result");
         let waiting = self
             .waiting
             .lock()
@@ -88,7 +88,7 @@ impl Commands {
     ) -> Result<CommandResultBody, CommandError> {
         let now = Timestamp::now().as_micros();
         let body = CommandBody {
-            id: uuid::Uuid::now_v7().into_bytes(),
+            id: CommandId(uuid::Uuid::now_v7().into_bytes()),
             sensor: sensor.to_string(),
             issued_at_micros: now,
             expires_at_micros: now + COMMAND_TIMEOUT.as_micros() as i64,
@@ -118,7 +118,7 @@ impl Commands {
             self.forget(&body.id);
             return Err(CommandError::NotConnected(sensor.to_string()));
         }
-        info!(sensor, id = %hex(&body.id), action = ?body.action, "command sent");
+        info!(sensor, id = %body.id, action = ?body.action, "command sent");
         match tokio::time::timeout(COMMAND_TIMEOUT, answer).await {
             Ok(Ok(result)) => Ok(result),
             _ => {
@@ -128,15 +128,10 @@ impl Commands {
         }
     }
 
-    fn forget(&self, id: &[u8; 16]) {
+    fn forget(&self, id: &CommandId) {
         self.waiting
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(id);
     }
-}
-
-/// Lower-case hex of a command id.
-pub fn hex(id: &[u8; 16]) -> String {
-    id.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -16,9 +16,6 @@ use vigil_ca::{Authority, Role, TlsIdentity};
 
 use crate::config::BusConfig;
 
-/// Environment variable holding the passphrase of the core's key (and of an automatic CA's).
-pub const PASSPHRASE_ENV: &str = "VIGIL_KEY_PASSPHRASE";
-
 /// Where the core's identity comes from.
 #[derive(Debug, Clone)]
 pub struct IdentityFiles {
@@ -32,12 +29,6 @@ pub struct IdentityFiles {
     pub crl: Option<PathBuf>,
 }
 
-fn passphrase() -> Option<zeroize::Zeroizing<String>> {
-    std::env::var(PASSPHRASE_ENV)
-        .ok()
-        .map(zeroize::Zeroizing::new)
-}
-
 /// The configured identity files, or those of the automatic CA (created when missing).
 pub fn identity_files(config: &BusConfig, data_dir: &Path) -> anyhow::Result<IdentityFiles> {
     if let (Some(cert), Some(key), Some(ca)) = (&config.cert, &config.key, &config.ca) {
@@ -49,19 +40,21 @@ pub fn identity_files(config: &BusConfig, data_dir: &Path) -> anyhow::Result<Ide
         });
     }
     let ca_dir = config.ca_dir.clone().unwrap_or_else(|| data_dir.join("ca"));
-    let pass = passphrase();
+    let ca_pass = vigil_ca::passphrase_from_env(vigil_ca::CA_PASSPHRASE_ENV);
+    let ca_pass = ca_pass.as_deref().map(String::as_str);
     let mut authority = if ca_dir.join("ca.pem").exists() {
-        Authority::open(&ca_dir, pass.as_deref().map(String::as_str))
+        Authority::open(&ca_dir, ca_pass)
             .with_context(|| format!("cannot open the bus CA in {}", ca_dir.display()))?
     } else {
         info!(dir = %ca_dir.display(), "creating the bus CA (first start)");
-        Authority::init(&ca_dir, &config.name, pass.as_deref().map(String::as_str))
+        Authority::init(&ca_dir, &config.name, ca_pass)
             .with_context(|| format!("cannot create the bus CA in {}", ca_dir.display()))?
     };
     let keys = data_dir.join("keys");
     let cert = keys.join(format!("{}.pem", config.name));
     let key = keys.join(format!("{}.key", config.name));
     if !cert.exists() || !key.exists() {
+        let key_pass = vigil_ca::passphrase_from_env(vigil_ca::KEY_PASSPHRASE_ENV);
         vigil_keys::private_dir(&keys)?;
         info!(name = %config.name, "issuing the core's bus certificate");
         authority
@@ -70,7 +63,7 @@ pub fn identity_files(config: &BusConfig, data_dir: &Path) -> anyhow::Result<Ide
                 &config.name,
                 &config.hosts,
                 &keys,
-                pass.as_deref().map(String::as_str),
+                key_pass.as_deref().map(String::as_str),
                 vigil_ca::DEFAULT_LEAF_VALIDITY_DAYS,
             )
             .context("cannot issue the core's bus certificate")?;
@@ -136,7 +129,7 @@ impl ServerTls {
 }
 
 fn load_identity(files: &IdentityFiles) -> anyhow::Result<TlsIdentity> {
-    let pass = passphrase();
+    let pass = vigil_ca::passphrase_from_env(vigil_ca::KEY_PASSPHRASE_ENV);
     TlsIdentity::load(
         &files.cert,
         &files.key,

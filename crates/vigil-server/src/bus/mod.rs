@@ -18,7 +18,6 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::warn;
 use vigil_bus::{HeartbeatBody, SequenceBook};
 
 use crate::config::BusConfig;
@@ -143,31 +142,22 @@ pub async fn serve(
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
-    loop {
-        let accepted = tokio::select! {
-            () = shutdown.cancelled() => break,
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, peer) = match accepted {
-            Ok(pair) => pair,
-            Err(e) => {
-                warn!(error = %e, "bus accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
+    crate::listen::accept_sessions(
+        listener,
+        "bus",
+        shared.connections.clone(),
+        shutdown.clone(),
+        tracker,
+        |_| shared.metrics.bus_connections_refused.increment(1),
+        |stream, peer| {
+            let (shared, shutdown) = (shared.clone(), shutdown.clone());
+            async move {
+                tokio::select! {
+                    () = session::run(shared, stream, peer) => {}
+                    () = shutdown.cancelled() => {}
+                }
             }
-        };
-        let Ok(permit) = shared.connections.clone().try_acquire_owned() else {
-            warn!(%peer, "bus session limit reached; connection closed");
-            continue;
-        };
-        let shared = shared.clone();
-        let shutdown = shutdown.clone();
-        tracker.spawn(async move {
-            tokio::select! {
-                () = session::run(shared, stream, peer) => {}
-                () = shutdown.cancelled() => {}
-            }
-            drop(permit);
-        });
-    }
+        },
+    )
+    .await;
 }

@@ -166,7 +166,7 @@ impl Reporter {
         event.provenance.authenticated = true;
         event.provenance.peer = peer;
         let priority = incident.priority();
-        let risk = (u32::from(priority) * 10 * u32::from(SIEM_ASSET) / 25) as u8;
+        let risk = vigil_correlate::risk(priority, 10, 0, SIEM_ASSET).attack;
         let alarm = Alarm {
             v: vigil_event::JSON_SCHEMA_VERSION,
             id: Uuid::now_v7(),

@@ -240,20 +240,13 @@ impl Session {
                     return Err(Refusal(RejectReason::Protocol, "a second Hello".into()));
                 }
                 EdgeMessage::Batch(signed) => {
-                    let (header, events) = self.batch(&signed)?;
-                    self.check_clock(header.sent_at_micros).await;
+                    let (header, offset, events) = self.batch(&signed)?;
+                    self.report_clock(offset).await;
                     let count = events.len() as u64;
                     self.shared.metrics.bus_received.increment(count);
                     self.shared.sensor_seen(&self.name, None);
-                    let durable = self
-                        .shared
-                        .queue
-                        .push_acknowledged(events)
-                        .await
-                        .map_err(|_| {
-                            Refusal(RejectReason::Protocol, "the core is stopping".into())
-                        });
-                    let Ok(durable) = durable else {
+                    let Ok(durable) = self.shared.queue.push_acknowledged(events).await else {
+                        // The core is stopping: unacknowledged, the batch is sent again.
                         return Ok(());
                     };
                     let _ = out.send(Outgoing::Ack {
@@ -267,7 +260,8 @@ impl Session {
                     let beat: HeartbeatBody = decode(&signed.body)
                         .map_err(|e| Refusal(RejectReason::Malformed, e.to_string()))?;
                     self.check_origin(&beat.sensor, &beat.session)?;
-                    self.check_clock(beat.sent_at_micros).await;
+                    let offset = self.clock_offset(beat.sent_at_micros, Timestamp::now());
+                    self.report_clock(offset).await;
                     self.shared.sensor_seen(&self.name, Some(beat));
                 }
                 EdgeMessage::CommandResult(signed) => {
@@ -316,9 +310,12 @@ impl Session {
         Ok(())
     }
 
-    /// Verifies and decodes a batch; returns its header and its events, stamped with their
-    /// provenance (and corrected for the edge's clock offset when past the limit).
-    fn batch(&mut self, signed: &Signed) -> Result<(BatchHeader, Vec<Event>), Refusal> {
+    /// Verifies and decodes a batch; returns its header, the edge's clock offset when past the
+    /// limit, and its events, stamped with their provenance (and corrected by that offset).
+    fn batch(
+        &mut self,
+        signed: &Signed,
+    ) -> Result<(BatchHeader, Option<i64>, Vec<Event>), Refusal> {
         self.verify(signed, SignedKind::Batch)?;
         let body = BatchBody::decode(&signed.body)
             .map_err(|e| Refusal(RejectReason::Malformed, e.to_string()))?;
@@ -376,7 +373,7 @@ impl Session {
             }
             events.push(event);
         }
-        Ok((header, events))
+        Ok((header, offset, events))
     }
 
     /// The core's clock minus the edge's, when it is past `max_clock_skew`.
@@ -388,8 +385,8 @@ impl Session {
 
     /// Raises a clock-skew alarm when the edge's clock is past the limit (once per skewed
     /// stretch of a session, and again once it was back in line).
-    async fn check_clock(&mut self, edge_micros: i64) {
-        match self.clock_offset(edge_micros, Timestamp::now()) {
+    async fn report_clock(&mut self, offset: Option<i64>) {
+        match offset {
             Some(offset) if !self.skew_reported => {
                 self.skew_reported = true;
                 self.shared

@@ -4,7 +4,6 @@
 //! therefore known as stored, and its batch sent again by the edge is a duplicate, not a
 //! second copy.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -35,13 +34,10 @@ pub fn save(data_dir: &Path, book: &SequenceBook, store: &Store) -> anyhow::Resu
         events_next: store.events.next_record(),
         book: book.clone(),
     };
-    let tmp = path.with_extension("json.tmp");
-    let mut file =
-        std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    serde_json::to_writer(&mut file, &saved)?;
-    file.flush()?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))
+    Ok(vigil_store::replace_file(
+        &path,
+        &serde_json::to_vec(&saved)?,
+    )?)
 }
 
 /// The saved book, updated with every bus event stored after it; returns it and how many
@@ -64,7 +60,7 @@ pub fn recover(data_dir: &Path, store: &Store) -> anyhow::Result<(SequenceBook, 
         read += 1;
         if let (Transport::Bus, Some(seq)) = (event.provenance.transport, event.provenance.sequence)
         {
-            book.sensor_mut(&event.provenance.sensor).insert(seq, seq);
+            book.insert(&event.provenance.sensor, seq, seq);
         }
     })?;
     Ok((book, read))

@@ -71,35 +71,25 @@ impl AgentIntake {
         shutdown: CancellationToken,
         tracker: TaskTracker,
     ) {
-        loop {
-            let accepted = tokio::select! {
-                () = shutdown.cancelled() => break,
-                accepted = listener.accept() => accepted,
-            };
-            let (stream, peer) = match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Typically out of file descriptors: back off briefly instead of spinning.
-                    warn!(error = %e, "accepting an agent connection failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
+        let metrics = self.metrics.clone();
+        crate::listen::accept_sessions(
+            listener,
+            "agent",
+            self.sessions.clone(),
+            shutdown.clone(),
+            tracker,
+            move |_| metrics.connections_refused.increment(1),
+            |stream, peer| {
+                let (intake, shutdown) = (self.clone(), shutdown.clone());
+                async move {
+                    intake.metrics.connections.increment(1.0);
+                    intake.metrics.connections_total.increment(1);
+                    Session::new(&intake, peer).run(stream, &shutdown).await;
+                    intake.metrics.connections.decrement(1.0);
                 }
-            };
-            let Ok(permit) = self.sessions.clone().try_acquire_owned() else {
-                self.metrics.connections_refused.increment(1);
-                warn!(%peer, limit = self.config.max_connections, "agent session limit reached; connection closed");
-                continue;
-            };
-            let intake = self.clone();
-            let shutdown = shutdown.clone();
-            tracker.spawn(async move {
-                let _permit = permit;
-                intake.metrics.connections.increment(1.0);
-                intake.metrics.connections_total.increment(1);
-                Session::new(&intake, peer).run(stream, &shutdown).await;
-                intake.metrics.connections.decrement(1.0);
-            });
-        }
+            },
+        )
+        .await;
     }
 }
 
