@@ -1,7 +1,10 @@
 //! The edge's Prometheus metrics: names, pre-registered handles per source, and what every
 //! rejection is counted as.
 
-use metrics::{Counter, Gauge, counter, describe_counter, describe_gauge, gauge};
+use metrics::{
+    Counter, Gauge, Histogram, counter, describe_counter, describe_gauge, describe_histogram,
+    gauge, histogram,
+};
 
 use crate::intake::IntakeCounts;
 
@@ -148,6 +151,16 @@ pub struct EdgeMetrics {
     pub forward_errors: Counter,
     /// `vigil_edge_store_errors_total`: failed writes of edge alarms (retried).
     pub store_errors: Counter,
+    /// `vigil_edge_bus_spooled_events`: events in the spool not yet acknowledged by a core.
+    pub bus_spooled: Gauge,
+    /// `vigil_edge_bus_acked_total`: spooled events acknowledged by a core (each once, over
+    /// whichever path first).
+    pub bus_acked: Counter,
+    /// `vigil_edge_bus_refused_total`: refusals (`Reject`) received from a core.
+    pub bus_refused: Counter,
+    /// `vigil_edge_bus_ack_seconds`: from handing a batch to the spool to a core's
+    /// acknowledgement that it is stored (for the oldest event of each acknowledged batch).
+    pub bus_ack_seconds: Histogram,
     lost: Counter,
     lost_tally: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
@@ -225,6 +238,14 @@ impl EdgeMetrics {
                 "vigil_edge_lost_total",
                 "Events that could not be forwarded before shutdown",
             ),
+            (
+                "vigil_edge_bus_acked_total",
+                "Events a core acknowledged as stored (bus output)",
+            ),
+            (
+                "vigil_edge_bus_refused_total",
+                "Refusals received from a core (bus output); the edge reconnects",
+            ),
         ] {
             describe_counter!(name, help);
         }
@@ -239,7 +260,15 @@ impl EdgeMetrics {
         );
         describe_gauge!(
             "vigil_edge_forward_connected",
-            "1 while connected to the core"
+            "Connections to cores (0 or 1; with the bus output, one per path up)"
+        );
+        describe_gauge!(
+            "vigil_edge_bus_spooled_events",
+            "Events in the spool not yet acknowledged by a core"
+        );
+        describe_histogram!(
+            "vigil_edge_bus_ack_seconds",
+            "From handing a batch to the spool to the core's acknowledgement that it is stored"
         );
         EdgeMetrics {
             queue_depth: gauge!("vigil_edge_queue_events"),
@@ -253,6 +282,10 @@ impl EdgeMetrics {
             reconnects: counter!("vigil_edge_forward_reconnects_total"),
             forward_errors: counter!("vigil_edge_forward_errors_total"),
             store_errors: counter!("vigil_edge_store_errors_total"),
+            bus_spooled: gauge!("vigil_edge_bus_spooled_events"),
+            bus_acked: counter!("vigil_edge_bus_acked_total"),
+            bus_refused: counter!("vigil_edge_bus_refused_total"),
+            bus_ack_seconds: histogram!("vigil_edge_bus_ack_seconds"),
             lost: counter!("vigil_edge_lost_total"),
             lost_tally: Default::default(),
         }

@@ -242,6 +242,34 @@ enum BenchCommand {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Edge to core over the signed event bus (mutual TLS, signed batches, durable acks):
+    /// throughput to storage, then the latency the bus adds at a steady rate.
+    Bus {
+        /// Plugin .cfg files or directories the edge loads (repeatable).
+        #[arg(long, value_name = "PATH")]
+        plugins: Vec<PathBuf>,
+        /// Directory with the agent's aliases.cfg and config.cfg.
+        #[arg(long, value_name = "DIR")]
+        agent_config: Option<PathBuf>,
+        /// Concurrent TCP connections into the edge.
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+        /// Messages per throughput run.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Runs of each measurement; medians are reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Messages per second of the latency runs.
+        #[arg(long, default_value_t = 75_000)]
+        rate: u64,
+        /// Seconds of each latency run.
+        #[arg(long, default_value_t = 10)]
+        latency_seconds: u64,
+        /// Log files whose lines are sent (as RFC 3164 messages).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
     /// Agent intake to durable store: a real server fed by concurrent agent sessions on loopback.
     Intake {
         /// Concurrent agent sessions.
@@ -496,6 +524,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 peer: rsyslog,
             };
             vigil::bench::edge::edge(&options, &mut std::io::stdout())
+        }
+        Commands::Bench(BenchCommand::Bus {
+            plugins,
+            agent_config,
+            connections,
+            events,
+            runs,
+            rate,
+            latency_seconds,
+            files,
+        }) => {
+            let options = vigil::bench::bus::BusBenchOptions {
+                exe: std::env::current_exe()?,
+                plugins,
+                agent_config,
+                files,
+                connections,
+                events,
+                runs,
+                rate,
+                latency_seconds,
+            };
+            vigil::bench::bus::bus(&options, &mut std::io::stdout())
         }
         Commands::Bench(BenchCommand::Intake {
             connections,

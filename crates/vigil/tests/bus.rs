@@ -325,6 +325,23 @@ fn two_paths_one_cut_under_load_nothing_lost_nothing_doubled() {
     wait_stored(&core_dir, "edge2", N);
     // Both paths carried batches: the core saw (and skipped) copies.
     assert!(core.metric("vigil_bus_duplicates_total").unwrap() > 0.0);
+    // The edge saw everything acknowledged, emptied its spool and timed the acknowledgements.
+    edge.wait_for_metric("vigil_edge_bus_acked_total", N as f64, WAIT)
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    while edge.metric("vigil_edge_bus_spooled_events").unwrap() != 0.0 {
+        assert!(Instant::now() < deadline, "the spool never emptied");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        edge.metric("vigil_edge_bus_acked_total").unwrap(),
+        N as f64,
+        "each event acknowledged once"
+    );
+    let p99 = edge
+        .metric_series("vigil_edge_bus_ack_seconds{quantile=\"0.99\"}")
+        .unwrap();
+    assert!(p99 > 0.0 && p99 < 30.0, "ack latency p99 {p99} s");
     edge.terminate().unwrap();
     core.terminate().unwrap();
     assert_exactly_once(&core_dir, "edge2", N);

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::sync::Notify;
@@ -82,11 +82,30 @@ struct Shared {
     received: AtomicU64,
     metrics: EdgeMetrics,
     seen_commands: Mutex<VecDeque<CommandId>>,
+    /// When each appended run of numbers (by its first) was handed to the spool, for
+    /// `vigil_edge_bus_ack_seconds`.
+    handed: Mutex<VecDeque<(u64, Instant)>>,
 }
 
 impl Shared {
     fn spool(&self) -> std::sync::MutexGuard<'_, Spool> {
         self.spool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records how long ago the run holding `first` was handed to the spool, and forgets the
+    /// runs wholly before `oldest_unacked` (none left unacknowledged: all but the last).
+    fn record_ack_latency(&self, first: u64, oldest_unacked: Option<u64>) {
+        let mut handed = self.handed.lock().unwrap_or_else(|p| p.into_inner());
+        let at = handed.partition_point(|&(start, _)| start <= first);
+        if let Some(&(_, when)) = at.checked_sub(1).and_then(|i| handed.get(i)) {
+            self.metrics
+                .bus_ack_seconds
+                .record(when.elapsed().as_secs_f64());
+        }
+        let keep_from = oldest_unacked.unwrap_or(u64::MAX);
+        while handed.len() > 1 && handed.get(1).is_some_and(|&(start, _)| start <= keep_from) {
+            handed.pop_front();
+        }
     }
 
     /// Marks path `i` up or down, and publishes how many are up.
@@ -129,6 +148,7 @@ pub fn run(target: BusTarget, spool: Spool, parts: OutputParts, runtime: tokio::
         received: AtomicU64::new(0),
         metrics: metrics.clone(),
         seen_commands: Mutex::new(VecDeque::new()),
+        handed: Mutex::new(VecDeque::new()),
     });
     let stop_paths = CancellationToken::new();
     let tasks: Vec<_> = (0..paths)
@@ -179,16 +199,25 @@ fn flush_acks(shared: &Shared) {
 /// push back on the sources meanwhile). False if it could not before `give_up`.
 fn spool_events(shared: &Shared, mut events: Vec<Event>, give_up: &CancellationToken) -> bool {
     let mut wait = Duration::from_millis(20);
+    let handed = Instant::now();
+    // This thread is the spool's only writer: the numbering cannot move while encoding, which
+    // happens outside the lock the paths share.
+    let first = shared.spool().next_sequence();
+    let payloads = encode_numbered(&mut events, first, &shared.target.sensor);
     loop {
-        let result = {
-            let mut spool = shared.spool();
-            let first = spool.next_sequence();
-            let payloads = encode_numbered(&mut events, first, &shared.target.sensor);
-            spool.append(&payloads)
-        };
+        let result = shared.spool().append(&payloads);
         match result {
             Ok(appended) => {
                 shared.metrics.forwarded.increment(appended.count);
+                shared
+                    .handed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push_back((appended.first, handed));
+                shared
+                    .metrics
+                    .bus_spooled
+                    .set(shared.spool().stats().records_unacked as f64);
                 if let Some((first, last)) = appended.dropped {
                     warn!(
                         first,
@@ -482,10 +511,27 @@ async fn handle(
         CoreMessage::Ack(ack) => {
             in_flight.remove(&ack.first_sequence);
             let last = ack.first_sequence + ack.count.saturating_sub(1);
-            shared.spool().ack(ack.first_sequence, last)?;
-            shared.metrics.forward_depth.set(in_flight.len() as f64);
+            // Counted once, whichever path's acknowledgement (stored now, or a duplicate of what
+            // another path or an earlier connection delivered) arrives first.
+            let (newly, unacked, oldest) = {
+                let mut spool = shared.spool();
+                let before = spool.stats().records_unacked;
+                spool.ack(ack.first_sequence, last)?;
+                let stats = spool.stats();
+                (
+                    before.saturating_sub(stats.records_unacked),
+                    stats.records_unacked,
+                    stats.oldest_unacked,
+                )
+            };
+            shared.metrics.bus_spooled.set(unacked as f64);
+            if newly > 0 {
+                shared.metrics.bus_acked.increment(newly);
+                shared.record_ack_latency(ack.first_sequence, oldest);
+            }
         }
         CoreMessage::Reject(r) => {
+            shared.metrics.bus_refused.increment(1);
             anyhow::bail!(
                 "the core refused input ({:?}): {}; reconnecting",
                 r.reason,

@@ -21,7 +21,7 @@ use super::parse::read_lines;
 use crate::process::EdgeProcess;
 
 /// Messages per connection built once and sent repeatedly.
-const CHUNK_MESSAGES: usize = 10_000;
+pub(super) const CHUNK_MESSAGES: usize = 10_000;
 
 /// Who receives the load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,18 +78,7 @@ pub fn edge(options: &EdgeBenchOptions, out: &mut impl Write) -> anyhow::Result<
     let chunks = (options.events as usize)
         .div_ceil(connections * CHUNK_MESSAGES)
         .max(1);
-    let payloads: Vec<Arc<Vec<u8>>> = (0..connections)
-        .map(|conn| {
-            let mut chunk = Vec::new();
-            for i in 0..CHUNK_MESSAGES {
-                let line = &lines[(conn * 7919 + i) % lines.len()];
-                chunk.extend_from_slice(b"<38>");
-                chunk.extend_from_slice(line.as_bytes());
-                chunk.push(b'\n');
-            }
-            Arc::new(chunk)
-        })
-        .collect();
+    let payloads = syslog_payloads(&lines, connections);
     let total = (connections * chunks * CHUNK_MESSAGES) as u64;
     let bytes: usize = payloads.iter().map(|p| p.len()).sum::<usize>() * chunks;
     writeln!(
@@ -135,8 +124,42 @@ pub fn edge(options: &EdgeBenchOptions, out: &mut impl Write) -> anyhow::Result<
     Ok(())
 }
 
+/// One chunk of [`CHUNK_MESSAGES`] RFC 3164 messages per connection, from `lines` cycled
+/// (each connection starting elsewhere in them).
+pub(super) fn syslog_payloads(lines: &[String], connections: usize) -> Vec<Arc<Vec<u8>>> {
+    (0..connections)
+        .map(|conn| {
+            let mut chunk = Vec::new();
+            for i in 0..CHUNK_MESSAGES {
+                let line = &lines[(conn * 7919 + i) % lines.len()];
+                chunk.extend_from_slice(b"<38>");
+                chunk.extend_from_slice(line.as_bytes());
+                chunk.push(b'\n');
+            }
+            Arc::new(chunk)
+        })
+        .collect()
+}
+
+/// The `[plugins]` table of an edge loading `plugins` (and the agent configuration).
+pub(super) fn plugins_toml(plugins: &[PathBuf], agent_config: Option<&Path>) -> String {
+    let cfg = plugins
+        .iter()
+        .map(|p| format!("{:?}", p.display().to_string()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let agent = agent_config
+        .map(|d| format!("agent_config = {:?}\n", d.display().to_string()))
+        .unwrap_or_default();
+    format!("[plugins]\ncfg = [{cfg}]\n{agent}")
+}
+
 /// Connects once per payload to `addr`, then sends every payload `chunks` times together.
-fn send_all(addr: SocketAddr, payloads: &[Arc<Vec<u8>>], chunks: usize) -> anyhow::Result<Instant> {
+pub(super) fn send_all(
+    addr: SocketAddr,
+    payloads: &[Arc<Vec<u8>>],
+    chunks: usize,
+) -> anyhow::Result<Instant> {
     let streams = payloads
         .iter()
         .map(|_| {
@@ -156,22 +179,10 @@ fn edge_once(
 ) -> anyhow::Result<EdgeRun> {
     let dir = tempfile::tempdir()?;
     let output = dir.path().join("events.jsonl");
-    let quoted = |paths: &[PathBuf]| {
-        paths
-            .iter()
-            .map(|p| format!("{:?}", p.display().to_string()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let agent = options
-        .agent_config
-        .as_ref()
-        .map(|d| format!("agent_config = {:?}\n", d.display().to_string()))
-        .unwrap_or_default();
     let config = format!(
-        "data_dir = {:?}\n[plugins]\ncfg = [{}]\n{agent}[[source]]\nname = \"tcp\"\nkind = \"syslog_tcp\"\nlisten = \"127.0.0.1:0\"\n[forward]\nkind = \"file\"\npath = {:?}\n[metrics]\nlisten = \"127.0.0.1:0\"\n",
+        "data_dir = {:?}\n{}[[source]]\nname = \"tcp\"\nkind = \"syslog_tcp\"\nlisten = \"127.0.0.1:0\"\n[forward]\nkind = \"file\"\npath = {:?}\n[metrics]\nlisten = \"127.0.0.1:0\"\n",
         dir.path().display().to_string(),
-        quoted(&options.plugins),
+        plugins_toml(&options.plugins, options.agent_config.as_deref()),
         output.display().to_string()
     );
     let edge = EdgeProcess::start(&options.exe, dir.path(), &config)?;
