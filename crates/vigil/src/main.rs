@@ -220,55 +220,29 @@ enum BenchCommand {
     },
     /// Syslog over TCP into a real edge, to normalised events; optionally rsyslogd side by side.
     Edge {
-        /// Plugin .cfg files or directories the edge loads (repeatable).
-        #[arg(long, value_name = "PATH")]
-        plugins: Vec<PathBuf>,
-        /// Directory with the agent's aliases.cfg and config.cfg.
-        #[arg(long, value_name = "DIR")]
-        agent_config: Option<PathBuf>,
-        /// Concurrent TCP connections.
-        #[arg(long, default_value_t = 4)]
-        connections: usize,
+        #[command(flatten)]
+        load: vigil::bench::edge::SyslogLoad,
         /// Messages per run.
         #[arg(long, default_value_t = 2_000_000)]
         events: u64,
-        /// Runs; the median is reported.
-        #[arg(long, default_value_t = 3)]
-        runs: usize,
         /// Also measure rsyslogd (must be installed) receiving the same load into a file.
         #[arg(long)]
         rsyslog: bool,
-        /// Log files whose lines are sent (as RFC 3164 messages).
-        #[arg(required = true, value_name = "FILE")]
-        files: Vec<PathBuf>,
     },
     /// Edge to core over the signed event bus (mutual TLS, signed batches, durable acks):
     /// throughput to storage, then the latency the bus adds at a steady rate.
     Bus {
-        /// Plugin .cfg files or directories the edge loads (repeatable).
-        #[arg(long, value_name = "PATH")]
-        plugins: Vec<PathBuf>,
-        /// Directory with the agent's aliases.cfg and config.cfg.
-        #[arg(long, value_name = "DIR")]
-        agent_config: Option<PathBuf>,
-        /// Concurrent TCP connections into the edge.
-        #[arg(long, default_value_t = 4)]
-        connections: usize,
+        #[command(flatten)]
+        load: vigil::bench::edge::SyslogLoad,
         /// Messages per throughput run.
         #[arg(long, default_value_t = 1_000_000)]
         events: u64,
-        /// Runs of each measurement; medians are reported.
-        #[arg(long, default_value_t = 3)]
-        runs: usize,
         /// Messages per second of the latency runs.
         #[arg(long, default_value_t = 75_000)]
         rate: u64,
         /// Seconds of each latency run.
         #[arg(long, default_value_t = 10)]
         latency_seconds: u64,
-        /// Log files whose lines are sent (as RFC 3164 messages).
-        #[arg(required = true, value_name = "FILE")]
-        files: Vec<PathBuf>,
     },
     /// Agent intake to durable store: a real server fed by concurrent agent sessions on loopback.
     Intake {
@@ -505,44 +479,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Commands::Bench(BenchCommand::Edge {
-            plugins,
-            agent_config,
-            connections,
+            load,
             events,
-            runs,
             rsyslog,
-            files,
         }) => {
             let options = vigil::bench::edge::EdgeBenchOptions {
                 exe: std::env::current_exe()?,
-                plugins,
-                agent_config,
-                files,
-                connections,
+                load,
                 events,
-                runs,
                 peer: rsyslog,
             };
             vigil::bench::edge::edge(&options, &mut std::io::stdout())
         }
         Commands::Bench(BenchCommand::Bus {
-            plugins,
-            agent_config,
-            connections,
+            load,
             events,
-            runs,
             rate,
             latency_seconds,
-            files,
         }) => {
             let options = vigil::bench::bus::BusBenchOptions {
                 exe: std::env::current_exe()?,
-                plugins,
-                agent_config,
-                files,
-                connections,
+                load,
                 events,
-                runs,
                 rate,
                 latency_seconds,
             };

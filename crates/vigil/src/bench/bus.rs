@@ -22,7 +22,7 @@ use vigil_event::Event;
 use vigil_store::Log;
 
 use super::Spread;
-use super::edge::{plugins_toml, send_all, syslog_payloads};
+use super::edge::{SyslogLoad, send_all, syslog_payloads};
 use super::parse::read_lines;
 use crate::process::{EdgeProcess, ServerProcess, loopback_config_with_bus};
 
@@ -38,18 +38,10 @@ const TICK: Duration = Duration::from_millis(10);
 pub struct BusBenchOptions {
     /// The `vigil` binary to start as core and edge.
     pub exe: PathBuf,
-    /// Plugin `.cfg` files or directories the edge loads.
-    pub plugins: Vec<PathBuf>,
-    /// The agent's configuration directory.
-    pub agent_config: Option<PathBuf>,
-    /// Log files whose lines are sent.
-    pub files: Vec<PathBuf>,
-    /// Concurrent TCP connections into the edge (throughput runs).
-    pub connections: usize,
+    /// What is sent, and how often each measurement runs.
+    pub load: SyslogLoad,
     /// Messages per throughput run (rounded up to whole chunks per connection).
     pub events: u64,
-    /// Repetitions of each measurement; medians are reported.
-    pub runs: usize,
     /// Messages per second of the latency runs.
     pub rate: u64,
     /// Length of each latency run.
@@ -84,7 +76,7 @@ impl Pair {
         let config = format!(
             "data_dir = {:?}\n[sensor]\nname = \"{SENSOR}\"\n{}[[source]]\nname = \"tcp\"\nkind = \"syslog_tcp\"\nlisten = \"127.0.0.1:0\"\n[forward]\nkind = \"bus\"\n[forward.bus]\nendpoints = [\"{}\"]\ncert = {}\nkey = {}\nca = {}\n[metrics]\nlisten = \"127.0.0.1:0\"\n",
             edge_dir.display().to_string(),
-            plugins_toml(&options.plugins, options.agent_config.as_deref()),
+            options.load.plugins_toml(),
             core.info
                 .bus
                 .first()
@@ -154,8 +146,8 @@ struct LatencyRun {
 
 /// Runs both measurements `runs` times and prints each run and the medians.
 pub fn bus(options: &BusBenchOptions, out: &mut impl Write) -> anyhow::Result<()> {
-    let lines = read_lines(&options.files)?;
-    let connections = options.connections.max(1);
+    let lines = read_lines(&options.load.files)?;
+    let connections = options.load.connections.max(1);
     let payloads = syslog_payloads(&lines, connections);
     let per_chunk = super::edge::CHUNK_MESSAGES;
     let chunks = (options.events as usize)
@@ -165,10 +157,10 @@ pub fn bus(options: &BusBenchOptions, out: &mut impl Write) -> anyhow::Result<()
     writeln!(
         out,
         "bus benchmark: {total} syslog messages over {connections} TCP connections into an edge, signed batches over mutual TLS to a core, acknowledged once fsynced; then {} events/s for {} s for latency; {} runs each",
-        options.rate, options.latency_seconds, options.runs
+        options.rate, options.latency_seconds, options.load.runs
     )?;
     let mut throughput = Vec::new();
-    for run in 1..=options.runs.max(1) {
+    for run in 1..=options.load.runs.max(1) {
         let pair = Pair::start(options)?;
         let began = send_all(pair.edge.source_addr("tcp")?, &payloads, chunks)?;
         pair.wait_stored(total)?;
@@ -187,7 +179,7 @@ pub fn bus(options: &BusBenchOptions, out: &mut impl Write) -> anyhow::Result<()
         throughput.push(result);
     }
     let mut latency = Vec::new();
-    for run in 1..=options.runs.max(1) {
+    for run in 1..=options.load.runs.max(1) {
         let pair = Pair::start(options)?;
         let sent = paced(
             pair.edge.source_addr("tcp")?,

@@ -32,23 +32,53 @@ pub enum Receiver {
     Rsyslog,
 }
 
+/// The syslog load the edge and bus benchmarks send, and the plugins the edge parses it with.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SyslogLoad {
+    /// Plugin .cfg files or directories the edge loads (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub plugins: Vec<PathBuf>,
+    /// Directory with the agent's aliases.cfg and config.cfg.
+    #[arg(long, value_name = "DIR")]
+    pub agent_config: Option<PathBuf>,
+    /// Concurrent TCP connections into the edge.
+    #[arg(long, default_value_t = 4)]
+    pub connections: usize,
+    /// Runs of each measurement; medians are reported.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Log files whose lines are sent (as RFC 3164 messages).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+impl SyslogLoad {
+    /// The `[plugins]` table of an edge loading these plugins (and the agent configuration).
+    pub(super) fn plugins_toml(&self) -> String {
+        let cfg = self
+            .plugins
+            .iter()
+            .map(|p| format!("{:?}", p.display().to_string()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let agent = self
+            .agent_config
+            .as_ref()
+            .map(|d| format!("agent_config = {:?}\n", d.display().to_string()))
+            .unwrap_or_default();
+        format!("[plugins]\ncfg = [{cfg}]\n{agent}")
+    }
+}
+
 /// Parameters of the edge benchmark.
 #[derive(Debug, Clone)]
 pub struct EdgeBenchOptions {
     /// The `vigil` binary to start as the edge.
     pub exe: PathBuf,
-    /// Plugin `.cfg` files or directories the edge loads.
-    pub plugins: Vec<PathBuf>,
-    /// The agent's configuration directory.
-    pub agent_config: Option<PathBuf>,
-    /// Log files whose lines are sent.
-    pub files: Vec<PathBuf>,
-    /// Concurrent TCP connections.
-    pub connections: usize,
+    /// What is sent, and how often it is measured.
+    pub load: SyslogLoad,
     /// Messages per run (rounded up to a multiple of the chunk per connection).
     pub events: u64,
-    /// Repetitions; the median is reported.
-    pub runs: usize,
     /// Also measure rsyslogd with the same load.
     pub peer: bool,
 }
@@ -73,8 +103,8 @@ impl EdgeRun {
 
 /// Runs the benchmark (and the peer's, when asked) and prints each run and the medians.
 pub fn edge(options: &EdgeBenchOptions, out: &mut impl Write) -> anyhow::Result<()> {
-    let lines = read_lines(&options.files)?;
-    let connections = options.connections.max(1);
+    let lines = read_lines(&options.load.files)?;
+    let connections = options.load.connections.max(1);
     let chunks = (options.events as usize)
         .div_ceil(connections * CHUNK_MESSAGES)
         .max(1);
@@ -86,7 +116,7 @@ pub fn edge(options: &EdgeBenchOptions, out: &mut impl Write) -> anyhow::Result<
         "edge benchmark: {total} syslog messages ({:.0} bytes each on average, from {} distinct lines) over {connections} TCP connections per run, {} runs",
         bytes as f64 / total as f64,
         lines.len(),
-        options.runs
+        options.load.runs
     )?;
     let mut receivers = vec![Receiver::Edge];
     if options.peer {
@@ -95,7 +125,7 @@ pub fn edge(options: &EdgeBenchOptions, out: &mut impl Write) -> anyhow::Result<
     let mut summary = Vec::new();
     for receiver in receivers {
         let mut runs = Vec::new();
-        for run in 1..=options.runs.max(1) {
+        for run in 1..=options.load.runs.max(1) {
             let result = match receiver {
                 Receiver::Edge => edge_once(options, &payloads, chunks, total)?,
                 Receiver::Rsyslog => rsyslog_once(&payloads, chunks, total)?,
@@ -141,19 +171,6 @@ pub(super) fn syslog_payloads(lines: &[String], connections: usize) -> Vec<Arc<V
         .collect()
 }
 
-/// The `[plugins]` table of an edge loading `plugins` (and the agent configuration).
-pub(super) fn plugins_toml(plugins: &[PathBuf], agent_config: Option<&Path>) -> String {
-    let cfg = plugins
-        .iter()
-        .map(|p| format!("{:?}", p.display().to_string()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let agent = agent_config
-        .map(|d| format!("agent_config = {:?}\n", d.display().to_string()))
-        .unwrap_or_default();
-    format!("[plugins]\ncfg = [{cfg}]\n{agent}")
-}
-
 /// Connects once per payload to `addr`, then sends every payload `chunks` times together.
 pub(super) fn send_all(
     addr: SocketAddr,
@@ -182,7 +199,7 @@ fn edge_once(
     let config = format!(
         "data_dir = {:?}\n{}[[source]]\nname = \"tcp\"\nkind = \"syslog_tcp\"\nlisten = \"127.0.0.1:0\"\n[forward]\nkind = \"file\"\npath = {:?}\n[metrics]\nlisten = \"127.0.0.1:0\"\n",
         dir.path().display().to_string(),
-        plugins_toml(&options.plugins, options.agent_config.as_deref()),
+        options.load.plugins_toml(),
         output.display().to_string()
     );
     let edge = EdgeProcess::start(&options.exe, dir.path(), &config)?;
