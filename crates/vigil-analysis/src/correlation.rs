@@ -217,16 +217,20 @@ pub struct Recovery {
     pub restored_outputs: u64,
     /// Backlogs dropped because their directive changed while the server was down.
     pub dropped_backlogs: usize,
+    /// Event record number the replay read the store from (every later event was read).
+    pub read_from: u64,
 }
 
 /// Restores the engine from the saved state (if any) and correlates again the events stored
-/// after it, storing only outputs the store does not already hold.
+/// after it, storing only outputs the store does not already hold. `also` sees every stored
+/// event read (record number and event), for other state rebuilt from the same tail.
 pub fn recover(
     data_dir: &Path,
     setup: &Setup,
     sids: Arc<SidTable>,
     config: &CorrelationConfig,
     store: &mut Store,
+    also: &mut dyn FnMut(u64, &Event),
 ) -> anyhow::Result<(Analyzer, Recovery)> {
     let path = state_path(data_dir);
     let saved: Option<SavedState> = match std::fs::read(&path) {
@@ -241,7 +245,11 @@ pub fn recover(
         // First start (or state deliberately removed): correlation starts empty from here on.
         let analyzer = setup.analyzer(sids, config);
         save_state(data_dir, &analyzer, store)?;
-        return Ok((analyzer, Recovery::default()));
+        let recovery = Recovery {
+            read_from: store.events.next_record(),
+            ..Recovery::default()
+        };
+        return Ok((analyzer, recovery));
     };
     let (mut engine, carry) = Engine::restore(
         setup.set.clone(),
@@ -274,7 +282,9 @@ pub fn recover(
     );
     let mut inputs: Vec<Event> = Vec::new();
     let mut stored_ids: HashSet<Uuid> = HashSet::new();
-    store.events.scan_from(from_event, |_, event| {
+    recovery.read_from = from_event;
+    store.events.scan_from(from_event, |n, event| {
+        also(n, &event);
         stored_ids.insert(event.id);
         if !(event.plugin_id == DIRECTIVE_PLUGIN_ID && event.extra.contains_key("backlog_id")) {
             inputs.push(event);

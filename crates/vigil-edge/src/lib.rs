@@ -138,6 +138,7 @@ fn correlation(config: &EdgeConfig) -> anyhow::Result<Option<pipeline::EdgeCorre
         sids,
         &config.correlation,
         &mut store,
+        &mut |_, _| {},
     )
     .context("cannot restore the edge correlation state")?;
     info!(

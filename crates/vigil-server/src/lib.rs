@@ -83,9 +83,36 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
     let setup = correlation::Setup::load(&config.correlation, taxonomy.clone())?;
     let mut store =
         Store::open(data_dir, &config.log_options()).context("cannot open the store")?;
-    let (analyzer, recovery) =
-        correlation::recover(data_dir, &setup, sids, &config.correlation, &mut store)
-            .context("cannot restore the correlation state")?;
+    // The sequence book is brought up to date in the same pass over the store's tail.
+    let (mut book, mut book_from) =
+        bus::state::load(data_dir).context("cannot restore the bus sequence book")?;
+    if book_from > store.events.next_record() {
+        // Ahead of the store (a damaged or replaced store): it may name events the store no
+        // longer has, whose batches would then be skipped as duplicates. Rebuild it whole.
+        warn!(
+            saved = book_from,
+            store = store.events.next_record(),
+            "the bus sequence book is ahead of the store; rebuilding it from the store"
+        );
+        (book, book_from) = (vigil_bus::SequenceBook::default(), 0);
+    }
+    let (analyzer, recovery) = correlation::recover(
+        data_dir,
+        &setup,
+        sids,
+        &config.correlation,
+        &mut store,
+        &mut |n, event| {
+            if n >= book_from {
+                bus::state::record(&mut book, event);
+            }
+        },
+    )
+    .context("cannot restore the correlation state")?;
+    if book_from < recovery.read_from {
+        bus::state::catch_up(&mut book, &store, book_from, recovery.read_from)
+            .context("cannot restore the bus sequence book")?;
+    }
     info!(
         directives = setup.set.directives.len(),
         policies = setup.policies.len(),
@@ -95,13 +122,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
         dropped_backlogs = recovery.dropped_backlogs,
         "correlation ready"
     );
-    let (book, book_read) =
-        bus::state::recover(data_dir, &store).context("cannot restore the bus sequence book")?;
-    info!(
-        sensors = book.iter().count(),
-        events_read = book_read,
-        "bus sequence book ready"
-    );
+    info!(sensors = book.iter().count(), "bus sequence book ready");
     let book = Arc::new(std::sync::Mutex::new(book));
     let bus_tls = match config.bus.enabled {
         true => Some(bus::identity::ServerTls::load(

@@ -1,6 +1,6 @@
 //! The sequence book across restarts: saved with the store position it reflects
-//! (`<data_dir>/bus/sequences.json`, written atomically), and brought up to date at start by
-//! reading the bus events stored after that position. An event stored just before a crash is
+//! (`<data_dir>/bus/sequences.json`, written atomically), and brought up to date at start with
+//! the bus events stored after that position, read in the same pass as correlation recovery. An event stored just before a crash is
 //! therefore known as stored, and its batch sent again by the edge is a duplicate, not a
 //! second copy.
 
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use vigil_bus::SequenceBook;
-use vigil_event::Transport;
+use vigil_event::{Event, Transport};
 use vigil_store::Store;
 
 /// A saved book and the event record number it covers up to.
@@ -40,28 +40,35 @@ pub fn save(data_dir: &Path, book: &SequenceBook, store: &Store) -> anyhow::Resu
     )?)
 }
 
-/// The saved book, updated with every bus event stored after it; returns it and how many
-/// stored events were read.
-pub fn recover(data_dir: &Path, store: &Store) -> anyhow::Result<(SequenceBook, u64)> {
+/// The saved book and the event record number from which stored events are not in it (an
+/// empty book from 0 the first time).
+pub fn load(data_dir: &Path) -> anyhow::Result<(SequenceBook, u64)> {
     let path = book_path(data_dir);
-    let saved = match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice::<SavedBook>(&bytes)
-            .with_context(|| format!("{} is damaged", path.display()))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => SavedBook {
-            events_next: 0,
-            book: SequenceBook::default(),
-        },
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    let mut book = saved.book;
-    let mut read = 0u64;
-    let from = saved.events_next.min(store.events.next_record());
-    store.events.scan_from(from, |_, event| {
-        read += 1;
-        if let (Transport::Bus, Some(seq)) = (event.provenance.transport, event.provenance.sequence)
-        {
-            book.insert(&event.provenance.sensor, seq, seq);
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let saved = serde_json::from_slice::<SavedBook>(&bytes)
+                .with_context(|| format!("{} is damaged", path.display()))?;
+            Ok((saved.book, saved.events_next))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((SequenceBook::default(), 0)),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Records a stored event in the book, if it is a numbered bus event.
+pub fn record(book: &mut SequenceBook, event: &Event) {
+    if let (Transport::Bus, Some(seq)) = (event.provenance.transport, event.provenance.sequence) {
+        book.insert(&event.provenance.sensor, seq, seq);
+    }
+}
+
+/// Records the stored events with record numbers in `from..to` (the part of the tail that
+/// correlation recovery did not read, when the book was saved earlier than its state).
+pub fn catch_up(book: &mut SequenceBook, store: &Store, from: u64, to: u64) -> anyhow::Result<()> {
+    store.events.scan_from(from, |n, event| {
+        if n < to {
+            record(book, &event);
         }
     })?;
-    Ok((book, read))
+    Ok(())
 }
