@@ -102,6 +102,7 @@ pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
         Transport::OssimAgent => 0,
         Transport::Bus => 1,
         Transport::Replay => 2,
+        Transport::Core => 3,
     });
     w.u8(p.authenticated.into());
     w.opt(p.peer, Writer::ip);
@@ -172,6 +173,7 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event, DecodeError> {
             0 => Transport::OssimAgent,
             1 => Transport::Bus,
             2 => Transport::Replay,
+            3 => Transport::Core,
             _ => return Err(r.error_before(1, "transport 0..=2")),
         },
         authenticated: r.bool()?,

@@ -46,6 +46,8 @@ pub enum Transport {
     Bus,
     /// Offline replay of a file.
     Replay,
+    /// Raised by the core itself (its reports about the bus: refused input, loss, silence).
+    Core,
 }
 
 /// Where an event came from and which clocks stamped it.

@@ -162,7 +162,7 @@ impl Reporter {
         event.log = Some(format!("{}: {sensor}: {detail}", incident.title()));
         event.provenance.sensor = self.core.clone();
         event.provenance.received_at = now;
-        event.provenance.transport = Transport::Bus;
+        event.provenance.transport = Transport::Core;
         event.provenance.authenticated = true;
         event.provenance.peer = peer;
         let priority = incident.priority();
