@@ -454,6 +454,8 @@ fn bus_target(
         &spool_dir,
         vigil_spool::SpoolOptions {
             max_bytes: bus.spool_max_mib << 20,
+            // Drop-oldest drops whole segments: at most an eighth of the spool at a time.
+            segment_bytes: (bus.spool_max_mib << 17).min(64 << 20),
             overflow: bus.spool_overflow,
             ..vigil_spool::SpoolOptions::default()
         },

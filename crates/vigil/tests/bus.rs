@@ -733,3 +733,52 @@ fn signed_commands_reach_the_edge_and_their_results_come_back() {
     );
     assert!(log.contains("command from the core") && log.contains("command done"));
 }
+
+#[test]
+fn a_full_spool_dropping_its_oldest_counts_the_loss_and_the_core_alarms_the_exact_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let core_dir = dir.path().join("core");
+    // A port nobody listens on yet: the core starts there later.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    // The CA and the edge's certificate first, from a core started once and stopped.
+    let core = start_core(&core_dir, "");
+    let edge_dir = dir.path().join("edge");
+    issue_sensor(&core_dir, "epsilon", &edge_dir.join("bus"));
+    core.terminate().unwrap();
+    let edge = start_edge(
+        &edge_dir,
+        &edge_config(&edge_dir, "epsilon", &[port], "").replace(
+            "[forward.bus]\n",
+            "[forward.bus]\nspool_max_mib = 1\nspool_overflow = \"drop_oldest\"\n",
+        ),
+    );
+    const N: usize = 20_000;
+    send(&edge, 0..N);
+    edge.wait_for_metric("vigil_edge_forwarded_total", N as f64, WAIT)
+        .unwrap();
+    let lost = edge.metric("vigil_edge_lost_total").unwrap() as usize;
+    assert!(lost > 0 && lost < N, "lost {lost} of {N}");
+    let core = start_core_on(&core_dir, &[port], "gap_timeout = \"1s\"");
+    let alarm = wait_alarm(&core_dir, "event loss");
+    edge.terminate().unwrap();
+    core.terminate().unwrap();
+    // The edge dropped its oldest records: the core stored everything after them, each once,
+    // and its event-loss alarm names exactly the dropped range and the edge's own count.
+    let (map, total) = by_sequence(&core_dir, "epsilon");
+    assert_eq!(total, N - lost);
+    assert_eq!(
+        map.keys().copied().collect::<Vec<_>>(),
+        (lost as u64 + 1..=N as u64).collect::<Vec<_>>()
+    );
+    assert!(
+        alarm
+            .name
+            .contains(&format!("sequence 1..={lost} ({lost} events)"))
+            && alarm.name.contains(&format!("dropped at the edge {lost}")),
+        "{}",
+        alarm.name
+    );
+}

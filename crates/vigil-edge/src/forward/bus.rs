@@ -33,11 +33,6 @@ use crate::queue::Queued;
 use crate::response::Responses;
 use crate::verbosity::Verbosity;
 
-/// Plugin id of the edge's own notices (sid [`SPOOL_OVERFLOW_SID`]: events dropped from a full
-/// spool under `spool_overflow = "drop_oldest"`, with the range in `userdata1`/`userdata2`).
-pub const EDGE_PLUGIN_ID: u32 = 1_000_000_002;
-/// Sid of the spool-overflow notice.
-pub const SPOOL_OVERFLOW_SID: u32 = 1;
 /// How long the core has to answer `Hello`.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often acknowledgements are written to the spool's state at most.
@@ -219,14 +214,14 @@ fn spool_events(shared: &Shared, mut events: Vec<Event>, give_up: &CancellationT
                     .bus_spooled
                     .set(shared.spool().stats().records_unacked as f64);
                 if let Some((first, last)) = appended.dropped {
+                    // Counted, logged, and in the heartbeats' `dropped`: the core's gap monitor
+                    // raises the event-loss alarm for exactly this range.
                     warn!(
                         first,
                         last,
                         "spool full: the oldest unacknowledged events were dropped (spool_overflow = \"drop_oldest\")"
                     );
                     shared.metrics.lose(last - first + 1);
-                    let notice = overflow_notice(&shared.target.sensor, first, last);
-                    return spool_events(shared, vec![notice], give_up);
                 }
                 return true;
             }
@@ -257,27 +252,6 @@ fn encode_numbered(events: &mut [Event], first: u64, sensor: &str) -> Vec<Vec<u8
             bytes
         })
         .collect()
-}
-
-fn overflow_notice(sensor: &str, first: u64, last: u64) -> Event {
-    let now = Timestamp::now();
-    let mut event = Event::new(
-        uuid::Uuid::now_v7(),
-        now,
-        EDGE_PLUGIN_ID,
-        SPOOL_OVERFLOW_SID,
-    );
-    event.userdata.userdata1 = Some(first.to_string());
-    event.userdata.userdata2 = Some(last.to_string());
-    event.log = Some(format!(
-        "edge {sensor}: spool full, events {first}..={last} dropped unsent"
-    ));
-    event.provenance.sensor = sensor.to_string();
-    event.provenance.edge_time = Some(now);
-    event.provenance.received_at = now;
-    event.provenance.time_source = vigil_event::TimeSource::Edge;
-    event.provenance.transport = vigil_event::Transport::Bus;
-    event
 }
 
 /// One path: connect, send, reconnect, until `stop`.

@@ -113,6 +113,12 @@ impl BusShared {
         }
     }
 
+    /// The counters of `sensor`'s last heartbeat, as text.
+    fn last_heartbeat(&self, sensor: &str) -> String {
+        let sensors = self.sensors.lock().unwrap_or_else(|p| p.into_inner());
+        counters(sensors.get(sensor).and_then(|s| s.heartbeat.as_ref()))
+    }
+
     /// Sensors not heard from for `timeout` and not reported yet, with their last counters;
     /// marks them reported.
     fn silent_sensors(&self, timeout: Duration) -> Vec<(String, String)> {
@@ -121,17 +127,21 @@ impl BusShared {
         for (name, status) in sensors.iter_mut() {
             if !status.silent_reported && status.heard.elapsed() >= timeout {
                 status.silent_reported = true;
-                let last = match &status.heartbeat {
-                    Some(h) => format!(
-                        "received {}, spooled {}, dropped {}, next sequence {}",
-                        h.received, h.spooled, h.dropped, h.next_sequence
-                    ),
-                    None => "none".into(),
-                };
-                silent.push((name.clone(), last));
+                silent.push((name.clone(), counters(status.heartbeat.as_ref())));
             }
         }
         silent
+    }
+}
+
+/// A heartbeat's counters as text (`none` without one).
+fn counters(heartbeat: Option<&HeartbeatBody>) -> String {
+    match heartbeat {
+        Some(h) => format!(
+            "received {}, spooled {}, dropped at the edge {}, next sequence {}",
+            h.received, h.spooled, h.dropped, h.next_sequence
+        ),
+        None => "none".into(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Watches every sensor once a second: sequence numbers missing longer than `gap_timeout`
-//! become an event-loss alarm naming the sensor and the range (once per range); a sensor seen
+//! become an event-loss alarm naming the sensor, the range and its last heartbeat's counters
+//! (an edge that dropped events from a full spool says so in `dropped`; once per range); a sensor seen
 //! before that sends no heartbeat or batch for `silence_timeout` becomes a silent-sensor alarm
 //! with its last counters (once, until it is heard from again), so "quiet" (heartbeats keep
 //! coming, nothing to send) is told apart from "cut off" (nothing comes at all).
@@ -48,11 +49,12 @@ pub async fn run(shared: Arc<BusShared>, shutdown: CancellationToken) {
                         &sensor,
                         None,
                         format!(
-                            "sequence {}..={} ({} events) missing for {:?}",
+                            "sequence {}..={} ({} events) missing for {:?}; last heartbeat: {}",
                             gap.first,
                             gap.last,
                             gap.len(),
-                            shared.config.gap_timeout
+                            shared.config.gap_timeout,
+                            shared.last_heartbeat(&sensor)
                         ),
                         None,
                     )
