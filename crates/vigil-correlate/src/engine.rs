@@ -14,7 +14,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use vigil_directives::Var;
-use vigil_event::{Alarm, AlarmStatus, Event, EventKind, TimeSource, Timestamp, Transport};
+use vigil_event::{Alarm, CorrelationState, Event, EventKind, TimeSource, Timestamp, Transport};
 
 use crate::backlog::{AlarmState, Backlog};
 use crate::compile::{CompiledDirective, CompiledSet, NodeId};
@@ -712,11 +712,8 @@ impl Engine {
             state.risk = state.risk.max(r.max());
             state.reliability = state.reliability.max(reliability);
             out.alarms.push(Alarm {
-                v: vigil_event::JSON_SCHEMA_VERSION,
-                id: backlog.id,
                 revision: state.revision,
                 directive_id: directive.id,
-                name: directive.name.clone(),
                 src_ip: de.src_ip,
                 src_port: de.src_port,
                 dst_ip: de.dst_ip,
@@ -726,15 +723,16 @@ impl Engine {
                 reliability: state.reliability,
                 risk: state.risk,
                 level,
-                first_seen: backlog.first_seen,
                 last_seen: backlog.last_seen,
-                status: if finished {
-                    AlarmStatus::Closed
+                correlation: if finished {
+                    CorrelationState::Completed
                 } else {
-                    AlarmStatus::Open
+                    CorrelationState::Active
                 },
+                ended_at: finished.then_some(time),
                 evidence: backlog.evidence(),
                 group,
+                ..Alarm::new(backlog.id, directive.name.clone(), backlog.first_seen)
             });
             self.stats.alarms += 1;
         }
@@ -1103,11 +1101,6 @@ fn describe(backlog: &Backlog, directive: &CompiledDirective) -> String {
 /// A single (non-directive) event whose risk reached 1 is its own alarm (spec 7).
 fn single_event_alarm(event: &Event, r: Risk) -> Alarm {
     Alarm {
-        v: vigil_event::JSON_SCHEMA_VERSION,
-        id: derived_id(b"event-alarm", &[event.id.as_bytes()]),
-        revision: 1,
-        directive_id: 0,
-        name: format!("event {}:{}", event.plugin_id, event.plugin_sid),
         src_ip: event.src_ip,
         src_port: event.src_port,
         dst_ip: event.dst_ip,
@@ -1116,15 +1109,16 @@ fn single_event_alarm(event: &Event, r: Risk) -> Alarm {
         priority: event.priority.unwrap_or(0),
         reliability: event.reliability.unwrap_or(0),
         risk: r.max(),
-        level: 1,
-        first_seen: event.time,
-        last_seen: event.time,
-        status: AlarmStatus::Open,
+        event_count: u64::from(event.occurrences.max(1)),
         evidence: vec![vigil_event::Evidence {
             level: 1,
             event_ids: vec![event.id],
         }],
-        group: None,
+        ..Alarm::new(
+            derived_id(b"event-alarm", &[event.id.as_bytes()]),
+            format!("event {}:{}", event.plugin_id, event.plugin_sid),
+            event.time,
+        )
     }
 }
 
@@ -1140,34 +1134,27 @@ fn level_alarm(c: Crossing, trigger: &Event, time: Timestamp, asset: u8) -> Alar
         IpAddr::V6(v6) => v6.octets(),
     };
     Alarm {
-        v: vigil_event::JSON_SCHEMA_VERSION,
-        id: derived_id(
-            b"level-alarm",
-            &[&host, what.as_bytes(), &time.as_micros().to_le_bytes()],
-        ),
-        revision: 1,
-        directive_id: 0,
-        name: format!(
-            "{what} level of {} reached {} (threshold {})",
-            c.host, c.value, c.threshold
-        ),
         src_ip,
-        src_port: 0,
         dst_ip,
-        dst_port: 0,
-        protocol: vigil_event::Protocol::TCP,
         priority: 3,
         reliability: 10,
         risk: risk(3, 10, asset, asset).max(),
-        level: 1,
-        first_seen: time,
-        last_seen: time,
-        status: AlarmStatus::Open,
+        event_count: 1,
         evidence: vec![vigil_event::Evidence {
             level: 1,
             event_ids: vec![trigger.id],
         }],
-        group: None,
+        ..Alarm::new(
+            derived_id(
+                b"level-alarm",
+                &[&host, what.as_bytes(), &time.as_micros().to_le_bytes()],
+            ),
+            format!(
+                "{what} level of {} reached {} (threshold {})",
+                c.host, c.value, c.threshold
+            ),
+            time,
+        )
     }
 }
 
