@@ -499,12 +499,19 @@ impl vigil_correlate::Qualifier for LowerB {
 
 #[test]
 fn the_qualifier_reprioritises_directive_events_and_their_alarms() {
-    let mut engine = new_engine(
-        vec![directive(20, 5, rule(1, 30, &[]))],
-        Assets::default(),
-        EngineConfig::default(),
-    );
-    engine.set_qualifier(std::sync::Arc::new(LowerB));
+    let set = vigil_directives::DirectiveSet {
+        directives: vec![directive(20, 5, rule(1, 30, &[]))],
+        ..Default::default()
+    };
+    let assets = std::sync::Arc::new(Assets::default());
+    let rules = vigil_correlate::Rules {
+        qualifier: std::sync::Arc::new(LowerB),
+        ..vigil_correlate::Rules::bare(
+            std::sync::Arc::new(vigil_correlate::CompiledSet::compile(&set, &assets)),
+            assets,
+        )
+    };
+    let mut engine = vigil_correlate::Engine::new(rules, EngineConfig::default());
     let mut e = event(1, 1000, 30, 1, A, B);
     e.reliability = Some(0);
     let out = engine.process(&e);
