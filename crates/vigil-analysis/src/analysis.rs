@@ -28,6 +28,8 @@ pub struct Analysis {
     pub alarms: Vec<Alarm>,
     /// The input event's sid was not in any sid table.
     pub unknown_sid: bool,
+    /// The input event's time was out of bounds (it is marked, and always stored).
+    pub time_out_of_bounds: bool,
 }
 
 /// Policies applied to directive events inside the engine.
@@ -138,9 +140,11 @@ impl Analyzer {
             event.risk_c = Some(out.risk.compromise);
             event.risk_a = Some(out.risk.attack);
         }
+        event.provenance.time_out_of_bounds_secs = out.time_out_of_bounds_secs;
+        let time_out_of_bounds = out.time_out_of_bounds_secs.is_some();
         let raised_something = !out.alarms.is_empty() || !out.directive_events.is_empty();
         let mut events = Vec::with_capacity(1 + out.directive_events.len());
-        if decision.roles.store || raised_something {
+        if decision.roles.store || raised_something || time_out_of_bounds {
             events.push(event);
         }
         events.extend(out.directive_events);
@@ -148,6 +152,7 @@ impl Analyzer {
             events,
             alarms: out.alarms,
             unknown_sid,
+            time_out_of_bounds,
         }
     }
 }

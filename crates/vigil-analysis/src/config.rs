@@ -39,6 +39,17 @@ pub struct CorrelationConfig {
     /// How often the correlation state is saved, so a restart resumes where it stopped.
     #[serde(with = "duration_text")]
     pub snapshot_interval: Duration,
+    /// How far an event's time may lie ahead of the core's clock (live; in replay, ahead of the
+    /// median of recent events) before it is out of bounds.
+    #[serde(with = "duration_text")]
+    pub max_time_ahead: Duration,
+    /// How far a replayed event's time may lie ahead of the median of recent ones.
+    #[serde(with = "duration_text")]
+    pub replay_max_time_ahead: Duration,
+    /// How far an event's time may lie behind the latest in-bounds time of its own sensor
+    /// before it is out of bounds.
+    #[serde(with = "duration_text")]
+    pub max_time_behind: Duration,
 }
 
 impl Default for CorrelationConfig {
@@ -58,6 +69,9 @@ impl Default for CorrelationConfig {
             compromise_threshold: engine.levels.compromise_threshold,
             attack_threshold: engine.levels.attack_threshold,
             snapshot_interval: Duration::from_secs(60),
+            max_time_ahead: Duration::from_secs(engine.clock.max_ahead_secs.into()),
+            replay_max_time_ahead: Duration::from_secs(engine.clock.replay_max_ahead_secs.into()),
+            max_time_behind: Duration::from_secs(engine.clock.max_behind_secs.into()),
         }
     }
 }
@@ -68,18 +82,25 @@ impl CorrelationConfig {
         vigil_correlate::EngineConfig {
             max_backlogs_per_directive: self.max_backlogs_per_directive,
             max_depth: self.max_depth,
-            allowed_lateness_secs: u32::try_from(self.allowed_lateness.as_secs())
-                .unwrap_or(u32::MAX),
+            allowed_lateness_secs: secs_u32(self.allowed_lateness),
             levels: vigil_correlate::LevelsConfig {
-                interval_secs: u32::try_from(self.levels_interval.as_secs())
-                    .unwrap_or(u32::MAX)
-                    .max(1),
+                interval_secs: secs_u32(self.levels_interval).max(1),
                 recovery: self.levels_recovery,
                 compromise_threshold: self.compromise_threshold,
                 attack_threshold: self.attack_threshold,
             },
+            clock: vigil_correlate::ClockConfig {
+                max_ahead_secs: secs_u32(self.max_time_ahead),
+                replay_max_ahead_secs: secs_u32(self.replay_max_time_ahead),
+                max_behind_secs: secs_u32(self.max_time_behind),
+            },
         }
     }
+}
+
+/// Whole seconds of `d`, saturating at `u32::MAX`.
+fn secs_u32(d: Duration) -> u32 {
+    u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
 }
 
 /// OSSIM plugin knowledge.

@@ -7,8 +7,7 @@ use vigil_event::{Evidence, Timestamp};
 use crate::compile::{CompiledDirective, NodeId};
 use crate::matcher::Facts;
 
-/// Most event ids an alarm keeps as evidence for one level.
-pub const MAX_EVIDENCE_PER_LEVEL: usize = 10_000;
+pub use vigil_event::MAX_EVIDENCE_PER_LEVEL;
 
 /// Per-child progress at the backlog's current level.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -17,6 +17,7 @@ use vigil_directives::Var;
 use vigil_event::{Alarm, CorrelationState, Event, EventKind, TimeSource, Timestamp, Transport};
 
 use crate::backlog::{AlarmState, Backlog};
+use crate::clock::{Clock, ClockConfig, Judgement, TimeIncident};
 use crate::compile::{CompiledDirective, CompiledSet, NodeId};
 use crate::levels::{Crossing, LevelKind, Levels, LevelsConfig};
 use crate::matcher::{Context, Facts, matches, var_key};
@@ -38,6 +39,9 @@ pub struct EngineConfig {
     pub allowed_lateness_secs: u32,
     /// Compromise and attack levels.
     pub levels: LevelsConfig,
+    /// Bounds on event times.
+    #[serde(default)]
+    pub clock: ClockConfig,
 }
 
 impl Default for EngineConfig {
@@ -47,6 +51,7 @@ impl Default for EngineConfig {
             max_depth: 3,
             allowed_lateness_secs: 0,
             levels: LevelsConfig::default(),
+            clock: ClockConfig::default(),
         }
     }
 }
@@ -70,6 +75,9 @@ pub struct Stats {
     pub alarms: u64,
     /// Directive events not correlated again because of the depth limit.
     pub depth_limited: u64,
+    /// Input events whose time was out of bounds.
+    #[serde(default)]
+    pub time_out_of_bounds: u64,
 }
 
 /// What processing one event produced.
@@ -81,6 +89,8 @@ pub struct Outputs {
     pub directive_events: Vec<Event>,
     /// Alarm revisions, in emission order.
     pub alarms: Vec<Alarm>,
+    /// The input event's time was out of bounds by this many seconds (see [`crate::clock`]).
+    pub time_out_of_bounds_secs: Option<i64>,
 }
 
 /// Which stages an event goes through (from its policy's roles).
@@ -186,6 +196,10 @@ pub struct Engine {
     groups: BTreeMap<Uuid, (Uuid, Timestamp, Uuid)>,
     /// Products, categories and subcategories of plugins and sids.
     taxonomy: Arc<Taxonomy>,
+    /// Per-sensor clocks and the replay's recent times: what may move the watermark.
+    clock: Clock,
+    /// Open out-of-bounds time incidents, by sensor.
+    time_incidents: BTreeMap<String, TimeIncident>,
 }
 
 /// Highest usable `max_depth` (depths saturate at 255, so a limit must stay below it).
@@ -229,6 +243,8 @@ impl Engine {
             qualifier: rules.qualifier,
             groups: BTreeMap::new(),
             taxonomy: rules.taxonomy,
+            clock: Clock::default(),
+            time_incidents: BTreeMap::new(),
         }
     }
 
@@ -263,14 +279,24 @@ impl Engine {
     pub fn process_with(&mut self, event: &Event, steps: Steps) -> Outputs {
         let mut out = Outputs::default();
         let mut work: VecDeque<(Event, u8, Option<u32>)> = VecDeque::new();
-        self.advance_clock(correlation_time(event), &mut out, &mut work);
+        let time = correlation_time(event);
+        let judgement = self.clock.judge(&self.config.clock, event, time);
+        if let Some(to) = judgement.advance_to {
+            self.advance_clock(to, &mut out, &mut work);
+        }
+        self.judge_time(event, time, &judgement, &mut out);
         if steps.qualify {
             out.risk = self.event_risk(event);
             if event.plugin_id != DIRECTIVE_PLUGIN_ID && out.risk.max() >= 1 {
                 out.alarms.push(single_event_alarm(event, out.risk));
                 self.stats.alarms += 1;
             }
-            self.raise_levels(event, out.risk, &mut out);
+            // C & A levels decay on their own clock: an out-of-bounds time must not move it.
+            let levels_time = match judgement.out_of_bounds_secs {
+                Some(_) => judgement.against,
+                None => time,
+            };
+            self.raise_levels(event, out.risk, levels_time, &mut out);
         }
         if steps.correlate {
             self.correlate(event, 0, None, &mut out, &mut work);
@@ -300,10 +326,45 @@ impl Engine {
         out
     }
 
+    /// Counts an out-of-bounds time and raises or revises its sensor's time incident; an
+    /// in-bounds time from a sensor with an open incident completes it.
+    fn judge_time(&mut self, event: &Event, time: Timestamp, j: &Judgement, out: &mut Outputs) {
+        let sensor = &event.provenance.sensor;
+        let Some(secs) = j.out_of_bounds_secs else {
+            if !self.time_incidents.is_empty()
+                && let Some(mut incident) = self.time_incidents.remove(sensor)
+            {
+                let risk = risk(3, 10, self.assets.asset_value(incident.device), 0).max();
+                out.alarms.push(incident.alarm(sensor, risk, Some(time)));
+                self.stats.alarms += 1;
+            }
+            return;
+        };
+        out.time_out_of_bounds_secs = Some(secs);
+        self.stats.time_out_of_bounds += 1;
+        let incident = self
+            .time_incidents
+            .entry(sensor.clone())
+            .or_insert_with(|| TimeIncident {
+                id: derived_id(b"time-incident", &[sensor.as_bytes(), event.id.as_bytes()]),
+                revision: 0,
+                count: 0,
+                first_seen: j.against,
+                last_seen: j.against,
+                offset_secs: secs,
+                events: Vec::new(),
+                device: event.device_ip,
+            });
+        if incident.add(event.id, secs, j.against) {
+            let risk = risk(3, 10, self.assets.asset_value(incident.device), 0).max();
+            out.alarms.push(incident.alarm(sensor, risk, None));
+            self.stats.alarms += 1;
+        }
+    }
+
     /// Adds an event's risks to its source's compromise and destination's attack levels, and
     /// raises an alarm for each threshold crossed.
-    fn raise_levels(&mut self, event: &Event, r: Risk, out: &mut Outputs) {
-        let time = correlation_time(event);
+    fn raise_levels(&mut self, event: &Event, r: Risk, time: Timestamp, out: &mut Outputs) {
         let config = &self.config.levels;
         let crossings = [
             self.levels.add(
@@ -760,7 +821,7 @@ impl Engine {
             });
             self.stats.alarms += 1;
         }
-        self.raise_levels(&de, r, out);
+        self.raise_levels(&de, r, time, out);
         out.directive_events.push(de.clone());
         // A directive event that joined an existing alarm group is not correlated again
         // (OSSIM marks it is_correlated, spec 5.9).
@@ -793,13 +854,24 @@ impl Engine {
             key.push(b'|');
         }
         let key = derived_id(b"alarm-group-key", &[&key]);
+        let secs = directive
+            .group_alarm_timeout
+            .unwrap_or(DEFAULT_GROUP_TIMEOUT_SECS);
+        let opened = |until: Timestamp| {
+            Timestamp::from_micros(
+                until
+                    .as_micros()
+                    .saturating_sub(i64::from(secs) * 1_000_000),
+            )
+        };
         match self.groups.get(&key) {
-            // A backlog's own later revisions are not "joining" the group it opened.
-            Some(&(id, until, opener)) if time <= until => (Some(id), opener != backlog),
+            // A group takes members within its own window only (one opened by an event dated
+            // ahead must not swallow the alarms before it); a backlog's own later revisions are
+            // not "joining" the group it opened.
+            Some(&(id, until, opener)) if opened(until) <= time && time <= until => {
+                (Some(id), opener != backlog)
+            }
             _ => {
-                let secs = directive
-                    .group_alarm_timeout
-                    .unwrap_or(DEFAULT_GROUP_TIMEOUT_SECS);
                 let until = Timestamp::from_micros(
                     time.as_micros().saturating_add(i64::from(secs) * 1_000_000),
                 );
@@ -1243,6 +1315,12 @@ pub struct Snapshot {
     /// Alarm groups: key, group id, until when it accepts members, the backlog that opened it.
     #[serde(default)]
     pub groups: Vec<(Uuid, Uuid, Timestamp, Uuid)>,
+    /// Per-sensor clocks and the replay's recent times.
+    #[serde(default)]
+    pub clock: Clock,
+    /// Open out-of-bounds time incidents, by sensor.
+    #[serde(default)]
+    pub time_incidents: BTreeMap<String, TimeIncident>,
 }
 
 /// What a reload or restore kept and dropped.
@@ -1270,6 +1348,8 @@ impl Engine {
                 .iter()
                 .map(|(key, (id, until, opener))| (*key, *id, *until, *opener))
                 .collect(),
+            clock: self.clock.clone(),
+            time_incidents: self.time_incidents.clone(),
         }
     }
 
@@ -1287,6 +1367,8 @@ impl Engine {
             .into_iter()
             .map(|(key, id, until, opener)| (key, (id, until, opener)))
             .collect();
+        engine.clock = snapshot.clock;
+        engine.time_incidents = snapshot.time_incidents;
         let carry = engine.adopt(snapshot.backlogs, |_| true);
         (engine, carry)
     }

@@ -6,6 +6,7 @@
 //! creation order. The same events in the same order always give the same outputs.
 
 pub mod backlog;
+pub mod clock;
 pub mod compile;
 pub mod engine;
 pub mod levels;
@@ -13,6 +14,7 @@ pub mod matcher;
 pub mod risk;
 pub mod taxonomy;
 
+pub use clock::ClockConfig;
 pub use compile::CompiledSet;
 pub use engine::{
     AsIs, DIRECTIVE_PLUGIN_ID, Engine, EngineConfig, Outputs, Qualifier, Rules, Stats, Steps,

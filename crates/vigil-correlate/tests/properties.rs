@@ -128,13 +128,70 @@ proptest! {
     }
 
     #[test]
-    fn the_server_clock_does_not_matter_for_edge_stamped_events(events in stream(), shift in -1_000_000_000i64..1_000_000_000) {
+    fn a_late_server_clock_does_not_matter_for_edge_stamped_events(events in stream(), shift in 0i64..1_000_000_000) {
+        // Events are received after they are stamped (spooled, delayed): however late, they
+        // correlate exactly as on time. (A core clock behind its edges makes their times out of
+        // bounds instead; see `one_event_out_of_bounds_changes_no_alarm_of_the_stream`.)
         let config = EngineConfig::default();
         let shifted: Vec<Event> = events.iter().cloned().map(|mut e| {
             e.provenance.received_at = Timestamp::from_secs(e.provenance.received_at.as_secs() + shift);
             e
         }).collect();
         prop_assert_eq!(fingerprint(&run(&mut fresh(&config), &events)), fingerprint(&run(&mut fresh(&config), &shifted)));
+    }
+
+    #[test]
+    fn one_event_out_of_bounds_changes_no_alarm_of_the_stream(
+        events in stream(),
+        at in any::<prop::sample::Index>(),
+        offset in prop_oneof![3_601i64..4_000_000_000, -4_000_000_000i64..-3_601],
+        replayed in any::<bool>(),
+    ) {
+        let config = EngineConfig::default();
+        let mut events = events;
+        if replayed {
+            for e in &mut events {
+                e.provenance.transport = vigil_event::Transport::Replay;
+            }
+        }
+        // Replay judges times once it has a reference (the median of recent events): from then
+        // on, anywhere. Live events are judged against the receive clock: anywhere.
+        let first = if replayed { (vigil_correlate::clock::RECENT / 2 + 1).min(events.len()) } else { 0 };
+        let position = first + at.index(events.len() + 1 - first);
+        // A device whose clock is years off sends an event no directive takes: before bounded
+        // time, it dragged the engine's clock and expired every live backlog.
+        let mut outlier = events[position.min(events.len() - 1)].clone();
+        outlier.id = vigil_event::Uuid::from_u128(u128::MAX);
+        outlier.plugin_sid = 3;
+        outlier.time = Timestamp::from_secs(outlier.time.as_secs() + offset);
+        let mut with = events.clone();
+        with.insert(position, outlier);
+
+        let clean = fingerprint(&run(&mut fresh(&config), &events));
+        let mut engine = fresh(&config);
+        let outputs = run(&mut engine, &with);
+        let time_alarms: Vec<&vigil_event::Alarm> = outputs.iter()
+            .flat_map(|o| &o.alarms)
+            .filter(|a| a.name.starts_with("Event time out of bounds"))
+            .collect();
+        let rest: Vec<Outputs> = outputs.iter().cloned().map(|mut o| {
+            o.alarms.retain(|a| !a.name.starts_with("Event time out of bounds"));
+            o
+        }).collect();
+        prop_assert_eq!(fingerprint(&rest), clean);
+        // Judging behind needs the sensor's own clock: an outlier first of all is in bounds
+        // (and moves the clock nowhere the stream does not go).
+        let judged = outputs[position].time_out_of_bounds_secs;
+        let warming_up = replayed && position <= vigil_correlate::clock::RECENT / 2;
+        if !warming_up && (offset > 0 || position > 0) {
+            prop_assert!(judged.is_some(), "the outlier was not judged out of bounds");
+        }
+        if judged.is_some() {
+            prop_assert_eq!(engine.stats().time_out_of_bounds, 1);
+            prop_assert_eq!(time_alarms.first().map(|a| a.event_ids().collect::<Vec<_>>()), Some(vec![vigil_event::Uuid::from_u128(u128::MAX)]));
+        } else {
+            prop_assert!(time_alarms.is_empty());
+        }
     }
 }
 

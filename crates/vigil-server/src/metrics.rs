@@ -13,6 +13,9 @@ pub struct Metrics {
     pub stored: Counter,
     /// `vigil_events_unknown_sid_total`: events whose sid no table knows (counted by the analyzer).
     pub unknown_sid: Counter,
+    /// `vigil_events_time_out_of_bounds_total`: events whose time correlation found out of
+    /// bounds (stored, marked, alarmed; they move no clock).
+    pub time_out_of_bounds: Counter,
     /// `vigil_intake_queue_events`: events accepted but not yet stored.
     pub queue_depth: Gauge,
     /// `vigil_agent_connections`: open agent sessions.
@@ -87,6 +90,10 @@ impl Metrics {
         describe_counter!(
             "vigil_events_unknown_sid_total",
             "Events whose plugin sid is in no sid table"
+        );
+        describe_counter!(
+            "vigil_events_time_out_of_bounds_total",
+            "Events whose time was out of bounds (stored and correlated, but moving no clock)"
         );
         describe_gauge!(
             "vigil_intake_queue_events",
@@ -175,6 +182,7 @@ impl Metrics {
             received: counter!("vigil_events_received_total"),
             stored: counter!("vigil_events_stored_total"),
             unknown_sid: counter!("vigil_events_unknown_sid_total"),
+            time_out_of_bounds: counter!("vigil_events_time_out_of_bounds_total"),
             queue_depth: gauge!("vigil_intake_queue_events"),
             connections: gauge!("vigil_agent_connections"),
             connections_total: counter!("vigil_agent_connections_total"),

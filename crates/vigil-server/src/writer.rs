@@ -378,6 +378,9 @@ impl Writer {
                 if analysis.unknown_sid {
                     self.metrics.unknown_sid.increment(1);
                 }
+                if analysis.time_out_of_bounds {
+                    self.metrics.time_out_of_bounds.increment(1);
+                }
                 for e in analysis.events {
                     if e.id == id {
                         stored_inputs += 1;

@@ -420,7 +420,7 @@ mod raw {
     impl Client {
         /// A signed batch of `n` events numbered from `first`, sent at `sent_at_micros`.
         pub fn batch(&self, first: u64, n: u64, sent_at_micros: i64) -> Vec<u8> {
-            let events: Vec<Vec<u8>> = (first..first + n)
+            let events = (first..first + n)
                 .map(|seq| {
                     let mut e = Event::new(
                         uuid::Uuid::now_v7(),
@@ -428,8 +428,20 @@ mod raw {
                         1_000_000_000,
                         1,
                     );
-                    e.provenance.sequence = Some(seq);
                     e.log = Some(format!("raw event {seq}"));
+                    e
+                })
+                .collect();
+            self.batch_of(first, events, sent_at_micros)
+        }
+
+        /// A signed batch of `events`, numbered from `first`, sent at `sent_at_micros`.
+        pub fn batch_of(&self, first: u64, events: Vec<Event>, sent_at_micros: i64) -> Vec<u8> {
+            let events: Vec<Vec<u8>> = events
+                .into_iter()
+                .zip(first..)
+                .map(|(mut e, seq)| {
+                    e.provenance.sequence = Some(seq);
                     let mut bytes = Vec::new();
                     vigil_event::codec::encode_event(&e, &mut bytes);
                     bytes
@@ -781,4 +793,175 @@ fn a_full_spool_dropping_its_oldest_counts_the_loss_and_the_core_alarms_the_exac
         "{}",
         alarm.name
     );
+}
+
+/// A failure (4004:2) from `src` to 10.0.0.5, stamped by the edge at `micros`.
+fn failure(src: &str, micros: i64) -> Event {
+    let mut e = Event::new(
+        uuid::Uuid::now_v7(),
+        vigil_event::Timestamp::from_micros(micros),
+        4004,
+        2,
+    );
+    e.src_ip = src.parse().unwrap();
+    e.dst_ip = "10.0.0.5".parse().unwrap();
+    e.priority = Some(1);
+    e.reliability = Some(1);
+    e.provenance.time_source = vigil_event::TimeSource::Edge;
+    e
+}
+
+/// A failure, then three more from the same source within ten minutes.
+const FOUR_FAILURES: &str = "<directive id=\"300\" name=\"four failures from SRC_IP\" priority=\"5\">\n\
+     <rule type=\"detector\" name=\"first failure\" reliability=\"1\" plugin_id=\"4004\" plugin_sid=\"2\">\n\
+     <rules><rule type=\"detector\" name=\"three more\" reliability=\"10\" occurrence=\"3\" time_out=\"600\" from=\"1:SRC_IP\" plugin_id=\"4004\" plugin_sid=\"2\"/></rules>\n\
+     </rule></directive>\n";
+
+#[test]
+fn an_event_dated_years_ahead_moves_no_clock_and_is_stored_marked_counted_and_alarmed() {
+    use vigil_bus::CoreMessage;
+    let dir = tempfile::tempdir().unwrap();
+    let core_dir = dir.path().join("core");
+    std::fs::create_dir_all(&core_dir).unwrap();
+    let rules = core_dir.join("rules.xml");
+    std::fs::write(&rules, FOUR_FAILURES).unwrap();
+    let config = loopback_config_with_bus(
+        &core_dir,
+        &[ANY_PORT],
+        "",
+        "",
+        &format!(
+            "[correlation]\ndirectives = [{:?}]\n",
+            rules.display().to_string()
+        ),
+    );
+    let core = ServerProcess::start(&exe(), &core_dir, &config).unwrap();
+    let certs = dir.path().join("certs");
+    issue_sensor(&core_dir, "alpha", &certs);
+    let alpha = raw::identity(&certs, "alpha");
+    let attacker = "203.0.113.66";
+    let ten_years = 10 * 365 * 86_400 * 1_000_000i64;
+    let rt = runtime();
+    rt.block_on(async {
+        let mut c = raw::connect(bus_addr(&core), &alpha, "alpha").await;
+        let now = raw::now();
+        // Two failures from the attacker; one event dated ten years ahead (a device clock, a
+        // mis-parsed year, or a compromised edge); then three more failures.
+        let mut events = vec![failure(attacker, now), failure(attacker, now + 1_000_000)];
+        let mut ahead = failure("198.51.100.1", now + ten_years);
+        ahead.plugin_sid = 1;
+        events.push(ahead);
+        events.extend((2..5).map(|n| failure(attacker, now + n * 1_000_000)));
+        c.send(&c.batch_of(1, events, now)).await;
+        assert!(matches!(c.next().await, Some(CoreMessage::Ack(_))));
+    });
+    let alarm = wait_alarm(&core_dir, "four failures");
+    assert_eq!((alarm.directive_id, alarm.level), (300, 2));
+    assert_eq!(alarm.src_ip.to_string(), attacker);
+    assert_eq!(alarm.event_ids().count(), 4);
+    let time = wait_alarm(&core_dir, "Event time out of bounds");
+    assert_eq!(
+        time.name,
+        format!(
+            "Event time out of bounds: sensor alpha, {} s ahead of the core's clock",
+            ten_years / 1_000_000
+        )
+    );
+    assert_eq!(time.sensors, vec!["alpha".to_string()]);
+    assert_eq!(
+        core.metric("vigil_events_time_out_of_bounds_total")
+            .unwrap(),
+        1.0
+    );
+    core.terminate().unwrap();
+    let (stored, total) = by_sequence(&core_dir, "alpha");
+    assert_eq!(
+        (stored.len(), total),
+        (6, 7),
+        "six events and the directive event"
+    );
+    let marks: Vec<Option<i64>> = stored
+        .values()
+        .map(|e| e.provenance.time_out_of_bounds_secs)
+        .collect();
+    assert_eq!(
+        marks,
+        vec![None, None, Some(ten_years / 1_000_000), None, None, None]
+    );
+}
+
+#[test]
+fn an_edge_whose_clock_was_wrong_while_offline_is_caught_when_its_spool_arrives() {
+    use vigil_bus::CoreMessage;
+    let dir = tempfile::tempdir().unwrap();
+    let core_dir = dir.path().join("core");
+    let core = start_core(&core_dir, "");
+    let certs = dir.path().join("certs");
+    issue_sensor(&core_dir, "bravo", &certs);
+    let bravo = raw::identity(&certs, "bravo");
+    let three_days = 3 * 86_400 * 1_000_000i64;
+    let rt = runtime();
+    rt.block_on(async {
+        let now = raw::now();
+        let mut c = raw::connect(bus_addr(&core), &bravo, "bravo").await;
+        c.send(&c.batch(1, 2, now)).await;
+        assert!(matches!(c.next().await, Some(CoreMessage::Ack(_))));
+        drop(c);
+        // Offline, its clock fell three days back; it was right again by the time it
+        // reconnected, so its batches carry a correct sending time and only the spooled stamps
+        // are wrong.
+        let mut c = raw::connect(bus_addr(&core), &bravo, "bravo").await;
+        let spooled: Vec<Event> = (0..3)
+            .map(|n| failure("192.0.2.9", now - three_days + n * 1_000_000))
+            .collect();
+        c.send(&c.batch_of(3, spooled, raw::now())).await;
+        assert!(matches!(c.next().await, Some(CoreMessage::Ack(_))));
+        // Its clock is right again: the incident completes.
+        c.send(&c.batch(6, 1, raw::now())).await;
+        assert!(matches!(c.next().await, Some(CoreMessage::Ack(_))));
+    });
+    core.wait_for_metric("vigil_events_time_out_of_bounds_total", 3.0, WAIT)
+        .unwrap();
+    let revisions: Vec<Alarm> = {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let found: Vec<Alarm> = alarms(&core_dir)
+                .into_iter()
+                .filter(|a| a.name.starts_with("Event time out of bounds: sensor bravo"))
+                .collect();
+            if found.len() == 3 || Instant::now() > deadline {
+                break found;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    // Revised at the 1st and 2nd out-of-bounds event, completed by the in-bounds one.
+    assert_eq!(
+        revisions
+            .iter()
+            .map(|a| (a.revision, a.event_count, a.correlation))
+            .collect::<Vec<_>>(),
+        vec![
+            (1, 1, vigil_event::CorrelationState::Active),
+            (2, 2, vigil_event::CorrelationState::Active),
+            (3, 3, vigil_event::CorrelationState::Completed),
+        ]
+    );
+    assert!(
+        revisions[0].name.ends_with("s behind its own clock"),
+        "{}",
+        revisions[0].name
+    );
+    let behind: i64 = revisions[0]
+        .name
+        .trim_start_matches("Event time out of bounds: sensor bravo, ")
+        .trim_end_matches(" s behind its own clock")
+        .parse()
+        .unwrap();
+    assert!(
+        (behind - three_days / 1_000_000).abs() < 60,
+        "{}",
+        revisions[0].name
+    );
+    core.terminate().unwrap();
 }
