@@ -20,8 +20,10 @@ pub struct CorrelationConfig {
     pub inventory: Option<PathBuf>,
     /// `plugin_reference` SQL files or directories linking attacks to vulnerabilities.
     pub references: Vec<PathBuf>,
-    /// Live backlogs per directive before the oldest is evicted.
+    /// Live backlogs per directive; past it the least advanced is evicted.
     pub max_backlogs_per_directive: usize,
+    /// Live backlogs of one directive that one source address may hold.
+    pub max_backlogs_per_source: usize,
     /// How many times directive events may be correlated again (chained directives).
     pub max_depth: u8,
     /// How far an event may predate the level it follows and still count.
@@ -62,6 +64,7 @@ impl Default for CorrelationConfig {
             inventory: None,
             references: Vec::new(),
             max_backlogs_per_directive: engine.max_backlogs_per_directive,
+            max_backlogs_per_source: engine.max_backlogs_per_source,
             max_depth: engine.max_depth,
             allowed_lateness: Duration::from_secs(engine.allowed_lateness_secs.into()),
             levels_interval: Duration::from_secs(engine.levels.interval_secs.into()),
@@ -81,6 +84,7 @@ impl CorrelationConfig {
     pub fn engine_config(&self) -> vigil_correlate::EngineConfig {
         vigil_correlate::EngineConfig {
             max_backlogs_per_directive: self.max_backlogs_per_directive,
+            max_backlogs_per_source: self.max_backlogs_per_source,
             max_depth: self.max_depth,
             allowed_lateness_secs: secs_u32(self.allowed_lateness),
             levels: vigil_correlate::LevelsConfig {

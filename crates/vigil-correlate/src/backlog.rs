@@ -1,11 +1,14 @@
 //! A backlog: one live instance of a directive, waiting at some level for its next event.
 
+use std::net::IpAddr;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use vigil_event::{Evidence, Timestamp};
 
 use crate::compile::{CompiledDirective, NodeId};
 use crate::matcher::Facts;
+use crate::pressure::{Progress, progress};
 
 pub use vigil_event::MAX_EVIDENCE_PER_LEVEL;
 
@@ -65,9 +68,25 @@ pub struct Backlog {
     pub alarm: Option<AlarmState>,
     /// Directive events emitted (numbers their ids).
     pub emitted: u32,
+    /// The progress it is ranked under for eviction ([`crate::pressure`]).
+    #[serde(default)]
+    pub rank: Progress,
 }
 
 impl Backlog {
+    /// How far it has come: fired levels, then events counted toward the next.
+    pub fn progress(&self) -> Progress {
+        let counted = self.children.iter().map(|c| u64::from(c.count)).sum();
+        progress(self.bindings.len(), counted)
+    }
+
+    /// The source address of the event that started it (what one source may hold is bounded).
+    pub fn source(&self) -> IpAddr {
+        self.bindings
+            .first()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |f| f.src_ip)
+    }
+
     /// Moves to `node`, which fired on an event described by `facts` at `time`.
     pub fn advance(
         &mut self,

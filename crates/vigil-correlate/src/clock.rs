@@ -67,6 +67,8 @@ pub struct Judgement {
     /// The trusted time the verdict was made against: the reference (ahead), the sensor's
     /// clock (behind), or the time itself (in bounds).
     pub against: Timestamp,
+    /// The event was replayed (its reference is recent input, not a live clock).
+    pub replayed: bool,
 }
 
 /// Per-sensor clocks and the replay's recent times.
@@ -109,6 +111,7 @@ impl Clock {
                 out_of_bounds_secs: Some(secs),
                 advance_to: None,
                 against,
+                replayed,
             };
         }
         let advance_to = match reference {
@@ -131,6 +134,7 @@ impl Clock {
             out_of_bounds_secs: None,
             advance_to,
             against: time,
+            replayed,
         }
     }
 
@@ -166,6 +170,9 @@ pub struct TimeIncident {
     pub events: Vec<Uuid>,
     /// The device whose clock it is.
     pub device: IpAddr,
+    /// Replayed input: "ahead" is of the recent replayed events, not of a live clock.
+    #[serde(default)]
+    pub replayed: bool,
 }
 
 impl TimeIncident {
@@ -184,6 +191,7 @@ impl TimeIncident {
     pub fn alarm(&mut self, sensor: &str, risk: u8, ended: Option<Timestamp>) -> Alarm {
         self.revision += 1;
         let offset = match self.offset_secs {
+            s if s > 0 && self.replayed => format!("{s} s ahead of the replayed events around it"),
             s if s > 0 => format!("{s} s ahead of the core's clock"),
             s => format!("{} s behind its own clock", s.unsigned_abs()),
         };

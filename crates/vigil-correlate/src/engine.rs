@@ -21,6 +21,7 @@ use crate::clock::{Clock, ClockConfig, Judgement, TimeIncident};
 use crate::compile::{CompiledDirective, CompiledSet, NodeId};
 use crate::levels::{Crossing, LevelKind, Levels, LevelsConfig};
 use crate::matcher::{Context, Facts, matches, var_key};
+use crate::pressure::{Pressure, Progress, Ranking};
 use crate::risk::{Risk, risk};
 use crate::taxonomy::Taxonomy;
 use vigil_inventory::Assets;
@@ -31,8 +32,11 @@ pub const DIRECTIVE_PLUGIN_ID: u32 = 1505;
 /// Tunables of the engine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineConfig {
-    /// Live backlogs per directive; creating one more evicts the oldest (counted).
+    /// Live backlogs per directive; past it the least advanced goes ([`crate::pressure`]).
     pub max_backlogs_per_directive: usize,
+    /// Live backlogs of one directive that one source address may hold.
+    #[serde(default = "default_max_backlogs_per_source")]
+    pub max_backlogs_per_source: usize,
     /// How many times a directive event may be correlated again (chained directives).
     pub max_depth: u8,
     /// How far (seconds) an event may predate the level it follows and still count.
@@ -48,12 +52,17 @@ impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             max_backlogs_per_directive: 10_000,
+            max_backlogs_per_source: default_max_backlogs_per_source(),
             max_depth: 3,
             allowed_lateness_secs: 0,
             levels: LevelsConfig::default(),
             clock: ClockConfig::default(),
         }
     }
+}
+
+fn default_max_backlogs_per_source() -> usize {
+    1_000
 }
 
 /// Counters of what the engine did.
@@ -67,7 +76,7 @@ pub struct Stats {
     pub backlogs_completed: u64,
     /// Backlogs that expired.
     pub backlogs_expired: u64,
-    /// Backlogs evicted by the per-directive cap.
+    /// Backlogs evicted (or not kept) by the per-directive and per-source caps.
     pub backlogs_evicted: u64,
     /// Directive events emitted.
     pub directive_events: u64,
@@ -176,8 +185,10 @@ pub struct Engine {
     keyed: HashMap<BacklogKey, Seqs>,
     /// The rest, per directive.
     unkeyed: HashMap<u32, Seqs>,
-    /// Live backlogs per directive, oldest first (for eviction).
-    per_directive: HashMap<u32, std::collections::BTreeSet<u64>>,
+    /// Live backlogs per directive and per source, least advanced first (for eviction).
+    ranking: Ranking,
+    /// Eviction incidents by directive.
+    pressure: BTreeMap<u32, Pressure>,
     deadlines: BinaryHeap<Reverse<(Timestamp, u64)>>,
     /// Latest event time seen: the engine's clock.
     watermark: Timestamp,
@@ -232,7 +243,8 @@ impl Engine {
             backlogs: BTreeMap::new(),
             keyed: HashMap::new(),
             unkeyed: HashMap::new(),
-            per_directive: HashMap::new(),
+            ranking: Ranking::default(),
+            pressure: BTreeMap::new(),
             deadlines: BinaryHeap::new(),
             watermark: Timestamp::MIN,
             next_seq: 0,
@@ -354,6 +366,7 @@ impl Engine {
                 offset_secs: secs,
                 events: Vec::new(),
                 device: event.device_ip,
+                replayed: j.replayed,
             });
         if incident.add(event.id, secs, j.against) {
             let risk = risk(3, 10, self.assets.asset_value(incident.device), 0).max();
@@ -557,6 +570,7 @@ impl Engine {
                 Offer::Ignored => {}
                 Offer::Absorbed => {
                     absorbed_by.insert(directive.id);
+                    self.rerank(seq);
                 }
                 Offer::Fired(child, evidence, assets) => {
                     absorbed_by.insert(directive.id);
@@ -637,6 +651,7 @@ impl Engine {
             evidence: Vec::new(),
             alarm: None,
             emitted: 0,
+            rank: 0,
         };
         backlog.advance(directive, 0, facts, time, vec![event.id], assets);
         if directive.is_single_rule() {
@@ -664,8 +679,9 @@ impl Engine {
                 work,
             );
         }
-        self.enforce_cap(directive.id);
-        self.insert_backlog(backlog, directive);
+        if self.make_room(directive, &backlog, time, out) {
+            self.insert_backlog(backlog, directive);
+        }
     }
 
     /// After a backlog advanced: emit its directive event, then keep it (or finish it at a leaf).
@@ -980,27 +996,107 @@ impl Engine {
         }
     }
 
-    fn enforce_cap(&mut self, directive: u32) {
+    /// Makes room for `new` under the per-source and per-directive caps by evicting the least
+    /// advanced backlogs; false when `new` is itself the least advanced and is not kept. Raises
+    /// or revises the directive's pressure alarm when anything goes.
+    fn make_room(
+        &mut self,
+        directive: &CompiledDirective,
+        new: &Backlog,
+        time: Timestamp,
+        out: &mut Outputs,
+    ) -> bool {
+        let (id, source, progress) = (directive.id, new.source(), new.progress());
+        let per_source = self.config.max_backlogs_per_source.max(1);
         let cap = self.config.max_backlogs_per_directive.max(1);
-        while self
-            .per_directive
-            .get(&directive)
-            .is_some_and(|s| s.len() >= cap)
-        {
-            let Some(oldest) = self
-                .per_directive
-                .get(&directive)
-                .and_then(|s| s.first().copied())
-            else {
-                break;
-            };
-            self.remove_backlog(oldest);
-            self.stats.backlogs_evicted += 1;
+        let mut evicted = 0u64;
+        let mut keep = true;
+        while keep && self.ranking.len_of_source(id, source) >= per_source {
+            keep = self.evict_least(self.ranking.least_of_source(id, source), progress);
+            evicted += 1;
+        }
+        while keep && self.ranking.len(id) >= cap {
+            keep = self.evict_least(self.ranking.least(id), progress);
+            evicted += 1;
+        }
+        if evicted > 0 {
+            self.stats.backlogs_evicted += evicted;
+            self.report_pressure(directive, evicted, time, out);
+        }
+        keep
+    }
+
+    /// Evicts `least` unless it is more advanced than a newcomer at `progress`; false when the
+    /// newcomer is the one not kept.
+    fn evict_least(&mut self, least: Option<(Progress, u64)>, progress: Progress) -> bool {
+        match least {
+            Some((rank, _)) if rank > progress => false,
+            Some((_, seq)) => {
+                self.remove_backlog(seq);
+                true
+            }
+            None => true,
         }
     }
 
-    fn insert_backlog(&mut self, backlog: Backlog, directive: &CompiledDirective) {
+    /// Counts evictions in the directive's pressure incident and emits a revision when due.
+    fn report_pressure(
+        &mut self,
+        directive: &CompiledDirective,
+        evicted: u64,
+        time: Timestamp,
+        out: &mut Outputs,
+    ) {
+        let incident = match self.pressure.remove(&directive.id) {
+            Some(p) if p.continues_at(time) => p,
+            _ => Pressure::new(directive.id, time),
+        };
+        let mut incident = incident;
+        if incident.add(evicted, time) {
+            let top = self.top_sources(directive.id, 5);
+            let live = self.ranking.len(directive.id);
+            out.alarms.push(incident.alarm(
+                (directive.id, &directive.name),
+                self.config.max_backlogs_per_directive,
+                live,
+                &top,
+            ));
+            self.stats.alarms += 1;
+        }
+        self.pressure.insert(directive.id, incident);
+    }
+
+    /// The `n` sources holding the most live backlogs of `directive`, most first.
+    fn top_sources(&self, directive: u32, n: usize) -> Vec<(IpAddr, usize)> {
+        let mut counts: BTreeMap<IpAddr, usize> = BTreeMap::new();
+        for backlog in self.backlogs.values().filter(|b| b.directive == directive) {
+            *counts.entry(backlog.source()).or_default() += 1;
+        }
+        let mut top: Vec<(IpAddr, usize)> = counts.into_iter().collect();
+        top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        top.truncate(n);
+        top
+    }
+
+    /// Files an absorbing backlog again under its new progress.
+    fn rerank(&mut self, seq: u64) {
+        let Some(backlog) = self.backlogs.get_mut(&seq) else {
+            return;
+        };
+        let progress = backlog.progress();
+        if progress != backlog.rank {
+            let (directive, source, old) = (backlog.directive, backlog.source(), backlog.rank);
+            backlog.rank = progress;
+            self.ranking.remove(directive, source, old, seq);
+            self.ranking.insert(directive, source, progress, seq);
+        }
+    }
+
+    fn insert_backlog(&mut self, mut backlog: Backlog, directive: &CompiledDirective) {
         let seq = backlog.seq;
+        backlog.rank = backlog.progress();
+        self.ranking
+            .insert(directive.id, backlog.source(), backlog.rank, seq);
         match index_key(&backlog, directive) {
             Some(key) => Seqs::add(self.keyed.entry(key), seq),
             None => Seqs::add(self.unkeyed.entry(directive.id), seq),
@@ -1008,10 +1104,6 @@ impl Engine {
         if let Some(deadline) = backlog.deadline(directive) {
             self.deadlines.push(Reverse((deadline, seq)));
         }
-        self.per_directive
-            .entry(directive.id)
-            .or_default()
-            .insert(seq);
         self.backlogs.insert(seq, backlog);
     }
 
@@ -1025,9 +1117,8 @@ impl Engine {
             Some(key) => Seqs::take(&mut self.keyed, key, seq),
             None => Seqs::take(&mut self.unkeyed, backlog.directive, seq),
         }
-        if let Some(seqs) = self.per_directive.get_mut(&backlog.directive) {
-            seqs.remove(&seq);
-        }
+        self.ranking
+            .remove(backlog.directive, backlog.source(), backlog.rank, seq);
         Some(backlog)
     }
 }
@@ -1321,6 +1412,9 @@ pub struct Snapshot {
     /// Open out-of-bounds time incidents, by sensor.
     #[serde(default)]
     pub time_incidents: BTreeMap<String, TimeIncident>,
+    /// Eviction incidents, by directive.
+    #[serde(default)]
+    pub pressure: BTreeMap<u32, Pressure>,
 }
 
 /// What a reload or restore kept and dropped.
@@ -1350,6 +1444,7 @@ impl Engine {
                 .collect(),
             clock: self.clock.clone(),
             time_incidents: self.time_incidents.clone(),
+            pressure: self.pressure.clone(),
         }
     }
 
@@ -1369,6 +1464,7 @@ impl Engine {
             .collect();
         engine.clock = snapshot.clock;
         engine.time_incidents = snapshot.time_incidents;
+        engine.pressure = snapshot.pressure;
         let carry = engine.adopt(snapshot.backlogs, |_| true);
         (engine, carry)
     }
@@ -1384,7 +1480,7 @@ impl Engine {
         let backlogs: Vec<Backlog> = std::mem::take(&mut self.backlogs).into_values().collect();
         self.keyed.clear();
         self.unkeyed.clear();
-        self.per_directive.clear();
+        self.ranking.clear();
         self.deadlines.clear();
         let new = self.set.clone();
         self.adopt(backlogs, |id| {

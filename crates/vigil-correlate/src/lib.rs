@@ -11,6 +11,7 @@ pub mod compile;
 pub mod engine;
 pub mod levels;
 pub mod matcher;
+pub mod pressure;
 pub mod risk;
 pub mod taxonomy;
 

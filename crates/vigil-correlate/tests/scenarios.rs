@@ -369,7 +369,7 @@ fn sticky_different_counts_distinct_values_only() {
 }
 
 #[test]
-fn the_backlog_cap_evicts_the_oldest() {
+fn the_backlog_cap_evicts_the_oldest_among_equally_advanced() {
     let mut root = rule(1, 80, &[]);
     root.children = vec![follow(rule(2, 80, &[]), 1, 600, 5)];
     let config = EngineConfig {
@@ -394,6 +394,101 @@ fn the_backlog_cap_evicts_the_oldest() {
     assert_eq!(out.directive_events.len(), 1);
     let out = engine.process(&event(11, 1001, 80, 1, "198.51.100.1", B));
     assert!(out.directive_events.is_empty());
+}
+
+/// A failure, then three more from the same source within ten minutes.
+fn four_failures() -> vigil_directives::Directive {
+    let mut root = rule(1, 4004, &[2]);
+    root.children = vec![follow(rule(2, 4004, &[2]), 3, 600, 10)];
+    directive(30, 5, root)
+}
+
+#[test]
+fn a_flood_of_one_off_sources_never_evicts_an_attack_under_way() {
+    let x = "203.0.113.66";
+    let config = EngineConfig {
+        max_backlogs_per_directive: 100,
+        ..EngineConfig::default()
+    };
+    let mut engine = new_engine(vec![four_failures()], Assets::default(), config);
+    let mut n = 0u128;
+    let mut send = |engine: &mut vigil_correlate::Engine, src: &str, secs: i64| {
+        n += 1;
+        engine.process(&event(n, secs, 4004, 2, src, B))
+    };
+    send(&mut engine, x, 1000);
+    send(&mut engine, x, 1001);
+    // More one-off sources than the cap: under the old rule (evict the oldest) X's backlog went
+    // first, and X could brute-force on unseen.
+    let mut alarms = Vec::new();
+    for k in 0..250u32 {
+        let src = format!("198.51.{}.{}", k / 250, k % 250);
+        alarms.extend(send(&mut engine, &src, 1002).alarms);
+    }
+    assert_eq!(engine.live_backlogs(), 100);
+    assert_eq!(engine.stats().backlogs_evicted, 151);
+    // One pressure alarm, revised at the 1st, 2nd, 4th... 128th eviction.
+    assert!(alarms.iter().all(|a| {
+        a.name
+            .starts_with("Correlation state under pressure: directive 30 (directive 30)")
+    }));
+    assert_eq!(
+        alarms
+            .iter()
+            .map(|a| (a.revision, a.event_count))
+            .collect::<Vec<_>>(),
+        (1..=8).map(|r| (r, 1u64 << (r - 1))).collect::<Vec<_>>()
+    );
+    assert!(
+        alarms[0].name.ends_with("at the cap of 100 (99 live); top sources: 198.51.0.1 (1), 198.51.0.2 (1), 198.51.0.3 (1), 198.51.0.4 (1), 198.51.0.5 (1)"),
+        "{}",
+        alarms[0].name
+    );
+    assert!(alarms.iter().all(|a| a.id == alarms[0].id));
+    // Three more failures from X: X still alarms, with all five events behind it.
+    let after: Vec<vigil_event::Alarm> = (1003..1006)
+        .flat_map(|secs| send(&mut engine, x, secs).alarms)
+        .filter(|a| a.directive_id == 30)
+        .collect();
+    assert_eq!(after.len(), 1, "X still alarms");
+    assert_eq!(
+        (after[0].level, after[0].src_ip.to_string()),
+        (2, x.to_string())
+    );
+    assert_eq!(after[0].event_ids().count(), 4, "the first and three more");
+}
+
+#[test]
+fn one_source_holds_at_most_its_share_of_a_directive() {
+    // A root whose follow-up is keyed by destination: one scanning source starts a backlog per
+    // destination, and beyond its share evicts only its own.
+    let mut root = rule(1, 4004, &[2]);
+    let mut next = follow(rule(2, 4004, &[2]), 3, 600, 10);
+    next.from = Vec::new();
+    root.children = vec![next];
+    let config = EngineConfig {
+        max_backlogs_per_directive: 100,
+        max_backlogs_per_source: 10,
+        ..EngineConfig::default()
+    };
+    let mut engine = new_engine(vec![directive(31, 5, root)], Assets::default(), config);
+    engine.process(&event(1, 1000, 4004, 2, "192.0.2.1", "10.0.0.1"));
+    for k in 0..50u128 {
+        engine.process(&event(
+            100 + k,
+            1001,
+            4004,
+            2,
+            "203.0.113.9",
+            &format!("10.1.0.{k}"),
+        ));
+    }
+    assert_eq!(
+        engine.live_backlogs(),
+        11,
+        "ten of the scanner's and the other one"
+    );
+    assert_eq!(engine.stats().backlogs_evicted, 40);
 }
 
 #[test]

@@ -128,12 +128,17 @@ pub fn correlate(options: &CorrelateOptions, out: &mut impl Write) -> anyhow::Re
     }
     let after = current_rss_kib();
     let live = engine.live_backlogs().max(1);
+    let per_backlog = after.saturating_sub(before) as f64 * 1024.0 / live as f64;
+    let cap = EngineConfig::default().max_backlogs_per_directive;
     writeln!(
         out,
-        "memory: {} live backlogs, RSS +{} KiB = {:.0} bytes per backlog (index and heap overhead included)",
+        "memory: {} live backlogs, RSS +{} KiB = {:.0} bytes per backlog (index and heap overhead included); at the default cap ({cap} per directive) one directive holds at most {:.1} MiB, all {} directives at most {:.0} MiB",
         live,
         after.saturating_sub(before),
-        after.saturating_sub(before) as f64 * 1024.0 / live as f64
+        per_backlog,
+        per_backlog * cap as f64 / 1_048_576.0,
+        compiled.directives.len(),
+        per_backlog * cap as f64 * compiled.directives.len() as f64 / 1_048_576.0,
     )?;
     drop(engine);
     drop(events);
