@@ -14,7 +14,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 use vigil_correlate::engine::Snapshot;
-use vigil_correlate::{CompiledSet, DIRECTIVE_PLUGIN_ID, Engine};
+use vigil_correlate::{CompiledSet, Engine};
 use vigil_directives::{DirectiveSet, Severity};
 use vigil_event::{Alarm, Event, Uuid};
 use vigil_inventory::{Assets, Host, Inventory, Network};
@@ -286,7 +286,7 @@ pub fn recover(
     store.events.scan_from(from_event, |n, event| {
         also(n, &event);
         stored_ids.insert(event.id);
-        if !(event.plugin_id == DIRECTIVE_PLUGIN_ID && event.extra.contains_key("backlog_id")) {
+        if crate::analysis::is_correlation_input(&event) {
             inputs.push(event);
         }
     })?;

@@ -782,3 +782,36 @@ fn a_full_spool_dropping_its_oldest_counts_the_loss_and_the_core_alarms_the_exac
         alarm.name
     );
 }
+
+#[test]
+fn a_bus_incident_is_one_alarm_also_after_kill_9_and_a_restart() {
+    use vigil_bus::RejectReason;
+    let dir = tempfile::tempdir().unwrap();
+    let core_dir = dir.path().join("core");
+    let core = start_core(&core_dir, "");
+    let addr = bus_addr(&core);
+    let certs = dir.path().join("certs");
+    issue_sensor(&core_dir, "alpha", &certs);
+    let alpha = raw::identity(&certs, "alpha");
+    runtime().block_on(async {
+        let mut c = raw::connect(addr, &alpha, "alpha").await;
+        let mut tampered = c.batch(1, 5, raw::now());
+        let at = tampered.len() - 3;
+        tampered[at] ^= 0x01;
+        c.send(&tampered).await;
+        assert_eq!(
+            reject_reason(c.next().await),
+            Some(RejectReason::BadSignature)
+        );
+    });
+    let alarm = wait_alarm(&core_dir, "forged or tampered");
+    // Killed before its next snapshot: the restart correlates the stored tail again.
+    core.kill9().unwrap();
+    let core = start_core(&core_dir, "");
+    core.terminate().unwrap();
+    let stored: Vec<(vigil_event::Uuid, u32, String)> = alarms(&core_dir)
+        .into_iter()
+        .map(|a| (a.id, a.revision, a.name))
+        .collect();
+    assert_eq!(stored, vec![(alarm.id, 1, alarm.name)]);
+}
