@@ -39,6 +39,9 @@ pub struct CorrelationConfig {
     /// How often the correlation state is saved, so a restart resumes where it stopped.
     #[serde(with = "duration_text")]
     pub snapshot_interval: Duration,
+    /// Run without the directives that have errors (each logged, and named in a reload's
+    /// answer) instead of refusing to start or to reload.
+    pub allow_partial_rules: bool,
 }
 
 impl Default for CorrelationConfig {
@@ -58,6 +61,7 @@ impl Default for CorrelationConfig {
             compromise_threshold: engine.levels.compromise_threshold,
             attack_threshold: engine.levels.attack_threshold,
             snapshot_interval: Duration::from_secs(60),
+            allow_partial_rules: false,
         }
     }
 }
