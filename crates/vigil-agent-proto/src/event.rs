@@ -365,6 +365,7 @@ impl RawEvent {
             transport: Transport::OssimAgent,
             authenticated: false,
             peer: ctx.peer,
+            time_out_of_bounds_secs: None,
         };
         event
     }

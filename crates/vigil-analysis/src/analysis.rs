@@ -42,7 +42,7 @@ pub fn is_correlation_input(event: &Event) -> bool {
 }
 
 /// Policies applied to directive events inside the engine.
-struct PolicyQualifier(PolicySet);
+pub(crate) struct PolicyQualifier(pub(crate) PolicySet);
 
 impl Qualifier for PolicyQualifier {
     fn qualify(&self, event: &mut Event) -> Steps {
@@ -67,14 +67,14 @@ pub struct Analyzer {
 }
 
 impl Analyzer {
-    /// A pipeline over these sid tables, policies, cross-correlation data and engine.
+    /// A pipeline over these sid tables, policies, cross-correlation data and an engine built
+    /// over the same setup's rules.
     pub fn new(
         sids: Arc<SidTable>,
         policies: PolicySet,
         cross: Arc<CrossData>,
-        mut engine: Engine,
+        engine: Engine,
     ) -> Analyzer {
-        engine.set_qualifier(Arc::new(PolicyQualifier(policies.clone())));
         Analyzer {
             sids,
             policies,
@@ -101,9 +101,7 @@ impl Analyzer {
     ) -> vigil_correlate::engine::CarryOver {
         self.policies = setup.policies.clone();
         self.cross = setup.cross.clone();
-        self.engine
-            .set_qualifier(Arc::new(PolicyQualifier(self.policies.clone())));
-        self.engine.reload(setup.set.clone(), setup.assets.clone())
+        self.engine.reload(setup.rules())
     }
 
     /// Adjusts reliability from what the destination is known to run or be vulnerable to. An

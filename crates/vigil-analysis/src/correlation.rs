@@ -14,7 +14,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 use vigil_correlate::engine::Snapshot;
-use vigil_correlate::{CompiledSet, Engine};
+use vigil_correlate::{CompiledSet, Engine, Rules};
 use vigil_directives::{Diagnostic, DirectiveSet};
 use vigil_event::{Alarm, Event, Uuid};
 use vigil_inventory::{Assets, Host, Inventory, Network};
@@ -23,7 +23,7 @@ use vigil_plugins::sid_table::SidTable;
 use vigil_policy::PolicySet;
 use vigil_store::Store;
 
-use crate::analysis::Analyzer;
+use crate::analysis::{Analyzer, PolicyQualifier};
 use crate::config::CorrelationConfig;
 
 /// The asset inventory file: `[[host]]` (name, ip, asset), `[[network]]` (name, cidr, asset,
@@ -206,14 +206,24 @@ impl Setup {
         })
     }
 
+    /// The engine's rules: directives, assets, taxonomy, and the policies as its qualifier.
+    pub fn rules(&self) -> Rules {
+        Rules {
+            directives: self.set.clone(),
+            assets: self.assets.clone(),
+            taxonomy: self.taxonomy.clone(),
+            qualifier: Arc::new(PolicyQualifier(self.policies.clone())),
+        }
+    }
+
+    /// An analyzer over this setup around `engine` (built over [`Setup::rules`]).
+    fn analyzer_with(&self, sids: Arc<SidTable>, engine: Engine) -> Analyzer {
+        Analyzer::new(sids, self.policies.clone(), self.cross.clone(), engine)
+    }
+
     /// A fresh analyzer over this setup.
     pub fn analyzer(&self, sids: Arc<SidTable>, config: &CorrelationConfig) -> Analyzer {
-        let engine = Engine::new(
-            self.set.clone(),
-            self.assets.clone(),
-            config.engine_config(),
-        );
-        Analyzer::new(sids, self.policies.clone(), self.cross.clone(), engine)
+        self.analyzer_with(sids, Engine::new(self.rules(), config.engine_config()))
     }
 }
 
@@ -293,14 +303,8 @@ pub fn recover(
         };
         return Ok((analyzer, recovery));
     };
-    let (mut engine, carry) = Engine::restore(
-        setup.set.clone(),
-        setup.assets.clone(),
-        config.engine_config(),
-        saved.engine,
-    );
-    engine.set_taxonomy(setup.taxonomy.clone());
-    let mut analyzer = Analyzer::new(sids, setup.policies.clone(), setup.cross.clone(), engine);
+    let (engine, carry) = Engine::restore(setup.rules(), config.engine_config(), saved.engine);
+    let mut analyzer = setup.analyzer_with(sids, engine);
     let mut recovery = Recovery {
         dropped_backlogs: carry.dropped,
         ..Recovery::default()

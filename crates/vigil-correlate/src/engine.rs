@@ -14,7 +14,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use vigil_directives::Var;
-use vigil_event::{Alarm, AlarmStatus, Event, EventKind, TimeSource, Timestamp, Transport};
+use vigil_event::{Alarm, CorrelationState, Event, EventKind, TimeSource, Timestamp, Transport};
 
 use crate::backlog::{AlarmState, Backlog};
 use crate::compile::{CompiledDirective, CompiledSet, NodeId};
@@ -109,6 +109,43 @@ pub trait Qualifier: Send + Sync {
     fn qualify(&self, event: &mut Event) -> Steps;
 }
 
+/// Directive events as the engine makes them: no policy applies, every stage runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AsIs;
+
+impl Qualifier for AsIs {
+    fn qualify(&self, _event: &mut Event) -> Steps {
+        Steps::default()
+    }
+}
+
+/// Everything the engine correlates with, given whole when it is built and swapped whole on
+/// reload, so no engine can run with part of it missing (a taxonomy or a policy not yet set).
+#[derive(Clone)]
+pub struct Rules {
+    /// Compiled directives.
+    pub directives: Arc<CompiledSet>,
+    /// Asset values of hosts and networks.
+    pub assets: Arc<Assets>,
+    /// Products, categories, subcategories and names of plugins and sids.
+    pub taxonomy: Arc<Taxonomy>,
+    /// Applied to every directive event before it is assessed and correlated.
+    pub qualifier: Arc<dyn Qualifier>,
+}
+
+impl Rules {
+    /// Directives and assets alone: no taxonomy, no policies ([`AsIs`]). For tools and tests
+    /// that correlate without sid tables; the server and replay build theirs from a full setup.
+    pub fn bare(directives: Arc<CompiledSet>, assets: Arc<Assets>) -> Rules {
+        Rules {
+            directives,
+            assets,
+            taxonomy: Arc::new(Taxonomy::default()),
+            qualifier: Arc::new(AsIs),
+        }
+    }
+}
+
 /// Which address field a backlog is keyed by in the candidate index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 enum KeyField {
@@ -143,7 +180,7 @@ pub struct Engine {
     /// Event time of the last sweep of forgotten levels.
     levels_swept: Timestamp,
     /// Applied to every directive event before it is assessed and correlated.
-    qualifier: Option<Arc<dyn Qualifier>>,
+    qualifier: Arc<dyn Qualifier>,
     /// Alarm groups by key (`groupalarmby` fields): the group id and the event time until
     /// which it accepts members.
     groups: BTreeMap<Uuid, (Uuid, Timestamp, Uuid)>,
@@ -171,12 +208,12 @@ pub fn correlation_time(event: &Event) -> Timestamp {
 }
 
 impl Engine {
-    /// A new engine over compiled directives and an asset inventory.
-    pub fn new(set: Arc<CompiledSet>, assets: Arc<Assets>, config: EngineConfig) -> Engine {
-        let text_vars = text_vars(&set);
+    /// A new engine over its rules.
+    pub fn new(rules: Rules, config: EngineConfig) -> Engine {
+        let text_vars = text_vars(&rules.directives);
         Engine {
-            set,
-            assets,
+            set: rules.directives,
+            assets: rules.assets,
             config,
             backlogs: BTreeMap::new(),
             keyed: HashMap::new(),
@@ -189,20 +226,10 @@ impl Engine {
             text_vars,
             levels: Levels::default(),
             levels_swept: Timestamp::MIN,
-            qualifier: None,
+            qualifier: rules.qualifier,
             groups: BTreeMap::new(),
-            taxonomy: Arc::new(Taxonomy::default()),
+            taxonomy: rules.taxonomy,
         }
-    }
-
-    /// Sets the taxonomy (`product`, `category`, `subcategory` of plugins and sids).
-    pub fn set_taxonomy(&mut self, taxonomy: Arc<Taxonomy>) {
-        self.taxonomy = taxonomy;
-    }
-
-    /// Sets the qualifier applied to directive events.
-    pub fn set_qualifier(&mut self, qualifier: Arc<dyn Qualifier>) {
-        self.qualifier = Some(qualifier);
     }
 
     /// A host's compromise or attack level now (at the engine's clock).
@@ -678,10 +705,7 @@ impl Engine {
 
         // Policies see directive events too (e.g. lower the priority of alarms against a
         // printer); reliability stays the directive's.
-        let steps = match &self.qualifier {
-            Some(q) => q.qualify(&mut de),
-            None => Steps::default(),
-        };
+        let steps = self.qualifier.qualify(&mut de);
         de.reliability = Some(reliability);
         let priority = de.priority.unwrap_or(directive.priority);
         let r = if steps.qualify {
@@ -712,11 +736,8 @@ impl Engine {
             state.risk = state.risk.max(r.max());
             state.reliability = state.reliability.max(reliability);
             out.alarms.push(Alarm {
-                v: vigil_event::JSON_SCHEMA_VERSION,
-                id: backlog.id,
                 revision: state.revision,
                 directive_id: directive.id,
-                name: directive.name.clone(),
                 src_ip: de.src_ip,
                 src_port: de.src_port,
                 dst_ip: de.dst_ip,
@@ -726,15 +747,16 @@ impl Engine {
                 reliability: state.reliability,
                 risk: state.risk,
                 level,
-                first_seen: backlog.first_seen,
                 last_seen: backlog.last_seen,
-                status: if finished {
-                    AlarmStatus::Closed
+                correlation: if finished {
+                    CorrelationState::Completed
                 } else {
-                    AlarmStatus::Open
+                    CorrelationState::Active
                 },
+                ended_at: finished.then_some(time),
                 evidence: backlog.evidence(),
                 group,
+                ..Alarm::new(backlog.id, directive.name.clone(), backlog.first_seen)
             });
             self.stats.alarms += 1;
         }
@@ -1103,11 +1125,6 @@ fn describe(backlog: &Backlog, directive: &CompiledDirective) -> String {
 /// A single (non-directive) event whose risk reached 1 is its own alarm (spec 7).
 fn single_event_alarm(event: &Event, r: Risk) -> Alarm {
     Alarm {
-        v: vigil_event::JSON_SCHEMA_VERSION,
-        id: derived_id(b"event-alarm", &[event.id.as_bytes()]),
-        revision: 1,
-        directive_id: 0,
-        name: format!("event {}:{}", event.plugin_id, event.plugin_sid),
         src_ip: event.src_ip,
         src_port: event.src_port,
         dst_ip: event.dst_ip,
@@ -1116,15 +1133,16 @@ fn single_event_alarm(event: &Event, r: Risk) -> Alarm {
         priority: event.priority.unwrap_or(0),
         reliability: event.reliability.unwrap_or(0),
         risk: r.max(),
-        level: 1,
-        first_seen: event.time,
-        last_seen: event.time,
-        status: AlarmStatus::Open,
+        event_count: u64::from(event.occurrences.max(1)),
         evidence: vec![vigil_event::Evidence {
             level: 1,
             event_ids: vec![event.id],
         }],
-        group: None,
+        ..Alarm::new(
+            derived_id(b"event-alarm", &[event.id.as_bytes()]),
+            format!("event {}:{}", event.plugin_id, event.plugin_sid),
+            event.time,
+        )
     }
 }
 
@@ -1140,34 +1158,27 @@ fn level_alarm(c: Crossing, trigger: &Event, time: Timestamp, asset: u8) -> Alar
         IpAddr::V6(v6) => v6.octets(),
     };
     Alarm {
-        v: vigil_event::JSON_SCHEMA_VERSION,
-        id: derived_id(
-            b"level-alarm",
-            &[&host, what.as_bytes(), &time.as_micros().to_le_bytes()],
-        ),
-        revision: 1,
-        directive_id: 0,
-        name: format!(
-            "{what} level of {} reached {} (threshold {})",
-            c.host, c.value, c.threshold
-        ),
         src_ip,
-        src_port: 0,
         dst_ip,
-        dst_port: 0,
-        protocol: vigil_event::Protocol::TCP,
         priority: 3,
         reliability: 10,
         risk: risk(3, 10, asset, asset).max(),
-        level: 1,
-        first_seen: time,
-        last_seen: time,
-        status: AlarmStatus::Open,
+        event_count: 1,
         evidence: vec![vigil_event::Evidence {
             level: 1,
             event_ids: vec![trigger.id],
         }],
-        group: None,
+        ..Alarm::new(
+            derived_id(
+                b"level-alarm",
+                &[&host, what.as_bytes(), &time.as_micros().to_le_bytes()],
+            ),
+            format!(
+                "{what} level of {} reached {} (threshold {})",
+                c.host, c.value, c.threshold
+            ),
+            time,
+        )
     }
 }
 
@@ -1264,13 +1275,8 @@ impl Engine {
 
     /// An engine resumed from a snapshot. Backlogs of directives that no longer exist, or
     /// whose rule tree no longer has the backlog's position, are dropped and counted.
-    pub fn restore(
-        set: Arc<CompiledSet>,
-        assets: Arc<Assets>,
-        config: EngineConfig,
-        snapshot: Snapshot,
-    ) -> (Engine, CarryOver) {
-        let mut engine = Engine::new(set, assets, config);
+    pub fn restore(rules: Rules, config: EngineConfig, snapshot: Snapshot) -> (Engine, CarryOver) {
+        let mut engine = Engine::new(rules, config);
         engine.watermark = snapshot.watermark;
         engine.next_seq = snapshot.next_seq;
         engine.stats = snapshot.stats;
@@ -1285,12 +1291,13 @@ impl Engine {
         (engine, carry)
     }
 
-    /// Swaps in a new directive set and asset inventory atomically. Backlogs of directives whose
-    /// compiled definition (asset names resolved) is unchanged survive; the others are dropped
-    /// and counted.
-    pub fn reload(&mut self, set: Arc<CompiledSet>, assets: Arc<Assets>) -> CarryOver {
-        self.assets = assets;
-        let old = std::mem::replace(&mut self.set, set);
+    /// Swaps in new rules atomically. Backlogs of directives whose compiled definition (asset
+    /// names resolved) is unchanged survive; the others are dropped and counted.
+    pub fn reload(&mut self, rules: Rules) -> CarryOver {
+        self.assets = rules.assets;
+        self.taxonomy = rules.taxonomy;
+        self.qualifier = rules.qualifier;
+        let old = std::mem::replace(&mut self.set, rules.directives);
         self.text_vars = text_vars(&self.set);
         let backlogs: Vec<Backlog> = std::mem::take(&mut self.backlogs).into_values().collect();
         self.keyed.clear();

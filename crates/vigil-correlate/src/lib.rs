@@ -15,8 +15,8 @@ pub mod taxonomy;
 
 pub use compile::CompiledSet;
 pub use engine::{
-    DIRECTIVE_PLUGIN_ID, Engine, EngineConfig, Outputs, Qualifier, Stats, Steps, correlation_time,
-    derived_id,
+    AsIs, DIRECTIVE_PLUGIN_ID, Engine, EngineConfig, Outputs, Qualifier, Rules, Stats, Steps,
+    correlation_time, derived_id,
 };
 pub use levels::{LevelKind, LevelsConfig};
 pub use risk::{Risk, risk};

@@ -6,7 +6,7 @@
 mod support;
 
 use support::*;
-use vigil_correlate::{Assets, Engine, EngineConfig};
+use vigil_correlate::{Assets, Engine, EngineConfig, Rules};
 use vigil_directives::{
     Address, Condition, Monitor, TextConstraint, TextField, TextValue, TimeRule, Timetable, Var,
 };
@@ -303,8 +303,7 @@ fn timetables_restrict_new_backlogs_to_their_windows() {
             &Assets::default(),
         ));
         let mut engine = Engine::new(
-            compiled,
-            std::sync::Arc::new(Assets::default()),
+            Rules::bare(compiled, std::sync::Arc::new(Assets::default())),
             EngineConfig::default(),
         );
         !engine
@@ -375,12 +374,7 @@ fn taxonomy_products_categories_and_references() {
     root.category = vec![lit(3)];
     root.subcategory = vec![lit(30)];
     let fires = |e: Event| {
-        let mut engine = new_engine(
-            vec![directive(1, 1, root.clone())],
-            Assets::default(),
-            EngineConfig::default(),
-        );
-        engine.set_taxonomy(taxonomy.clone());
+        let mut engine = engine_with_taxonomy(vec![directive(1, 1, root.clone())], &taxonomy);
         !engine.process(&e).directive_events.is_empty()
     };
     assert!(fires(event(1, 1000, 30, 1, A, B)));
@@ -396,12 +390,7 @@ fn taxonomy_products_categories_and_references() {
     second.time_out = 60;
     first.children = vec![second];
     let run = |second_plugin: u32| {
-        let mut engine = new_engine(
-            vec![directive(2, 1, first.clone())],
-            Assets::default(),
-            EngineConfig::default(),
-        );
-        engine.set_taxonomy(taxonomy.clone());
+        let mut engine = engine_with_taxonomy(vec![directive(2, 1, first.clone())], &taxonomy);
         engine.process(&event(1, 1000, 30, 1, A, B));
         !engine
             .process(&event(2, 1001, second_plugin, 9, A, B))
@@ -412,12 +401,7 @@ fn taxonomy_products_categories_and_references() {
     let mut with_sibling = (*taxonomy).clone();
     with_sibling.set_product(32, 5);
     let taxonomy = std::sync::Arc::new(with_sibling);
-    let mut engine = new_engine(
-        vec![directive(2, 1, first.clone())],
-        Assets::default(),
-        EngineConfig::default(),
-    );
-    engine.set_taxonomy(taxonomy);
+    let mut engine = engine_with_taxonomy(vec![directive(2, 1, first.clone())], &taxonomy);
     engine.process(&event(1, 1000, 30, 1, A, B));
     assert_eq!(
         engine

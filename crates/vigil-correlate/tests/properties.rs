@@ -11,7 +11,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use support::*;
 use vigil_correlate::engine::Snapshot;
-use vigil_correlate::{Assets, CompiledSet, Engine, EngineConfig, Outputs};
+use vigil_correlate::{Assets, CompiledSet, Engine, EngineConfig, Outputs, Rules};
 use vigil_directives::{DirectiveSet, Var};
 use vigil_event::{Event, Timestamp};
 
@@ -52,8 +52,10 @@ fn fresh(config: &EngineConfig) -> Engine {
     };
     let assets = Assets::default();
     Engine::new(
-        Arc::new(CompiledSet::compile(&set, &assets)),
-        Arc::new(assets),
+        Rules::bare(
+            Arc::new(CompiledSet::compile(&set, &assets)),
+            Arc::new(assets),
+        ),
         config.clone(),
     )
 }
@@ -118,7 +120,7 @@ proptest! {
         let json = serde_json::to_string(&engine.snapshot()).unwrap();
         let snapshot: Snapshot = serde_json::from_str(&json).unwrap();
         let set = DirectiveSet { directives: directives(), ..DirectiveSet::default() };
-        let (mut restored, carry) = Engine::restore(Arc::new(CompiledSet::compile(&set, &Assets::default())), Arc::new(Assets::default()), config, snapshot);
+        let (mut restored, carry) = Engine::restore(Rules::bare(Arc::new(CompiledSet::compile(&set, &Assets::default())), Arc::new(Assets::default())), config, snapshot);
         prop_assert_eq!(carry.dropped, 0);
         outputs.extend(run(&mut restored, &events[cut..]));
         prop_assert_eq!(fingerprint(&outputs), whole);
@@ -151,10 +153,10 @@ fn reload_keeps_backlogs_of_unchanged_directives_only() {
         directives: changed,
         ..DirectiveSet::default()
     };
-    let carry = engine.reload(
+    let carry = engine.reload(Rules::bare(
         Arc::new(CompiledSet::compile(&set, &Assets::default())),
         Arc::new(Assets::default()),
-    );
+    ));
     assert_eq!(carry.dropped, 2, "the scan directive's two backlogs");
     assert_eq!(carry.kept, live - 2);
     assert_eq!(engine.live_backlogs(), live - 2);

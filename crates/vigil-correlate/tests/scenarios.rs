@@ -9,7 +9,7 @@ mod support;
 use support::*;
 use vigil_correlate::{Assets, DIRECTIVE_PLUGIN_ID, EngineConfig, Host};
 use vigil_directives::{Reliability, Var};
-use vigil_event::{AlarmStatus, Evidence, Uuid};
+use vigil_event::{CorrelationState, Evidence, Uuid};
 
 const A: &str = "203.0.113.1";
 const B: &str = "10.0.0.5";
@@ -65,7 +65,7 @@ fn directive_50004_worked_example() {
         ),
         (50004, 2, 1, 1, 4)
     );
-    assert_eq!(alarm.status, AlarmStatus::Open);
+    assert_eq!(alarm.correlation, CorrelationState::Active);
     assert_eq!(
         alarm.evidence,
         vec![
@@ -124,7 +124,7 @@ fn directive_50004_worked_example() {
         ),
         (4, 5, 3, 10)
     );
-    assert_eq!(final_alarm.status, AlarmStatus::Closed);
+    assert_eq!(final_alarm.correlation, CorrelationState::Completed);
     assert_eq!(final_alarm.evidence.len(), 5);
     assert_eq!(final_alarm.evidence[4].event_ids.len(), 200);
     assert_eq!(engine.live_backlogs(), 0, "A's backlog ended at its leaf");
@@ -499,12 +499,19 @@ impl vigil_correlate::Qualifier for LowerB {
 
 #[test]
 fn the_qualifier_reprioritises_directive_events_and_their_alarms() {
-    let mut engine = new_engine(
-        vec![directive(20, 5, rule(1, 30, &[]))],
-        Assets::default(),
-        EngineConfig::default(),
-    );
-    engine.set_qualifier(std::sync::Arc::new(LowerB));
+    let set = vigil_directives::DirectiveSet {
+        directives: vec![directive(20, 5, rule(1, 30, &[]))],
+        ..Default::default()
+    };
+    let assets = std::sync::Arc::new(Assets::default());
+    let rules = vigil_correlate::Rules {
+        qualifier: std::sync::Arc::new(LowerB),
+        ..vigil_correlate::Rules::bare(
+            std::sync::Arc::new(vigil_correlate::CompiledSet::compile(&set, &assets)),
+            assets,
+        )
+    };
+    let mut engine = vigil_correlate::Engine::new(rules, EngineConfig::default());
     let mut e = event(1, 1000, 30, 1, A, B);
     e.reliability = Some(0);
     let out = engine.process(&e);

@@ -7,15 +7,49 @@ use uuid::Uuid;
 
 use crate::{Protocol, Timestamp};
 
-/// Lifecycle state of an alarm.
+/// Where the correlation behind an alarm stands: the engine's view, kept apart from the
+/// analyst's [`Triage`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
-pub enum AlarmStatus {
-    /// Still being updated or not yet handled.
+pub enum CorrelationState {
+    /// Its backlog is live: later events may still revise it.
+    #[default]
+    Active,
+    /// Its backlog reached a leaf (or the incident it reports is over): no further revision
+    /// will come from correlation.
+    Completed,
+    /// Its backlog's window closed before it reached a leaf.
+    Expired,
+}
+
+/// What an analyst has done with an alarm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TriageStatus {
+    /// Nobody has looked at it yet.
     #[default]
     Open,
-    /// Closed by an analyst or by the end of its backlog.
+    /// Someone is on it.
+    Acknowledged,
+    /// Handled.
     Closed,
+}
+
+/// An analyst's triage of an alarm: status, who set it and when. Correlation never sets it:
+/// every alarm the engine raises starts `open`, with no one and no time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub struct Triage {
+    /// The status.
+    pub status: TriageStatus,
+    /// Who set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// When it was set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<Timestamp>,
+    /// The analyst's comment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 /// The events that advanced one level of a directive.
@@ -26,6 +60,12 @@ pub struct Evidence {
     /// Ids of the events that matched at that level.
     pub event_ids: Vec<Uuid>,
 }
+
+/// Most event ids an alarm keeps as evidence for one level.
+pub const MAX_EVIDENCE_PER_LEVEL: usize = 10_000;
+
+/// Most user names (and sensors) an alarm lists.
+pub const MAX_NAMES: usize = 32;
 
 /// An alarm: a backlog (or a single event) whose risk reached 1 or more.
 ///
@@ -65,10 +105,32 @@ pub struct Alarm {
     pub first_seen: Timestamp,
     /// Event time of the newest event.
     pub last_seen: Timestamp,
-    /// Open or closed.
-    pub status: AlarmStatus,
-    /// The events behind the alarm, per level.
+    /// Where its correlation stands.
+    pub correlation: CorrelationState,
+    /// When it completed or expired (event time); none while active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<Timestamp>,
+    /// What analysts have done with it.
+    #[serde(default)]
+    pub triage: Triage,
+    /// Name of the directive rule that fired last (empty for a single-event alarm).
+    #[serde(default)]
+    pub rule: String,
+    /// Events counted by its backlog so far (fired levels and events absorbed since).
+    #[serde(default)]
+    pub event_count: u64,
+    /// The events behind the alarm, per level (at most [`MAX_EVIDENCE_PER_LEVEL`] per level).
     pub evidence: Vec<Evidence>,
+    /// Ids of counted events left out of `evidence` by its cap (they stay searchable in the
+    /// store by the alarm's addresses and time range).
+    #[serde(default)]
+    pub evidence_omitted: u64,
+    /// User names of its events, in order of first appearance (at most [`MAX_NAMES`]).
+    #[serde(default)]
+    pub usernames: Vec<String>,
+    /// Sensors of its events, in order of first appearance (at most [`MAX_NAMES`]).
+    #[serde(default)]
+    pub sensors: Vec<String>,
     /// Alarms of one directive with the same `groupalarmby` fields within its
     /// `groupalarmtimeout` share a group id, so a console can show them as one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -76,6 +138,39 @@ pub struct Alarm {
 }
 
 impl Alarm {
+    /// The first revision of an alarm raised at `time`: active, untriaged, with nothing else
+    /// filled in yet (unspecified addresses, TCP, zero priority and risk, no evidence).
+    pub fn new(id: Uuid, name: String, time: Timestamp) -> Alarm {
+        Alarm {
+            v: crate::JSON_SCHEMA_VERSION,
+            id,
+            revision: 1,
+            directive_id: 0,
+            name,
+            src_ip: IpAddr::from([0, 0, 0, 0]),
+            src_port: 0,
+            dst_ip: IpAddr::from([0, 0, 0, 0]),
+            dst_port: 0,
+            protocol: Protocol::TCP,
+            priority: 0,
+            reliability: 0,
+            risk: 0,
+            level: 1,
+            first_seen: time,
+            last_seen: time,
+            correlation: CorrelationState::Active,
+            ended_at: None,
+            triage: Triage::default(),
+            rule: String::new(),
+            event_count: 0,
+            evidence: Vec::new(),
+            evidence_omitted: 0,
+            usernames: Vec::new(),
+            sensors: Vec::new(),
+            group: None,
+        }
+    }
+
     /// Ids of every event behind the alarm, level by level.
     pub fn event_ids(&self) -> impl Iterator<Item = Uuid> + '_ {
         self.evidence
@@ -105,9 +200,17 @@ impl Serialize for Alarm {
             level: u8,
             first_seen: Timestamp,
             last_seen: Timestamp,
-            status: AlarmStatus,
+            correlation: CorrelationState,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            ended_at: Option<Timestamp>,
+            triage: &'a Triage,
+            rule: &'a str,
+            event_count: u64,
             evidence: &'a [Evidence],
+            evidence_omitted: u64,
             event_ids: Vec<Uuid>,
+            usernames: &'a [String],
+            sensors: &'a [String],
             #[serde(skip_serializing_if = "Option::is_none")]
             group: Option<Uuid>,
         }
@@ -128,9 +231,16 @@ impl Serialize for Alarm {
             level: self.level,
             first_seen: self.first_seen,
             last_seen: self.last_seen,
-            status: self.status,
+            correlation: self.correlation,
+            ended_at: self.ended_at,
+            triage: &self.triage,
+            rule: &self.rule,
+            event_count: self.event_count,
             evidence: &self.evidence,
+            evidence_omitted: self.evidence_omitted,
             event_ids: self.event_ids().collect(),
+            usernames: &self.usernames,
+            sensors: &self.sensors,
             group: self.group,
         }
         .serialize(serializer)
@@ -160,7 +270,14 @@ mod tests {
             level: 2,
             first_seen: Timestamp::from_secs(1),
             last_seen: Timestamp::from_secs(2),
-            status: AlarmStatus::Open,
+            correlation: CorrelationState::Active,
+            ended_at: None,
+            triage: Triage::default(),
+            rule: "three failures".into(),
+            event_count: 3,
+            evidence_omitted: 0,
+            usernames: vec!["root".into()],
+            sensors: vec!["edge-1".into()],
             evidence: vec![
                 Evidence {
                     level: 1,
@@ -180,6 +297,8 @@ mod tests {
         assert_eq!(json["event_ids"], serde_json::json!(ids));
         assert_eq!(json["directive_id"], 50004);
         assert!(json.get("group").is_none());
+        assert_eq!(json["correlation"], "active");
+        assert_eq!(json["triage"], serde_json::json!({"status": "open"}));
         assert_eq!(
             serde_json::from_value::<Alarm>(json).unwrap(),
             alarm,

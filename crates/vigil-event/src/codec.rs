@@ -14,14 +14,16 @@ use uuid::Uuid;
 
 use crate::event::Userdata;
 use crate::{
-    Alarm, AlarmStatus, Event, EventKind, Evidence, Protocol, Provenance, TimeSource, Timestamp,
-    Transport,
+    Alarm, CorrelationState, Event, EventKind, Evidence, Protocol, Provenance, TimeSource,
+    Timestamp, Transport, Triage, TriageStatus,
 };
 
 const EVENT_TAG: u8 = b'E';
 const ALARM_TAG: u8 = b'A';
-/// Version written. Version 1 (no `risk_c`/`risk_a`) is still read.
-const VERSION: u8 = 2;
+/// Version written. Older versions are still read: version 1 has no `risk_c`/`risk_a` and no
+/// alarm group; version 2 has no out-of-bounds time mark and none of the alarm's correlation
+/// state, triage, rule, counts, user names and sensors (read as an active, untriaged alarm).
+const VERSION: u8 = 3;
 /// Upper bound on element counts read from untrusted input, so a forged length cannot make the
 /// decoder reserve huge amounts of memory.
 const MAX_ELEMENTS: u64 = 1 << 20;
@@ -106,6 +108,7 @@ pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
     });
     w.u8(p.authenticated.into());
     w.opt(p.peer, Writer::ip);
+    w.opt(p.time_out_of_bounds_secs, Writer::signed);
 }
 
 /// Decodes one event written by [`encode_event`]; the whole input must be consumed.
@@ -156,7 +159,7 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event, DecodeError> {
         let key = r.str()?;
         extra.insert(key, r.str()?);
     }
-    let provenance = Provenance {
+    let mut provenance = Provenance {
         sensor: r.str()?,
         sensor_id: r.opt(Reader::uuid)?,
         sequence: r.opt(Reader::varint)?,
@@ -178,7 +181,11 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event, DecodeError> {
         },
         authenticated: r.bool()?,
         peer: r.opt(Reader::ip)?,
+        time_out_of_bounds_secs: None,
     };
+    if version >= 3 {
+        provenance.time_out_of_bounds_secs = r.opt(Reader::signed)?;
+    }
     r.end()?;
     Ok(Event {
         v: crate::JSON_SCHEMA_VERSION,
@@ -235,9 +242,10 @@ pub fn encode_alarm(alarm: &Alarm, out: &mut Vec<u8>) {
     }
     w.ts(alarm.first_seen);
     w.ts(alarm.last_seen);
-    w.u8(match alarm.status {
-        AlarmStatus::Open => 0,
-        AlarmStatus::Closed => 1,
+    w.u8(match alarm.correlation {
+        CorrelationState::Active => 0,
+        CorrelationState::Completed => 1,
+        CorrelationState::Expired => 2,
     });
     w.varint(alarm.evidence.len() as u64);
     for evidence in &alarm.evidence {
@@ -248,6 +256,25 @@ pub fn encode_alarm(alarm: &Alarm, out: &mut Vec<u8>) {
         }
     }
     w.opt(alarm.group, Writer::uuid);
+    w.opt(alarm.ended_at, Writer::ts);
+    let triage = &alarm.triage;
+    w.u8(match triage.status {
+        TriageStatus::Open => 0,
+        TriageStatus::Acknowledged => 1,
+        TriageStatus::Closed => 2,
+    });
+    w.opt_str(&triage.by);
+    w.opt(triage.at, Writer::ts);
+    w.opt_str(&triage.comment);
+    w.str(&alarm.rule);
+    w.varint(alarm.event_count);
+    w.varint(alarm.evidence_omitted);
+    for names in [&alarm.usernames, &alarm.sensors] {
+        w.varint(names.len() as u64);
+        for name in names {
+            w.str(name);
+        }
+    }
 }
 
 /// Decodes one alarm written by [`encode_alarm`]; the whole input must be consumed.
@@ -266,10 +293,12 @@ pub fn decode_alarm(bytes: &[u8]) -> Result<Alarm, DecodeError> {
     let (priority, reliability, risk, level) = (r.u8()?, r.u8()?, r.u8()?, r.u8()?);
     let first_seen = r.ts()?;
     let last_seen = r.ts()?;
-    let status = match r.u8()? {
-        0 => AlarmStatus::Open,
-        1 => AlarmStatus::Closed,
-        _ => return Err(r.error_before(1, "alarm status 0 or 1")),
+    // Versions 1 and 2 stored open (0) or closed (1): closed meant the backlog completed.
+    let correlation = match r.u8()? {
+        0 => CorrelationState::Active,
+        1 => CorrelationState::Completed,
+        2 if version >= 3 => CorrelationState::Expired,
+        _ => return Err(r.error_before(1, "alarm correlation state 0..=2")),
     };
     let mut evidence = Vec::new();
     for _ in 0..r.count()? {
@@ -284,8 +313,7 @@ pub fn decode_alarm(bytes: &[u8]) -> Result<Alarm, DecodeError> {
     } else {
         None
     };
-    r.end()?;
-    Ok(Alarm {
+    let mut alarm = Alarm {
         v: crate::JSON_SCHEMA_VERSION,
         id,
         revision,
@@ -302,10 +330,41 @@ pub fn decode_alarm(bytes: &[u8]) -> Result<Alarm, DecodeError> {
         level,
         first_seen,
         last_seen,
-        status,
+        correlation,
+        ended_at: None,
+        triage: Triage::default(),
+        rule: String::new(),
+        event_count: 0,
         evidence,
+        evidence_omitted: 0,
+        usernames: Vec::new(),
+        sensors: Vec::new(),
         group,
-    })
+    };
+    if version >= 3 {
+        alarm.ended_at = r.opt(Reader::ts)?;
+        alarm.triage.status = match r.u8()? {
+            0 => TriageStatus::Open,
+            1 => TriageStatus::Acknowledged,
+            2 => TriageStatus::Closed,
+            _ => return Err(r.error_before(1, "triage status 0..=2")),
+        };
+        alarm.triage.by = r.opt(Reader::str)?;
+        alarm.triage.at = r.opt(Reader::ts)?;
+        alarm.triage.comment = r.opt(Reader::str)?;
+        alarm.rule = r.str()?;
+        alarm.event_count = r.varint()?;
+        alarm.evidence_omitted = r.varint()?;
+        for names in [&mut alarm.usernames, &mut alarm.sensors] {
+            for _ in 0..r.count()? {
+                names.push(r.str()?);
+            }
+        }
+    } else {
+        alarm.event_count = alarm.event_ids().count() as u64;
+    }
+    r.end()?;
+    Ok(alarm)
 }
 
 struct Writer<'a>(&'a mut Vec<u8>);
@@ -324,7 +383,11 @@ impl Writer<'_> {
     }
 
     fn ts(&mut self, ts: Timestamp) {
-        let v = ts.as_micros();
+        self.signed(ts.as_micros());
+    }
+
+    /// A zig-zagged signed varint.
+    fn signed(&mut self, v: i64) {
         self.varint(((v << 1) ^ (v >> 63)) as u64);
     }
 
@@ -392,7 +455,7 @@ impl Reader<'_> {
         }
         match self.u8()? {
             v @ 1..=VERSION => Ok(v),
-            _ => Err(self.error_before(1, "supported codec version (1 or 2)")),
+            _ => Err(self.error_before(1, "supported codec version (1 to 3)")),
         }
     }
 
@@ -471,9 +534,14 @@ impl Reader<'_> {
         Ok(n)
     }
 
-    fn ts(&mut self) -> Result<Timestamp, DecodeError> {
+    /// A zig-zagged signed varint.
+    fn signed(&mut self) -> Result<i64, DecodeError> {
         let v = self.varint()?;
-        let micros = ((v >> 1) as i64) ^ -((v & 1) as i64);
+        Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
+    }
+
+    fn ts(&mut self) -> Result<Timestamp, DecodeError> {
+        let micros = self.signed()?;
         if micros < Timestamp::MIN.as_micros() || micros > Timestamp::MAX.as_micros() {
             return Err(self.error("timestamp within years -9999..=9999"));
         }
@@ -519,11 +587,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn version_1_records_still_decode() {
+    fn older_event_versions_still_decode() {
         let mut event = Event::new(Uuid::nil(), Timestamp::from_secs(1), 1, 2);
         event.asset_dst = Some(4);
-        let mut v2 = Vec::new();
-        encode_event(&event, &mut v2);
+        let mut v3 = Vec::new();
+        encode_event(&event, &mut v3);
+        // Version 2 is version 3 without the out-of-bounds mark's presence byte at the end.
+        let mut v2 = v3.clone();
+        assert_eq!(v2.pop(), Some(0));
+        v2[1] = 2;
+        assert_eq!(decode_event(&v2).unwrap(), event, "version 2");
         // Version 1 is version 2 without the two risk presence bytes after `asset_dst`; find them
         // as the first byte that changes when risk_c is set.
         let mut with_risk = Vec::new();
@@ -534,24 +607,24 @@ mod tests {
             },
             &mut with_risk,
         );
-        let at = v2.iter().zip(&with_risk).position(|(a, b)| a != b).unwrap();
+        let at = v3.iter().zip(&with_risk).position(|(a, b)| a != b).unwrap();
         assert_eq!(&v2[at..at + 2], &[0, 0]);
-        let mut v1 = v2.clone();
+        let mut v1 = v2;
         v1[1] = 1;
         v1.drain(at..at + 2);
-        assert_eq!(decode_event(&v1).unwrap(), event);
-        let mut v3 = v2;
-        v3[1] = 3;
+        assert_eq!(decode_event(&v1).unwrap(), event, "version 1");
+        let mut v4 = v3;
+        v4[1] = 4;
         assert_eq!(
-            decode_event(&v3).unwrap_err().what,
-            "supported codec version (1 or 2)"
+            decode_event(&v4).unwrap_err().what,
+            "supported codec version (1 to 3)"
         );
     }
 
     #[test]
-    fn version_1_alarms_still_decode() {
+    fn older_alarm_versions_still_decode() {
         let alarm = Alarm {
-            v: 1,
+            v: crate::JSON_SCHEMA_VERSION,
             id: Uuid::nil(),
             revision: 1,
             directive_id: 7,
@@ -567,16 +640,33 @@ mod tests {
             level: 1,
             first_seen: Timestamp::from_secs(1),
             last_seen: Timestamp::from_secs(2),
-            status: AlarmStatus::Open,
-            evidence: Vec::new(),
+            correlation: CorrelationState::Completed,
+            ended_at: None,
+            triage: Triage::default(),
+            rule: String::new(),
+            event_count: 1,
+            evidence: vec![Evidence {
+                level: 1,
+                event_ids: vec![Uuid::from_u128(9)],
+            }],
+            evidence_omitted: 0,
+            usernames: Vec::new(),
+            sensors: Vec::new(),
             group: None,
         };
         let mut bytes = Vec::new();
         encode_alarm(&alarm, &mut bytes);
+        // Version 2 ends before `ended_at`: absent (0), open triage (0), no by/at/comment (0 0 0),
+        // empty rule (0), event count 1, nothing omitted (0), no user names or sensors (0 0).
+        let v3_tail = [0, 0, 0, 0, 0, 0, 1, 0, 0, 0];
+        assert!(bytes.ends_with(&v3_tail));
+        bytes.truncate(bytes.len() - v3_tail.len());
+        bytes[1] = 2;
+        assert_eq!(decode_alarm(&bytes).unwrap(), alarm, "version 2");
         // Version 1 ends before the group's presence byte.
         assert_eq!(bytes.pop(), Some(0));
         bytes[1] = 1;
-        assert_eq!(decode_alarm(&bytes).unwrap(), alarm);
+        assert_eq!(decode_alarm(&bytes).unwrap(), alarm, "version 1");
     }
 
     #[test]

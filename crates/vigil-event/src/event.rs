@@ -78,6 +78,11 @@ pub struct Provenance {
     /// Network address of the peer that delivered it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer: Option<IpAddr>,
+    /// Set when correlation found the event's time out of bounds: how many seconds it lay
+    /// ahead of (positive) or behind (negative) what the core trusted. Such an event is stored
+    /// and correlated, but moves no clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_out_of_bounds_secs: Option<i64>,
 }
 
 /// A normalised security event: every OSSIM event field (spec 2.5) plus provenance.
@@ -294,7 +299,7 @@ mod tests {
         event.userdata.userdata2 = Some("srv01".into());
         event.provenance.sensor = "edge-1".into();
         let json = serde_json::to_value(&event).unwrap();
-        assert_eq!(json["v"], 1);
+        assert_eq!(json["v"], 2);
         assert_eq!(json["time"], "2013-08-06T14:30:26Z");
         assert_eq!(json["protocol"], "TCP");
         assert_eq!(json["userdata2"], "srv01");

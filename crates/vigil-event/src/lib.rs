@@ -13,14 +13,16 @@ pub mod event;
 pub mod protocol;
 pub mod time;
 
-pub use alarm::{Alarm, AlarmStatus, Evidence};
+pub use alarm::{
+    Alarm, CorrelationState, Evidence, MAX_EVIDENCE_PER_LEVEL, MAX_NAMES, Triage, TriageStatus,
+};
 pub use event::{Event, EventKind, GENERIC_PLUGIN_SID, Provenance, TimeSource, Transport};
 pub use protocol::Protocol;
 pub use time::Timestamp;
 pub use uuid::Uuid;
 
 /// Version of the JSON shape of events and alarms (`"v"` in every document).
-pub const JSON_SCHEMA_VERSION: u16 = 1;
+pub const JSON_SCHEMA_VERSION: u16 = 2;
 
 /// Normalises an address: an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) becomes IPv4.
 pub fn canonical_ip(ip: std::net::IpAddr) -> std::net::IpAddr {

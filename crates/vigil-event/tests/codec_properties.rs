@@ -9,8 +9,8 @@ use proptest::prelude::*;
 use vigil_event::codec::{decode_alarm, decode_event, encode_alarm, encode_event};
 use vigil_event::event::Userdata;
 use vigil_event::{
-    Alarm, AlarmStatus, Event, EventKind, Evidence, Protocol, TimeSource, Timestamp, Transport,
-    Uuid,
+    Alarm, CorrelationState, Event, EventKind, Evidence, Protocol, TimeSource, Timestamp,
+    Transport, Triage, TriageStatus, Uuid,
 };
 
 fn ip() -> impl Strategy<Value = IpAddr> {
@@ -43,6 +43,7 @@ prop_compose! {
         prov in (any::<String>(), proptest::option::of(any::<u128>()), any::<Option<u64>>(),
                  proptest::option::of(timestamp()), proptest::option::of(timestamp()), timestamp(),
                  0u8..3, 0u8..3, any::<bool>(), proptest::option::of(ip())),
+        out_of_bounds in any::<Option<i64>>(),
     ) -> Event {
         let mut e = Event::new(Uuid::from_u128(id), time, plugin.0, plugin.1);
         e.kind = if monitor { EventKind::Monitor } else { EventKind::Detector };
@@ -72,6 +73,7 @@ prop_compose! {
         p.transport = [Transport::OssimAgent, Transport::Bus, Transport::Replay][prov.7 as usize];
         p.authenticated = prov.8;
         p.peer = prov.9;
+        p.time_out_of_bounds_secs = out_of_bounds;
         e
     }
 }
@@ -81,15 +83,27 @@ prop_compose! {
         id in any::<u128>(), revision in any::<u32>(), directive_id in any::<u32>(),
         name in any::<String>(), addrs in (ip(), any::<u16>(), ip(), any::<u16>()),
         numbers in any::<(u8, u8, u8, u8, u8)>(), seen in (timestamp(), timestamp()),
-        closed in any::<bool>(), group in proptest::option::of(any::<u128>()),
+        state in 0usize..3, ended_at in proptest::option::of(timestamp()),
+        triage in (0usize..3, text(), proptest::option::of(timestamp()), text()),
+        group in proptest::option::of(any::<u128>()),
         evidence in proptest::collection::vec((any::<u8>(), proptest::collection::vec(any::<u128>(), 0..5)), 0..4),
+        story in (any::<String>(), any::<u64>(), any::<u64>(),
+                  proptest::collection::vec(any::<String>(), 0..3),
+                  proptest::collection::vec(any::<String>(), 0..3)),
     ) -> Alarm {
         Alarm {
-            v: 1, id: Uuid::from_u128(id), revision, directive_id, name,
+            v: vigil_event::JSON_SCHEMA_VERSION, id: Uuid::from_u128(id), revision, directive_id, name,
             src_ip: addrs.0, src_port: addrs.1, dst_ip: addrs.2, dst_port: addrs.3,
             protocol: Protocol(numbers.0), priority: numbers.1, reliability: numbers.2,
             risk: numbers.3, level: numbers.4, first_seen: seen.0, last_seen: seen.1,
-            status: if closed { AlarmStatus::Closed } else { AlarmStatus::Open },
+            correlation: [CorrelationState::Active, CorrelationState::Completed, CorrelationState::Expired][state],
+            ended_at,
+            triage: Triage {
+                status: [TriageStatus::Open, TriageStatus::Acknowledged, TriageStatus::Closed][triage.0],
+                by: triage.1, at: triage.2, comment: triage.3,
+            },
+            rule: story.0, event_count: story.1, evidence_omitted: story.2,
+            usernames: story.3, sensors: story.4,
             evidence: evidence.into_iter().map(|(level, ids)| Evidence {
                 level, event_ids: ids.into_iter().map(Uuid::from_u128).collect(),
             }).collect(),

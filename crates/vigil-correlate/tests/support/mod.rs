@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use vigil_correlate::{Assets, CompiledSet, Engine, EngineConfig};
+use vigil_correlate::{Assets, CompiledSet, Engine, EngineConfig, Rules, Taxonomy};
 use vigil_directives::{
     Address, Directive, DirectiveSet, Location, PortRange, Reliability, Rule, Term, TermValue, Var,
 };
@@ -99,10 +99,29 @@ pub fn new_engine(directives: Vec<Directive>, assets: Assets, config: EngineConf
         ..DirectiveSet::default()
     };
     Engine::new(
-        Arc::new(CompiledSet::compile(&set, &assets)),
-        Arc::new(assets),
+        Rules::bare(
+            Arc::new(CompiledSet::compile(&set, &assets)),
+            Arc::new(assets),
+        ),
         config,
     )
+}
+
+/// An engine over `directives` whose rules carry `taxonomy` from the start.
+pub fn engine_with_taxonomy(directives: Vec<Directive>, taxonomy: &Arc<Taxonomy>) -> Engine {
+    let set = DirectiveSet {
+        directives,
+        ..DirectiveSet::default()
+    };
+    let assets = Assets::default();
+    let rules = Rules {
+        taxonomy: taxonomy.clone(),
+        ..Rules::bare(
+            Arc::new(CompiledSet::compile(&set, &assets)),
+            Arc::new(assets),
+        )
+    };
+    Engine::new(rules, EngineConfig::default())
 }
 
 /// An edge-stamped (trusted time) event with priority and reliability set, as intake leaves it.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tracing::warn;
 use uuid::Uuid;
-use vigil_event::{Alarm, AlarmStatus, Event, Evidence, Protocol, Timestamp, Transport};
+use vigil_event::{Alarm, Event, Evidence, Timestamp, Transport};
 
 use crate::metrics::Metrics;
 use crate::writer::IntakeQueue;
@@ -168,28 +168,21 @@ impl Reporter {
         let priority = incident.priority();
         let risk = vigil_correlate::risk(priority, 10, 0, SIEM_ASSET).attack;
         let alarm = Alarm {
-            v: vigil_event::JSON_SCHEMA_VERSION,
-            id: Uuid::now_v7(),
-            revision: 1,
-            directive_id: 0,
-            name: format!("{}: {sensor}: {detail}", incident.title()),
             src_ip: event.src_ip,
-            src_port: 0,
-            dst_ip: unspecified,
-            dst_port: 0,
-            protocol: Protocol::TCP,
             priority,
             reliability: 10,
             risk,
-            level: 1,
-            first_seen: now,
-            last_seen: now,
-            status: AlarmStatus::Open,
+            event_count: 1,
+            sensors: vec![sensor.to_string()],
             evidence: vec![Evidence {
                 level: 1,
                 event_ids: vec![event.id],
             }],
-            group: None,
+            ..Alarm::new(
+                Uuid::now_v7(),
+                format!("{}: {sensor}: {detail}", incident.title()),
+                now,
+            )
         };
         (event, alarm)
     }

@@ -89,7 +89,7 @@ fn current_rss_kib() -> u64 {
 
 /// Runs the correlation benchmark and prints its figures.
 pub fn correlate(options: &CorrelateOptions, out: &mut impl Write) -> anyhow::Result<()> {
-    use vigil_correlate::{Assets, CompiledSet, Engine, EngineConfig};
+    use vigil_correlate::{Assets, CompiledSet, Engine, EngineConfig, Rules};
     let mut load_times = Vec::new();
     let mut loaded = None;
     for _ in 0..options.runs.max(1) {
@@ -122,8 +122,7 @@ pub fn correlate(options: &CorrelateOptions, out: &mut impl Write) -> anyhow::Re
         ..EngineConfig::default()
     };
     let mut engine = Engine::new(
-        compiled.clone(),
-        std::sync::Arc::new(Assets::default()),
+        Rules::bare(compiled.clone(), std::sync::Arc::new(Assets::default())),
         config,
     );
     let before = current_rss_kib();
@@ -144,8 +143,7 @@ pub fn correlate(options: &CorrelateOptions, out: &mut impl Write) -> anyhow::Re
 
     let new_engine = || {
         Engine::new(
-            compiled.clone(),
-            std::sync::Arc::new(Assets::default()),
+            Rules::bare(compiled.clone(), std::sync::Arc::new(Assets::default())),
             EngineConfig::default(),
         )
     };
