@@ -126,7 +126,7 @@ struct SearchArgs {
     #[arg(long)]
     oldest_first: bool,
     /// Search alarms instead of events: the latest revision of each alarm any of whose
-    /// revisions match (--plugin-sid and --sensor do not apply: alarms have neither).
+    /// revisions match (--plugin-sid and --sensor do not apply: the alarm log indexes neither).
     #[arg(long)]
     alarms: bool,
     /// Print every revision of each alarm (with --alarms or --id), oldest revision first for --id.

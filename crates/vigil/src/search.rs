@@ -70,15 +70,21 @@ pub fn run(
     match target {
         Target::Events => print(&open::<Event>(data_dir, "events")?.search(query)?, out),
         Target::Alarms { revisions } => {
-            // The alarm log indexes no plugin sid and no sensor (an alarm has neither).
-            for (filter, given) in [
-                ("--plugin-sid", query.plugin_sid.is_some()),
-                ("--sensor", query.sensor.is_some()),
+            // The alarm log indexes no plugin sid (an alarm has none) and no sensor.
+            for (filter, given, why) in [
+                (
+                    "--plugin-sid",
+                    query.plugin_sid.is_some(),
+                    "an alarm has no plugin sid (--plugin-id is its directive)",
+                ),
+                (
+                    "--sensor",
+                    query.sensor.is_some(),
+                    "the alarm log is not indexed by sensor (search the events by --sensor)",
+                ),
             ] {
                 if given {
-                    anyhow::bail!(
-                        "{filter} does not apply to alarms: an alarm has no plugin sid or sensor (search its events, or use --plugin-id for the directive)"
-                    );
+                    anyhow::bail!("{filter} does not apply to alarms: {why}");
                 }
             }
             let log = open::<Alarm>(data_dir, "alarms")?;
