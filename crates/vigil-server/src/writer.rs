@@ -86,9 +86,13 @@ impl IntakeQueue {
         Ok(durable)
     }
 
-    /// Queues a report about the bus: its event and alarms are stored as they are.
-    pub async fn push_report(&self, event: Event, alarms: Vec<Alarm>) -> Result<(), WriterStopped> {
-        self.submit(vec![event], Some(alarms), None).await
+    /// Queues a report about the bus: its events (if any) and alarms are stored as they are.
+    pub async fn push_report(
+        &self,
+        events: Vec<Event>,
+        alarms: Vec<Alarm>,
+    ) -> Result<(), WriterStopped> {
+        self.submit(events, Some(alarms), None).await
     }
 
     async fn submit(
