@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use vigil_correlate::{Engine, Qualifier, Steps};
-use vigil_event::{Alarm, Event};
+use vigil_event::{Alarm, Event, Transport};
 use vigil_plugins::sid_table::SidTable;
 use vigil_policy::PolicySet;
 
@@ -30,6 +30,17 @@ pub struct Analysis {
     pub unknown_sid: bool,
     /// The input event's time was out of bounds (it is marked, and always stored).
     pub time_out_of_bounds: bool,
+}
+
+/// Whether a stored event was an input of correlation, so that a replay of the stored tail
+/// (crash recovery) feeds the engine exactly what production fed it. Directive events are its
+/// outputs; the core's own reports about the bus (`transport: "core"`) are stored as they are,
+/// with their alarm, and never correlated: qualifying one again would raise a second,
+/// single-event alarm for a sid no table knows.
+pub fn is_correlation_input(event: &Event) -> bool {
+    let directive_event = event.plugin_id == vigil_correlate::DIRECTIVE_PLUGIN_ID
+        && event.extra.contains_key("backlog_id");
+    !directive_event && event.provenance.transport != Transport::Core
 }
 
 /// Policies applied to directive events inside the engine.

@@ -41,8 +41,8 @@ pub struct CorrelationConfig {
     /// How often the correlation state is saved, so a restart resumes where it stopped.
     #[serde(with = "duration_text")]
     pub snapshot_interval: Duration,
-    /// How far an event's time may lie ahead of the core's clock (live; in replay, ahead of the
-    /// median of recent events) before it is out of bounds.
+    /// How far an event's time may lie ahead of the core's clock when it is received before it
+    /// is out of bounds.
     #[serde(with = "duration_text")]
     pub max_time_ahead: Duration,
     /// How far a replayed event's time may lie ahead of the median of recent ones.
@@ -52,6 +52,9 @@ pub struct CorrelationConfig {
     /// before it is out of bounds.
     #[serde(with = "duration_text")]
     pub max_time_behind: Duration,
+    /// Run without the directives that have errors (each logged, and named in a reload's
+    /// answer) instead of refusing to start or to reload.
+    pub allow_partial_rules: bool,
 }
 
 impl Default for CorrelationConfig {
@@ -75,6 +78,7 @@ impl Default for CorrelationConfig {
             max_time_ahead: Duration::from_secs(engine.clock.max_ahead_secs.into()),
             replay_max_time_ahead: Duration::from_secs(engine.clock.replay_max_ahead_secs.into()),
             max_time_behind: Duration::from_secs(engine.clock.max_behind_secs.into()),
+            allow_partial_rules: false,
         }
     }
 }

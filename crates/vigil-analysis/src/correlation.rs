@@ -14,8 +14,8 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 use vigil_correlate::engine::Snapshot;
-use vigil_correlate::{CompiledSet, DIRECTIVE_PLUGIN_ID, Engine, Rules};
-use vigil_directives::{DirectiveSet, Severity};
+use vigil_correlate::{CompiledSet, Engine, Rules};
+use vigil_directives::{Diagnostic, DirectiveSet};
 use vigil_event::{Alarm, Event, Uuid};
 use vigil_inventory::{Assets, Host, Inventory, Network};
 use vigil_plugins::references::References;
@@ -45,23 +45,48 @@ pub fn load_assets(path: &Path) -> anyhow::Result<Assets> {
     Ok(Assets::new(file.host, file.network, file.groups))
 }
 
-/// Loads every directive path; a directive with an error is dropped (and logged), a file that
-/// cannot be read or parsed at all stops start-up.
-pub fn load_directives(paths: &[PathBuf]) -> anyhow::Result<DirectiveSet> {
-    let mut set = DirectiveSet::default();
+/// Directives loaded from the configured paths, with every problem found.
+#[derive(Debug, Default)]
+pub struct LoadedDirectives {
+    /// What loaded.
+    pub set: DirectiveSet,
+    /// Errors (each names what was left out: a directive, or a whole file that cannot be read
+    /// or parsed) and warnings, as `file:line:column: ...`, the lines `vigil check` prints.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl LoadedDirectives {
+    /// The error diagnostics: what was left out.
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.is_error())
+    }
+}
+
+/// Loads every directive path. Nothing is dropped silently: a directive with an error, a second
+/// directive with an id already loaded and a file that cannot be read or parsed are left out
+/// and each named by an error diagnostic, so the caller decides whether a partial set will do.
+pub fn load_directives(paths: &[PathBuf]) -> LoadedDirectives {
+    let mut loaded = LoadedDirectives::default();
     for path in paths {
-        let outcome =
-            vigil_directives::load_path(path).map_err(|d| anyhow::anyhow!("directives: {d}"))?;
-        for diagnostic in &outcome.diagnostics {
-            match diagnostic.severity {
-                Severity::Error => warn!("directive dropped: {diagnostic}"),
-                Severity::Warning => info!("directive warning: {diagnostic}"),
+        let outcome = match vigil_directives::load_path(path) {
+            Ok(outcome) => outcome,
+            Err(diagnostic) => {
+                loaded.diagnostics.push(diagnostic);
+                continue;
             }
-        }
+        };
+        loaded.diagnostics.extend(outcome.diagnostics);
+        let set = &mut loaded.set;
         let known: HashSet<u32> = set.directives.iter().map(|d| d.id).collect();
         for directive in outcome.set.directives {
             if known.contains(&directive.id) {
-                warn!(id = directive.id, path = %path.display(), "directive id already loaded from an earlier path; the first one wins");
+                loaded.diagnostics.push(Diagnostic::error(
+                    directive.location.clone(),
+                    format!(
+                        "directive {} is already loaded from an earlier path; this one is left out",
+                        directive.id
+                    ),
+                ));
             } else {
                 set.directives.push(directive);
             }
@@ -70,7 +95,7 @@ pub fn load_directives(paths: &[PathBuf]) -> anyhow::Result<DirectiveSet> {
         set.timetables.extend(outcome.set.timetables);
         info!(path = %path.display(), directives = set.directives.len(), "loaded directives");
     }
-    Ok(set)
+    loaded
 }
 
 /// The taxonomy directives match on: categories and subcategories from the sid tables,
@@ -106,6 +131,8 @@ pub struct Setup {
     pub cross: Arc<CrossData>,
     /// Products, categories and subcategories of plugins and sids.
     pub taxonomy: Arc<vigil_correlate::Taxonomy>,
+    /// What was left out (`allow_partial_rules`), one diagnostic line each.
+    pub dropped: Vec<String>,
 }
 
 /// What cross-correlation works from.
@@ -127,7 +154,21 @@ impl Setup {
             Some(path) => load_assets(path)?,
             None => Assets::default(),
         };
-        let directives = load_directives(&config.directives)?;
+        let loaded = load_directives(&config.directives);
+        let dropped: Vec<String> = loaded.errors().map(ToString::to_string).collect();
+        if !dropped.is_empty() && !config.allow_partial_rules {
+            anyhow::bail!(
+                "directives with errors (set correlation.allow_partial_rules to run without them):\n{}",
+                dropped.join("\n")
+            );
+        }
+        for diagnostic in &loaded.diagnostics {
+            match diagnostic.is_error() {
+                true => warn!("directive left out (allow_partial_rules): {diagnostic}"),
+                false => info!("directive warning: {diagnostic}"),
+            }
+        }
+        let directives = loaded.set;
         let policies = match &config.policies {
             Some(path) => PolicySet::load(path, &assets).map_err(|diagnostics| {
                 let lines: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
@@ -161,6 +202,7 @@ impl Setup {
                 references,
             }),
             taxonomy,
+            dropped,
         })
     }
 
@@ -290,7 +332,7 @@ pub fn recover(
     store.events.scan_from(from_event, |n, event| {
         also(n, &event);
         stored_ids.insert(event.id);
-        if !(event.plugin_id == DIRECTIVE_PLUGIN_ID && event.extra.contains_key("backlog_id")) {
+        if crate::analysis::is_correlation_input(&event) {
             inputs.push(event);
         }
     })?;

@@ -17,8 +17,8 @@ pub mod sequence;
 pub use frame::{FrameError, MAX_FRAME_BYTES, read_frame, write_frame};
 pub use message::{
     Ack, AckStatus, BatchBody, CommandAction, CommandBody, CommandId, CommandResultBody,
-    CoreMessage, EdgeMessage, HeartbeatBody, Hello, PROTOCOL_VERSION, Reject, RejectReason, Signed,
-    Welcome,
+    CoreMessage, EdgeMessage, GoodbyeBody, HeartbeatBody, Hello, PROTOCOL_VERSION, Reject,
+    RejectReason, Signed, Welcome,
 };
 pub use sequence::{Gap, SensorBook, SequenceBook};
 

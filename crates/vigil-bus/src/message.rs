@@ -26,6 +26,8 @@ pub enum EdgeMessage {
     Heartbeat(Signed),
     /// A signed [`CommandResultBody`].
     CommandResult(Signed),
+    /// A signed [`GoodbyeBody`]: the edge is stopping cleanly.
+    Goodbye(Signed),
 }
 
 /// What the core sends.
@@ -85,6 +87,8 @@ pub enum SignedKind {
     Command,
     /// A [`CommandResultBody`].
     CommandResult,
+    /// A [`GoodbyeBody`].
+    Goodbye,
 }
 
 /// The bytes a signature covers: a context naming the protocol and the body kind, then the body.
@@ -94,6 +98,7 @@ pub fn signing_message(kind: SignedKind, body: &[u8]) -> Vec<u8> {
         SignedKind::Heartbeat => b"vigil-bus/1 heartbeat\0",
         SignedKind::Command => b"vigil-bus/1 command\0",
         SignedKind::CommandResult => b"vigil-bus/1 command-result\0",
+        SignedKind::Goodbye => b"vigil-bus/1 goodbye\0",
     };
     let mut message = Vec::with_capacity(context.len() + body.len());
     message.extend_from_slice(context);
@@ -178,6 +183,17 @@ impl BatchBody {
 fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
     let b = bytes.get(at..at.checked_add(4)?)?;
     Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// The edge is stopping cleanly (SIGTERM): its silence from now on is expected, not an incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoodbyeBody {
+    /// The sensor.
+    pub sensor: String,
+    /// The session it is signed for.
+    pub session: SessionId,
+    /// The edge's clock, in microseconds since the epoch.
+    pub sent_at_micros: i64,
 }
 
 /// A heartbeat: the edge is alive, and what it has counted since it started, so the core can

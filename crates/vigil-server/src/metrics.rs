@@ -64,6 +64,10 @@ pub struct Metrics {
     pub bus_alarms_suppressed: Counter,
     /// `vigil_bus_commands_total`: commands sent to edges.
     pub bus_commands: Counter,
+    /// `vigil_reloads_total{outcome="applied"}`: reloads of the correlation rules swapped in.
+    pub reloads_applied: Counter,
+    /// `vigil_reloads_total{outcome="refused"}`: reloads refused (the running rules stay).
+    pub reloads_refused: Counter,
     bus_rejected: Vec<(vigil_bus::RejectReason, Counter)>,
     bus_alerts: Vec<(&'static str, Counter)>,
 }
@@ -154,7 +158,18 @@ impl Metrics {
             "Bus security alarms not raised again for the same peer within a minute"
         );
         describe_counter!("vigil_bus_commands_total", "Signed commands sent to edges");
+        describe_counter!(
+            "vigil_reloads_total",
+            "Reloads of the correlation rules, applied or refused (the running rules stay)"
+        );
+        let reload = |outcome: &'static str| {
+            let c = counter!("vigil_reloads_total", "outcome" => outcome);
+            c.absolute(0);
+            c
+        };
         Metrics {
+            reloads_applied: reload("applied"),
+            reloads_refused: reload("refused"),
             bus_received: counter!("vigil_bus_events_received_total"),
             bus_acked: counter!("vigil_bus_batches_acknowledged_total"),
             bus_duplicates: counter!("vigil_bus_duplicates_total"),

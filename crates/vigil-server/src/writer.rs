@@ -86,9 +86,13 @@ impl IntakeQueue {
         Ok(durable)
     }
 
-    /// Queues a report about the bus: its event and alarms are stored as they are.
-    pub async fn push_report(&self, event: Event, alarms: Vec<Alarm>) -> Result<(), WriterStopped> {
-        self.submit(vec![event], Some(alarms), None).await
+    /// Queues a report about the bus: its events (if any) and alarms are stored as they are.
+    pub async fn push_report(
+        &self,
+        events: Vec<Event>,
+        alarms: Vec<Alarm>,
+    ) -> Result<(), WriterStopped> {
+        self.submit(events, Some(alarms), None).await
     }
 
     async fn submit(
@@ -149,6 +153,9 @@ pub struct ReloadReport {
     pub kept_backlogs: usize,
     /// Backlogs dropped because their directive changed or disappeared.
     pub dropped_backlogs: usize,
+    /// Directives left out because of errors (only with `allow_partial_rules`; otherwise such
+    /// a reload is refused), one `file:line:column: error: ...` line each.
+    pub dropped_directives: Vec<String>,
 }
 
 /// Tells the writer that shutdown has begun: it stores what is queued, closes the queue so
@@ -231,6 +238,22 @@ pub fn spawn(
     Ok((queue, reload_sender, stop, thread))
 }
 
+/// Logs every stored alarm revision, so the log alone tells what was raised.
+fn log_alarms(alarms: &[Alarm]) {
+    for alarm in alarms {
+        info!(
+            id = %alarm.id,
+            revision = alarm.revision,
+            directive = alarm.directive_id,
+            name = %alarm.name,
+            risk = alarm.risk,
+            src = %alarm.src_ip,
+            dst = %alarm.dst_ip,
+            "alarm"
+        );
+    }
+}
+
 struct Writer {
     stop: StopHandle,
     store: Store,
@@ -262,11 +285,18 @@ impl Writer {
                             policies: setup.policies.len(),
                             kept_backlogs: carry.kept,
                             dropped_backlogs: carry.dropped,
+                            dropped_directives: setup.dropped,
                         }
                     });
             match &result {
-                Ok(report) => info!(?report, "correlation rules reloaded"),
-                Err(e) => warn!(error = %e, "reload refused; the running rules are unchanged"),
+                Ok(report) => {
+                    self.metrics.reloads_applied.increment(1);
+                    info!(?report, "correlation rules reloaded");
+                }
+                Err(e) => {
+                    self.metrics.reloads_refused.increment(1);
+                    warn!(error = %e, "reload refused; the running rules are unchanged");
+                }
             }
             // The requester may have given up waiting; the reload happened all the same.
             let _ = reply.send(result);
@@ -394,6 +424,7 @@ impl Writer {
         }
         let analysed = inputs as u64 - duplicates;
         if self.store_durably(&events, &alarms, stored_inputs) {
+            log_alarms(&alarms);
             self.book
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())

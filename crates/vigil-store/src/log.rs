@@ -426,12 +426,41 @@ impl<R: Record> Log<R> {
 
     /// Calls `each(record number, record)` for every record numbered `from` or later, in append
     /// order. Records already deleted by retention are skipped.
-    pub fn scan_from(&self, from: u64, mut each: impl FnMut(u64, R)) -> Result<(), StoreError> {
+    pub fn scan_from(&self, from: u64, each: impl FnMut(u64, R)) -> Result<(), StoreError> {
+        self.scan_where(|s| s.base + s.count > from, from, each)
+    }
+
+    /// Calls `each(record)` for every record whose time lies in `query`'s range (its other
+    /// filters are ignored), in append order, reading only the segments whose time span meets
+    /// the range: a full scan for what the index does not hold, such as ids.
+    pub fn scan_time_range(
+        &self,
+        query: &Query,
+        mut each: impl FnMut(R),
+    ) -> Result<(), StoreError> {
+        self.scan_where(
+            |s| s.overlaps(query),
+            0,
+            |_, record| {
+                if query.covers(record.time()) {
+                    each(record)
+                }
+            },
+        )
+    }
+
+    /// Decodes the records numbered `from` or later of the segments `wanted`, in append order.
+    fn scan_where(
+        &self,
+        wanted: impl Fn(&Summary) -> bool,
+        from: u64,
+        mut each: impl FnMut(u64, R),
+    ) -> Result<(), StoreError> {
         let summaries = self
             .sealed
             .iter()
             .chain(std::iter::once(&self.active.summary));
-        for summary in summaries.filter(|s| s.base + s.count > from) {
+        for summary in summaries.filter(|s| wanted(s)) {
             let path = segment::segment_path(&self.dir, summary.base);
             let mut ordinal = summary.base;
             let mut failure = None;

@@ -125,9 +125,18 @@ struct SearchArgs {
     /// Print the oldest first instead of the newest first.
     #[arg(long)]
     oldest_first: bool,
-    /// Search alarms instead of events.
+    /// Search alarms instead of events: the latest revision of each alarm any of whose
+    /// revisions match (--plugin-sid and --sensor do not apply: the alarm log indexes neither).
     #[arg(long)]
     alarms: bool,
+    /// Print every revision of each alarm (with --alarms or --id), oldest revision first for --id.
+    #[arg(long)]
+    revisions: bool,
+    /// Print the event or the alarm (its latest revision; every one with --revisions) with this
+    /// id. Ids are not indexed: this reads the alarm log and then the event log in full, or only
+    /// the segments that meet --from/--to.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["alarms", "src_ip", "dst_ip", "plugin_id", "plugin_sid", "sensor", "limit", "oldest_first"])]
+    id: Option<vigil_event::Uuid>,
     /// Data directory to read (default: the configuration's, else ./vigil-data).
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
@@ -378,10 +387,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 args.limit,
                 args.oldest_first,
             );
-            let target = if args.alarms {
-                Target::Alarms
-            } else {
-                Target::Events
+            let target = match (args.id, args.alarms) {
+                (Some(id), _) => Target::Id {
+                    id,
+                    revisions: args.revisions,
+                },
+                (None, true) => Target::Alarms {
+                    revisions: args.revisions,
+                },
+                (None, false) if args.revisions => {
+                    anyhow::bail!("--revisions needs --alarms or --id")
+                }
+                (None, false) => Target::Events,
             };
             let stdout = std::io::stdout();
             vigil::search::run(&data_dir, target, &query, &mut stdout.lock())?;

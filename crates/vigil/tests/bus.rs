@@ -965,3 +965,148 @@ fn an_edge_whose_clock_was_wrong_while_offline_is_caught_when_its_spool_arrives(
     );
     core.terminate().unwrap();
 }
+
+#[test]
+fn a_bus_incident_is_one_alarm_also_after_kill_9_and_a_restart() {
+    use vigil_bus::RejectReason;
+    let dir = tempfile::tempdir().unwrap();
+    let core_dir = dir.path().join("core");
+    let core = start_core(&core_dir, "");
+    let addr = bus_addr(&core);
+    let certs = dir.path().join("certs");
+    issue_sensor(&core_dir, "alpha", &certs);
+    let alpha = raw::identity(&certs, "alpha");
+    runtime().block_on(async {
+        let mut c = raw::connect(addr, &alpha, "alpha").await;
+        let mut tampered = c.batch(1, 5, raw::now());
+        let at = tampered.len() - 3;
+        tampered[at] ^= 0x01;
+        c.send(&tampered).await;
+        assert_eq!(
+            reject_reason(c.next().await),
+            Some(RejectReason::BadSignature)
+        );
+    });
+    let alarm = wait_alarm(&core_dir, "forged or tampered");
+    // Killed before its next snapshot: the restart correlates the stored tail again.
+    core.kill9().unwrap();
+    let core = start_core(&core_dir, "");
+    core.terminate().unwrap();
+    let stored: Vec<(vigil_event::Uuid, u32, String)> = alarms(&core_dir)
+        .into_iter()
+        .map(|a| (a.id, a.revision, a.name))
+        .collect();
+    assert_eq!(stored, vec![(alarm.id, 1, alarm.name)]);
+}
+
+/// The revision `revision` of alarm `id`, once stored.
+fn wait_revision(core_dir: &Path, id: vigil_event::Uuid, revision: u32) -> Alarm {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(a) = alarms(core_dir)
+            .into_iter()
+            .find(|a| a.id == id && a.revision == revision)
+        {
+            return a;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no revision {revision} of alarm {id}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_silent_sensor_heard_again_completes_its_alarm() {
+    use vigil_bus::CoreMessage;
+    use vigil_event::CorrelationState;
+    let dir = tempfile::tempdir().unwrap();
+    let core_dir = dir.path().join("core");
+    let core = start_core(&core_dir, "silence_timeout = \"1s\"");
+    let addr = bus_addr(&core);
+    let certs = dir.path().join("certs");
+    issue_sensor(&core_dir, "delta", &certs);
+    let delta = raw::identity(&certs, "delta");
+    let rt = runtime();
+    rt.block_on(async {
+        let mut c = raw::connect(addr, &delta, "delta").await;
+        c.send(&c.batch(1, 3, raw::now())).await;
+        assert!(matches!(c.next().await, Some(CoreMessage::Ack(_))));
+    });
+    let silent = wait_alarm(&core_dir, "sensor silent: delta");
+    assert_eq!(
+        (silent.revision, silent.correlation, silent.ended_at),
+        (1, CorrelationState::Active, None)
+    );
+    rt.block_on(async {
+        let mut c = raw::connect(addr, &delta, "delta").await;
+        c.send(&c.batch(4, 1, raw::now())).await;
+        assert!(matches!(c.next().await, Some(CoreMessage::Ack(_))));
+    });
+    let ended = wait_revision(&core_dir, silent.id, 2);
+    core.terminate().unwrap();
+    assert_eq!(ended.correlation, CorrelationState::Completed);
+    assert_eq!(ended.ended_at, Some(ended.last_seen));
+    assert!(ended.last_seen > silent.last_seen);
+    assert_eq!(
+        (&ended.name, ended.first_seen, &ended.evidence),
+        (&silent.name, silent.first_seen, &silent.evidence)
+    );
+    let revisions: Vec<u32> = alarms(&core_dir)
+        .into_iter()
+        .filter(|a| a.id == silent.id)
+        .map(|a| a.revision)
+        .collect();
+    assert_eq!(revisions, vec![1, 2]);
+}
+
+#[test]
+fn an_edge_stopped_cleanly_says_goodbye_and_raises_no_silence_alarm() {
+    let dir = tempfile::tempdir().unwrap();
+    let core_dir = dir.path().join("core");
+    let core = start_core(&core_dir, "silence_timeout = \"1s\"");
+    let addr = bus_addr(&core);
+    let edges: Vec<EdgeProcess> = ["calm", "crash"]
+        .iter()
+        .map(|name| {
+            let edge_dir = dir.path().join(name);
+            issue_sensor(&core_dir, name, &edge_dir.join("bus"));
+            start_edge(&edge_dir, &edge_config(&edge_dir, name, &[addr], ""))
+        })
+        .collect();
+    core.wait_for_metric("vigil_bus_connections", 2.0, WAIT)
+        .unwrap();
+    let [calm, crash]: [EdgeProcess; 2] = edges.try_into().ok().unwrap();
+    calm.terminate().unwrap();
+    let stop_events = |sensor: &str| -> Vec<Event> {
+        stored(&core_dir)
+            .into_iter()
+            .filter(|e| {
+                e.plugin_id == 1_000_000_001
+                    && e.plugin_sid == 23
+                    && e.userdata.userdata1.as_deref() == Some(sensor)
+            })
+            .collect()
+    };
+    let deadline = Instant::now() + WAIT;
+    while stop_events("calm").is_empty() {
+        assert!(Instant::now() < deadline, "no sensor-stopped event");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The edge killed after the clean stop is alarmed; by then the stopped one would have been.
+    crash.kill9().unwrap();
+    wait_alarm(&core_dir, "sensor silent: crash");
+    core.terminate().unwrap();
+    let stopped = stop_events("calm");
+    assert_eq!(stopped.len(), 1);
+    assert_eq!(stopped[0].priority, Some(1));
+    assert_eq!(stopped[0].provenance.transport, Transport::Core);
+    assert!(stop_events("crash").is_empty());
+    let calm_alarms: Vec<String> = alarms(&core_dir)
+        .into_iter()
+        .map(|a| a.name)
+        .filter(|n| n.contains("calm"))
+        .collect();
+    assert_eq!(calm_alarms, Vec::<String>::new());
+}

@@ -88,3 +88,174 @@ fn reload_keeps_unchanged_backlogs_refuses_broken_files_and_follows_sighup() {
     drop(s);
     server.terminate().unwrap();
 }
+
+/// Directive 100 (one rule, risk 4 from 203.0.113.7) and a directive 300 whose `occurrence`
+/// (line 5, column 47) is not a number.
+const PARTLY_BROKEN: &str = "<directive id=\"100\" name=\"one\" priority=\"5\">\n\
+<rule type=\"detector\" name=\"first\" reliability=\"10\" plugin_id=\"4004\" plugin_sid=\"2\"/>\n\
+</directive>\n\
+<directive id=\"300\" name=\"broken\" priority=\"1\">\n\
+<rule type=\"detector\" name=\"y\" plugin_id=\"88\" occurrence=\"many\"/>\n\
+</directive>\n";
+
+/// The text of a log without its ANSI colour sequences.
+fn without_colours(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            chars.by_ref().find(|&c| c == 'm');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn rules_config(dir: &std::path::Path, rules: &std::path::Path, extra: &str) -> String {
+    vigil::process::loopback_config(
+        dir,
+        "",
+        &format!(
+            "[correlation]\ndirectives = [{:?}]\n{extra}",
+            rules.display().to_string()
+        ),
+    )
+}
+
+#[test]
+fn a_rule_set_with_errors_stops_the_server_unless_partial_rules_are_allowed_and_alarms_are_logged()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.xml");
+    std::fs::write(&rules, PARTLY_BROKEN).unwrap();
+    let config = dir.path().join("vigil.toml");
+    std::fs::write(&config, rules_config(dir.path(), &rules, "")).unwrap();
+    let mut child = std::process::Command::new(exe())
+        .args(["server", "--config"])
+        .arg(&config)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the server started with a broken directive");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    let diagnostic = format!(
+        "{}:5:47: error: attribute `occurrence`: expected a whole number",
+        rules.display()
+    );
+    assert!(stderr.contains(&diagnostic), "{stderr}");
+    assert!(!dir.path().join("server.json").exists());
+
+    // Allowed: it starts without directive 300, says so, and logs every alarm it raises.
+    let server = vigil::process::ServerProcess::start_logging(
+        &exe(),
+        dir.path(),
+        &rules_config(dir.path(), &rules, "allow_partial_rules = true\n"),
+        "info",
+    )
+    .unwrap();
+    let mut s = open_session(server.agent_addr().unwrap(), 1).unwrap();
+    s.write_all(event(0, 4004).as_bytes()).unwrap();
+    server
+        .wait_for_metric("vigil_alarms_total", 1.0, Duration::from_secs(20))
+        .unwrap();
+    let admin = server.info.metrics.unwrap();
+    let (status, body) = http_post(admin, "/api/v1/reload").unwrap();
+    assert_eq!(status, 200, "{body}");
+    let report: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(report["directives"], 1);
+    let dropped = report["dropped_directives"].as_array().unwrap();
+    assert_eq!(dropped.len(), 1, "{body}");
+    assert!(
+        dropped[0].as_str().unwrap().starts_with(&diagnostic),
+        "{body}"
+    );
+    drop(s);
+    server.terminate().unwrap();
+    let alarms = vigil_store::Log::<vigil_event::Alarm>::open_read_only(&dir.path().join("alarms"))
+        .unwrap()
+        .search(&vigil_store::Query::default())
+        .unwrap();
+    assert_eq!(alarms.len(), 1);
+    let log = without_colours(&std::fs::read_to_string(dir.path().join("server.log")).unwrap());
+    assert!(
+        log.contains(&format!(
+            "directive left out (allow_partial_rules): {diagnostic}"
+        )),
+        "{log}"
+    );
+    let line = log
+        .lines()
+        .find(|l| l.contains(&alarms[0].id.to_string()))
+        .unwrap_or_else(|| panic!("alarm {} not logged:\n{log}", alarms[0].id));
+    for field in [
+        " INFO ",
+        "revision=1",
+        "directive=100",
+        "risk=4",
+        "src=203.0.113.7",
+        "dst=10.0.0.5",
+    ] {
+        assert!(line.contains(field), "{field} in {line}");
+    }
+}
+
+#[test]
+fn a_reload_that_would_drop_a_directive_is_refused_counted_and_the_running_rules_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.xml");
+    std::fs::write(&rules, directives("<directive id=\"200\" name=\"other\" priority=\"1\"><rule type=\"detector\" name=\"x\" plugin_id=\"77\"/></directive>\n")).unwrap();
+    let server = vigil::process::ServerProcess::start(
+        &exe(),
+        dir.path(),
+        &rules_config(dir.path(), &rules, ""),
+    )
+    .unwrap();
+    let admin = server.info.metrics.unwrap();
+    std::fs::write(&rules, PARTLY_BROKEN).unwrap();
+    let (status, body) = http_post(admin, "/api/v1/reload").unwrap();
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.contains(&format!(
+            "{}:5:47: error: attribute `occurrence`",
+            rules.display()
+        )),
+        "{body}"
+    );
+    server.signal("HUP").unwrap();
+    server
+        .wait_for_metric(
+            "vigil_reloads_total{outcome=\"refused\"}",
+            2.0,
+            Duration::from_secs(20),
+        )
+        .unwrap();
+    assert_eq!(
+        server
+            .metric_series("vigil_reloads_total{outcome=\"applied\"}")
+            .unwrap(),
+        0.0
+    );
+    // Directive 200, absent from the refused file, still fires.
+    let mut s = open_session(server.agent_addr().unwrap(), 1).unwrap();
+    s.write_all(event(0, 77).as_bytes()).unwrap();
+    server
+        .wait_for_metric("vigil_directive_events_total", 1.0, Duration::from_secs(20))
+        .unwrap();
+    drop(s);
+    server.terminate().unwrap();
+}

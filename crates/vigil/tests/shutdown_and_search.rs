@@ -207,3 +207,144 @@ fn sigterm_does_not_wait_for_an_agent_that_never_reads() {
     drop(good);
     let _ = writer.join();
 }
+
+/// `vigil search --alarms` prints each alarm once (its latest revision), `--revisions` all of
+/// them, `--id` finds an alarm or an event, and filters alarms do not carry are refused.
+#[test]
+fn search_finds_alarms_by_latest_revision_and_anything_by_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.xml");
+    let step = |name: &str, inner: &str| {
+        format!(
+            "<rules><rule type=\"detector\" name=\"{name}\" reliability=\"10\" occurrence=\"1\" time_out=\"600\" from=\"1:SRC_IP\" plugin_id=\"4004\" plugin_sid=\"2\">{inner}</rule></rules>"
+        )
+    };
+    std::fs::write(
+        &rules,
+        format!(
+            "<directive id=\"500\" name=\"three steps\" priority=\"5\">\n<rule type=\"detector\" name=\"first\" reliability=\"10\" plugin_id=\"4004\" plugin_sid=\"2\">{}</rule></directive>\n",
+            step("second", &step("third", ""))
+        ),
+    )
+    .unwrap();
+    let server = start(
+        dir.path(),
+        "",
+        &format!(
+            "[correlation]\ndirectives = [{:?}]\n",
+            rules.display().to_string()
+        ),
+    );
+    let mut s = open_session(server.agent_addr().unwrap(), 1).unwrap();
+    // Three steps from .7 (one alarm, revisions 1-3), then one from .8 (a second alarm).
+    for (n, src) in [(0, 7), (1, 7), (2, 7), (3, 8)] {
+        let line = format!(
+            "event type=\"detector\" date=\"{}\" plugin_id=\"4004\" plugin_sid=\"2\" src_ip=\"203.0.113.{src}\" dst_ip=\"10.0.0.5\" priority=\"1\" reliability=\"1\"\n",
+            1_700_000_000 + n
+        );
+        s.write_all(line.as_bytes()).unwrap();
+    }
+    server
+        .wait_for_metric(
+            "vigil_alarms_total",
+            4.0,
+            std::time::Duration::from_secs(20),
+        )
+        .unwrap();
+    drop(s);
+    server.terminate().unwrap();
+
+    let search = |args: &[&str]| {
+        Command::new(exe())
+            .arg("search")
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let lines = |args: &[&str]| -> Vec<serde_json::Value> {
+        let output = search(args);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let alarms = |args: &[&str]| -> Vec<(String, u64)> {
+        lines(args)
+            .iter()
+            .map(|a| {
+                (
+                    a["src_ip"].as_str().unwrap().to_string(),
+                    a["revision"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let seven = || "203.0.113.7".to_string();
+    let eight = || "203.0.113.8".to_string();
+    assert_eq!(alarms(&["--alarms"]), vec![(eight(), 1), (seven(), 3)]);
+    assert_eq!(
+        alarms(&["--alarms", "--revisions"]),
+        vec![(eight(), 1), (seven(), 3), (seven(), 2), (seven(), 1)]
+    );
+    assert_eq!(
+        alarms(&["--alarms", "--oldest-first", "--limit", "1"]),
+        vec![(seven(), 3)]
+    );
+    assert_eq!(
+        alarms(&["--alarms", "--src-ip", "203.0.113.8"]),
+        vec![(eight(), 1)]
+    );
+    assert_eq!(
+        alarms(&["--alarms", "--plugin-id", "500"]),
+        vec![(eight(), 1), (seven(), 3)],
+        "--plugin-id is the directive id"
+    );
+    assert_eq!(alarms(&["--alarms", "--plugin-id", "501"]), vec![]);
+
+    let id = lines(&["--alarms", "--src-ip", "203.0.113.7"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(alarms(&["--id", &id]), vec![(seven(), 3)]);
+    assert_eq!(
+        alarms(&["--id", &id, "--revisions"]),
+        vec![(seven(), 1), (seven(), 2), (seven(), 3)]
+    );
+    let event = stored(dir.path())
+        .into_iter()
+        .find(|e| e.plugin_id == 4004)
+        .unwrap();
+    let found = lines(&["--id", &event.id.to_string()]);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["id"], event.id.to_string());
+    assert_eq!(found[0]["plugin_id"], 4004);
+
+    let refused = |args: &[&str], needle: &str| {
+        let output = search(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    };
+    refused(
+        &["--id", "00000000-0000-0000-0000-000000000001"],
+        "no event or alarm has id 00000000-0000-0000-0000-000000000001",
+    );
+    refused(
+        &["--alarms", "--sensor", "dmz"],
+        "--sensor does not apply to alarms",
+    );
+    refused(
+        &["--alarms", "--plugin-sid", "2"],
+        "--plugin-sid does not apply to alarms",
+    );
+    refused(&["--id", &id, "--src-ip", "203.0.113.7"], "--src-ip");
+    refused(&["--revisions"], "--revisions needs --alarms or --id");
+}

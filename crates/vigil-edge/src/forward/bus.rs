@@ -5,8 +5,9 @@
 //! once a core acknowledged them as durable. With several endpoints, each batch goes over the
 //! first `copies` connected ones; the core stores each (sensor, sequence) once. A lost
 //! connection is retried with exponential backoff and jitter, and everything unacknowledged is
-//! sent again. Heartbeats carry the edge's counters. Commands from the core are carried out
-//! only when signed by the core certificate of the connection.
+//! sent again. Heartbeats carry the edge's counters; a clean stop says goodbye, so the core
+//! takes the silence that follows for a stop, not an incident. Commands from the core are
+//! carried out only when signed by the core certificate of the connection.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -21,8 +22,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 use vigil_bus::message::{BatchHeader, SignedKind, decode, encode, signing_message};
 use vigil_bus::{
-    BatchBody, CommandBody, CommandId, CommandResultBody, CoreMessage, EdgeMessage, HeartbeatBody,
-    Hello, PROTOCOL_VERSION, Signed, Welcome, read_frame, write_frame,
+    BatchBody, CommandBody, CommandId, CommandResultBody, CoreMessage, EdgeMessage, GoodbyeBody,
+    HeartbeatBody, Hello, PROTOCOL_VERSION, Signed, Welcome, read_frame, write_frame,
 };
 use vigil_event::{Event, Timestamp};
 use vigil_spool::{Spool, SpoolError};
@@ -35,6 +36,8 @@ use crate::verbosity::Verbosity;
 
 /// How long the core has to answer `Hello`.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a path may take to say goodbye when the edge stops.
+const GOODBYE_GRACE: Duration = Duration::from_secs(2);
 /// How often acknowledgements are written to the spool's state at most.
 const ACK_FLUSH: Duration = Duration::from_secs(1);
 
@@ -259,9 +262,17 @@ async fn path(shared: Arc<Shared>, i: usize, stop: CancellationToken) {
     let endpoint = shared.target.endpoints[i];
     let mut wait = shared.target.reconnect_min;
     loop {
+        let session = session(&shared, i, endpoint, &stop);
+        tokio::pin!(session);
         let result = tokio::select! {
-            () = stop.cancelled() => return,
-            result = session(&shared, i, endpoint, &stop) => result,
+            result = &mut session => result,
+            () = stop.cancelled() => {
+                // A session that is up says goodbye to the core on stop (one still connecting
+                // may get that far): a short grace, so a core that stopped reading cannot hold
+                // the edge's shutdown up.
+                let _ = tokio::time::timeout(GOODBYE_GRACE, session).await;
+                return;
+            }
         };
         shared.set_connected(i, false);
         match result {
@@ -414,7 +425,7 @@ async fn drive(
                 handle(shared, core_cert, writer, &mut in_flight, message).await?;
             }
             _ = heartbeat.tick() => send_heartbeat(shared, welcome, writer).await?,
-            () = stop.cancelled() => return Ok(()),
+            () = stop.cancelled() => return send_goodbye(shared, welcome, writer).await,
             // A standby path becomes active when another one drops.
             () = tokio::time::sleep(Duration::from_millis(200)), if !shared.active(i) => {}
         }
@@ -466,6 +477,24 @@ async fn send_heartbeat(
     };
     let message = EdgeMessage::Heartbeat(sign(shared, SignedKind::Heartbeat, encode(&beat)));
     write_frame(writer, &encode(&message)).await?;
+    Ok(())
+}
+
+/// Tells the core this edge is stopping cleanly, so its silence raises no alarm.
+async fn send_goodbye(
+    shared: &Shared,
+    welcome: &Welcome,
+    writer: &mut tokio::io::WriteHalf<Tls>,
+) -> anyhow::Result<()> {
+    let bye = GoodbyeBody {
+        sensor: shared.target.sensor.clone(),
+        session: welcome.session,
+        sent_at_micros: Timestamp::now().as_micros(),
+    };
+    let message = EdgeMessage::Goodbye(sign(shared, SignedKind::Goodbye, encode(&bye)));
+    write_frame(writer, &encode(&message)).await?;
+    use tokio::io::AsyncWriteExt;
+    writer.shutdown().await?;
     Ok(())
 }
 

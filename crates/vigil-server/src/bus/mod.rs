@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::info;
 use vigil_bus::{HeartbeatBody, SequenceBook};
 
 use crate::config::BusConfig;
@@ -28,7 +29,10 @@ use crate::writer::IntakeQueue;
 struct SensorStatus {
     heard: Instant,
     heartbeat: Option<HeartbeatBody>,
-    silent_reported: bool,
+    /// The silent-sensor alarm raised and not yet ended by hearing from the sensor again.
+    silent: Option<vigil_event::Alarm>,
+    /// It said goodbye: its silence is a stop, not an incident (until a new session).
+    stopped: bool,
 }
 
 /// Everything bus sessions share.
@@ -96,20 +100,62 @@ impl BusShared {
         }
     }
 
-    /// Records that `sensor` was heard from (with its heartbeat, if that is what came).
-    pub fn sensor_seen(&self, sensor: &str, heartbeat: Option<HeartbeatBody>) {
-        let mut sensors = self.sensors.lock().unwrap_or_else(|p| p.into_inner());
-        let status = sensors
-            .entry(sensor.to_string())
-            .or_insert_with(|| SensorStatus {
-                heard: Instant::now(),
-                heartbeat: None,
-                silent_reported: false,
-            });
-        status.heard = Instant::now();
-        status.silent_reported = false;
-        if heartbeat.is_some() {
-            status.heartbeat = heartbeat;
+    /// Records that `sensor` was heard from (with its heartbeat, if that is what came; `session`
+    /// when it opened a session); a silent-sensor alarm it had raised ends with a new revision.
+    pub async fn sensor_heard(
+        &self,
+        sensor: &str,
+        heartbeat: Option<HeartbeatBody>,
+        session: bool,
+    ) {
+        let ended = {
+            let mut sensors = self.sensors.lock().unwrap_or_else(|p| p.into_inner());
+            let status = sensors
+                .entry(sensor.to_string())
+                .or_insert_with(|| SensorStatus {
+                    heard: Instant::now(),
+                    heartbeat: None,
+                    silent: None,
+                    stopped: false,
+                });
+            status.heard = Instant::now();
+            if session {
+                status.stopped = false;
+            }
+            if heartbeat.is_some() {
+                status.heartbeat = heartbeat;
+            }
+            status.silent.take()
+        };
+        if let Some(silent) = ended {
+            let revision = report::heard_again(&silent, vigil_event::Timestamp::now());
+            info!(sensor, alarm = %revision.id, "silent sensor heard again; its alarm is completed");
+            self.reporter.store(Vec::new(), vec![revision]).await;
+        }
+    }
+
+    /// `sensor` said goodbye on a session from `peer`: its silence from now on raises no
+    /// alarm, and the stop is stored as a low-priority event (once, whichever path said it).
+    pub async fn sensor_stopped(&self, sensor: &str, peer: std::net::IpAddr) {
+        self.sensor_heard(sensor, None, false).await;
+        let (first, counters) = {
+            let mut sensors = self.sensors.lock().unwrap_or_else(|p| p.into_inner());
+            match sensors.get_mut(sensor) {
+                Some(status) => (
+                    !std::mem::replace(&mut status.stopped, true),
+                    counters(status.heartbeat.as_ref()),
+                ),
+                None => (false, String::new()),
+            }
+        };
+        if first {
+            self.reporter
+                .stopped(
+                    sensor,
+                    peer,
+                    format!("said goodbye; last heartbeat: {counters}"),
+                )
+                .await;
         }
     }
 
@@ -119,18 +165,27 @@ impl BusShared {
         counters(sensors.get(sensor).and_then(|s| s.heartbeat.as_ref()))
     }
 
-    /// Sensors not heard from for `timeout` and not reported yet, with their last counters;
-    /// marks them reported.
-    fn silent_sensors(&self, timeout: Duration) -> Vec<(String, String)> {
+    /// Raises the silent-sensor alarm of every sensor not heard from for `timeout` that has
+    /// none yet and did not say goodbye; returns the events and alarms to store.
+    fn silent_sensors(&self, timeout: Duration) -> Vec<(vigil_event::Event, vigil_event::Alarm)> {
         let mut sensors = self.sensors.lock().unwrap_or_else(|p| p.into_inner());
-        let mut silent = Vec::new();
+        let mut raised = Vec::new();
         for (name, status) in sensors.iter_mut() {
-            if !status.silent_reported && status.heard.elapsed() >= timeout {
-                status.silent_reported = true;
-                silent.push((name.clone(), counters(status.heartbeat.as_ref())));
+            if status.silent.is_none() && !status.stopped && status.heard.elapsed() >= timeout {
+                let detail = format!(
+                    "nothing heard for {timeout:?}; last heartbeat: {}",
+                    counters(status.heartbeat.as_ref())
+                );
+                if let Some((event, alarm)) =
+                    self.reporter
+                        .raise(report::BusIncident::SensorSilent, name, None, detail, None)
+                {
+                    status.silent = Some(alarm.clone());
+                    raised.push((event, alarm));
+                }
             }
         }
-        silent
+        raised
     }
 }
 

@@ -2,8 +2,9 @@
 //! become an event-loss alarm naming the sensor, the range and its last heartbeat's counters
 //! (an edge that dropped events from a full spool says so in `dropped`; once per range); a sensor seen
 //! before that sends no heartbeat or batch for `silence_timeout` becomes a silent-sensor alarm
-//! with its last counters (once, until it is heard from again), so "quiet" (heartbeats keep
-//! coming, nothing to send) is told apart from "cut off" (nothing comes at all).
+//! with its last counters (once, until it is heard from again, which completes the alarm), so
+//! "quiet" (heartbeats keep coming, nothing to send) is told apart from "cut off" (nothing comes
+//! at all). A sensor that said goodbye (stopped cleanly) is not silent.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -61,20 +62,8 @@ pub async fn run(shared: Arc<BusShared>, shutdown: CancellationToken) {
                     .await;
             }
         }
-        for (sensor, status) in shared.silent_sensors(shared.config.silence_timeout) {
-            shared
-                .reporter
-                .report(
-                    BusIncident::SensorSilent,
-                    &sensor,
-                    None,
-                    format!(
-                        "nothing heard for {:?}; last heartbeat: {status}",
-                        shared.config.silence_timeout
-                    ),
-                    None,
-                )
-                .await;
+        for (event, alarm) in shared.silent_sensors(shared.config.silence_timeout) {
+            shared.reporter.store(vec![event], vec![alarm]).await;
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Reports about the bus itself: each refused input, event loss, silent sensor and clock skew
-//! becomes an event of the reserved plugin [`BUS_PLUGIN_ID`] and an alarm, stored together.
+//! becomes an event of the reserved plugin [`BUS_PLUGIN_ID`] and an alarm, stored together; a
+//! silent sensor heard again completes its alarm (a new revision), and a sensor that stopped
+//! cleanly is a low-priority event without an alarm.
 //! These are attacks on the SIEM (or its failures): the alarm is raised whatever the
 //! directives say. A peer repeating the same offence raises one alarm a minute, not one per
 //! attempt; the rest are counted (`vigil_bus_alarms_suppressed_total`).
@@ -9,9 +11,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tracing::warn;
+use tracing::{info, warn};
 use uuid::Uuid;
-use vigil_event::{Alarm, Event, Evidence, Timestamp, Transport};
+use vigil_event::{Alarm, CorrelationState, Event, Evidence, Timestamp, Transport};
 
 use crate::metrics::Metrics;
 use crate::writer::IntakeQueue;
@@ -32,6 +34,8 @@ pub enum BusIncident {
     SensorSilent,
     /// The edge's clock differs from the core's past the limit.
     ClockSkew,
+    /// The edge said goodbye: stopped cleanly (an event, never an alarm).
+    SensorStopped,
 }
 
 impl BusIncident {
@@ -49,6 +53,7 @@ impl BusIncident {
             BusIncident::EventLoss => 20,
             BusIncident::SensorSilent => 21,
             BusIncident::ClockSkew => 22,
+            BusIncident::SensorStopped => 23,
         }
     }
 
@@ -66,13 +71,16 @@ impl BusIncident {
             BusIncident::EventLoss => "Bus: event loss",
             BusIncident::SensorSilent => "Bus: sensor silent",
             BusIncident::ClockSkew => "Bus: sensor clock skew",
+            BusIncident::SensorStopped => "Bus: sensor stopped",
         }
     }
 
-    /// Attacks on the bus are priority 5; failures (loss, silence, skew) priority 4.
+    /// Attacks on the bus are priority 5; failures (loss, silence, skew) priority 4; a clean
+    /// stop priority 1.
     fn priority(self) -> u8 {
         match self {
             BusIncident::Rejected(_) | BusIncident::HandshakeRefused => 5,
+            BusIncident::SensorStopped => 1,
             _ => 4,
         }
     }
@@ -123,13 +131,28 @@ impl Reporter {
         detail: String,
         limit_key: Option<String>,
     ) {
+        if let Some((event, alarm)) = self.raise(incident, sensor, peer, detail, limit_key) {
+            self.store(vec![event], vec![alarm]).await;
+        }
+    }
+
+    /// Builds the event and alarm of an incident, unless rate limiting suppresses it (counted),
+    /// and counts and logs it; [`Reporter::store`] stores them.
+    pub fn raise(
+        &self,
+        incident: BusIncident,
+        sensor: &str,
+        peer: Option<IpAddr>,
+        detail: String,
+        limit_key: Option<String>,
+    ) -> Option<(Event, Alarm)> {
         if let Some(key) = limit_key {
             let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
             last.retain(|_, at| now.duration_since(*at) < ALARM_EVERY);
             if last.contains_key(&(incident, key.clone())) {
                 self.metrics.bus_alarms_suppressed.increment(1);
-                return;
+                return None;
             }
             last.insert((incident, key), now);
         }
@@ -137,23 +160,35 @@ impl Reporter {
             self.metrics.bus_alert(kind);
         }
         warn!(sensor, ?peer, incident = incident.title(), %detail, "bus alarm");
-        let (event, alarm) = self.build(incident, sensor, peer, detail);
-        if self.queue.push_report(event, vec![alarm]).await.is_err() {
-            warn!("the store writer has stopped; a bus alarm was not stored");
+        let event = self.event(incident, sensor, peer, &detail);
+        let alarm = alarm(incident, sensor, &detail, &event);
+        Some((event, alarm))
+    }
+
+    /// Stores a sensor's clean stop: a low-priority event, no alarm.
+    pub async fn stopped(&self, sensor: &str, peer: IpAddr, detail: String) {
+        info!(sensor, %peer, %detail, "sensor stopped cleanly");
+        let event = self.event(BusIncident::SensorStopped, sensor, Some(peer), &detail);
+        self.store(vec![event], Vec::new()).await;
+    }
+
+    /// Stores report events and alarm revisions as they are.
+    pub async fn store(&self, events: Vec<Event>, alarms: Vec<Alarm>) {
+        if self.queue.push_report(events, alarms).await.is_err() {
+            warn!("the store writer has stopped; a bus report was not stored");
         }
     }
 
-    fn build(
+    fn event(
         &self,
         incident: BusIncident,
         sensor: &str,
         peer: Option<IpAddr>,
-        detail: String,
-    ) -> (Event, Alarm) {
+        detail: &str,
+    ) -> Event {
         let now = Timestamp::now();
         let mut event = Event::new(Uuid::now_v7(), now, BUS_PLUGIN_ID, incident.sid());
-        let unspecified = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
-        event.src_ip = peer.unwrap_or(unspecified);
+        event.src_ip = peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         event.priority = Some(incident.priority());
         event.reliability = Some(10);
         event.asset_dst = Some(SIEM_ASSET);
@@ -165,25 +200,40 @@ impl Reporter {
         event.provenance.transport = Transport::Core;
         event.provenance.authenticated = true;
         event.provenance.peer = peer;
-        let priority = incident.priority();
-        let risk = vigil_correlate::risk(priority, 10, 0, SIEM_ASSET).attack;
-        let alarm = Alarm {
-            src_ip: event.src_ip,
-            priority,
-            reliability: 10,
-            risk,
-            event_count: 1,
-            sensors: vec![sensor.to_string()],
-            evidence: vec![Evidence {
-                level: 1,
-                event_ids: vec![event.id],
-            }],
-            ..Alarm::new(
-                Uuid::now_v7(),
-                format!("{}: {sensor}: {detail}", incident.title()),
-                now,
-            )
-        };
-        (event, alarm)
+        event
+    }
+}
+
+/// The alarm of an incident, with its event as evidence.
+fn alarm(incident: BusIncident, sensor: &str, detail: &str, event: &Event) -> Alarm {
+    let priority = incident.priority();
+    let risk = vigil_correlate::risk(priority, 10, 0, SIEM_ASSET).attack;
+    Alarm {
+        src_ip: event.src_ip,
+        priority,
+        reliability: 10,
+        risk,
+        event_count: 1,
+        sensors: vec![sensor.to_string()],
+        evidence: vec![Evidence {
+            level: 1,
+            event_ids: vec![event.id],
+        }],
+        ..Alarm::new(
+            Uuid::now_v7(),
+            format!("{}: {sensor}: {detail}", incident.title()),
+            event.time,
+        )
+    }
+}
+
+/// The revision of a silent-sensor alarm that ends it: the sensor was heard again `at`.
+pub fn heard_again(silent: &Alarm, at: Timestamp) -> Alarm {
+    Alarm {
+        revision: silent.revision + 1,
+        last_seen: at,
+        correlation: CorrelationState::Completed,
+        ended_at: Some(at),
+        ..silent.clone()
     }
 }

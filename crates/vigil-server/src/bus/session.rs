@@ -21,8 +21,9 @@ use tokio_rustls::server::TlsStream;
 use tracing::{debug, info, warn};
 use vigil_bus::message::{BatchHeader, SignedKind, decode, encode, signing_message};
 use vigil_bus::{
-    Ack, AckStatus, BatchBody, CommandResultBody, CoreMessage, EdgeMessage, HeartbeatBody, Hello,
-    PROTOCOL_VERSION, Reject, RejectReason, Signed, Welcome, read_frame, write_frame,
+    Ack, AckStatus, BatchBody, CommandResultBody, CoreMessage, EdgeMessage, GoodbyeBody,
+    HeartbeatBody, Hello, PROTOCOL_VERSION, Reject, RejectReason, Signed, Welcome, read_frame,
+    write_frame,
 };
 use vigil_event::{Event, Timestamp, Transport};
 
@@ -156,7 +157,7 @@ impl Session {
                 })));
                 info!(sensor = %self.name, peer = %self.peer, stored_through, "bus session open");
                 let route = self.shared.commands.register(&self.name, out.clone());
-                self.shared.sensor_seen(&self.name, None);
+                self.shared.sensor_heard(&self.name, None, true).await;
                 let result = self.read_loop(&mut reader, &mut frame, &out).await;
                 self.shared.commands.unregister(&self.name, route);
                 result
@@ -244,7 +245,7 @@ impl Session {
                     self.report_clock(offset).await;
                     let count = events.len() as u64;
                     self.shared.metrics.bus_received.increment(count);
-                    self.shared.sensor_seen(&self.name, None);
+                    self.shared.sensor_heard(&self.name, None, false).await;
                     let Ok(durable) = self.shared.queue.push_acknowledged(events).await else {
                         // The core is stopping: unacknowledged, the batch is sent again.
                         return Ok(());
@@ -262,7 +263,17 @@ impl Session {
                     self.check_origin(&beat.sensor, &beat.session)?;
                     let offset = self.clock_offset(beat.sent_at_micros, Timestamp::now());
                     self.report_clock(offset).await;
-                    self.shared.sensor_seen(&self.name, Some(beat));
+                    self.shared
+                        .sensor_heard(&self.name, Some(beat), false)
+                        .await;
+                }
+                EdgeMessage::Goodbye(signed) => {
+                    self.verify(&signed, SignedKind::Goodbye)?;
+                    let bye: GoodbyeBody = decode(&signed.body)
+                        .map_err(|e| Refusal(RejectReason::Malformed, e.to_string()))?;
+                    self.check_origin(&bye.sensor, &bye.session)?;
+                    self.shared.sensor_stopped(&self.name, self.peer).await;
+                    return Ok(());
                 }
                 EdgeMessage::CommandResult(signed) => {
                     self.verify(&signed, SignedKind::CommandResult)?;

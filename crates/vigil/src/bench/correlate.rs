@@ -94,8 +94,11 @@ pub fn correlate(options: &CorrelateOptions, out: &mut impl Write) -> anyhow::Re
     let mut loaded = None;
     for _ in 0..options.runs.max(1) {
         let began = Instant::now();
-        let directives = vigil_analysis::correlation::load_directives(&options.directives)?;
-        let compiled = CompiledSet::compile(&directives, &Assets::default());
+        let directives = vigil_analysis::correlation::load_directives(&options.directives);
+        if let Some(error) = directives.errors().next() {
+            anyhow::bail!("{error}");
+        }
+        let compiled = CompiledSet::compile(&directives.set, &Assets::default());
         load_times.push(began.elapsed().as_secs_f64() * 1000.0);
         loaded = Some(compiled);
     }
