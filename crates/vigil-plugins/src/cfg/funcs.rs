@@ -390,8 +390,10 @@ fn from_parts(parts: &DateParts<'_>, fmt: Fmt, cx: &ParseContext) -> Option<Stri
     let year: i64 = match parts.year {
         Some(y) if y.len() == 2 => 2000 + y.parse::<i64>().ok()?,
         Some(y) if !y.is_empty() => y.parse().ok()?,
-        // Missing year: the reference year; "31 Dec fix": December seen in January.
+        // Missing year: the reference year; "31 Dec fix": December seen in January, and
+        // the other way round, January seen in December (a log going into the new year).
         _ if month == 12 && cx.month == 1 => i64::from(cx.year) - 1,
+        _ if month == 1 && cx.month == 12 => i64::from(cx.year) + 1,
         _ => i64::from(cx.year),
     };
     let day = match parts.day {
@@ -459,7 +461,8 @@ fn syslog_parts(s: &str) -> Option<DateParts<'_>> {
 /// OSSIM `normalize_date`: the first of the agent's date formats that matches
 /// (searched, not anchored, unless the format says so) and gives a valid date
 /// yields `YYYY-MM-DD HH:MM:SS`; a missing year/month/day comes from `cx`
-/// (December while `cx.month` is January → the previous year); two-digit years
+/// (December while `cx.month` is January → the previous year, January while it is
+/// December → the next); two-digit years
 /// are 20yy; epoch seconds (or milliseconds) are read as UTC. No match → `s`.
 pub fn normalize_date(s: &str, cx: &ParseContext, american: bool) -> String {
     if american
@@ -549,6 +552,25 @@ mod tests {
         assert_eq!(
             normalize_date("Dec 31 23:59:59", &jan, false),
             "2010-12-31 23:59:59"
+        );
+        let dec = ParseContext {
+            year: 2010,
+            month: 12,
+            day: 31,
+        };
+        assert_eq!(
+            normalize_date("Jan  1 00:00:01", &dec, false),
+            "2011-01-01 00:00:01",
+            "January read in December: the next year"
+        );
+        assert_eq!(
+            normalize_date("Dec 31 23:59:59", &dec, false),
+            "2010-12-31 23:59:59"
+        );
+        assert_eq!(
+            normalize_date("2010-01-01 00:00:01", &dec, false),
+            "2010-01-01 00:00:01",
+            "a date with its year keeps it"
         );
         assert_eq!(
             normalize_date("03/24/10 18:54:56", &c, true),
