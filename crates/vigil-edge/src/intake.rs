@@ -179,6 +179,7 @@ fn plugin_date_context(now: Timestamp, zone: &TimeZone) -> ParseContext {
         year: i32::from(civil.year()),
         month: u32::try_from(civil.month()).unwrap_or(1),
         day: u32::try_from(civil.day()).unwrap_or(1),
+        clock: true,
     }
 }
 
@@ -317,6 +318,11 @@ mod tests {
         assert_eq!(
             device_time_at(&line("Jun 10 12:00:00"), "2026-12-31T23:59:59Z").as_deref(),
             Some("2026-06-10T12:00:00Z")
+        );
+        assert_eq!(
+            device_time_at(&line("Dec 20 12:00:00"), "2027-03-05T10:00:00Z").as_deref(),
+            Some("2026-12-20T12:00:00Z"),
+            "a backlog read months later: never in the future"
         );
     }
 

@@ -50,11 +50,12 @@ pub use vigil_textpos::FileError as CfgError;
 ///
 /// A date without a year takes [`ParseContext::year`], except across New Year, as the OSSIM
 /// agent reads it: a December date while the reference month is January belongs to the year
-/// before, a January date while the reference month is December to the year after. A live
-/// edge sets the reference to its own clock (a December line read on 1 January is last
-/// year's; a January line from a sender a little ahead of the edge on 31 December is next
-/// year's); a replay starts from [`ParseContext::for_year`] and [`ParseContext::follow`]s
-/// the dates of its log, so a log going from December to January rolls into the next year.
+/// before, a January date while the reference month is December to the year after. A replay
+/// starts from [`ParseContext::for_year`] and [`ParseContext::follow`]s the dates of its log,
+/// so a log going from December to January rolls into the next year. A live edge sets the
+/// reference to its own clock ([`ParseContext::clock`]): a date takes the latest year that
+/// puts it no more than a day after the clock (a December line read on 1 January is last
+/// year's, a January line from a sender a little ahead on 31 December next year's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParseContext {
     /// Year used when a date has none.
@@ -63,6 +64,10 @@ pub struct ParseContext {
     pub month: u32,
     /// Day of month used when a date has none.
     pub day: u32,
+    /// The reference date is a receiver's clock (a live edge): a date without a year takes
+    /// the latest year that puts it no more than a day after the reference, as RFC 3164
+    /// timestamps do (`vigil-syslog`), so a backlog read months later keeps its past year.
+    pub clock: bool,
 }
 
 impl ParseContext {
@@ -73,6 +78,7 @@ impl ParseContext {
             year,
             month: 7,
             day: 1,
+            clock: false,
         }
     }
 
@@ -83,7 +89,12 @@ impl ParseContext {
     pub fn follow(&mut self, parsed: &Parsed) {
         let date = parsed.get("date").or_else(|| parsed.get("fdate"));
         if let Some((year, month, day)) = date.and_then(|d| ymd(d.trim())) {
-            *self = ParseContext { year, month, day };
+            *self = ParseContext {
+                year,
+                month,
+                day,
+                clock: self.clock,
+            };
         }
     }
 }
