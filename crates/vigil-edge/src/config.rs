@@ -535,6 +535,15 @@ impl EdgeConfig {
         toml::to_string(self).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
     }
 
+    /// `[hosts]` as normalisation looks names up (names in lower case); `vigil replay
+    /// --hosts` reads the same table.
+    pub fn host_map(&self) -> std::collections::HashMap<String, IpAddr> {
+        self.hosts
+            .iter()
+            .map(|(name, ip)| (name.to_ascii_lowercase(), *ip))
+            .collect()
+    }
+
     /// The aggregation windows in seconds, per plugin.
     pub fn aggregation(&self) -> AggregationConfig {
         AggregationConfig {

@@ -179,6 +179,7 @@ fn plugin_date_context(now: Timestamp, zone: &TimeZone) -> ParseContext {
         year: i32::from(civil.year()),
         month: u32::try_from(civil.month()).unwrap_or(1),
         day: u32::try_from(civil.day()).unwrap_or(1),
+        clock: true,
     }
 }
 
@@ -266,6 +267,63 @@ mod tests {
         assert_eq!(line("not syslog at all", &zone), "not syslog at all");
         assert_eq!(strip_pri("<1234>x"), "<1234>x", "PRI has at most 3 digits");
         assert_eq!(strip_pri("<>x"), "<>x");
+    }
+
+    /// A file line's date read at `now` (UTC) by the built-in plugins.
+    fn device_time_at(line: &str, now: &str) -> Option<String> {
+        let (plugins, _) =
+            crate::plugins::load(&crate::config::PluginsConfig::default()).expect("loads");
+        let identity = Arc::new(EdgeIdentity {
+            sensor: "edge".into(),
+            sensor_ip: IpAddr::from([192, 0, 2, 1]),
+            hosts: HashMap::new(),
+            secret_key: [0; 32],
+        });
+        let parser = SourceParser::new(
+            "file",
+            PluginSet::new(plugins),
+            TimeZone::UTC,
+            identity,
+            Arc::default(),
+        );
+        let now = Timestamp::from_micros(
+            now.parse::<jiff::Timestamp>()
+                .expect("valid")
+                .as_microsecond(),
+        );
+        let event = parser.line(line.as_bytes(), now, &mut IntakeCounts::default());
+        assert_eq!(event.plugin_id, 4003, "{line}");
+        event.provenance.device_time.map(|t| {
+            jiff::Timestamp::from_microsecond(t.as_micros())
+                .expect("valid")
+                .to_string()
+        })
+    }
+
+    #[test]
+    fn yearless_dates_across_new_year_follow_the_edge_clock() {
+        let line = |date: &str| {
+            format!("{date} gw sshd[1]: Failed password for root from 203.0.113.7 port 2 ssh2")
+        };
+        assert_eq!(
+            device_time_at(&line("Dec 31 23:59:58"), "2027-01-01T00:00:01Z").as_deref(),
+            Some("2026-12-31T23:59:58Z"),
+            "December read on 1 January: last year"
+        );
+        assert_eq!(
+            device_time_at(&line("Jan  1 00:00:01"), "2026-12-31T23:59:59Z").as_deref(),
+            Some("2027-01-01T00:00:01Z"),
+            "January from a sender ahead of the edge on 31 December: next year"
+        );
+        assert_eq!(
+            device_time_at(&line("Jun 10 12:00:00"), "2026-12-31T23:59:59Z").as_deref(),
+            Some("2026-06-10T12:00:00Z")
+        );
+        assert_eq!(
+            device_time_at(&line("Dec 20 12:00:00"), "2027-03-05T10:00:00Z").as_deref(),
+            Some("2026-12-20T12:00:00Z"),
+            "a backlog read months later: never in the future"
+        );
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub mod response;
 pub mod source;
 pub mod verbosity;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -174,11 +174,7 @@ pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Re
     let identity = Arc::new(EdgeIdentity {
         sensor: config.sensor.name.clone(),
         sensor_ip: config.sensor.address,
-        hosts: config
-            .hosts
-            .iter()
-            .map(|(name, ip)| (name.to_ascii_lowercase(), *ip))
-            .collect::<HashMap<_, _>>(),
+        hosts: config.host_map(),
         secret_key,
     });
     let anonymizer = match config.anonymize.enabled {

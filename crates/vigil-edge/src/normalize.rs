@@ -160,6 +160,7 @@ pub fn normalize(
             ip => ip,
         });
     event.device_ip = device;
+    event.occurrences = parsed.occurrences.max(1);
     for (key, value) in &parsed.fields {
         let value = value.as_str();
         match *key {

@@ -16,6 +16,7 @@ fn parsed(fields: &[(&'static str, &str)]) -> Parsed {
         plugin_id: 4003,
         rule: "0001 - fail".into(),
         fields: fields.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+        occurrences: 1,
     }
 }
 

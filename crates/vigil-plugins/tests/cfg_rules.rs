@@ -28,6 +28,7 @@ const CX: ParseContext = ParseContext {
     year: 2012,
     month: 5,
     day: 1,
+    clock: false,
 };
 
 #[test]

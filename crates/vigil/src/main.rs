@@ -33,7 +33,7 @@ enum Commands {
     Edge(ProcessArgs),
     /// Search stored events (or alarms) and print them as JSON lines, newest first.
     Search(SearchArgs),
-    /// Replay OSSIM agent `event` lines through the production analysis; print alarms as JSON lines.
+    /// Replay raw logs or OSSIM agent `event` lines through the production analysis; print alarms as JSON lines.
     Replay(ReplayArgs),
     /// Validate directive (.xml or directory), policy (.toml), agent plugin (.cfg) and sid-table (.sql) files.
     Check(CheckArgs),
@@ -168,16 +168,24 @@ struct ReplayArgs {
     /// Also print every event (qualified, and each directive event).
     #[arg(long)]
     events: bool,
-    /// Raw logs: OSSIM agent plugin .cfg files or directories (repeatable, tried in order).
+    /// Parse raw logs with these OSSIM agent plugin .cfg files or directories (repeatable, tried
+    /// in order) instead of the built-in plugins; every file is then a raw log.
     #[arg(long, value_name = "PATH")]
     plugins: Vec<PathBuf>,
     /// Directory with the agent's aliases.cfg and config.cfg (regexp aliases such as \IPV4).
     #[arg(long, value_name = "DIR")]
     agent_config: Option<PathBuf>,
-    /// Year of log dates that carry none (default: the current year).
+    /// Host names in logs and their addresses: a TOML file with a [hosts] table (an edge
+    /// configuration file, or just that table), resolved as the edge resolves them.
+    #[arg(long, value_name = "FILE")]
+    hosts: Option<PathBuf>,
+    /// Year of log dates that carry none, at the start of each file (default: the current
+    /// year); a log going from December to January rolls into the next year.
     #[arg(long)]
     year: Option<i32>,
-    /// Files of OSSIM agent lines (`event ...`), or of raw logs with --plugins.
+    /// Log files. A file whose first non-blank line is an OSSIM agent line (`event ...`,
+    /// `connect ...`) is read as agent lines; any other file is a raw log (syslog, auth.log, ...),
+    /// parsed by the built-in plugins as `vigil edge` does, or by --plugins.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
 }
@@ -416,6 +424,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 events: args.events,
                 plugins: args.plugins,
                 agent_config: args.agent_config,
+                hosts: args.hosts,
                 year: args
                     .year
                     .unwrap_or_else(|| jiff::Zoned::now().year().into()),

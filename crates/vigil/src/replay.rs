@@ -1,13 +1,23 @@
 //! `vigil replay`: recorded input through the same analysis as production
 //! ([`vigil_analysis::analysis::Analyzer`]: sid tables, policies, risk, directives), printing
-//! alarms (and with `--events`, the events) as JSON lines. The input is OSSIM agent `event`
-//! lines, or with `--plugins`, raw logs normalised by OSSIM agent plugin files exactly as the
-//! edge does (unmatched lines become unparsed events).
+//! alarms (and with `--events`, the events) as JSON lines.
+//!
+//! Input, per file: a file whose first non-blank line is an OSSIM agent line (`event ...`,
+//! `connect ...`) is read as agent lines; any other file is a raw log, normalised exactly as
+//! the edge does it (`vigil_edge::plugins`, `vigil_edge::normalize`): by the plugin files of
+//! `--plugins`, or without them by Vigil's built-in plugins, as an edge on its defaults.
+//! Lines no plugin matches become unparsed events. With `--plugins` every file is a raw log.
 //!
 //! Replay is deterministic: an event without `event_id` gets an id derived from its file name,
-//! line number and text; correlation runs on each event's own time (`date`/`fdate`), and a line
-//! without one takes the previous line's time.
+//! line number and text; correlation runs on each event's own time (`date`/`fdate`, the log's
+//! date). Each file is a stream of its own: dates without a year start in `--year` and roll
+//! into the next year when the log goes from December to January
+//! ([`vigil_plugins::cfg::ParseContext::follow`]); a line without a time takes the time of the
+//! line before it, and lines before the first dated line of a file take that first date (a
+//! file without any date takes the last time of the file before it, or for the first file,
+//! 1 January of `--year`).
 
+use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,7 +28,9 @@ use vigil_analysis::analysis::Analyzer;
 use vigil_analysis::config::CorrelationConfig;
 use vigil_analysis::correlation::Setup;
 use vigil_correlate::derived_id;
+use vigil_edge::normalize::{NormalizeContext, normalize, unparsed};
 use vigil_event::{Timestamp, Transport};
+use vigil_plugins::cfg::{ParseContext, PluginSet};
 
 /// What to replay and through what.
 #[derive(Debug, Clone, Default)]
@@ -37,27 +49,16 @@ pub struct ReplayOptions {
     pub references: Vec<PathBuf>,
     /// Print every event (qualified, and every directive event) too, before alarms.
     pub events: bool,
-    /// Raw logs: OSSIM agent plugin `.cfg` files or directories of them; without, the input is
-    /// OSSIM agent `event` lines.
+    /// Raw logs: OSSIM agent plugin `.cfg` files or directories of them, used for every file;
+    /// without, agent files are detected and raw logs parsed by the built-in plugins.
     pub plugins: Vec<PathBuf>,
+    /// A TOML file with a `[hosts]` table (an edge configuration, or just that table): host
+    /// names in logs and their addresses, resolved as the edge resolves them.
+    pub hosts: Option<PathBuf>,
     /// Directory with the agent's `aliases.cfg` and `config.cfg` (regexp aliases, `\_CFG`).
     pub agent_config: Option<PathBuf>,
     /// Year of log dates that carry none.
     pub year: i32,
-}
-
-/// Loads plugin files (a directory: every `*.cfg` in name order), in the order given; warnings
-/// about unsupported constructs go to `errors`.
-pub fn load_plugins(
-    paths: &[PathBuf],
-    agent_config: Option<&Path>,
-    errors: &mut impl Write,
-) -> anyhow::Result<vigil_plugins::cfg::PluginSet> {
-    let (plugins, warnings) = vigil_plugins::cfg::load_plugins(paths, agent_config)?;
-    for w in warnings {
-        writeln!(errors, "warning: {w}")?;
-    }
-    Ok(vigil_plugins::cfg::PluginSet::new(plugins))
 }
 
 /// Counts of a replay.
@@ -97,44 +98,108 @@ pub fn run(
     out: &mut impl Write,
     errors: &mut impl Write,
 ) -> anyhow::Result<ReplaySummary> {
-    let plugins = match options.plugins.is_empty() {
-        true => None,
-        false => Some(load_plugins(
-            &options.plugins,
-            options.agent_config.as_deref(),
-            errors,
-        )?),
+    let plugin_config = vigil_edge::config::PluginsConfig {
+        cfg: options.plugins.clone(),
+        builtin: options.plugins.is_empty(),
+        agent_config: options.agent_config.clone(),
+        ..vigil_edge::config::PluginsConfig::default()
     };
-    let parse_cx = vigil_plugins::cfg::ParseContext::for_year(options.year);
+    let (plugins, warnings) = vigil_edge::plugins::load(&plugin_config)?;
+    for w in warnings {
+        writeln!(errors, "warning: {w}")?;
+    }
+    let hosts = match &options.hosts {
+        Some(path) => vigil_edge::Config::load(path)?.host_map(),
+        None => HashMap::new(),
+    };
     let mut replay = Replayer {
         analyzer: analyzer(options)?,
+        plugins: PluginSet::new(plugins),
+        hosts,
         key: [0u8; 32],
-        clock: Timestamp::from_secs(0),
+        clock: year_start(options.year)?,
         print_events: options.events,
         summary: ReplaySummary::default(),
         out,
         errors,
     };
     for file in files {
-        let reader = std::io::BufReader::new(
-            std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
-        );
         let name = file.display().to_string();
-        for (index, line) in reader.split(b'\n').enumerate() {
+        let input = match options.plugins.is_empty() {
+            true => detect(file)?,
+            false => Input::Raw,
+        };
+        let start = ParseContext::for_year(options.year);
+        if let Some(first) = replay.first_time(file, input, start)? {
+            replay.clock = first;
+        }
+        let mut parse_cx = start;
+        for (index, line) in lines(file)?.enumerate() {
             let line = line.with_context(|| format!("cannot read {name}"))?;
-            let at = (name.as_str(), index + 1);
-            match &plugins {
-                None => replay.agent_line(at, &line)?,
-                Some(set) => replay.raw_line(set, &parse_cx, at, &line)?,
-            }
+            replay.line(input, &mut parse_cx, (name.as_str(), index + 1), &line)?;
         }
     }
     Ok(replay.summary)
 }
 
+/// 1 January of `year`, 00:00 UTC: the time of lines before any date.
+fn year_start(year: i32) -> anyhow::Result<Timestamp> {
+    let year = i16::try_from(year).context("--year out of range")?;
+    let start = jiff::civil::date(year, 1, 1)
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .context("--year out of range")?;
+    Ok(Timestamp::from_micros(start.timestamp().as_microsecond()))
+}
+
+/// The lines of `file`.
+fn lines(file: &Path) -> anyhow::Result<std::io::Split<std::io::BufReader<std::fs::File>>> {
+    let opened =
+        std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    Ok(std::io::BufReader::new(opened).split(b'\n'))
+}
+
+/// What a file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Input {
+    /// OSSIM agent lines (`event ...`).
+    Agent,
+    /// Raw log lines, for the plugins.
+    Raw,
+}
+
+/// Agent lines when the first non-blank line of `file` is an agent `event` or `connect`
+/// line, else a raw log.
+fn detect(file: &Path) -> anyhow::Result<Input> {
+    for line in lines(file)? {
+        let line = line.with_context(|| format!("cannot read {}", file.display()))?;
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_start();
+        if text.is_empty() {
+            continue;
+        }
+        let agent = ["event ", "connect "].iter().any(|p| text.starts_with(p));
+        return Ok(if agent { Input::Agent } else { Input::Raw });
+    }
+    Ok(Input::Raw)
+}
+
+/// One line read: the event it is, and what happened on the way.
+struct LineEvent {
+    event: vigil_event::Event,
+    /// The line carried its own time (else it took the clock's).
+    dated: bool,
+    /// No plugin matched the line.
+    unparsed: bool,
+    /// A rule matched but its values made no event (the line is kept as unparsed).
+    problem: Option<String>,
+}
+
 /// What a replay carries from line to line.
 struct Replayer<'a, O: Write, E: Write> {
     analyzer: Analyzer,
+    plugins: PluginSet,
+    /// Host names in logs and their addresses (lower-case names), as at the edge.
+    hosts: HashMap<String, std::net::IpAddr>,
     /// Password fingerprint key (fixed: replay output must not depend on a secret).
     key: [u8; 32],
     /// The latest event time, for lines without one.
@@ -146,22 +211,84 @@ struct Replayer<'a, O: Write, E: Write> {
 }
 
 impl<O: Write, E: Write> Replayer<'_, O, E> {
-    /// One OSSIM agent line at `(file, line number)`; lines other than `event` are skipped.
-    fn agent_line(&mut self, (name, line_no): (&str, usize), line: &[u8]) -> anyhow::Result<()> {
-        let mut raw = match parse_line(line) {
-            Ok(Some(Command::Event(raw))) => raw,
-            Ok(_) => return Ok(()), // connect, comments, blank lines, other commands
+    /// The time of the first line of `file` that has one.
+    fn first_time(
+        &self,
+        file: &Path,
+        input: Input,
+        mut parse_cx: ParseContext,
+    ) -> anyhow::Result<Option<Timestamp>> {
+        let name = file.display().to_string();
+        for (index, line) in lines(file)?.enumerate() {
+            let line = line.with_context(|| format!("cannot read {name}"))?;
+            if let Ok(Some(read)) = self.read(input, &mut parse_cx, (&name, index + 1), &line)
+                && read.dated
+            {
+                return Ok(Some(read.event.time));
+            }
+        }
+        Ok(None)
+    }
+
+    /// One line at `(file, line number)`: analysed, or counted as rejected.
+    fn line(
+        &mut self,
+        input: Input,
+        parse_cx: &mut ParseContext,
+        (name, line_no): (&str, usize),
+        line: &[u8],
+    ) -> anyhow::Result<()> {
+        match self.read(input, parse_cx, (name, line_no), line) {
+            Ok(None) => Ok(()),
             Err(rejection) => {
                 self.summary.rejected += 1;
                 writeln!(self.errors, "{name}:{line_no}: {rejection}")?;
-                return Ok(());
+                Ok(())
             }
+            Ok(Some(read)) => {
+                if let Some(problem) = read.problem {
+                    self.summary.rejected += 1;
+                    writeln!(self.errors, "{name}:{line_no}: {problem}")?;
+                }
+                self.summary.unparsed += u64::from(read.unparsed);
+                if read.dated {
+                    self.clock = read.event.time;
+                }
+                self.analyze(read.event)
+            }
+        }
+    }
+
+    /// The event of one line (`None`: nothing to analyse; an error: a rejected agent line).
+    fn read(
+        &self,
+        input: Input,
+        parse_cx: &mut ParseContext,
+        at: (&str, usize),
+        line: &[u8],
+    ) -> Result<Option<LineEvent>, String> {
+        match input {
+            Input::Agent => self.agent_line(at, line),
+            Input::Raw => Ok(self.raw_line(parse_cx, at, line)),
+        }
+    }
+
+    /// One OSSIM agent line; lines other than `event` are skipped.
+    fn agent_line(
+        &self,
+        (name, line_no): (&str, usize),
+        line: &[u8],
+    ) -> Result<Option<LineEvent>, String> {
+        let mut raw = match parse_line(line) {
+            Ok(Some(Command::Event(raw))) => raw,
+            Ok(_) => return Ok(None), // connect, comments, blank lines, other commands
+            Err(rejection) => return Err(rejection.to_string()),
         };
         if raw.event_id.is_none() {
             raw.event_id = Some(line_id(name, line_no, line));
         }
-        let time = raw.date.or(raw.fdate).unwrap_or(self.clock);
-        self.clock = time;
+        let own = raw.date.or(raw.fdate);
+        let time = own.unwrap_or(self.clock);
         let context = EventContext {
             sensor: "replay",
             sensor_ip: std::net::IpAddr::from([0, 0, 0, 0]),
@@ -172,51 +299,54 @@ impl<O: Write, E: Write> Replayer<'_, O, E> {
         };
         let mut event = raw.into_event(&context);
         event.provenance.transport = Transport::Replay;
-        self.analyze(event)
+        Ok(Some(LineEvent {
+            event,
+            dated: own.is_some(),
+            unparsed: false,
+            problem: None,
+        }))
     }
 
-    /// One raw log line at `(file, line number)` through the plugins; blank lines are skipped.
+    /// One raw log line through the plugins; blank lines are skipped. The reference date
+    /// follows the line's date.
     fn raw_line(
-        &mut self,
-        plugins: &vigil_plugins::cfg::PluginSet,
-        parse_cx: &vigil_plugins::cfg::ParseContext,
+        &self,
+        parse_cx: &mut ParseContext,
         (name, line_no): (&str, usize),
         bytes: &[u8],
-    ) -> anyhow::Result<()> {
-        use vigil_edge::normalize::{NormalizeContext, normalize, unparsed};
+    ) -> Option<LineEvent> {
         let line = String::from_utf8_lossy(bytes);
         let line = line.trim_end_matches('\r');
         if line.trim().is_empty() {
-            return Ok(());
+            return None;
         }
-        let hosts = std::collections::HashMap::new();
         let cx = NormalizeContext {
             sensor: "replay",
             sensor_ip: std::net::IpAddr::from([0, 0, 0, 0]),
             device: std::net::IpAddr::from([0, 0, 0, 0]),
             received: self.clock,
             zone: &jiff::tz::TimeZone::UTC,
-            hosts: &hosts,
+            hosts: &self.hosts,
             replay: true,
             secret_key: &self.key,
             id: line_id(name, line_no, bytes),
         };
-        let event = match plugins.parse(line, parse_cx) {
-            Some(parsed) => match normalize(&parsed, line, &cx) {
-                Ok(event) => event,
-                Err(e) => {
-                    self.summary.rejected += 1;
-                    writeln!(self.errors, "{name}:{line_no}: {e}")?;
-                    unparsed(line, &cx)
+        let (event, unparsed_line, problem) = match self.plugins.parse(line, parse_cx) {
+            Some(parsed) => {
+                parse_cx.follow(&parsed);
+                match normalize(&parsed, line, &cx) {
+                    Ok(event) => (event, false, None),
+                    Err(e) => (unparsed(line, &cx), false, Some(e.to_string())),
                 }
-            },
-            None => {
-                self.summary.unparsed += 1;
-                unparsed(line, &cx)
             }
+            None => (unparsed(line, &cx), true, None),
         };
-        self.clock = event.time;
-        self.analyze(event)
+        Some(LineEvent {
+            dated: event.provenance.device_time.is_some(),
+            event,
+            unparsed: unparsed_line,
+            problem,
+        })
     }
 
     /// Analyses one event and writes its events when asked, then its alarms.

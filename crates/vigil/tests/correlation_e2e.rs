@@ -298,9 +298,11 @@ fn replay_of_raw_logs_through_plugins_raises_the_brute_force_alarms() {
         )
     };
     let (stdout, stderr) = run();
+    // The 85 `message repeated N times` lines are parsed as the failures they repeat, with
+    // their occurrences: one more alarm revision than when they were left unparsed.
     assert!(
         stderr
-            .contains("replayed 7121 events (0 lines rejected, 2512 unparsed): 8 alarm revisions"),
+            .contains("replayed 7121 events (0 lines rejected, 2427 unparsed): 9 alarm revisions"),
         "{stderr}"
     );
     let alarms: Vec<Alarm> = stdout
@@ -317,8 +319,114 @@ fn replay_of_raw_logs_through_plugins_raises_the_brute_force_alarms() {
     };
     assert_eq!(
         (distinct(50113), distinct(50004)),
-        (4, 2),
-        "SSH and PAM brute-force directives"
+        (5, 2),
+        "SSH and PAM brute-force directives (the repeated failures raise a fifth SSH alarm)"
     );
     assert_eq!(run().0, stdout, "deterministic");
+}
+
+/// `Mon dd HH:MM:SS` of `secs` since the epoch (UTC), as syslog writes it.
+fn syslog_date(secs: i64) -> String {
+    jiff::Timestamp::from_second(secs)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .strftime("%b %e %H:%M:%S")
+        .to_string()
+}
+
+/// A raw auth.log replayed without `--plugins` (Vigil's built-in plugins, as the edge) and with
+/// `--hosts`: a line without a date, then 16 sshd password failures one a second from
+/// 31 December 23:59:52 to 1 January 00:00:07. With `--year 2026` the December lines are 2026
+/// and the January lines 2027, so the burst correlates: directive 50113 reaches level 3
+/// (10 failures within 60 s after 5 within 30 s) and raises exactly one alarm. The undated
+/// line takes the first date, not 1970.
+#[test]
+fn replay_rolls_dates_into_the_new_year_so_a_burst_across_midnight_raises_its_alarm() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = 1_798_761_592; // 2026-12-31T23:59:52Z
+    let mut log = String::from("gw kernel: a line without a date\n");
+    for n in 0..16 {
+        log.push_str(&format!(
+            "{} gw sshd[4242]: Failed password for root from 203.0.113.7 port {} ssh2\n",
+            syslog_date(start + n),
+            40_000 + n
+        ));
+    }
+    let file = dir.path().join("auth.log");
+    std::fs::write(&file, log).unwrap();
+    let hosts = dir.path().join("hosts.toml");
+    std::fs::write(&hosts, "[hosts]\ngw = \"10.0.0.5\"\n").unwrap();
+    let (stdout, stderr) = run_ok(
+        Command::new(exe())
+            .args(["replay", "--events", "--year", "2026", "--directives"])
+            .arg(corpus("ossim/directives"))
+            .arg("--sid-tables")
+            .arg(corpus("ossim/plugins-sql"))
+            .arg("--hosts")
+            .arg(&hosts)
+            .arg(&file),
+    );
+    assert!(
+        stderr.contains("replayed 17 events (0 lines rejected, 1 unparsed): 1 alarm revisions"),
+        "{stderr}"
+    );
+    let (mut events, mut alarms) = (Vec::new(), Vec::new());
+    for line in stdout.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        if value.get("directive_id").is_some() && value.get("evidence").is_some() {
+            alarms.push(serde_json::from_value::<Alarm>(value).unwrap());
+        } else {
+            events.push(serde_json::from_value::<vigil_event::Event>(value).unwrap());
+        }
+    }
+    let raw: Vec<&vigil_event::Event> = events.iter().filter(|e| e.plugin_id != 1505).collect();
+    assert_eq!(raw.len(), 17);
+    assert_eq!(
+        (raw[0].plugin_id, raw[0].time.as_secs()),
+        (1_000_000_000, start),
+        "the undated line takes the first date"
+    );
+    let times: Vec<i64> = raw[1..].iter().map(|e| e.time.as_secs()).collect();
+    assert_eq!(times, (start..start + 16).collect::<Vec<_>>());
+    assert!(
+        raw[1..].iter().all(
+            |e| (e.plugin_id, e.plugin_sid, e.dst_ip) == (4003, 1, "10.0.0.5".parse().unwrap())
+        )
+    );
+    assert_eq!(alarms.len(), 1, "{stdout}");
+    let alarm = &alarms[0];
+    assert_eq!(
+        (
+            alarm.directive_id,
+            alarm.revision,
+            alarm.level,
+            alarm.priority,
+            alarm.reliability,
+            alarm.risk,
+            alarm.src_ip.to_string(),
+            alarm.dst_ip.to_string(),
+        ),
+        (
+            50113,
+            1,
+            3,
+            4,
+            4,
+            1,
+            "203.0.113.7".into(),
+            "10.0.0.5".into()
+        )
+    );
+    assert_eq!(
+        (alarm.first_seen.as_secs(), alarm.last_seen.as_secs()),
+        (start, start + 15)
+    );
+    assert_eq!(
+        alarm
+            .evidence
+            .iter()
+            .map(|e| e.event_ids.len())
+            .collect::<Vec<_>>(),
+        vec![1, 5, 10]
+    );
 }

@@ -354,6 +354,7 @@ mod tests {
             year: 2011,
             month: 6,
             day: 1,
+            clock: false,
         };
         let ev = |s: &str| Expr::compile(s, &names, groups.len()).eval(&vars, &tables, &cx);
         assert_eq!(ev("{$svc}"), "ssh");
@@ -393,7 +394,7 @@ mod tests {
                 "translation".to_owned(),
                 [("ssh".to_owned(), "SSH!".to_owned())].into_iter().collect(),
             );
-            let cx = ParseContext { year: 2011, month: 6, day: 1 };
+            let cx = ParseContext { year: 2011, month: 6, day: 1 , clock: false};
             for value in [
                 "{$a}", "{$2}", "{translate($b)}", "{translate($nope)}", "{normalize_date($b)}",
                 "{upper($a)}", "{resolv($a)}", "{md5sum($b)}", "{checkValue($b)}",

@@ -387,16 +387,20 @@ fn from_parts(parts: &DateParts<'_>, fmt: Fmt, cx: &ParseContext) -> Option<Stri
         Some(m) if !m.is_empty() => month_number(m)?,
         _ => cx.month,
     };
-    let year: i64 = match parts.year {
-        Some(y) if y.len() == 2 => 2000 + y.parse::<i64>().ok()?,
-        Some(y) if !y.is_empty() => y.parse().ok()?,
-        // Missing year: the reference year; "31 Dec fix": December seen in January.
-        _ if month == 12 && cx.month == 1 => i64::from(cx.year) - 1,
-        _ => i64::from(cx.year),
-    };
     let day = match parts.day {
         Some(d) if !d.is_empty() => d.parse().ok()?,
         _ => cx.day,
+    };
+    let year: i64 = match parts.year {
+        Some(y) if y.len() == 2 => 2000 + y.parse::<i64>().ok()?,
+        Some(y) if !y.is_empty() => y.parse().ok()?,
+        // Missing year, at a clock: the latest year not more than a day in its future.
+        _ if cx.clock => clock_year(month, day, cx),
+        // Missing year: the reference year; "31 Dec fix": December seen in January, and
+        // the other way round, January seen in December (a log going into the new year).
+        _ if month == 12 && cx.month == 1 => i64::from(cx.year) - 1,
+        _ if month == 1 && cx.month == 12 => i64::from(cx.year) + 1,
+        _ => i64::from(cx.year),
     };
     format(
         year,
@@ -406,6 +410,30 @@ fn from_parts(parts: &DateParts<'_>, fmt: Fmt, cx: &ParseContext) -> Option<Stri
         num(parts.minute)?,
         num(parts.second).unwrap_or(0),
     )
+}
+
+/// Days from 1970-01-01 to a civil date (proleptic Gregorian), the inverse of
+/// [`civil_from_days`].
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The year of `month`/`day` read at the clock `cx`: of the year after the clock's, its year
+/// and the year before, the latest where the date exists and is at most one day after the
+/// clock's date (RFC 3164 year inference, `vigil-syslog`, at the resolution of days).
+fn clock_year(month: u32, day: u32, cx: &ParseContext) -> i64 {
+    let year = i64::from(cx.year);
+    let limit = days_from_civil(year, cx.month, cx.day) + 1;
+    [year + 1, year]
+        .into_iter()
+        .find(|&y| day <= days_in_month(y, month) && days_from_civil(y, month, day) <= limit)
+        .unwrap_or(year - 1)
 }
 
 /// The first date format (`^(?P<month>\w+)\s+(?P<day>\d+)\s+(?P<hour>\d\d):(?P<minute>\d\d):(?P<second>\d\d)`,
@@ -459,7 +487,8 @@ fn syslog_parts(s: &str) -> Option<DateParts<'_>> {
 /// OSSIM `normalize_date`: the first of the agent's date formats that matches
 /// (searched, not anchored, unless the format says so) and gives a valid date
 /// yields `YYYY-MM-DD HH:MM:SS`; a missing year/month/day comes from `cx`
-/// (December while `cx.month` is January → the previous year); two-digit years
+/// (December while `cx.month` is January → the previous year, January while it is
+/// December → the next); two-digit years
 /// are 20yy; epoch seconds (or milliseconds) are read as UTC. No match → `s`.
 pub fn normalize_date(s: &str, cx: &ParseContext, american: bool) -> String {
     if american
@@ -515,6 +544,7 @@ mod tests {
             year: 2011,
             month: 6,
             day: 15,
+            clock: false,
         }
     }
 
@@ -545,11 +575,78 @@ mod tests {
             year: 2011,
             month: 1,
             day: 2,
+            clock: false,
         };
         assert_eq!(
             normalize_date("Dec 31 23:59:59", &jan, false),
             "2010-12-31 23:59:59"
         );
+        let dec = ParseContext {
+            year: 2010,
+            month: 12,
+            day: 31,
+            clock: false,
+        };
+        assert_eq!(
+            normalize_date("Jan  1 00:00:01", &dec, false),
+            "2011-01-01 00:00:01",
+            "January read in December: the next year"
+        );
+        assert_eq!(
+            normalize_date("Dec 31 23:59:59", &dec, false),
+            "2010-12-31 23:59:59"
+        );
+        assert_eq!(
+            normalize_date("2010-01-01 00:00:01", &dec, false),
+            "2010-01-01 00:00:01",
+            "a date with its year keeps it"
+        );
+        let clock = |year, month, day| ParseContext {
+            year,
+            month,
+            day,
+            clock: true,
+        };
+        let at = |s: &str, cx: ParseContext| normalize_date(s, &cx, false);
+        assert_eq!(
+            at("Dec 31 23:59:59", clock(2011, 1, 1)),
+            "2010-12-31 23:59:59"
+        );
+        assert_eq!(
+            at("Jan  1 00:00:01", clock(2010, 12, 31)),
+            "2011-01-01 00:00:01"
+        );
+        assert_eq!(
+            at("Jan 15 00:00:01", clock(2010, 12, 31)),
+            "2010-01-15 00:00:01",
+            "more than a day ahead of the clock: the past"
+        );
+        assert_eq!(
+            at("Nov 20 10:00:00", clock(2011, 3, 5)),
+            "2010-11-20 10:00:00",
+            "a backlog read months later keeps its year"
+        );
+        assert_eq!(
+            at("Mar  6 10:00:00", clock(2011, 3, 5)),
+            "2011-03-06 10:00:00"
+        );
+        assert_eq!(
+            at("Mar  7 10:00:00", clock(2011, 3, 5)),
+            "2010-03-07 10:00:00"
+        );
+        assert_eq!(
+            at("Apr  1 10:00:00", clock(2011, 3, 31)),
+            "2011-04-01 10:00:00"
+        );
+        assert_eq!(
+            at("Feb 29 10:00:00", clock(2013, 3, 1)),
+            "2012-02-29 10:00:00",
+            "the latest year where the date exists"
+        );
+        for z in [-800_000i64, -1, 0, 59, 60, 11_016, 20_819, 2_932_896] {
+            let (y, m, d) = civil_from_days(z);
+            assert_eq!(days_from_civil(y, m, d), z);
+        }
         assert_eq!(
             normalize_date("03/24/10 18:54:56", &c, true),
             "2010-03-24 18:54:56"
@@ -603,7 +700,7 @@ mod tests {
         fn ascii_formats_equal_the_unicode_ones(
             s in "[A-Za-z0-9 /:.,_T+-]{0,30}",
         ) {
-            let c = ParseContext { year: 2011, month: 6, day: 15 };
+            let c = ParseContext { year: 2011, month: 6, day: 15 , clock: false};
             proptest::prop_assert_eq!(normalize_date_by_regex(&s, &c), by_unicode_regexes(&s, &c));
         }
 
@@ -613,7 +710,7 @@ mod tests {
             s in "[A-Za-z0-9_]{0,5}[ \t]{0,2}[0-9]{0,3}[ \x0b]{0,2}[0-9]{1,3}:?[0-9]{2}:[0-9]{1,2}[ -~]{0,6}",
             month in 1u32..=12,
         ) {
-            let c = ParseContext { year: 2011, month, day: 15 };
+            let c = ParseContext { year: 2011, month, day: 15 , clock: false};
             proptest::prop_assert_eq!(normalize_date(&s, &c, false), normalize_date_by_regex(&s, &c));
         }
     }

@@ -115,6 +115,7 @@ pub fn fuzz_match(data: &[u8]) -> Option<Parsed> {
             year: 2021,
             month: 1,
             day: 1,
+            clock: false,
         },
     ] {
         let fast = set.parse(&line, &cx);

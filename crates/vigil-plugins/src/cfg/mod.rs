@@ -47,26 +47,79 @@ pub use vigil_textpos::FileError as CfgError;
 
 /// The reference date for values a log line lacks (the year of syslog dates):
 /// never the wall clock, so parsing is deterministic.
+///
+/// A date without a year takes [`ParseContext::year`], except across New Year, as the OSSIM
+/// agent reads it: a December date while the reference month is January belongs to the year
+/// before, a January date while the reference month is December to the year after. A replay
+/// starts from [`ParseContext::for_year`] and [`ParseContext::follow`]s the dates of its log,
+/// so a log going from December to January rolls into the next year. A live edge sets the
+/// reference to its own clock ([`ParseContext::clock`]): a date takes the latest year that
+/// puts it no more than a day after the clock (a December line read on 1 January is last
+/// year's, a January line from a sender a little ahead on 31 December next year's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParseContext {
     /// Year used when a date has none.
     pub year: i32,
-    /// Month (1-12) used when a date has none; a December date read while this is
-    /// January belongs to `year - 1`.
+    /// Month (1-12) used when a date has none; see above for December and January.
     pub month: u32,
     /// Day of month used when a date has none.
     pub day: u32,
+    /// The reference date is a receiver's clock (a live edge): a date without a year takes
+    /// the latest year that puts it no more than a day after the reference, as RFC 3164
+    /// timestamps do (`vigil-syslog`), so a backlog read months later keeps its past year.
+    pub clock: bool,
 }
 
 impl ParseContext {
-    /// A context for `year`, with month and day 1 of July (no year-end adjustment).
+    /// A context for `year`, with month and day 1 of July (no year-end adjustment): the
+    /// start of a log replayed as of `year`, whatever month it starts in.
     pub fn for_year(year: i32) -> ParseContext {
         ParseContext {
             year,
             month: 7,
             day: 1,
+            clock: false,
         }
     }
+
+    /// Moves the reference date to the date `parsed` carries (its `date`, else `fdate`, as
+    /// `normalize_date` writes it: `YYYY-MM-DD ...`); a value that is no such date leaves
+    /// the reference as it is. This is the year state of one stream of lines (a file in
+    /// replay): after `Dec 31 23:59:59` of year Y, `Jan  1 00:00:00` is read as year Y+1.
+    pub fn follow(&mut self, parsed: &Parsed) {
+        let date = parsed.get("date").or_else(|| parsed.get("fdate"));
+        if let Some((year, month, day)) = date.and_then(|d| ymd(d.trim())) {
+            *self = ParseContext {
+                year,
+                month,
+                day,
+                clock: self.clock,
+            };
+        }
+    }
+}
+
+/// `(year, month, day)` of text starting `YYYY-MM-DD`.
+fn ymd(text: &str) -> Option<(i32, u32, u32)> {
+    let b = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| {
+        b.get(r.clone())
+            .filter(|d| d.iter().all(u8::is_ascii_digit))
+            .and_then(|_| text.get(r))
+    };
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
+        return None;
+    }
+    let year = digits(0..4)?.parse().ok()?;
+    let month = digits(5..7)?
+        .parse()
+        .ok()
+        .filter(|m| (1..=12).contains(m))?;
+    let day = digits(8..10)?
+        .parse()
+        .ok()
+        .filter(|d| (1..=31).contains(d))?;
+    Some((year, month, day))
 }
 
 /// One event produced from a line.
@@ -79,6 +132,9 @@ pub struct Parsed {
     /// Event keys after value expressions, in key order (`plugin_sid`, `src_ip`,
     /// `date`, `device`, `userdata1`, ...); `sensor` is reported as `device`.
     pub fields: Vec<(&'static str, String)>,
+    /// How many occurrences of the event the line stands for: N for rsyslog's
+    /// `message repeated N times: [ ... ]`, else 1.
+    pub occurrences: u32,
 }
 
 impl Parsed {
@@ -258,6 +314,77 @@ pub(crate) fn read_ini(path: &Path) -> Result<ini::Ini, CfgError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SSHD: &str = "[DEFAULT]\nplugin_id=4003\n[config]\nsource=log\n[fail]\nevent_type=event\nregexp=(?P<date>\\w{3}\\s+\\d+\\s+\\S+) \\S+ sshd: Failed (?P<n>\\d+)\nplugin_sid=1\ndate={normalize_date($date)}\n";
+
+    /// The dates a stream of lines gets when its context follows it from `start`.
+    fn stream_dates(lines: &[&str], start: ParseContext) -> Vec<String> {
+        let (plugin, warnings) =
+            Plugin::from_text("t.cfg", SSHD, &AgentSettings::default()).expect("loads");
+        assert_eq!(warnings, vec![]);
+        let set = PluginSet::new(vec![plugin]);
+        let mut cx = start;
+        lines
+            .iter()
+            .map(|line| {
+                let parsed = set.parse(line, &cx).expect("parses");
+                cx.follow(&parsed);
+                parsed.get("date").unwrap_or_default().to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_stream_rolls_into_the_next_year_from_december_to_january() {
+        let lines = [
+            "Dec 30 10:00:00 h sshd: Failed 1",
+            "Dec 31 23:59:59 h sshd: Failed 2",
+            "Jan  1 00:00:00 h sshd: Failed 3",
+            "Dec 31 23:59:58 h sshd: Failed 4",
+            "Jan  2 08:00:00 h sshd: Failed 5",
+            "Mar  1 08:00:00 h sshd: Failed 6",
+        ];
+        assert_eq!(
+            stream_dates(&lines, ParseContext::for_year(2026)),
+            [
+                "2026-12-30 10:00:00",
+                "2026-12-31 23:59:59",
+                "2027-01-01 00:00:00",
+                "2026-12-31 23:59:58",
+                "2027-01-02 08:00:00",
+                "2027-03-01 08:00:00",
+            ],
+            "a late December line after New Year stays in the old year"
+        );
+        assert_eq!(
+            stream_dates(&lines[2..3], ParseContext::for_year(2026)),
+            ["2026-01-01 00:00:00"],
+            "a log starting in January starts in the given year"
+        );
+    }
+
+    #[test]
+    fn follow_reads_only_dates() {
+        let mut cx = ParseContext::for_year(2026);
+        let parsed = |date: &str| Parsed {
+            plugin_id: 1,
+            rule: "r".into(),
+            fields: vec![("date", date.to_owned())],
+            occurrences: 1,
+        };
+        for not_a_date in [
+            "Dec 31 23:59:59",
+            "1798761599",
+            "2026-13-01 00:00:00",
+            "",
+            "2026-1",
+        ] {
+            cx.follow(&parsed(not_a_date));
+            assert_eq!(cx, ParseContext::for_year(2026), "{not_a_date:?}");
+        }
+        cx.follow(&parsed("2026-12-31 23:59:59"));
+        assert_eq!((cx.year, cx.month, cx.day), (2026, 12, 31));
+    }
 
     #[test]
     fn cfg_replacement() {

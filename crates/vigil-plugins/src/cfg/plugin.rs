@@ -378,6 +378,7 @@ impl Plugin {
             plugin_id,
             rule: Arc::clone(&rule.name),
             fields,
+            occurrences: 1,
         })
     }
 
