@@ -99,7 +99,8 @@ pub fn load_directives(paths: &[PathBuf]) -> LoadedDirectives {
 }
 
 /// The taxonomy directives match on: categories and subcategories from the sid tables,
-/// product types from `plugin.product_type` and then the configuration.
+/// product types from `plugin.product_type` and then the configuration; and the sids' names,
+/// which name single-event alarms.
 pub fn taxonomy(
     sids: &SidTable,
     products: &[crate::config::ProductType],
@@ -115,6 +116,7 @@ pub fn taxonomy(
     }
     for ((plugin_id, sid), info) in sids.sids() {
         taxonomy.set_category(plugin_id, sid, info.category_id, info.subcategory_id);
+        taxonomy.set_name(plugin_id, sid, &info.name);
     }
     taxonomy
 }

@@ -9,8 +9,19 @@ use vigil_event::{Evidence, Timestamp};
 use crate::compile::{CompiledDirective, NodeId};
 use crate::matcher::Facts;
 use crate::pressure::{Progress, progress};
+use vigil_event::{Event, MAX_NAMES};
 
 pub use vigil_event::MAX_EVIDENCE_PER_LEVEL;
+
+/// Adds `name` to `names` if new and there is room.
+fn note_name(names: &mut Vec<String>, name: Option<&str>) {
+    if let Some(name) = name.filter(|n| !n.is_empty())
+        && names.len() < MAX_NAMES
+        && !names.iter().any(|n| n == name)
+    {
+        names.push(name.to_string());
+    }
+}
 
 /// Per-child progress at the backlog's current level.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -27,8 +38,9 @@ pub struct ChildProgress {
     pub max_assets: (u8, u8),
 }
 
-/// The alarm a backlog has raised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The alarm a backlog has raised: what a revision without a new directive event (an absorbed
+/// event, the end of the backlog) repeats.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlarmState {
     /// Revisions emitted so far.
     pub revision: u32,
@@ -36,6 +48,15 @@ pub struct AlarmState {
     pub risk: u8,
     /// Highest reliability reached.
     pub reliability: u8,
+    /// Name, placeholders substituted, as of the latest directive event.
+    #[serde(default)]
+    pub name: String,
+    /// Priority of the latest directive event (after policies).
+    #[serde(default)]
+    pub priority: u8,
+    /// Alarm group.
+    #[serde(default)]
+    pub group: Option<Uuid>,
 }
 
 /// A live backlog.
@@ -71,6 +92,18 @@ pub struct Backlog {
     /// The progress it is ranked under for eviction ([`crate::pressure`]).
     #[serde(default)]
     pub rank: Progress,
+    /// Events counted (fired levels and absorbed), aggregates by their `occurrences`.
+    #[serde(default)]
+    pub event_count: u64,
+    /// Distinct events counted (an aggregate is one), for the ids evidence leaves out.
+    #[serde(default)]
+    pub events_noted: u64,
+    /// User names of its events, first seen first (at most [`MAX_NAMES`]).
+    #[serde(default)]
+    pub usernames: Vec<String>,
+    /// Sensors of its events, first seen first (at most [`MAX_NAMES`]).
+    #[serde(default)]
+    pub sensors: Vec<String>,
 }
 
 impl Backlog {
@@ -78,6 +111,28 @@ impl Backlog {
     pub fn progress(&self) -> Progress {
         let counted = self.children.iter().map(|c| u64::from(c.count)).sum();
         progress(self.bindings.len(), counted)
+    }
+
+    /// Counts an event that fired or was absorbed, with its user name and sensor.
+    pub fn note(&mut self, event: &Event) {
+        self.event_count += u64::from(event.occurrences.max(1));
+        self.events_noted += 1;
+        note_name(&mut self.usernames, event.username.as_deref());
+        note_name(&mut self.sensors, Some(&event.provenance.sensor));
+    }
+
+    /// Counted events whose ids the evidence leaves out (the per-level cap).
+    pub fn evidence_omitted(&self) -> u64 {
+        let kept = self.evidence.len() + self.pending_evidence().len();
+        self.events_noted.saturating_sub(kept as u64)
+    }
+
+    /// Ids of the events counted toward the next level so far (the child closest to firing).
+    pub fn pending_evidence(&self) -> &[Uuid] {
+        self.children
+            .iter()
+            .max_by_key(|c| c.count)
+            .map_or(&[][..], |c| c.events.as_slice())
     }
 
     /// The source address of the event that started it (what one source may hold is bounded).
@@ -115,8 +170,9 @@ impl Backlog {
         self.children = vec![ChildProgress::default(); directive.nodes[node].children.len()];
     }
 
-    /// The evidence grouped per level, as alarms carry it.
-    pub fn evidence(&self) -> Vec<Evidence> {
+    /// The evidence grouped per level, as alarms carry it: the events that fired each level,
+    /// then (under the next level) those counted toward it so far.
+    pub fn evidence(&self, next_level: u8) -> Vec<Evidence> {
         let mut grouped: Vec<Evidence> = Vec::new();
         for &(level, id) in &self.evidence {
             match grouped.last_mut() {
@@ -126,6 +182,13 @@ impl Backlog {
                     event_ids: vec![id],
                 }),
             }
+        }
+        let pending = self.pending_evidence();
+        if !pending.is_empty() {
+            grouped.push(Evidence {
+                level: next_level,
+                event_ids: pending.to_vec(),
+            });
         }
         grouped
     }

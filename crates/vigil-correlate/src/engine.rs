@@ -300,7 +300,8 @@ impl Engine {
         if steps.qualify {
             out.risk = self.event_risk(event);
             if event.plugin_id != DIRECTIVE_PLUGIN_ID && out.risk.max() >= 1 {
-                out.alarms.push(single_event_alarm(event, out.risk));
+                out.alarms
+                    .push(single_event_alarm(event, out.risk, &self.taxonomy));
                 self.stats.alarms += 1;
             }
             // C & A levels decay on their own clock: an out-of-bounds time must not move it.
@@ -514,8 +515,9 @@ impl Engine {
                 }
             }
             None => {
-                if backlog.deadline(directive).is_some_and(|d| d < now) {
+                if let Some(expired) = backlog.deadline(directive).filter(|d| *d < now) {
                     self.stats.backlogs_expired += 1;
+                    self.revise_on_end(&mut backlog, directive, expired, out);
                 } else {
                     // A `not` child fired nothing yet but others still wait: keep it.
                     self.insert_backlog(backlog, directive);
@@ -568,9 +570,12 @@ impl Engine {
             let directive = &set.directives[position];
             match self.offer(seq, directive, event, time) {
                 Offer::Ignored => {}
-                Offer::Absorbed => {
+                Offer::Absorbed { counted } => {
                     absorbed_by.insert(directive.id);
                     self.rerank(seq);
+                    if counted {
+                        self.revise_on_absorb(seq, directive, out);
+                    }
                 }
                 Offer::Fired(child, evidence, assets) => {
                     absorbed_by.insert(directive.id);
@@ -652,8 +657,13 @@ impl Engine {
             alarm: None,
             emitted: 0,
             rank: 0,
+            event_count: 0,
+            events_noted: 0,
+            usernames: Vec::new(),
+            sensors: Vec::new(),
         };
         backlog.advance(directive, 0, facts, time, vec![event.id], assets);
+        backlog.note(event);
         if directive.is_single_rule() {
             self.stats.backlogs_completed += 1;
             self.emit(&mut backlog, directive, event, time, depth, true, out, work);
@@ -808,34 +818,23 @@ impl Engine {
                 revision: 0,
                 risk: 0,
                 reliability: 0,
+                name: String::new(),
+                priority: 0,
+                group: None,
             });
-            state.revision += 1;
             state.risk = state.risk.max(r.max());
             state.reliability = state.reliability.max(reliability);
-            out.alarms.push(Alarm {
-                revision: state.revision,
-                directive_id: directive.id,
-                src_ip: de.src_ip,
-                src_port: de.src_port,
-                dst_ip: de.dst_ip,
-                dst_port: de.dst_port,
-                protocol: de.protocol,
-                priority,
-                reliability: state.reliability,
-                risk: state.risk,
-                level,
-                last_seen: backlog.last_seen,
-                correlation: if finished {
-                    CorrelationState::Completed
-                } else {
-                    CorrelationState::Active
-                },
-                ended_at: finished.then_some(time),
-                evidence: backlog.evidence(),
-                group,
-                ..Alarm::new(backlog.id, directive.name.clone(), backlog.first_seen)
-            });
-            self.stats.alarms += 1;
+            state.name = alarm_name(&directive.name, &de, trigger);
+            state.priority = priority;
+            state.group = group;
+            let (correlation, ended_at) = match finished {
+                true => (CorrelationState::Completed, Some(time)),
+                false => (CorrelationState::Active, None),
+            };
+            if let Some(alarm) = revision(backlog, directive, correlation, ended_at) {
+                out.alarms.push(alarm);
+                self.stats.alarms += 1;
+            }
         }
         self.raise_levels(&de, r, time, out);
         out.directive_events.push(de.clone());
@@ -930,6 +929,7 @@ impl Engine {
             return Offer::Ignored;
         }
         let mut rule_matched = false;
+        let mut counted = false;
         let children = directive.nodes[backlog.current].children.clone();
         for (i, &child) in children.iter().enumerate() {
             let node = &directive.nodes[child];
@@ -986,13 +986,20 @@ impl Engine {
             backlog.last_seen = backlog.last_seen.max(time);
             if progress.count >= node.occurrence {
                 let done = std::mem::take(progress);
+                if !counted {
+                    backlog.note(event);
+                }
                 return Offer::Fired(child, done.events, done.max_assets);
             }
+            if !counted {
+                counted = true;
+                backlog.note(event);
+            }
         }
-        if rule_matched {
-            Offer::Absorbed
-        } else {
-            Offer::Ignored
+        match (rule_matched, counted) {
+            (true, true) => Offer::Absorbed { counted: true },
+            (true, false) => Offer::Absorbed { counted: false },
+            _ => Offer::Ignored,
         }
     }
 
@@ -1012,11 +1019,13 @@ impl Engine {
         let mut evicted = 0u64;
         let mut keep = true;
         while keep && self.ranking.len_of_source(id, source) >= per_source {
-            keep = self.evict_least(self.ranking.least_of_source(id, source), progress);
+            let least = self.ranking.least_of_source(id, source);
+            keep = self.evict_least(directive, least, progress, time, out);
             evicted += 1;
         }
         while keep && self.ranking.len(id) >= cap {
-            keep = self.evict_least(self.ranking.least(id), progress);
+            let least = self.ranking.least(id);
+            keep = self.evict_least(directive, least, progress, time, out);
             evicted += 1;
         }
         if evicted > 0 {
@@ -1026,13 +1035,22 @@ impl Engine {
         keep
     }
 
-    /// Evicts `least` unless it is more advanced than a newcomer at `progress`; false when the
-    /// newcomer is the one not kept.
-    fn evict_least(&mut self, least: Option<(Progress, u64)>, progress: Progress) -> bool {
+    /// Evicts `least` unless it is more advanced than a newcomer at `progress` (an alarm it
+    /// raised ends `expired` at `time`); false when the newcomer is the one not kept.
+    fn evict_least(
+        &mut self,
+        directive: &CompiledDirective,
+        least: Option<(Progress, u64)>,
+        progress: Progress,
+        time: Timestamp,
+        out: &mut Outputs,
+    ) -> bool {
         match least {
             Some((rank, _)) if rank > progress => false,
             Some((_, seq)) => {
-                self.remove_backlog(seq);
+                if let Some(mut backlog) = self.remove_backlog(seq) {
+                    self.revise_on_end(&mut backlog, directive, time, out);
+                }
                 true
             }
             None => true,
@@ -1076,6 +1094,36 @@ impl Engine {
         top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         top.truncate(n);
         top
+    }
+
+    /// An alarm whose backlog absorbed events is revised when its event count reaches a power
+    /// of two (last_seen, count, evidence), so it never understates an attack by more than
+    /// half; its end revises it with the exact count.
+    fn revise_on_absorb(&mut self, seq: u64, directive: &CompiledDirective, out: &mut Outputs) {
+        let Some(backlog) = self.backlogs.get_mut(&seq) else {
+            return;
+        };
+        if backlog.alarm.is_none() || !backlog.event_count.is_power_of_two() {
+            return;
+        }
+        if let Some(alarm) = revision(backlog, directive, CorrelationState::Active, None) {
+            out.alarms.push(alarm);
+            self.stats.alarms += 1;
+        }
+    }
+
+    /// The last revision of an alarm whose backlog ended without reaching a leaf.
+    fn revise_on_end(
+        &mut self,
+        backlog: &mut Backlog,
+        directive: &CompiledDirective,
+        at: Timestamp,
+        out: &mut Outputs,
+    ) {
+        if let Some(alarm) = revision(backlog, directive, CorrelationState::Expired, Some(at)) {
+            out.alarms.push(alarm);
+            self.stats.alarms += 1;
+        }
     }
 
     /// Files an absorbing backlog again under its new progress.
@@ -1125,7 +1173,10 @@ impl Engine {
 
 enum Offer {
     Ignored,
-    Absorbed,
+    /// A child's rule matched; `counted` when it counted toward a level (not only a `not`).
+    Absorbed {
+        counted: bool,
+    },
     Fired(NodeId, Vec<Uuid>, (u8, u8)),
 }
 
@@ -1231,7 +1282,8 @@ fn in_timetable(directive: &CompiledDirective, time: Timestamp) -> bool {
     })
 }
 
-/// A stand-in trigger for a level reached by absence (`not`): the previous level's addresses.
+/// A stand-in trigger for a level reached by absence (`not`): the previous level's addresses
+/// and sensor, raised by the core itself (nothing arrived) at the time the window closed.
 fn absence_trigger(backlog: &Backlog, directive: &CompiledDirective, time: Timestamp) -> Event {
     let mut e = Event::new(
         derived_id(
@@ -1248,8 +1300,11 @@ fn absence_trigger(backlog: &Backlog, directive: &CompiledDirective, time: Times
         e.sensor_ip = f.sensor_ip;
         e.device_ip = f.sensor_ip;
     }
-    e.provenance.transport = Transport::Replay;
-    e.provenance.time_source = TimeSource::Edge;
+    let p = &mut e.provenance;
+    p.sensor = backlog.sensors.last().cloned().unwrap_or_default();
+    p.transport = Transport::Core;
+    p.time_source = TimeSource::Edge;
+    p.authenticated = true;
     e
 }
 
@@ -1271,6 +1326,20 @@ fn describe(backlog: &Backlog, directive: &CompiledDirective) -> String {
             vigil_directives::Reliability::Absolute(r) => format!("Rel: {r}"),
             vigil_directives::Reliability::Relative(r) => format!("Rel: +{r}"),
         };
+        if rule.not {
+            // Reached by absence: no event of its own, only the silence after the previous one.
+            text.push_str(&format!(
+                "Rule {} [absent for {} s: {}] [{rel}] {}:{} -> {}:{} ",
+                rule.level,
+                rule.time_out,
+                rule.name,
+                facts.src_ip,
+                facts.src_port,
+                facts.dst_ip,
+                facts.dst_port
+            ));
+            continue;
+        }
         text.push_str(&format!(
             "Rule {} [{}:{}] [{rel}] {}:{} -> {}:{} ",
             rule.level,
@@ -1285,8 +1354,105 @@ fn describe(backlog: &Backlog, directive: &CompiledDirective) -> String {
     text
 }
 
+/// The next revision of a backlog's alarm (none if it has not raised one): its latest name,
+/// priority, risk and group, the addresses of the level that fired last, and the story so far.
+fn revision(
+    backlog: &mut Backlog,
+    directive: &CompiledDirective,
+    correlation: CorrelationState,
+    ended_at: Option<Timestamp>,
+) -> Option<Alarm> {
+    let node = &directive.nodes[backlog.current];
+    let next_level = node.level.saturating_add(1);
+    let evidence = backlog.evidence(next_level);
+    let evidence_omitted = backlog.evidence_omitted();
+    let facts = backlog.bindings.last().cloned();
+    let state = backlog.alarm.as_mut()?;
+    state.revision += 1;
+    let mut alarm = Alarm {
+        revision: state.revision,
+        directive_id: directive.id,
+        priority: state.priority,
+        reliability: state.reliability,
+        risk: state.risk,
+        level: node.level,
+        last_seen: backlog.last_seen,
+        correlation,
+        ended_at,
+        rule: node.name.clone(),
+        event_count: backlog.event_count,
+        evidence,
+        evidence_omitted,
+        usernames: backlog.usernames.clone(),
+        sensors: backlog.sensors.clone(),
+        group: state.group,
+        ..Alarm::new(backlog.id, state.name.clone(), backlog.first_seen)
+    };
+    if let Some(f) = facts {
+        alarm.src_ip = f.src_ip;
+        alarm.src_port = f.src_port;
+        alarm.dst_ip = f.dst_ip;
+        alarm.dst_port = f.dst_port;
+        alarm.protocol = vigil_event::Protocol(f.protocol);
+    }
+    Some(alarm)
+}
+
+/// A directive's name with OSSIM's placeholders (`SRC_IP`, `DST_IP`, `SRC_PORT`, `DST_PORT`,
+/// `PROTOCOL`, `PLUGIN_ID`, `PLUGIN_SID`, `SENSOR`, `USERNAME`, `FILENAME`, `USERDATA1`..`9`)
+/// replaced by the values of the directive event `de` and of the event that fired it. OSSIM's
+/// console does this when it shows an alarm; Vigil names the alarm so once, for every reader.
+fn alarm_name(template: &str, de: &Event, trigger: &Event) -> String {
+    let value = |token: &str| -> Option<String> {
+        Some(match token {
+            "SRC_IP" => de.src_ip.to_string(),
+            "DST_IP" => de.dst_ip.to_string(),
+            "SRC_PORT" => de.src_port.to_string(),
+            "DST_PORT" => de.dst_port.to_string(),
+            "PROTOCOL" => de.protocol.to_string(),
+            "PLUGIN_ID" => trigger.plugin_id.to_string(),
+            "PLUGIN_SID" => trigger.plugin_sid.to_string(),
+            "SENSOR" => trigger.provenance.sensor.clone(),
+            "USERNAME" => trigger.username.clone()?,
+            "FILENAME" => trigger.filename.clone()?,
+            _ => {
+                let n = token.strip_prefix("USERDATA")?.parse::<usize>().ok()?;
+                trigger
+                    .userdata
+                    .slots()
+                    .get(n.checked_sub(1)?)
+                    .and_then(|slot| slot.as_ref().cloned())?
+            }
+        })
+    };
+    let mut name = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_uppercase()) {
+        name.push_str(&rest[..start]);
+        let word = &rest[start..];
+        let end = word
+            .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+            .unwrap_or(word.len());
+        let token = &word[..end];
+        let joined_to_word = name.chars().last().is_some_and(|c| c.is_alphanumeric());
+        match value(token).filter(|_| !joined_to_word) {
+            Some(v) => name.push_str(&v),
+            None => name.push_str(token),
+        }
+        rest = &word[end..];
+    }
+    name.push_str(rest);
+    name
+}
+
 /// A single (non-directive) event whose risk reached 1 is its own alarm (spec 7).
-fn single_event_alarm(event: &Event, r: Risk) -> Alarm {
+fn single_event_alarm(event: &Event, r: Risk, taxonomy: &Taxonomy) -> Alarm {
+    // A sid no table knew is named by the sid its sensor sent.
+    let sid = event.unknown_sid.unwrap_or(event.plugin_sid);
+    let name = taxonomy.name(event.plugin_id, sid).map_or_else(
+        || format!("event {}:{sid}", event.plugin_id),
+        str::to_string,
+    );
     Alarm {
         src_ip: event.src_ip,
         src_port: event.src_port,
@@ -1301,9 +1467,16 @@ fn single_event_alarm(event: &Event, r: Risk) -> Alarm {
             level: 1,
             event_ids: vec![event.id],
         }],
+        usernames: event
+            .username
+            .iter()
+            .filter(|u| !u.is_empty())
+            .cloned()
+            .collect(),
+        sensors: vec![event.provenance.sensor.clone()],
         ..Alarm::new(
             derived_id(b"event-alarm", &[event.id.as_bytes()]),
-            format!("event {}:{}", event.plugin_id, event.plugin_sid),
+            name,
             event.time,
         )
     }

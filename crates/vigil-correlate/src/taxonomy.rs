@@ -1,5 +1,6 @@
 //! OSSIM taxonomy: a product type per plugin, a category and subcategory per (plugin, sid).
 //! Directives match them with `product`, `category` and `subcategory` (spec 3.3, 4 step 8).
+//! It also carries the sids' names, which name single-event alarms.
 
 use std::collections::HashMap;
 
@@ -8,6 +9,7 @@ use std::collections::HashMap;
 pub struct Taxonomy {
     products: HashMap<u32, u32>,
     categories: HashMap<(u32, u32), (Option<u32>, Option<u32>)>,
+    names: HashMap<(u32, u32), Box<str>>,
 }
 
 impl Taxonomy {
@@ -28,6 +30,16 @@ impl Taxonomy {
             self.categories
                 .insert((plugin_id, sid), (category, subcategory));
         }
+    }
+
+    /// Sets a sid's name.
+    pub fn set_name(&mut self, plugin_id: u32, sid: u32, name: &str) {
+        self.names.insert((plugin_id, sid), name.into());
+    }
+
+    /// A sid's name.
+    pub fn name(&self, plugin_id: u32, sid: u32) -> Option<&str> {
+        self.names.get(&(plugin_id, sid)).map(|n| &**n)
     }
 
     /// A plugin's product type.

@@ -88,21 +88,41 @@ fn directive_50004_worked_example() {
     engine.process(&event(100, 1030, 4004, 2, C, B));
     assert_eq!(engine.live_backlogs(), 2);
 
-    // 50 more from A within 1200 s of #21 (not of #1) fire level 3: same alarm, revision 2.
-    let mut last = None;
+    // 50 more from A within 1200 s of #21 (not of #1) fire level 3: same alarm. On the way the
+    // alarm is revised as its backlog absorbs them, at 32 and 64 events counted, so it never
+    // understates the attack by more than half.
+    let mut revisions = Vec::new();
     for n in 0..50 {
-        last = Some(engine.process(&event(200 + n, 1500 + n as i64, 4004, 2, A, B)));
+        revisions.extend(
+            engine
+                .process(&event(200 + n, 1500 + n as i64, 4004, 2, A, B))
+                .alarms,
+        );
     }
-    let out = last.unwrap();
-    assert_eq!(out.alarms.len(), 1);
     assert_eq!(
-        (
-            out.alarms[0].id,
-            out.alarms[0].revision,
-            out.alarms[0].level,
-            out.alarms[0].risk
-        ),
-        (alarm.id, 2, 3, 1)
+        revisions
+            .iter()
+            .map(|a| (a.id, a.revision, a.level, a.event_count, a.risk))
+            .collect::<Vec<_>>(),
+        vec![
+            (alarm.id, 2, 2, 32, 1),
+            (alarm.id, 3, 2, 64, 1),
+            (alarm.id, 4, 3, 71, 1)
+        ]
+    );
+    let absorbing = &revisions[0];
+    assert_eq!(absorbing.last_seen.as_secs(), 1510);
+    assert_eq!(
+        absorbing.evidence[2],
+        Evidence {
+            level: 3,
+            event_ids: (200..=210).map(Uuid::from_u128).collect()
+        },
+        "the events counted toward level 3 so far"
+    );
+    assert_eq!(
+        (absorbing.evidence_omitted, absorbing.rule.as_str()),
+        (0, "level 2")
     );
 
     // 100 more: level 4 (rel 6, risk 1); 200 more: level 5 (rel 10, risk 3), a leaf: closed.
@@ -122,9 +142,11 @@ fn directive_50004_worked_example() {
             final_alarm.risk,
             final_alarm.reliability
         ),
-        (4, 5, 3, 10)
+        (8, 5, 3, 10)
     );
     assert_eq!(final_alarm.correlation, CorrelationState::Completed);
+    assert_eq!(final_alarm.ended_at, Some(final_alarm.last_seen));
+    assert_eq!(final_alarm.event_count, 371);
     assert_eq!(final_alarm.evidence.len(), 5);
     assert_eq!(final_alarm.evidence[4].event_ids.len(), 200);
     assert_eq!(engine.live_backlogs(), 0, "A's backlog ended at its leaf");
@@ -192,7 +214,9 @@ fn not_rules_fire_on_absence_within_the_window() {
     engine.process(&event(1, 1000, 10, 1, A, B));
     // The log-in arrives in time: the absence level can no longer fire.
     engine.process(&event(2, 1030, 11, 1, A, B));
-    engine.process(&event(3, 2000, 10, 1, C, B));
+    let mut from_c = event(3, 2000, 10, 1, C, B);
+    from_c.provenance.sensor = "edge-c".into();
+    engine.process(&from_c);
     // Nothing from C; a later unrelated event moves event time past C's window.
     let out = engine.advance_time(vigil_event::Timestamp::from_secs(2061));
     assert_eq!(out.directive_events.len(), 1, "fired for C only");
@@ -202,6 +226,103 @@ fn not_rules_fire_on_absence_within_the_window() {
     assert_eq!(out.alarms.len(), 1, "5 x 10 x 2 / 25 = 4");
     assert_eq!(engine.live_backlogs(), 0, "A's backlog expired silently");
     assert_eq!(engine.stats().backlogs_expired, 1);
+    // The core raised it (nothing arrived), on the sensor of the event before the silence; the
+    // text says what was absent instead of repeating the previous event.
+    assert_eq!(de.provenance.transport, vigil_event::Transport::Core);
+    assert_eq!(de.provenance.sensor, "edge-c");
+    assert!(
+        de.data
+            .as_deref()
+            .unwrap()
+            .contains("Rule 2 [absent for 60 s: level 2] [Rel: 10] 203.0.113.9:0 -> 10.0.0.5:0"),
+        "{:?}",
+        de.data
+    );
+}
+
+#[test]
+fn alarm_names_take_the_values_of_their_placeholders() {
+    let mut root = rule(1, 4004, &[2]);
+    root.children = vec![follow(rule(2, 4004, &[2]), 1, 60, 10)];
+    let mut d = directive(40, 5, root);
+    d.name = "Brute force by USERNAME from SRC_IP to DST_IP:DST_PORT via SENSOR (PLUGIN_ID:PLUGIN_SID, USERDATA2, SRC_IPX)".into();
+    let mut engine = new_engine(vec![d], Assets::default(), EngineConfig::default());
+    let mut first = event(1, 1000, 4004, 2, A, B);
+    first.username = Some("root".into());
+    first.provenance.sensor = "edge-a".into();
+    engine.process(&first);
+    let mut second = event(2, 1001, 4004, 2, A, B);
+    second.dst_port = 22;
+    second.username = Some("admin".into());
+    second.userdata.userdata2 = Some("srv01".into());
+    second.provenance.sensor = "edge-2".into();
+    let out = engine.process(&second);
+    let alarm = &out.alarms[0];
+    assert_eq!(
+        alarm.name,
+        "Brute force by admin from 203.0.113.1 to 10.0.0.5:22 via edge-2 (4004:2, srv01, SRC_IPX)"
+    );
+    assert_eq!(alarm.usernames, vec!["root", "admin"]);
+    assert_eq!(alarm.sensors, vec!["edge-a", "edge-2"]);
+    assert_eq!((alarm.rule.as_str(), alarm.event_count), ("level 2", 2));
+}
+
+#[test]
+fn an_alarm_whose_backlog_expires_says_so_with_the_time() {
+    // Level 2 fires (risk 2) and opens an alarm; level 3 never comes: the window closes.
+    let mut root = rule(1, 4004, &[2]);
+    let mut second = follow(rule(2, 4004, &[2]), 1, 60, 5);
+    second.children = vec![follow(rule(3, 4004, &[2]), 5, 100, 10)];
+    root.children = vec![second];
+    let mut engine = new_engine(
+        vec![directive(41, 5, root)],
+        Assets::default(),
+        EngineConfig::default(),
+    );
+    engine.process(&event(1, 1000, 4004, 2, A, B));
+    let raised = engine.process(&event(2, 1010, 4004, 2, A, B)).alarms;
+    assert_eq!(
+        raised
+            .iter()
+            .map(|a| (a.revision, a.correlation))
+            .collect::<Vec<_>>(),
+        vec![(1, CorrelationState::Active)]
+    );
+    let out = engine.advance_time(vigil_event::Timestamp::from_secs(1111));
+    assert_eq!(out.alarms.len(), 1);
+    let ended = &out.alarms[0];
+    assert_eq!(
+        (ended.id, ended.revision, ended.correlation, ended.ended_at),
+        (
+            raised[0].id,
+            2,
+            CorrelationState::Expired,
+            Some(vigil_event::Timestamp::from_secs(1110))
+        )
+    );
+    assert_eq!(
+        ended.triage,
+        vigil_event::Triage::default(),
+        "triage is the analysts'"
+    );
+}
+
+#[test]
+fn single_event_alarms_are_named_by_their_sid() {
+    let mut taxonomy = vigil_correlate::Taxonomy::default();
+    taxonomy.set_name(4004, 2, "pam_unix: authentication failure");
+    let mut engine = engine_with_taxonomy(Vec::new(), &std::sync::Arc::new(taxonomy));
+    let mut named = event(1, 1000, 4004, 2, A, B);
+    named.priority = Some(5);
+    named.reliability = Some(5);
+    let mut unnamed = named.clone();
+    unnamed.id = Uuid::from_u128(2);
+    unnamed.plugin_id = 4005;
+    assert_eq!(
+        engine.process(&named).alarms[0].name,
+        "pam_unix: authentication failure"
+    );
+    assert_eq!(engine.process(&unnamed).alarms[0].name, "event 4005:2");
 }
 
 #[test]

@@ -55,7 +55,7 @@ fn replay_gives_the_worked_example_alarms_deterministically() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(alarms.len(), 2, "{stdout}");
+    assert_eq!(alarms.len(), 4, "{stdout}");
     assert_eq!(
         (
             alarms[0].directive_id,
@@ -76,13 +76,22 @@ fn replay_gives_the_worked_example_alarms_deterministically() {
     );
     assert_eq!(alarms[0].first_seen.as_secs(), 1_700_000_000);
     assert_eq!(alarms[0].last_seen.as_secs(), 1_700_000_020);
+    // Revised as it absorbs the next failures (at 32 and 64 counted), then level 3.
     assert_eq!(
-        (alarms[1].id, alarms[1].revision, alarms[1].level),
-        (alarms[0].id, 2, 3)
+        alarms
+            .iter()
+            .map(|a| (a.id, a.revision, a.level, a.event_count))
+            .collect::<Vec<_>>(),
+        vec![
+            (alarms[0].id, 1, 2, 21),
+            (alarms[0].id, 2, 2, 32),
+            (alarms[0].id, 3, 2, 64),
+            (alarms[0].id, 4, 3, 71)
+        ]
     );
     assert!(stderr.contains("agent.log:23: unquoted_value"), "{stderr}");
     assert!(
-        stderr.contains("replayed 71 events (1 lines rejected, 0 unparsed): 2 alarm revisions"),
+        stderr.contains("replayed 71 events (1 lines rejected, 0 unparsed): 4 alarm revisions"),
         "{stderr}"
     );
     // Same input, same output, to the byte (ids included).
@@ -302,7 +311,7 @@ fn replay_of_raw_logs_through_plugins_raises_the_brute_force_alarms() {
     // their occurrences: one more alarm revision than when they were left unparsed.
     assert!(
         stderr
-            .contains("replayed 7121 events (0 lines rejected, 2427 unparsed): 9 alarm revisions"),
+            .contains("replayed 7121 events (0 lines rejected, 2427 unparsed): 23 alarm revisions"),
         "{stderr}"
     );
     let alarms: Vec<Alarm> = stdout
