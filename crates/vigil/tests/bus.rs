@@ -145,17 +145,19 @@ fn alarms(core_dir: &Path) -> Vec<Alarm> {
 }
 
 fn wait_alarm(core_dir: &Path, needle: &str) -> Alarm {
+    wait_alarm_where(core_dir, needle, |a| a.name.contains(needle))
+}
+
+/// The first stored alarm `pick` accepts, waiting for it; `what` describes it on failure.
+fn wait_alarm_where(core_dir: &Path, what: &str, pick: impl Fn(&Alarm) -> bool) -> Alarm {
     let deadline = Instant::now() + WAIT;
     loop {
-        if let Some(a) = alarms(core_dir)
-            .into_iter()
-            .find(|a| a.name.contains(needle))
-        {
+        if let Some(a) = alarms(core_dir).into_iter().find(|a| pick(a)) {
             return a;
         }
         assert!(
             Instant::now() < deadline,
-            "no alarm containing {needle:?}; alarms: {:?}",
+            "no alarm: {what}; alarms: {:?}",
             alarms(core_dir).iter().map(|a| &a.name).collect::<Vec<_>>()
         );
         std::thread::sleep(Duration::from_millis(100));
@@ -922,19 +924,14 @@ fn an_edge_whose_clock_was_wrong_while_offline_is_caught_when_its_spool_arrives(
     });
     core.wait_for_metric("vigil_events_time_out_of_bounds_total", 3.0, WAIT)
         .unwrap();
-    let revisions: Vec<Alarm> = {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let found: Vec<Alarm> = alarms(&core_dir)
-                .into_iter()
-                .filter(|a| a.name.starts_with("Event time out of bounds: sensor bravo"))
-                .collect();
-            if found.len() == 3 || Instant::now() > deadline {
-                break found;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    };
+    let prefix = "Event time out of bounds: sensor bravo";
+    wait_alarm_where(&core_dir, "the completed time incident", |a| {
+        a.name.starts_with(prefix) && a.revision == 3
+    });
+    let revisions: Vec<Alarm> = alarms(&core_dir)
+        .into_iter()
+        .filter(|a| a.name.starts_with(prefix))
+        .collect();
     // Revised at the 1st and 2nd out-of-bounds event, completed by the in-bounds one.
     assert_eq!(
         revisions
@@ -1001,20 +998,9 @@ fn a_bus_incident_is_one_alarm_also_after_kill_9_and_a_restart() {
 
 /// The revision `revision` of alarm `id`, once stored.
 fn wait_revision(core_dir: &Path, id: vigil_event::Uuid, revision: u32) -> Alarm {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(a) = alarms(core_dir)
-            .into_iter()
-            .find(|a| a.id == id && a.revision == revision)
-        {
-            return a;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no revision {revision} of alarm {id}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_alarm_where(core_dir, &format!("revision {revision} of {id}"), |a| {
+        a.id == id && a.revision == revision
+    })
 }
 
 #[test]
