@@ -57,6 +57,17 @@ pub struct AlarmState {
     /// Alarm group.
     #[serde(default)]
     pub group: Option<Uuid>,
+    /// The backlog's event count at the latest revision.
+    #[serde(default)]
+    pub counted_at: u64,
+}
+
+impl AlarmState {
+    /// Whether an absorbing backlog's count has doubled past the latest revision's (the next
+    /// power of two reached or jumped over, by an aggregate).
+    pub fn due_at(&self, event_count: u64) -> bool {
+        event_count.leading_zeros() < self.counted_at.leading_zeros()
+    }
 }
 
 /// A live backlog.

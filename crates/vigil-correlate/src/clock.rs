@@ -78,6 +78,10 @@ pub struct Clock {
     sensors: BTreeMap<String, Timestamp>,
     /// Correlation times of the latest replayed events, oldest first.
     recent: VecDeque<Timestamp>,
+    /// The latest time the clock was allowed to move to: a replayed time not past it moves
+    /// nothing, so it needs no reference.
+    #[serde(default)]
+    high: Option<Timestamp>,
 }
 
 impl Clock {
@@ -85,22 +89,33 @@ impl Clock {
     pub fn judge(&mut self, config: &ClockConfig, event: &Event, time: Timestamp) -> Judgement {
         let replayed = event.provenance.transport == Transport::Replay;
         let (reference, max_ahead) = if replayed {
-            self.recent.push_back(time);
-            if self.recent.len() > RECENT {
+            if self.recent.len() == RECENT {
                 self.recent.pop_front();
             }
-            (self.replay_reference(), config.replay_max_ahead_secs)
+            self.recent.push_back(time);
+            let reference = match self.high.is_some_and(|high| time <= high) {
+                true => Some(time),
+                false => self.replay_reference(),
+            };
+            (reference, config.replay_max_ahead_secs)
         } else {
             (Some(event.provenance.received_at), config.max_ahead_secs)
         };
-        let sensor = &event.provenance.sensor;
+        let earliest = || self.recent.iter().min().copied();
+        // Until the replay's reference exists nothing can tell an outlier: the clock moves only
+        // as far as the earliest of two or more recent times, which an outlier ahead never is.
+        let advance_to = match reference {
+            Some(_) => Some(time),
+            None if self.recent.len() >= 2 => earliest(),
+            None => None,
+        };
         let ahead = reference
             .map(|r| time.as_secs().saturating_sub(r.as_secs()))
             .filter(|&secs| secs > i64::from(max_ahead));
-        let behind = self
-            .sensors
-            .get(sensor)
-            .map(|&own| time.as_secs().saturating_sub(own.as_secs()))
+        let own = self.sensors.get_mut(event.provenance.sensor.as_str());
+        let behind = own
+            .as_deref()
+            .map(|own| time.as_secs().saturating_sub(own.as_secs()))
             .filter(|&secs| secs < -i64::from(config.max_behind_secs));
         if let Some(secs) = ahead.or(behind) {
             let against = Timestamp::from_micros(
@@ -114,21 +129,15 @@ impl Clock {
                 replayed,
             };
         }
-        let advance_to = match reference {
-            Some(_) => Some(time),
-            // Until the replay's reference exists nothing can tell an outlier: the clock moves
-            // only as far as the earliest of two or more recent times, which an outlier ahead
-            // never is.
-            None if self.recent.len() >= 2 => self.recent.iter().min().copied(),
-            None => None,
-        };
-        if let Some(at) = advance_to {
-            match self.sensors.get_mut(sensor) {
-                Some(own) => *own = (*own).max(at),
-                None => {
-                    self.sensors.insert(sensor.clone(), at);
-                }
+        match (own, advance_to) {
+            (Some(own), Some(at)) => *own = (*own).max(at),
+            (None, Some(at)) => {
+                self.sensors.insert(event.provenance.sensor.clone(), at);
             }
+            (_, None) => {}
+        }
+        if let Some(at) = advance_to {
+            self.high = self.high.max(Some(at));
         }
         Judgement {
             out_of_bounds_secs: None,
@@ -144,9 +153,13 @@ impl Clock {
         if self.recent.len() <= RECENT / 2 {
             return None;
         }
-        let mut sorted: Vec<Timestamp> = self.recent.iter().copied().collect();
-        sorted.sort_unstable();
-        Some(sorted[sorted.len() / 2])
+        let mut window = [Timestamp::MIN; RECENT];
+        let n = self.recent.len();
+        for (slot, time) in window.iter_mut().zip(&self.recent) {
+            *slot = *time;
+        }
+        let (_, median, _) = window[..n].select_nth_unstable(n / 2);
+        Some(*median)
     }
 }
 

@@ -572,9 +572,8 @@ impl Engine {
                 Offer::Ignored => {}
                 Offer::Absorbed { counted } => {
                     absorbed_by.insert(directive.id);
-                    self.rerank(seq);
                     if counted {
-                        self.revise_on_absorb(seq, directive, out);
+                        self.after_absorb(seq, directive, out);
                     }
                 }
                 Offer::Fired(child, evidence, assets) => {
@@ -821,6 +820,7 @@ impl Engine {
                 name: String::new(),
                 priority: 0,
                 group: None,
+                counted_at: 0,
             });
             state.risk = state.risk.max(r.max());
             state.reliability = state.reliability.max(reliability);
@@ -1096,17 +1096,27 @@ impl Engine {
         top
     }
 
-    /// An alarm whose backlog absorbed events is revised when its event count reaches a power
-    /// of two (last_seen, count, evidence), so it never understates an attack by more than
-    /// half; its end revises it with the exact count.
-    fn revise_on_absorb(&mut self, seq: u64, directive: &CompiledDirective, out: &mut Outputs) {
+    /// A backlog counted an event without advancing: it is ranked again for eviction if its
+    /// progress changed, and its alarm is revised when its event count reaches a power of two
+    /// (last_seen, count, evidence), so it never understates an attack by more than half; its
+    /// end revises it with the exact count.
+    fn after_absorb(&mut self, seq: u64, directive: &CompiledDirective, out: &mut Outputs) {
         let Some(backlog) = self.backlogs.get_mut(&seq) else {
             return;
         };
-        if backlog.alarm.is_none() || !backlog.event_count.is_power_of_two() {
-            return;
+        let progress = backlog.progress();
+        if progress != backlog.rank {
+            let (source, old) = (backlog.source(), backlog.rank);
+            backlog.rank = progress;
+            self.ranking.remove(directive.id, source, old, seq);
+            self.ranking.insert(directive.id, source, progress, seq);
         }
-        if let Some(alarm) = revision(backlog, directive, CorrelationState::Active, None) {
+        if backlog
+            .alarm
+            .as_ref()
+            .is_some_and(|a| a.due_at(backlog.event_count))
+            && let Some(alarm) = revision(backlog, directive, CorrelationState::Active, None)
+        {
             out.alarms.push(alarm);
             self.stats.alarms += 1;
         }
@@ -1123,20 +1133,6 @@ impl Engine {
         if let Some(alarm) = revision(backlog, directive, CorrelationState::Expired, Some(at)) {
             out.alarms.push(alarm);
             self.stats.alarms += 1;
-        }
-    }
-
-    /// Files an absorbing backlog again under its new progress.
-    fn rerank(&mut self, seq: u64) {
-        let Some(backlog) = self.backlogs.get_mut(&seq) else {
-            return;
-        };
-        let progress = backlog.progress();
-        if progress != backlog.rank {
-            let (directive, source, old) = (backlog.directive, backlog.source(), backlog.rank);
-            backlog.rank = progress;
-            self.ranking.remove(directive, source, old, seq);
-            self.ranking.insert(directive, source, progress, seq);
         }
     }
 
@@ -1369,6 +1365,7 @@ fn revision(
     let facts = backlog.bindings.last().cloned();
     let state = backlog.alarm.as_mut()?;
     state.revision += 1;
+    state.counted_at = backlog.event_count;
     let mut alarm = Alarm {
         revision: state.revision,
         directive_id: directive.id,

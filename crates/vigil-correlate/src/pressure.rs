@@ -3,31 +3,50 @@
 //! Each directive holds at most `max_backlogs_per_directive` live backlogs, and each source
 //! address at most `max_backlogs_per_source` of them. When a cap is reached the **least
 //! advanced** backlog goes first (fewest fired levels, then fewest events counted at its current
-//! level, then the oldest): an attacker who floods one-off events from many addresses evicts
+//! level to a factor of two, then the oldest): an attacker who floods one-off events from many addresses evicts
 //! his own one-off backlogs, never the brute force already under way. A new backlog less
 //! advanced than every live one is not kept at all. Eviction raises a "correlation state under
 //! pressure" alarm per directive ([`Pressure`]).
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 use vigil_event::{Alarm, Timestamp, Uuid};
 
-/// How far a backlog has come: fired levels in the high half, events counted toward its
-/// current level's children in the low half. Higher is more advanced.
+/// How far a backlog has come: fired levels in the high half; in the low half, the events
+/// counted toward the next level to a factor of two (their bit length), so that a backlog is
+/// ranked again only when its count doubles, not at every event. Higher is more advanced.
 pub type Progress = u64;
 
 /// The progress of a backlog with `levels` fired levels and `counted` events toward the next.
 pub fn progress(levels: usize, counted: u64) -> Progress {
-    ((levels.min(u32::MAX as usize) as u64) << 32) | counted.min(u64::from(u32::MAX))
+    ((levels.min(u32::MAX as usize) as u64) << 32) | u64::from(u64::BITS - counted.leading_zeros())
 }
 
-/// Live backlogs per directive and per (directive, source), least advanced first.
+/// Live backlogs per directive, least advanced first, and per (directive, source).
 #[derive(Debug, Default)]
 pub struct Ranking {
     per_directive: HashMap<u32, BTreeSet<(Progress, u64)>>,
-    per_source: HashMap<(u32, IpAddr), BTreeSet<(Progress, u64)>>,
+    /// Almost every source holds one backlog of a directive: kept inline, no tree per source.
+    per_source: HashMap<(u32, IpAddr), Held>,
+}
+
+/// The backlogs one source holds in one directive, with their progress.
+#[derive(Debug)]
+enum Held {
+    One((Progress, u64)),
+    Many(Vec<(Progress, u64)>),
+}
+
+impl Held {
+    fn as_slice(&self) -> &[(Progress, u64)] {
+        match self {
+            Held::One(one) => std::slice::from_ref(one),
+            Held::Many(many) => many,
+        }
+    }
 }
 
 impl Ranking {
@@ -37,10 +56,19 @@ impl Ranking {
             .entry(directive)
             .or_default()
             .insert((progress, seq));
-        self.per_source
-            .entry((directive, source))
-            .or_default()
-            .insert((progress, seq));
+        let entry = (progress, seq);
+        match self.per_source.entry((directive, source)) {
+            Entry::Vacant(v) => {
+                v.insert(Held::One(entry));
+            }
+            Entry::Occupied(mut o) => {
+                let held = o.get_mut();
+                match held {
+                    Held::One(first) => *held = Held::Many(vec![*first, entry]),
+                    Held::Many(many) => many.push(entry),
+                }
+            }
+        }
     }
 
     /// Removes what [`Ranking::insert`] filed.
@@ -51,11 +79,17 @@ impl Ranking {
                 self.per_directive.remove(&directive);
             }
         }
-        if let Some(set) = self.per_source.get_mut(&(directive, source)) {
-            set.remove(&(progress, seq));
-            if set.is_empty() {
-                self.per_source.remove(&(directive, source));
+        let key = (directive, source);
+        let empty = match self.per_source.get_mut(&key) {
+            Some(Held::One(one)) => one.1 == seq,
+            Some(Held::Many(many)) => {
+                many.retain(|e| e.1 != seq);
+                many.is_empty()
             }
+            None => false,
+        };
+        if empty {
+            self.per_source.remove(&key);
         }
     }
 
@@ -68,7 +102,7 @@ impl Ranking {
     pub fn len_of_source(&self, directive: u32, source: IpAddr) -> usize {
         self.per_source
             .get(&(directive, source))
-            .map_or(0, BTreeSet::len)
+            .map_or(0, |held| held.as_slice().len())
     }
 
     /// The least advanced (then oldest) backlog of `directive`.
@@ -78,7 +112,12 @@ impl Ranking {
 
     /// The least advanced (then oldest) backlog of `directive` started by `source`.
     pub fn least_of_source(&self, directive: u32, source: IpAddr) -> Option<(Progress, u64)> {
-        self.per_source.get(&(directive, source))?.first().copied()
+        self.per_source
+            .get(&(directive, source))?
+            .as_slice()
+            .iter()
+            .min()
+            .copied()
     }
 
     /// Drops everything (reload rebuilds it).
@@ -190,6 +229,12 @@ mod tests {
         r.remove(7, b, progress(1, 0), 1);
         assert_eq!(r.least(7), Some((progress(1, 0), 2)));
         assert!(progress(2, 0) > progress(1, u64::MAX));
+        assert!(progress(1, 1) > progress(1, 0));
+        assert_eq!(
+            progress(1, 5),
+            progress(1, 7),
+            "ranked again only when the count doubles"
+        );
     }
 
     #[test]
