@@ -311,7 +311,7 @@ fn replay_of_raw_logs_through_plugins_raises_the_brute_force_alarms() {
     // their occurrences: one more alarm revision than when they were left unparsed.
     assert!(
         stderr
-            .contains("replayed 7121 events (0 lines rejected, 2427 unparsed): 23 alarm revisions"),
+            .contains("replayed 7121 events (0 lines rejected, 2427 unparsed): 26 alarm revisions"),
         "{stderr}"
     );
     let alarms: Vec<Alarm> = stdout
