@@ -33,7 +33,8 @@ enum Commands {
     Edge(ProcessArgs),
     /// Search stored events (or alarms) and print them as JSON lines, newest first.
     Search(SearchArgs),
-    /// Replay raw logs or OSSIM agent `event` lines through the production analysis; print alarms as JSON lines.
+    /// Replay raw logs, OSSIM agent `event` lines or a server's stored events through the production analysis; print alarms as JSON lines.
+    #[command(after_long_help = REPLAY_HELP)]
     Replay(ReplayArgs),
     /// Validate directive (.xml or directory), policy (.toml), agent plugin (.cfg) and sid-table (.sql) files.
     Check(CheckArgs),
@@ -58,6 +59,21 @@ struct CommandArgs {
     #[command(subcommand)]
     action: vigil::ca_command::EdgeAction,
 }
+
+const REPLAY_HELP: &str = "\
+Examples:
+  Raw logs, with the built-in plugins:
+    vigil replay --directives /etc/vigil/directives --sid-tables /usr/share/ossim/plugins-sql /var/log/auth.log
+  What the server raised over everything it stored (the same alarms, ids included):
+    vigil replay --store /var/lib/vigil --directives /etc/vigil/directives --sid-tables /usr/share/ossim/plugins-sql
+  A new directive tried on last week's events:
+    vigil replay --store /var/lib/vigil --from 7d --directives new-directive.xml --sid-tables /usr/share/ossim/plugins-sql
+
+--store reads the data directory read-only (the server may be running) and feeds the engine only
+what the server fed it, as stored: legacy agents' events are correlated on their receive time,
+bus events on the edge's stamp. A --from/--to range starts with empty correlation state, so an
+alarm whose backlog began before --from differs from (or is missing against) the server's; a
+whole store gives exactly the server's alarms, unless the server's rules were reloaded meanwhile.";
 
 fn config_help() -> String {
     format!(
@@ -183,10 +199,26 @@ struct ReplayArgs {
     /// year); a log going from December to January rolls into the next year.
     #[arg(long)]
     year: Option<i32>,
+    /// Replay the events stored in this `vigil server` data directory (its events log, read-only,
+    /// in the order the server analysed them) instead of files.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["files", "plugins", "agent_config", "hosts", "year"])]
+    store: Option<PathBuf>,
+    /// With --store: earliest event time: RFC 3339, 'YYYY-MM-DD HH:MM:SS' (UTC), epoch seconds,
+    /// 'now' or an age (15m, 2h, 7d). Correlation starts empty there.
+    #[arg(long, value_name = "TIME")]
+    from: Option<String>,
+    /// With --store: latest event time, same forms as --from.
+    #[arg(long, value_name = "TIME")]
+    to: Option<String>,
+    /// At the end of the input, advance the engine's clock to this time (same forms as --from):
+    /// absence (`not`) levels still waiting fire and backlogs expire, as they would once event
+    /// time passed it.
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
     /// Log files. A file whose first non-blank line is an OSSIM agent line (`event ...`,
     /// `connect ...`) is read as agent lines; any other file is a raw log (syslog, auth.log, ...),
     /// parsed by the built-in plugins as `vigil edge` does, or by --plugins.
-    #[arg(required = true, value_name = "FILE")]
+    #[arg(required_unless_present = "store", value_name = "FILE")]
     files: Vec<PathBuf>,
 }
 
@@ -414,6 +446,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Commands::Replay(args) => {
             init_logging_at(LogFormat::Text, "warn");
+            let now = Timestamp::now();
+            let time = |arg: &Option<String>, name: &str| {
+                arg.as_deref()
+                    .map(|t| parse_time(t, now).map_err(anyhow::Error::msg))
+                    .transpose()
+                    .with_context(|| name.to_owned())
+            };
+            let source = match args.store {
+                Some(dir) => vigil::replay::Source::Store {
+                    dir,
+                    from: time(&args.from, "--from")?.unwrap_or(Timestamp::MIN),
+                    to: time(&args.to, "--to")?.unwrap_or(Timestamp::MAX),
+                },
+                // (clap's `requires` is not enforced against FILE, which --store conflicts with)
+                None if args.from.is_some() || args.to.is_some() => {
+                    anyhow::bail!("--from and --to select stored events: they need --store DIR")
+                }
+                None => vigil::replay::Source::Files(args.files),
+            };
             let options = vigil::replay::ReplayOptions {
                 directives: args.directives,
                 policy: args.policy,
@@ -428,15 +479,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 year: args
                     .year
                     .unwrap_or_else(|| jiff::Zoned::now().year().into()),
+                until: time(&args.until, "--until")?,
             };
             let stdout = std::io::stdout();
             let stderr = std::io::stderr();
-            let summary = vigil::replay::run(
-                &options,
-                &args.files,
-                &mut stdout.lock(),
-                &mut stderr.lock(),
-            )?;
+            let summary =
+                vigil::replay::run(&options, &source, &mut stdout.lock(), &mut stderr.lock())?;
             eprintln!(
                 "replayed {} events ({} lines rejected, {} unparsed): {} alarm revisions",
                 summary.events, summary.rejected, summary.unparsed, summary.alarms

@@ -16,6 +16,17 @@
 //! line before it, and lines before the first dated line of a file take that first date (a
 //! file without any date takes the last time of the file before it, or for the first file,
 //! 1 January of `--year`).
+//!
+//! Input from a store ([`Source::Store`]): the event log of a `vigil server` data directory,
+//! read read-only in record order (the order the server analysed the events), each event fed as
+//! stored, provenance included, so it is correlated on the same time as in production (the
+//! receive time of a legacy agent's event, the edge's stamp of a bus event). Only what
+//! production fed the engine is fed ([`is_correlation_input`]): not the directive events the
+//! engine produced, nor the core's own reports. Over the whole store the alarms are production's.
+//!
+//! With `until`, the engine's clock is advanced to that time at the end of the input
+//! ([`vigil_correlate::Engine::advance_time`]), so absence levels still waiting fire and
+//! backlogs expire as they would have once event time passed it.
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -24,13 +35,14 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use vigil_agent_proto::{Command, EventContext, parse_line};
-use vigil_analysis::analysis::Analyzer;
+use vigil_analysis::analysis::{Analyzer, is_correlation_input};
 use vigil_analysis::config::CorrelationConfig;
 use vigil_analysis::correlation::Setup;
 use vigil_correlate::derived_id;
 use vigil_edge::normalize::{NormalizeContext, normalize, unparsed};
-use vigil_event::{Timestamp, Transport};
+use vigil_event::{Alarm, Event, Timestamp, Transport};
 use vigil_plugins::cfg::{ParseContext, PluginSet};
+use vigil_store::{Log, Query};
 
 /// What to replay and through what.
 #[derive(Debug, Clone, Default)]
@@ -59,6 +71,25 @@ pub struct ReplayOptions {
     pub agent_config: Option<PathBuf>,
     /// Year of log dates that carry none.
     pub year: i32,
+    /// Advance the engine's clock to this time at the end of the input.
+    pub until: Option<Timestamp>,
+}
+
+/// What to replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Log files, in order: OSSIM agent lines or raw logs.
+    Files(Vec<PathBuf>),
+    /// The events stored in a `vigil server` data directory whose time lies in `from..=to`,
+    /// in store order.
+    Store {
+        /// The data directory (its `events` log is read).
+        dir: PathBuf,
+        /// Earliest event time, inclusive.
+        from: Timestamp,
+        /// Latest event time, inclusive.
+        to: Timestamp,
+    },
 }
 
 /// Counts of a replay.
@@ -91,13 +122,38 @@ pub fn analyzer(options: &ReplayOptions) -> anyhow::Result<Analyzer> {
     Ok(setup.analyzer(sids, &config))
 }
 
-/// Replays `files` in order, writing JSON lines to `out` and rejected lines to `errors`.
+/// Replays `source`, writing JSON lines to `out` and rejected lines to `errors`; then, with
+/// `options.until`, advances the engine's clock to it.
 pub fn run(
     options: &ReplayOptions,
-    files: &[PathBuf],
+    source: &Source,
     out: &mut impl Write,
     errors: &mut impl Write,
 ) -> anyhow::Result<ReplaySummary> {
+    let mut sink = Sink {
+        analyzer: analyzer(options)?,
+        print_events: options.events,
+        summary: ReplaySummary::default(),
+        out,
+    };
+    match source {
+        Source::Files(files) => replay_files(options, files, &mut sink, errors)?,
+        Source::Store { dir, from, to } => replay_store(dir, *from, *to, &mut sink)?,
+    }
+    if let Some(until) = options.until {
+        let outputs = sink.analyzer.engine_mut().advance_time(until);
+        sink.write(&outputs.directive_events, &outputs.alarms)?;
+    }
+    Ok(sink.summary)
+}
+
+/// Replays `files` in order into `sink`.
+fn replay_files<W: Write>(
+    options: &ReplayOptions,
+    files: &[PathBuf],
+    sink: &mut Sink<W>,
+    errors: &mut impl Write,
+) -> anyhow::Result<()> {
     let plugin_config = vigil_edge::config::PluginsConfig {
         cfg: options.plugins.clone(),
         builtin: options.plugins.is_empty(),
@@ -113,14 +169,11 @@ pub fn run(
         None => HashMap::new(),
     };
     let mut replay = Replayer {
-        analyzer: analyzer(options)?,
         plugins: PluginSet::new(plugins),
         hosts,
         key: [0u8; 32],
         clock: year_start(options.year)?,
-        print_events: options.events,
-        summary: ReplaySummary::default(),
-        out,
+        sink,
         errors,
     };
     for file in files {
@@ -139,7 +192,42 @@ pub fn run(
             replay.line(input, &mut parse_cx, (name.as_str(), index + 1), &line)?;
         }
     }
-    Ok(replay.summary)
+    Ok(())
+}
+
+/// Feeds `sink` the events of `dir`'s event log whose time lies in `from..=to` and that were
+/// inputs of correlation, as stored, in record order.
+fn replay_store<W: Write>(
+    dir: &Path,
+    from: Timestamp,
+    to: Timestamp,
+    sink: &mut Sink<W>,
+) -> anyhow::Result<()> {
+    let log_dir = dir.join("events");
+    if !log_dir.is_dir() {
+        anyhow::bail!(
+            "no event log at {} (is --store a `vigil server` data directory?)",
+            log_dir.display()
+        );
+    }
+    let log = Log::<Event>::open_read_only(&log_dir)
+        .with_context(|| format!("cannot open the event log {}", log_dir.display()))?;
+    let range = Query {
+        from,
+        to,
+        ..Query::default()
+    };
+    let mut failure = None;
+    log.scan_time_range(&range, |event| {
+        if failure.is_none()
+            && is_correlation_input(&event)
+            && let Err(e) = sink.analyze(event)
+        {
+            failure = Some(e);
+        }
+    })
+    .with_context(|| format!("cannot read the event log {}", log_dir.display()))?;
+    failure.map_or(Ok(()), Err)
 }
 
 /// 1 January of `year`, 00:00 UTC: the time of lines before any date.
@@ -185,7 +273,7 @@ fn detect(file: &Path) -> anyhow::Result<Input> {
 
 /// One line read: the event it is, and what happened on the way.
 struct LineEvent {
-    event: vigil_event::Event,
+    event: Event,
     /// The line carried its own time (else it took the clock's).
     dated: bool,
     /// No plugin matched the line.
@@ -194,9 +282,41 @@ struct LineEvent {
     problem: Option<String>,
 }
 
-/// What a replay carries from line to line.
-struct Replayer<'a, O: Write, E: Write> {
+/// The analysis and where its output goes, whatever the input.
+struct Sink<W: Write> {
     analyzer: Analyzer,
+    print_events: bool,
+    summary: ReplaySummary,
+    out: W,
+}
+
+impl<W: Write> Sink<W> {
+    /// Analyses one event and writes what it led to.
+    fn analyze(&mut self, event: Event) -> anyhow::Result<()> {
+        self.summary.events += 1;
+        let analysis = self.analyzer.analyze(event);
+        self.write(&analysis.events, &analysis.alarms)
+    }
+
+    /// Writes `events` when asked, then `alarms`, one JSON document a line.
+    fn write(&mut self, events: &[Event], alarms: &[Alarm]) -> anyhow::Result<()> {
+        if self.print_events {
+            for e in events {
+                serde_json::to_writer(&mut self.out, e)?;
+                self.out.write_all(b"\n")?;
+            }
+        }
+        for alarm in alarms {
+            serde_json::to_writer(&mut self.out, alarm)?;
+            self.out.write_all(b"\n")?;
+            self.summary.alarms += 1;
+        }
+        Ok(())
+    }
+}
+
+/// What a replay of files carries from line to line.
+struct Replayer<'a, W: Write, E: Write> {
     plugins: PluginSet,
     /// Host names in logs and their addresses (lower-case names), as at the edge.
     hosts: HashMap<String, std::net::IpAddr>,
@@ -204,13 +324,11 @@ struct Replayer<'a, O: Write, E: Write> {
     key: [u8; 32],
     /// The latest event time, for lines without one.
     clock: Timestamp,
-    print_events: bool,
-    summary: ReplaySummary,
-    out: &'a mut O,
+    sink: &'a mut Sink<W>,
     errors: &'a mut E,
 }
 
-impl<O: Write, E: Write> Replayer<'_, O, E> {
+impl<W: Write, E: Write> Replayer<'_, W, E> {
     /// The time of the first line of `file` that has one.
     fn first_time(
         &self,
@@ -241,20 +359,20 @@ impl<O: Write, E: Write> Replayer<'_, O, E> {
         match self.read(input, parse_cx, (name, line_no), line) {
             Ok(None) => Ok(()),
             Err(rejection) => {
-                self.summary.rejected += 1;
+                self.sink.summary.rejected += 1;
                 writeln!(self.errors, "{name}:{line_no}: {rejection}")?;
                 Ok(())
             }
             Ok(Some(read)) => {
                 if let Some(problem) = read.problem {
-                    self.summary.rejected += 1;
+                    self.sink.summary.rejected += 1;
                     writeln!(self.errors, "{name}:{line_no}: {problem}")?;
                 }
-                self.summary.unparsed += u64::from(read.unparsed);
+                self.sink.summary.unparsed += u64::from(read.unparsed);
                 if read.dated {
                     self.clock = read.event.time;
                 }
-                self.analyze(read.event)
+                self.sink.analyze(read.event)
             }
         }
     }
@@ -347,24 +465,6 @@ impl<O: Write, E: Write> Replayer<'_, O, E> {
             unparsed: unparsed_line,
             problem,
         })
-    }
-
-    /// Analyses one event and writes its events when asked, then its alarms.
-    fn analyze(&mut self, event: vigil_event::Event) -> anyhow::Result<()> {
-        self.summary.events += 1;
-        let analysis = self.analyzer.analyze(event);
-        if self.print_events {
-            for e in &analysis.events {
-                serde_json::to_writer(&mut *self.out, e)?;
-                self.out.write_all(b"\n")?;
-            }
-        }
-        for alarm in &analysis.alarms {
-            serde_json::to_writer(&mut *self.out, alarm)?;
-            self.out.write_all(b"\n")?;
-            self.summary.alarms += 1;
-        }
-        Ok(())
     }
 }
 

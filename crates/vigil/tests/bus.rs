@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{exe, run_ok, stored};
+use common::{edge_config, exe, issue_sensor, run_ok, stored};
 use vigil::process::{EdgeProcess, ServerProcess, loopback_config_with_bus};
 use vigil_event::{Alarm, Event, Transport};
 use vigil_store::{Log, Order, Query};
@@ -40,30 +40,6 @@ fn start_core(dir: &Path, bus_keys: &str) -> ServerProcess {
 
 fn bus_addr(core: &ServerProcess) -> SocketAddr {
     core.info.bus[0]
-}
-
-/// Issues a sensor certificate from the core's automatic CA into `out`.
-fn issue_sensor(core_dir: &Path, name: &str, out: &Path) {
-    run_ok(
-        std::process::Command::new(exe())
-            .args(["ca", "issue", "--dir"])
-            .arg(core_dir.join("ca"))
-            .args(["--sensor", name, "--out"])
-            .arg(out),
-    );
-}
-
-fn edge_config(dir: &Path, name: &str, endpoints: &[SocketAddr], extra: &str) -> String {
-    let bus = dir.join("bus");
-    let endpoints: Vec<String> = endpoints.iter().map(|e| format!("\"{e}\"")).collect();
-    format!(
-        "data_dir = {:?}\n[sensor]\nname = \"{name}\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n[[source]]\nname = \"tcp\"\nkind = \"syslog_tcp\"\nlisten = \"127.0.0.1:0\"\n{extra}\n[forward]\nkind = \"bus\"\nreconnect_min = \"50ms\"\nreconnect_max = \"500ms\"\n[forward.bus]\nendpoints = [{}]\ncert = {:?}\nkey = {:?}\nca = {:?}\nbatch_events = 200\nheartbeat = \"500ms\"\n",
-        dir.display().to_string(),
-        endpoints.join(", "),
-        bus.join(format!("{name}.pem")).display().to_string(),
-        bus.join(format!("{name}.key")).display().to_string(),
-        bus.join("ca.pem").display().to_string(),
-    )
 }
 
 fn start_edge(dir: &Path, config: &str) -> EdgeProcess {

@@ -5,7 +5,7 @@
 pub mod pki;
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -114,4 +114,30 @@ pub fn jsonl_events(path: &Path) -> Vec<Event> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => panic!("{}: {e}", path.display()),
     }
+}
+
+/// Issues a sensor certificate from the core's automatic CA into `out`.
+pub fn issue_sensor(core_dir: &Path, name: &str, out: &Path) {
+    run_ok(
+        std::process::Command::new(exe())
+            .args(["ca", "issue", "--dir"])
+            .arg(core_dir.join("ca"))
+            .args(["--sensor", name, "--out"])
+            .arg(out),
+    );
+}
+
+/// An edge named `name` in `dir` with a syslog TCP source `tcp` (plus `extra` TOML), forwarding
+/// over the bus to `endpoints` with the certificate [`issue_sensor`] wrote to `dir/bus`.
+pub fn edge_config(dir: &Path, name: &str, endpoints: &[SocketAddr], extra: &str) -> String {
+    let bus = dir.join("bus");
+    let endpoints: Vec<String> = endpoints.iter().map(|e| format!("\"{e}\"")).collect();
+    format!(
+        "data_dir = {:?}\n[sensor]\nname = \"{name}\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n[[source]]\nname = \"tcp\"\nkind = \"syslog_tcp\"\nlisten = \"127.0.0.1:0\"\n{extra}\n[forward]\nkind = \"bus\"\nreconnect_min = \"50ms\"\nreconnect_max = \"500ms\"\n[forward.bus]\nendpoints = [{}]\ncert = {:?}\nkey = {:?}\nca = {:?}\nbatch_events = 200\nheartbeat = \"500ms\"\n",
+        dir.display().to_string(),
+        endpoints.join(", "),
+        bus.join(format!("{name}.pem")).display().to_string(),
+        bus.join(format!("{name}.key")).display().to_string(),
+        bus.join("ca.pem").display().to_string(),
+    )
 }
