@@ -149,8 +149,16 @@ fn replay_of_the_store_gives_exactly_the_alarms_the_server_gave() {
     levels.sort();
     assert_eq!(
         levels,
-        vec![(50004, 1, 2), (50004, 1, 2), (50004, 2, 3), (50113, 1, 3)],
-        "the agents: level 2 for both sources and level 3 for the first; the edge: SSH level 3"
+        vec![
+            (50004, 1, 2),
+            (50004, 1, 2),
+            (50004, 2, 2),
+            (50004, 3, 2),
+            (50004, 4, 3),
+            (50113, 1, 3)
+        ],
+        "the agents: level 2 for both sources, the first revised at 32 and 64 events counted, \
+         then level 3; the edge: SSH level 3"
     );
 
     let (stdout, stderr) = replay_store(dir, &[]);
@@ -158,7 +166,7 @@ fn replay_of_the_store_gives_exactly_the_alarms_the_server_gave() {
     let directive_events = events.iter().filter(|e| e.plugin_id == 1505).count();
     assert_eq!(directive_events, 5);
     assert!(
-        stderr.contains("replayed 117 events (0 lines rejected, 0 unparsed): 4 alarm revisions"),
+        stderr.contains("replayed 117 events (0 lines rejected, 0 unparsed): 6 alarm revisions"),
         "the 5 directive events the server stored are not fed again: {stderr}"
     );
 
