@@ -29,6 +29,11 @@ use vigil_event::{
 /// How many recent replayed event times make the replay's reference.
 pub const RECENT: usize = 15;
 
+/// Most sensors whose clocks (and open time incidents) are kept: senders that name themselves
+/// cannot grow the state without bound. Past it the first sensor in name order is forgotten
+/// (only its "behind" check starts afresh).
+pub const MAX_SENSORS: usize = 65_536;
+
 /// Bounds on event times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClockConfig {
@@ -132,6 +137,9 @@ impl Clock {
         match (own, advance_to) {
             (Some(own), Some(at)) => *own = (*own).max(at),
             (None, Some(at)) => {
+                if self.sensors.len() >= MAX_SENSORS {
+                    self.sensors.pop_first();
+                }
                 self.sensors.insert(event.provenance.sensor.clone(), at);
             }
             (_, None) => {}

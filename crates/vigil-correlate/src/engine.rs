@@ -17,7 +17,7 @@ use vigil_directives::Var;
 use vigil_event::{Alarm, CorrelationState, Event, EventKind, TimeSource, Timestamp, Transport};
 
 use crate::backlog::{AlarmState, Backlog};
-use crate::clock::{Clock, ClockConfig, Judgement, TimeIncident};
+use crate::clock::{Clock, ClockConfig, Judgement, MAX_SENSORS, TimeIncident};
 use crate::compile::{CompiledDirective, CompiledSet, NodeId};
 use crate::levels::{Crossing, LevelKind, Levels, LevelsConfig};
 use crate::matcher::{Context, Facts, matches, var_key};
@@ -355,6 +355,9 @@ impl Engine {
         };
         out.time_out_of_bounds_secs = Some(secs);
         self.stats.time_out_of_bounds += 1;
+        if self.time_incidents.len() >= MAX_SENSORS && !self.time_incidents.contains_key(sensor) {
+            self.time_incidents.pop_first();
+        }
         let incident = self
             .time_incidents
             .entry(sensor.clone())
