@@ -7,8 +7,8 @@
 //! * **Ahead.** An event may lie at most `max_ahead_secs` ahead of a reference the sender does
 //!   not control: live, the core's clock when it received the event; in replay (there is no
 //!   live clock), `replay_max_ahead_secs` ahead of the median time of the last [`RECENT`]
-//!   replayed events, which no single event moves. The first replayed events have no median
-//!   yet: they move the clock only as far as the earliest of them.
+//!   replayed events, which no minority of them moves. The first replayed events have no
+//!   median yet: they move no clock.
 //! * **Behind.** An event may lie at most `max_behind_secs` behind the latest in-bounds time of
 //!   its own sensor: an edge whose clock was wrong while it was offline is caught when its
 //!   spool arrives, however late.
@@ -27,7 +27,7 @@ use vigil_event::{
 };
 
 /// How many recent replayed event times make the replay's reference.
-pub const RECENT: usize = 15;
+pub const RECENT: usize = 31;
 
 /// Most sensors whose clocks (and open time incidents) are kept: senders that name themselves
 /// cannot grow the state without bound. Past it the first sensor in name order is forgotten
@@ -58,22 +58,47 @@ impl Default for ClockConfig {
 }
 
 fn default_replay_max_ahead() -> u32 {
-    86_400
+    7 * 86_400
+}
+
+/// Which bound an event's time broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bound {
+    /// Ahead of the core's clock when it received the event.
+    #[default]
+    AheadOfCore,
+    /// Ahead of the median of the replayed events around it.
+    AheadOfReplay,
+    /// Behind the latest in-bounds time of its own sensor.
+    BehindSensor,
+}
+
+impl Bound {
+    /// How an alarm says it, with the offset in seconds.
+    fn describe(self, secs: i64) -> String {
+        let abs = secs.unsigned_abs();
+        match self {
+            Bound::AheadOfCore => format!("{abs} s ahead of the core's clock"),
+            Bound::AheadOfReplay => format!("{abs} s ahead of the replayed events around it"),
+            Bound::BehindSensor => format!("{abs} s behind its own clock"),
+        }
+    }
 }
 
 /// What the clock made of one event's time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Judgement {
-    /// Seconds out of bounds: positive ahead of the reference, negative behind the sensor's
-    /// clock; `None` in bounds.
+    /// Seconds out of bounds: positive ahead, negative behind; `None` in bounds.
     pub out_of_bounds_secs: Option<i64>,
-    /// What the engine's clock may move to: an in-bounds time, once the time could be judged.
+    /// The bound broken (meaningful when out of bounds).
+    pub bound: Bound,
+    /// What the engine's clock may move to: an in-bounds correlation time, once it could be
+    /// judged.
     pub advance_to: Option<Timestamp>,
     /// The trusted time the verdict was made against: the reference (ahead), the sensor's
-    /// clock (behind), or the time itself (in bounds).
+    /// clock (behind), or the correlation time itself.
     pub against: Timestamp,
-    /// The event was replayed (its reference is recent input, not a live clock).
-    pub replayed: bool,
 }
 
 /// Per-sensor clocks and the replay's recent times.
@@ -106,14 +131,9 @@ impl Clock {
         } else {
             (Some(event.provenance.received_at), config.max_ahead_secs)
         };
-        let earliest = || self.recent.iter().min().copied();
-        // Until the replay's reference exists nothing can tell an outlier: the clock moves only
-        // as far as the earliest of two or more recent times, which an outlier ahead never is.
-        let advance_to = match reference {
-            Some(_) => Some(time),
-            None if self.recent.len() >= 2 => earliest(),
-            None => None,
-        };
+        // Until the replay's reference exists nothing can tell an outlier from the rest: no
+        // clock moves (`vigil replay --until` closes the windows of a short input).
+        let advance_to = reference.map(|_| time);
         let ahead = reference
             .map(|r| time.as_secs().saturating_sub(r.as_secs()))
             .filter(|&secs| secs > i64::from(max_ahead));
@@ -122,16 +142,22 @@ impl Clock {
             .as_deref()
             .map(|own| time.as_secs().saturating_sub(own.as_secs()))
             .filter(|&secs| secs < -i64::from(config.max_behind_secs));
-        if let Some(secs) = ahead.or(behind) {
+        let broken = match (ahead, behind) {
+            (Some(secs), _) if replayed => Some((secs, Bound::AheadOfReplay)),
+            (Some(secs), _) => Some((secs, Bound::AheadOfCore)),
+            (None, Some(secs)) => Some((secs, Bound::BehindSensor)),
+            (None, None) => None,
+        };
+        if let Some((secs, bound)) = broken {
             let against = Timestamp::from_micros(
                 time.as_micros()
                     .saturating_sub(secs.saturating_mul(1_000_000)),
             );
             return Judgement {
                 out_of_bounds_secs: Some(secs),
+                bound,
                 advance_to: None,
                 against,
-                replayed,
             };
         }
         match (own, advance_to) {
@@ -147,11 +173,19 @@ impl Clock {
         if let Some(at) = advance_to {
             self.high = self.high.max(Some(at));
         }
+        // A legacy agent's own date is not what correlation runs on (its receive time is), so
+        // it moves nothing; but the event is stored and searched under it, so a date ahead of
+        // the core's clock is marked and alarmed. A date behind it is an old log being read
+        // late, which agents do.
+        let device = (!replayed && event.time != time)
+            .then(|| event.time.as_secs().saturating_sub(time.as_secs()))
+            .filter(|&secs| secs > i64::from(config.max_ahead_secs))
+            .map(|secs| (secs, Bound::AheadOfCore));
         Judgement {
-            out_of_bounds_secs: None,
+            out_of_bounds_secs: device.map(|d| d.0),
+            bound: device.map_or(Bound::AheadOfCore, |d| d.1),
             advance_to,
             against: time,
-            replayed,
         }
     }
 
@@ -191,16 +225,20 @@ pub struct TimeIncident {
     pub events: Vec<Uuid>,
     /// The device whose clock it is.
     pub device: IpAddr,
-    /// Replayed input: "ahead" is of the recent replayed events, not of a live clock.
+    /// The bound the latest broke.
     #[serde(default)]
-    pub replayed: bool,
+    pub bound: Bound,
+    /// The count at the latest revision.
+    #[serde(default)]
+    pub revised_count: u64,
 }
 
 impl TimeIncident {
     /// Adds one out-of-bounds event; true when this count is a revision to emit.
-    pub fn add(&mut self, event: Uuid, offset_secs: i64, at: Timestamp) -> bool {
+    pub fn add(&mut self, event: Uuid, offset_secs: i64, bound: Bound, at: Timestamp) -> bool {
         self.count += 1;
         self.offset_secs = offset_secs;
+        self.bound = bound;
         self.last_seen = self.last_seen.max(at);
         if self.events.len() < MAX_EVIDENCE_PER_LEVEL {
             self.events.push(event);
@@ -211,11 +249,8 @@ impl TimeIncident {
     /// The alarm revision for the incident so far (completed at `ended` if given).
     pub fn alarm(&mut self, sensor: &str, risk: u8, ended: Option<Timestamp>) -> Alarm {
         self.revision += 1;
-        let offset = match self.offset_secs {
-            s if s > 0 && self.replayed => format!("{s} s ahead of the replayed events around it"),
-            s if s > 0 => format!("{s} s ahead of the core's clock"),
-            s => format!("{} s behind its own clock", s.unsigned_abs()),
-        };
+        self.revised_count = self.count;
+        let offset = self.bound.describe(self.offset_secs);
         Alarm {
             revision: self.revision,
             src_ip: self.device,
@@ -293,10 +328,27 @@ mod tests {
     }
 
     #[test]
+    fn a_legacy_agents_own_date_ahead_is_judged_but_moves_nothing() {
+        let mut clock = Clock::default();
+        let mut e = event(5000 + 86_400, Transport::OssimAgent, 5000, "agent");
+        // Correlation runs on the receive time; the stored date is a day ahead of it.
+        let j = clock.judge(&ClockConfig::default(), &e, Timestamp::from_secs(5000));
+        assert_eq!(j.out_of_bounds_secs, Some(86_400));
+        assert_eq!(j.bound, Bound::AheadOfCore);
+        assert_eq!(j.advance_to, Some(Timestamp::from_secs(5000)));
+        e.time = Timestamp::from_secs(5000 + 60);
+        let j = clock.judge(&ClockConfig::default(), &e, Timestamp::from_secs(5000));
+        assert_eq!(j.out_of_bounds_secs, None, "a minute off is no incident");
+        e.time = Timestamp::from_secs(5000 - 400 * 86_400);
+        let j = clock.judge(&ClockConfig::default(), &e, Timestamp::from_secs(5000));
+        assert_eq!(j.out_of_bounds_secs, None, "an old log read late");
+    }
+
+    #[test]
     fn one_replayed_outlier_never_moves_the_replay_reference() {
         let mut clock = Clock::default();
         let mut moved = Vec::new();
-        for n in 0..40 {
+        for n in 0..60 {
             let secs = if n == 0 || n == 3 || n == 20 {
                 4_000_000_000
             } else {
@@ -304,16 +356,17 @@ mod tests {
             };
             let j = judge(&mut clock, &event(secs, Transport::Replay, 0, "r"));
             if n == 20 {
-                assert_eq!(j.out_of_bounds_secs, Some(4_000_000_000 - 1013));
+                // The window holds lines 0..=20: three outliers and 18 others, median 1012.
+                assert_eq!(j.out_of_bounds_secs, Some(4_000_000_000 - 1012));
             }
             moved.extend(j.advance_to);
         }
         assert!(moved.iter().all(|t| t.as_secs() < 1100), "{moved:?}");
         assert_eq!(
             moved.first(),
-            Some(&Timestamp::from_secs(1001)),
-            "the earliest of two"
+            Some(&Timestamp::from_secs(1000 + RECENT as i64 / 2)),
+            "judged once there is a median"
         );
-        assert_eq!(moved.last(), Some(&Timestamp::from_secs(1039)));
+        assert_eq!(moved.last(), Some(&Timestamp::from_secs(1059)));
     }
 }

@@ -21,7 +21,7 @@ use crate::clock::{Clock, ClockConfig, Judgement, MAX_SENSORS, TimeIncident};
 use crate::compile::{CompiledDirective, CompiledSet, NodeId};
 use crate::levels::{Crossing, LevelKind, Levels, LevelsConfig};
 use crate::matcher::{Context, Facts, matches, var_key};
-use crate::pressure::{Pressure, Progress, Ranking};
+use crate::pressure::{Pressure, Ranking};
 use crate::risk::{Risk, risk};
 use crate::taxonomy::Taxonomy;
 use vigil_inventory::Assets;
@@ -76,7 +76,7 @@ pub struct Stats {
     pub backlogs_completed: u64,
     /// Backlogs that expired.
     pub backlogs_expired: u64,
-    /// Backlogs evicted (or not kept) by the per-directive and per-source caps.
+    /// Backlogs evicted by the per-directive and per-source caps.
     pub backlogs_evicted: u64,
     /// Directive events emitted.
     pub directive_events: u64,
@@ -370,13 +370,44 @@ impl Engine {
                 offset_secs: secs,
                 events: Vec::new(),
                 device: event.device_ip,
-                replayed: j.replayed,
+                bound: j.bound,
+                revised_count: 0,
             });
-        if incident.add(event.id, secs, j.against) {
+        if incident.add(event.id, secs, j.bound, j.against) {
             let risk = risk(3, 10, self.assets.asset_value(incident.device), 0).max();
             out.alarms.push(incident.alarm(sensor, risk, None));
             self.stats.alarms += 1;
         }
+    }
+
+    /// Revises every alarm whose story moved on since its latest revision (a backlog that
+    /// absorbed events, a time incident that counted more), so that at the end of an input
+    /// nothing is understated. Nothing else changes.
+    pub fn settle(&mut self) -> Outputs {
+        let mut out = Outputs::default();
+        let set = self.set.clone();
+        for backlog in self.backlogs.values_mut() {
+            let Some(directive) = set.position(backlog.directive).map(|p| &set.directives[p])
+            else {
+                continue;
+            };
+            if backlog
+                .alarm
+                .as_ref()
+                .is_some_and(|a| a.counted_at < backlog.event_count)
+                && let Some(alarm) = revision(backlog, directive, CorrelationState::Active, None)
+            {
+                out.alarms.push(alarm);
+            }
+        }
+        for (sensor, incident) in &mut self.time_incidents {
+            if incident.revised_count < incident.count {
+                let risk = risk(3, 10, self.assets.asset_value(incident.device), 0).max();
+                out.alarms.push(incident.alarm(sensor, risk, None));
+            }
+        }
+        self.stats.alarms += out.alarms.len() as u64;
+        out
     }
 
     /// Adds an event's risks to its source's compromise and destination's attack levels, and
@@ -691,9 +722,8 @@ impl Engine {
                 work,
             );
         }
-        if self.make_room(directive, &backlog, time, out) {
-            self.insert_backlog(backlog, directive);
-        }
+        self.make_room(directive, &backlog, time, out);
+        self.insert_backlog(backlog, directive);
     }
 
     /// After a backlog advanced: emit its directive event, then keep it (or finish it at a leaf).
@@ -827,7 +857,10 @@ impl Engine {
             });
             state.risk = state.risk.max(r.max());
             state.reliability = state.reliability.max(reliability);
-            state.name = alarm_name(&directive.name, &de, trigger);
+            // A level reached by absence has no event of its own to name the alarm after.
+            if state.name.is_empty() || !directive.nodes[node].not {
+                state.name = alarm_name(&directive.name, &de, trigger);
+            }
             state.priority = priority;
             state.group = group;
             let (correlation, ended_at) = match finished {
@@ -1007,56 +1040,48 @@ impl Engine {
     }
 
     /// Makes room for `new` under the per-source and per-directive caps by evicting the least
-    /// advanced backlogs; false when `new` is itself the least advanced and is not kept. Raises
-    /// or revises the directive's pressure alarm when anything goes.
+    /// advanced (then oldest) backlogs, and raises or revises the directive's pressure alarm
+    /// when anything goes. A newcomer always gets in: a cap filled with backlogs of two events
+    /// each must not keep a new brute force from being tracked.
     fn make_room(
         &mut self,
         directive: &CompiledDirective,
         new: &Backlog,
         time: Timestamp,
         out: &mut Outputs,
-    ) -> bool {
-        let (id, source, progress) = (directive.id, new.source(), new.progress());
+    ) {
+        let (id, source) = (directive.id, new.source());
         let per_source = self.config.max_backlogs_per_source.max(1);
         let cap = self.config.max_backlogs_per_directive.max(1);
         let mut evicted = 0u64;
-        let mut keep = true;
-        while keep && self.ranking.len_of_source(id, source) >= per_source {
-            let least = self.ranking.least_of_source(id, source);
-            keep = self.evict_least(directive, least, progress, time, out);
+        while self.ranking.len_of_source(id, source) >= per_source
+            && let Some((_, seq)) = self.ranking.least_of_source(id, source)
+        {
+            self.evict(directive, seq, time, out);
             evicted += 1;
         }
-        while keep && self.ranking.len(id) >= cap {
-            let least = self.ranking.least(id);
-            keep = self.evict_least(directive, least, progress, time, out);
+        while self.ranking.len(id) >= cap
+            && let Some((_, seq)) = self.ranking.least(id)
+        {
+            self.evict(directive, seq, time, out);
             evicted += 1;
         }
         if evicted > 0 {
             self.stats.backlogs_evicted += evicted;
             self.report_pressure(directive, evicted, time, out);
         }
-        keep
     }
 
-    /// Evicts `least` unless it is more advanced than a newcomer at `progress` (an alarm it
-    /// raised ends `expired` at `time`); false when the newcomer is the one not kept.
-    fn evict_least(
+    /// Evicts backlog `seq`; an alarm it raised ends `expired` at `time`.
+    fn evict(
         &mut self,
         directive: &CompiledDirective,
-        least: Option<(Progress, u64)>,
-        progress: Progress,
+        seq: u64,
         time: Timestamp,
         out: &mut Outputs,
-    ) -> bool {
-        match least {
-            Some((rank, _)) if rank > progress => false,
-            Some((_, seq)) => {
-                if let Some(mut backlog) = self.remove_backlog(seq) {
-                    self.revise_on_end(&mut backlog, directive, time, out);
-                }
-                true
-            }
-            None => true,
+    ) {
+        if let Some(mut backlog) = self.remove_backlog(seq) {
+            self.revise_on_end(&mut backlog, directive, time, out);
         }
     }
 
@@ -1281,8 +1306,9 @@ fn in_timetable(directive: &CompiledDirective, time: Timestamp) -> bool {
     })
 }
 
-/// A stand-in trigger for a level reached by absence (`not`): the previous level's addresses
-/// and sensor, raised by the core itself (nothing arrived) at the time the window closed.
+/// A stand-in trigger for a level reached by absence (`not`): the previous level's addresses,
+/// the latest user name and sensor, raised by the core itself (nothing arrived) at the time the
+/// window closed.
 fn absence_trigger(backlog: &Backlog, directive: &CompiledDirective, time: Timestamp) -> Event {
     let mut e = Event::new(
         derived_id(
@@ -1299,6 +1325,7 @@ fn absence_trigger(backlog: &Backlog, directive: &CompiledDirective, time: Times
         e.sensor_ip = f.sensor_ip;
         e.device_ip = f.sensor_ip;
     }
+    e.username = backlog.usernames.last().cloned();
     let p = &mut e.provenance;
     p.sensor = backlog.sensors.last().cloned().unwrap_or_default();
     p.transport = Transport::Core;
@@ -1425,6 +1452,9 @@ fn alarm_name(template: &str, de: &Event, trigger: &Event) -> String {
             }
         })
     };
+    // Values come from logs: a user name with a newline or a bidi override must not forge a
+    // line or reorder text wherever the name is shown or logged.
+    let value = |token: &str| value(token).map(|v| printable(&v));
     let mut name = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(start) = rest.find(|c: char| c.is_ascii_uppercase()) {
@@ -1443,6 +1473,22 @@ fn alarm_name(template: &str, de: &Event, trigger: &Event) -> String {
     }
     name.push_str(rest);
     name
+}
+
+/// `text` with control characters and invisible formatting (bidi overrides, zero-width marks)
+/// replaced by U+FFFD.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\u{061C}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2069}'
+            | '\u{FEFF}' => '\u{FFFD}',
+            c if c.is_control() => '\u{FFFD}',
+            c => c,
+        })
+        .collect()
 }
 
 /// A single (non-directive) event whose risk reached 1 is its own alarm (spec 7).

@@ -4,9 +4,9 @@
 //! address at most `max_backlogs_per_source` of them. When a cap is reached the **least
 //! advanced** backlog goes first (fewest fired levels, then fewest events counted at its current
 //! level to a factor of two, then the oldest): an attacker who floods one-off events from many addresses evicts
-//! his own one-off backlogs, never the brute force already under way. A new backlog less
-//! advanced than every live one is not kept at all. Eviction raises a "correlation state under
-//! pressure" alarm per directive ([`Pressure`]).
+//! his own one-off backlogs, never the brute force already under way. A new backlog always gets
+//! in, so a cap filled with slightly advanced backlogs cannot keep a new attack out. Eviction
+//! raises a "correlation state under pressure" alarm per directive ([`Pressure`]).
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
@@ -189,7 +189,11 @@ impl Pressure {
         Alarm {
             revision: self.revision,
             directive_id: 0,
-            src_ip: top.first().map_or(IpAddr::from([0, 0, 0, 0]), |t| t.0),
+            // A source only when one stands out: among equals the first is no suspect.
+            src_ip: match top {
+                [(ip, n), ..] if *n > 1 => *ip,
+                _ => IpAddr::from([0, 0, 0, 0]),
+            },
             priority: 3,
             reliability: 10,
             risk: crate::risk::risk(3, 10, 2, 2).max(),

@@ -268,6 +268,74 @@ fn alarm_names_take_the_values_of_their_placeholders() {
 }
 
 #[test]
+fn values_from_logs_cannot_forge_lines_or_reorder_alarm_names() {
+    let mut root = rule(1, 4004, &[2]);
+    root.reliability = Reliability::Absolute(5);
+    let mut d = directive(42, 5, root);
+    d.name = "Failure by USERNAME".into();
+    let mut engine = new_engine(vec![d], Assets::default(), EngineConfig::default());
+    let mut e = event(1, 1000, 4004, 2, A, B);
+    e.username = Some("x\n2026-12-07T18:00:00Z INFO forged\u{202E}gnp.exe".into());
+    let out = engine.process(&e);
+    assert_eq!(
+        out.alarms[0].name,
+        "Failure by x\u{FFFD}2026-12-07T18:00:00Z INFO forged\u{FFFD}gnp.exe"
+    );
+}
+
+#[test]
+fn a_level_reached_by_absence_keeps_the_alarm_name() {
+    // A log-in (its user names the alarm), then no log-out within 60 s.
+    let mut root = rule(1, 10, &[]);
+    root.reliability = Reliability::Absolute(5);
+    let mut absent = follow(rule(2, 11, &[]), 1, 60, 10);
+    absent.not = true;
+    root.children = vec![absent];
+    let mut d = directive(43, 5, root);
+    d.name = "Session of USERNAME left open".into();
+    let mut engine = new_engine(vec![d], Assets::default(), EngineConfig::default());
+    let mut login = event(1, 1000, 10, 1, A, B);
+    login.username = Some("root".into());
+    login.priority = Some(5);
+    login.reliability = Some(5);
+    let first = engine.process(&login).alarms;
+    let later = engine
+        .advance_time(vigil_event::Timestamp::from_secs(1061))
+        .alarms;
+    let names: Vec<&str> = first
+        .iter()
+        .chain(&later)
+        .filter(|a| a.directive_id == 43)
+        .map(|a| a.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["Session of root left open", "Session of root left open"]
+    );
+}
+
+#[test]
+fn settling_revises_what_moved_on_since_the_latest_revision() {
+    let mut engine = new_engine(
+        vec![directive(50004, 4, bruteforce().root)],
+        Assets::default(),
+        EngineConfig::default(),
+    );
+    let mut last = 0;
+    for n in 1..=40u128 {
+        last = engine
+            .process(&event(n, 1000 + n as i64, 4004, 2, A, B))
+            .alarms
+            .len();
+    }
+    assert_eq!(last, 0, "40 is no power of two");
+    let settled = engine.settle().alarms;
+    assert_eq!(settled.len(), 1);
+    assert_eq!((settled[0].event_count, settled[0].revision), (40, 3));
+    assert!(engine.settle().alarms.is_empty(), "nothing moved on since");
+}
+
+#[test]
 fn an_alarm_whose_backlog_expires_says_so_with_the_time() {
     // Level 2 fires (risk 2) and opens an alarm; level 3 never comes: the window closes.
     let mut root = rule(1, 4004, &[2]);
@@ -577,6 +645,38 @@ fn a_flood_of_one_off_sources_never_evicts_an_attack_under_way() {
         (2, x.to_string())
     );
     assert_eq!(after[0].event_ids().count(), 4, "the first and three more");
+}
+
+#[test]
+fn a_cap_filled_with_two_event_backlogs_still_takes_a_new_brute_force() {
+    let config = EngineConfig {
+        max_backlogs_per_directive: 100,
+        ..EngineConfig::default()
+    };
+    let mut engine = new_engine(vec![four_failures()], Assets::default(), config);
+    let mut n = 0u128;
+    for k in 0..100u32 {
+        let src = format!("198.51.100.{k}");
+        for _ in 0..2 {
+            n += 1;
+            engine.process(&event(n, 1000, 4004, 2, &src, B));
+        }
+    }
+    let mut alarms = Vec::new();
+    for secs in 1001..1005 {
+        n += 1;
+        alarms.extend(
+            engine
+                .process(&event(n, secs, 4004, 2, "203.0.113.99", B))
+                .alarms,
+        );
+    }
+    let attack: Vec<_> = alarms.iter().filter(|a| a.directive_id == 30).collect();
+    assert_eq!(attack.len(), 1, "the newcomer got in and alarmed");
+    assert_eq!(
+        (attack[0].src_ip.to_string().as_str(), attack[0].level),
+        ("203.0.113.99", 2)
+    );
 }
 
 #[test]

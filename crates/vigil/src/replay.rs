@@ -123,7 +123,8 @@ pub fn analyzer(options: &ReplayOptions) -> anyhow::Result<Analyzer> {
 }
 
 /// Replays `source`, writing JSON lines to `out` and rejected lines to `errors`; then, with
-/// `options.until`, advances the engine's clock to it.
+/// `options.until`, advances the engine's clock to it; then, for files, revises every open
+/// alarm whose story moved on since its latest revision ([`vigil_correlate::Engine::settle`]).
 pub fn run(
     options: &ReplayOptions,
     source: &Source,
@@ -142,6 +143,12 @@ pub fn run(
     }
     if let Some(until) = options.until {
         let outputs = sink.analyzer.engine_mut().advance_time(until);
+        sink.write(&outputs.directive_events, &outputs.alarms)?;
+    }
+    // At the end of files every alarm still open says exactly how far it got; a store replay
+    // shows exactly what the server stored, and the server revises only as events come.
+    if let Source::Files(_) = source {
+        let outputs = sink.analyzer.engine_mut().settle();
         sink.write(&outputs.directive_events, &outputs.alarms)?;
     }
     Ok(sink.summary)
