@@ -163,6 +163,11 @@ struct SearchArgs {
 
 #[derive(Parser)]
 struct ReplayArgs {
+    /// A `vigil server` configuration file: its [correlation] (directives, assets, policies,
+    /// inventory, references, caps, time bounds) and [plugins] (sid tables, products) are the
+    /// rules, as the server runs them; the options below replace what they name.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Directive files or directories (repeatable).
     #[arg(long, value_name = "PATH")]
     directives: Vec<PathBuf>,
@@ -466,6 +471,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 None => vigil::replay::Source::Files(args.files),
             };
             let options = vigil::replay::ReplayOptions {
+                server_config: args.config,
                 directives: args.directives,
                 policy: args.policy,
                 assets: args.assets,

@@ -36,7 +36,6 @@ use std::sync::Arc;
 use anyhow::Context;
 use vigil_agent_proto::{Command, EventContext, parse_line};
 use vigil_analysis::analysis::{Analyzer, is_correlation_input};
-use vigil_analysis::config::CorrelationConfig;
 use vigil_analysis::correlation::Setup;
 use vigil_correlate::derived_id;
 use vigil_edge::normalize::{NormalizeContext, normalize, unparsed};
@@ -47,6 +46,9 @@ use vigil_store::{Log, Query};
 /// What to replay and through what.
 #[derive(Debug, Clone, Default)]
 pub struct ReplayOptions {
+    /// A `vigil server` configuration file whose rules (correlation and plugin sections) replay
+    /// uses; the options below replace what they name.
+    pub server_config: Option<PathBuf>,
     /// Directive files or directories.
     pub directives: Vec<PathBuf>,
     /// Policy file.
@@ -106,18 +108,38 @@ pub struct ReplaySummary {
     pub alarms: u64,
 }
 
-/// Builds the analyzer replay uses.
+/// Builds the analyzer replay uses: the server configuration's rules if one is given, with
+/// what the options name instead.
 pub fn analyzer(options: &ReplayOptions) -> anyhow::Result<Analyzer> {
-    let config = CorrelationConfig {
-        directives: options.directives.clone(),
-        assets: options.assets.clone(),
-        policies: options.policy.clone(),
-        inventory: options.inventory.clone(),
-        references: options.references.clone(),
-        ..CorrelationConfig::default()
+    let (mut config, mut plugins) = match &options.server_config {
+        Some(path) => {
+            let server = vigil_server::config::Config::load(path)?;
+            (server.correlation, server.plugins)
+        }
+        None => Default::default(),
     };
-    let sids = Arc::new(vigil_analysis::load_sid_tables(&options.sid_tables)?);
-    let taxonomy = Arc::new(vigil_analysis::correlation::taxonomy(&sids, &[]));
+    let replace = |given: &[PathBuf], configured: &mut Vec<PathBuf>| {
+        if !given.is_empty() {
+            *configured = given.to_vec();
+        }
+    };
+    replace(&options.directives, &mut config.directives);
+    replace(&options.references, &mut config.references);
+    replace(&options.sid_tables, &mut plugins.sid_tables);
+    for (given, configured) in [
+        (&options.assets, &mut config.assets),
+        (&options.policy, &mut config.policies),
+        (&options.inventory, &mut config.inventory),
+    ] {
+        if given.is_some() {
+            configured.clone_from(given);
+        }
+    }
+    let sids = Arc::new(vigil_analysis::load_sid_tables(&plugins.sid_tables)?);
+    let taxonomy = Arc::new(vigil_analysis::correlation::taxonomy(
+        &sids,
+        &plugins.products,
+    ));
     let setup = Setup::load(&config, taxonomy)?;
     Ok(setup.analyzer(sids, &config))
 }

@@ -332,3 +332,52 @@ fn until_fires_the_absence_levels_still_open_at_the_end_of_the_input() {
     assert_eq!(alarm["directive_id"], 900, "{stdout}");
     assert_eq!(printed_alarms(&stdout).len(), 1);
 }
+
+/// A server whose correlation is not on its defaults (a cap of 3 backlogs per directive):
+/// `vigil replay --store --config` with the server's own configuration file gives exactly its
+/// alarms, the pressure alarms of the cap included; without it, the default cap gives others.
+#[test]
+fn replay_of_the_store_with_the_servers_configuration_gives_its_alarms() {
+    let dir = tempfile::tempdir().unwrap();
+    let tables = format!(
+        "[plugins]\nsid_tables = [{:?}]\n[correlation]\ndirectives = [{:?}]\nmax_backlogs_per_directive = 3\n",
+        corpus("ossim/plugins-sql").display().to_string(),
+        corpus("ossim/directives").display().to_string()
+    );
+    let server = start(dir.path(), "", &tables);
+    let mut s = open_session(server.agent_addr().unwrap(), 1).unwrap();
+    let sources: String = (1..=8)
+        .map(|k| failures(&format!("198.51.100.{k}"), k, 1))
+        .collect();
+    s.write_all(sources.as_bytes()).unwrap();
+    server
+        .wait_for_metric("vigil_events_stored_total", 8.0, Duration::from_secs(20))
+        .unwrap();
+    drop(s);
+    server.terminate().unwrap();
+    let stored: Vec<serde_json::Value> = records::<Alarm>(dir.path(), "alarms")
+        .iter()
+        .map(|a| serde_json::to_value(a).unwrap())
+        .collect();
+    assert!(
+        stored.iter().any(|a| a["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("Correlation state under pressure")),
+        "{stored:?}"
+    );
+    let (stdout, _) = run_ok(
+        Command::new(exe())
+            .args(["replay", "--store"])
+            .arg(dir.path())
+            .arg("--config")
+            .arg(dir.path().join("vigil.toml")),
+    );
+    assert_eq!(printed_alarms(&stdout), stored);
+    let (stdout, _) = replay_store(dir.path(), &[]);
+    assert_ne!(
+        printed_alarms(&stdout),
+        stored,
+        "the default cap evicts nothing here"
+    );
+}
