@@ -401,6 +401,16 @@ fn run_process<C: ProcessConfig, F: std::future::Future<Output = anyhow::Result<
 fn main() -> std::process::ExitCode {
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // The reader of our output went away (`vigil search ... | head`): nothing more to say.
+        Err(e)
+            if e.chain().any(|cause| {
+                cause
+                    .downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            std::process::ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("vigil: error: {e:#}");
             std::process::ExitCode::FAILURE
