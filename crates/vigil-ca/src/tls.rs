@@ -117,8 +117,27 @@ pub fn server_config(id: &TlsIdentity) -> Result<Arc<ServerConfig>, CaError> {
 }
 
 /// The check of client certificates [`server_config`] makes: against the CA, with the CRLs
-/// (unknown revocation status allowed). Fails on a CRL that does not parse.
+/// (unknown revocation status allowed). Fails on a CRL that does not parse or is not issued
+/// by one of the CA certificates (it would revoke nothing).
 pub fn client_verifier(id: &TlsIdentity) -> Result<Arc<dyn ClientCertVerifier>, CaError> {
+    let subjects: Vec<Vec<u8>> = id
+        .ca
+        .iter()
+        .filter_map(|ca| webpki::anchor_from_trusted_cert(ca).ok())
+        .map(|anchor| anchor.subject.to_vec())
+        .collect();
+    for crl in &id.crls {
+        // One that does not parse is refused by the verifier's builder below.
+        let Ok(crl) = webpki::BorrowedCertRevocationList::from_der(crl) else {
+            continue;
+        };
+        let issuer = webpki::CertRevocationList::from(crl).issuer().to_vec();
+        if !subjects.contains(&issuer) {
+            return Err(CaError::ForeignCrl {
+                reason: "its issuer is none of the trusted CA certificates".into(),
+            });
+        }
+    }
     WebPkiClientVerifier::builder_with_provider(roots(id)?, provider())
         .with_crls(id.crls.iter().cloned())
         .allow_unknown_revocation_status()

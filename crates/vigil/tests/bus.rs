@@ -730,6 +730,17 @@ fn the_crl_watch_ends_an_idle_session_and_an_unusable_crl_keeps_the_last_good_on
     core.wait_for_metric("vigil_bus_crl_reloads_total{outcome=\"failed\"}", 2.0, WAIT)
         .unwrap();
     assert!(rt.block_on(raw::handshake_refused(addr, &sierra)));
+    // A valid CRL, but another CA's: it would revoke nothing.
+    let other_ca = dir.path().join("other-ca");
+    run_ok(
+        std::process::Command::new(exe())
+            .args(["ca", "init", "--dir"])
+            .arg(&other_ca),
+    );
+    std::fs::copy(other_ca.join("crl.pem"), &crl).unwrap();
+    core.wait_for_metric("vigil_bus_crl_reloads_total{outcome=\"failed\"}", 3.0, WAIT)
+        .unwrap();
+    assert!(rt.block_on(raw::handshake_refused(addr, &sierra)));
     core.terminate().unwrap();
     let log = std::fs::read_to_string(core_dir.join("server.log")).unwrap();
     assert!(log.contains("the last good CRL stays in force"), "{log}");
