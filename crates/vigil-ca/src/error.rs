@@ -210,6 +210,13 @@ pub enum CaError {
         source: rustls::Error,
     },
 
+    /// A CRL that is not the CA's: revocation would not apply to the CA's certificates.
+    #[error("a CRL not issued by the CA: {reason}")]
+    ForeignCrl {
+        /// Why.
+        reason: String,
+    },
+
     /// rustls refused to build a certificate verifier.
     #[error("building the {what} verifier: {source}")]
     Verifier {

@@ -29,6 +29,9 @@ pub use env::{CA_PASSPHRASE_ENV, KEY_PASSPHRASE_ENV, passphrase_from_env};
 pub use error::CaError;
 pub use keyfile::{KdfParams, load_private_key, write_private_key};
 pub use names::validate_name;
-pub use pemfile::{load_certs, load_crls};
+pub use pemfile::{load_certs, load_crls, parse_crls};
 pub use sign::{Signer, verify_signed_by};
-pub use tls::{ALPN, TlsIdentity, client_config, peer_name, server_config};
+pub use tls::{
+    ALPN, TlsIdentity, client_config, client_verifier, is_revoked, peer_name, server_config,
+    server_config_with,
+};

@@ -8,8 +8,15 @@ use rustls::pki_types::{CertificateDer, CertificateRevocationListDer};
 use crate::CaError;
 
 fn load_all<T: PemObject>(path: &Path, what: &'static str) -> Result<Vec<T>, CaError> {
-    let bytes = crate::fsutil::read(path)?;
-    let items = T::pem_slice_iter(&bytes)
+    parse_all(path, &crate::fsutil::read(path)?, what)
+}
+
+fn parse_all<T: PemObject>(
+    path: &Path,
+    bytes: &[u8],
+    what: &'static str,
+) -> Result<Vec<T>, CaError> {
+    let items = T::pem_slice_iter(bytes)
         .collect::<Result<Vec<T>, _>>()
         .map_err(|e| CaError::Pem {
             path: path.to_path_buf(),
@@ -33,4 +40,13 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, CaError> 
 /// (a CA directory always holds a signed, possibly empty, CRL).
 pub fn load_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, CaError> {
     load_all(path, "CRL")
+}
+
+/// Every `X509 CRL` block of `bytes`, the content of the file `path` (named in errors), as
+/// [`load_crls`] reads them: for a caller that has read the file already.
+pub fn parse_crls(
+    path: &Path,
+    bytes: &[u8],
+) -> Result<Vec<CertificateRevocationListDer<'static>>, CaError> {
+    parse_all(path, bytes, "CRL")
 }

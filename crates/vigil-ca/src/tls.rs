@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, UnixTime};
 use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::ClientCertVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 use crate::{CaError, Signer, load_certs, load_crls, load_private_key, verify_signed_by};
@@ -112,14 +113,60 @@ fn roots(id: &TlsIdentity) -> Result<Arc<RootCertStore>, CaError> {
 /// the CRLs (unknown revocation status allowed since our CRL covers all our
 /// certs), ALPN "vigil-bus/1".
 pub fn server_config(id: &TlsIdentity) -> Result<Arc<ServerConfig>, CaError> {
-    let verifier = WebPkiClientVerifier::builder_with_provider(roots(id)?, provider())
+    server_config_with(id, client_verifier(id)?)
+}
+
+/// The check of client certificates [`server_config`] makes: against the CA, with the CRLs
+/// (unknown revocation status allowed). Fails on a CRL that does not parse or is not issued
+/// by one of the CA certificates (it would revoke nothing).
+pub fn client_verifier(id: &TlsIdentity) -> Result<Arc<dyn ClientCertVerifier>, CaError> {
+    let subjects: Vec<Vec<u8>> = id
+        .ca
+        .iter()
+        .filter_map(|ca| webpki::anchor_from_trusted_cert(ca).ok())
+        .map(|anchor| anchor.subject.to_vec())
+        .collect();
+    for crl in &id.crls {
+        // One that does not parse is refused by the verifier's builder below.
+        let Ok(crl) = webpki::BorrowedCertRevocationList::from_der(crl) else {
+            continue;
+        };
+        let issuer = webpki::CertRevocationList::from(crl).issuer().to_vec();
+        if !subjects.contains(&issuer) {
+            return Err(CaError::ForeignCrl {
+                reason: "its issuer is none of the trusted CA certificates".into(),
+            });
+        }
+    }
+    WebPkiClientVerifier::builder_with_provider(roots(id)?, provider())
         .with_crls(id.crls.iter().cloned())
         .allow_unknown_revocation_status()
         .build()
         .map_err(|source| CaError::Verifier {
             what: "client certificate",
             source,
-        })?;
+        })
+}
+
+/// Whether `verifier` (from [`client_verifier`]) finds the client certificate `chain` (its own
+/// certificate first) revoked now. Other failures (expiry, another CA) are not revocation.
+pub fn is_revoked(verifier: &dyn ClientCertVerifier, chain: &[CertificateDer<'_>]) -> bool {
+    let Some((end_entity, intermediates)) = chain.split_first() else {
+        return false;
+    };
+    matches!(
+        verifier.verify_client_cert(end_entity, intermediates, UnixTime::now()),
+        Err(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::Revoked
+        ))
+    )
+}
+
+/// [`server_config`] with a client certificate verifier made by [`client_verifier`].
+pub fn server_config_with(
+    id: &TlsIdentity,
+    verifier: Arc<dyn ClientCertVerifier>,
+) -> Result<Arc<ServerConfig>, CaError> {
     let tls = |source| CaError::Tls {
         what: "server config",
         source,

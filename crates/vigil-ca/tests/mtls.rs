@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use common::{TestCa, exchange};
 use rustls::client::WebPkiServerVerifier;
-use vigil_ca::{Role, TlsIdentity, client_config, server_config};
+use vigil_ca::{Role, TlsIdentity, client_config, client_verifier, is_revoked, server_config};
 
 #[tokio::test]
 async fn core_and_sensor_complete_mutual_tls() {
@@ -96,7 +96,12 @@ async fn revoked_sensor_is_refused_after_crl_reload() {
             .is_ok()
     );
 
+    let sensor_chain = t.identity(&sensor).certs;
+    let verifier = |t: &TestCa| client_verifier(&t.identity(&core)).expect("verifier");
+    assert!(!is_revoked(&*verifier(&t), &sensor_chain));
     t.ca.revoke("sensor-7").expect("revoke");
+    // The verifier of the new CRL finds an open session's certificate revoked.
+    assert!(is_revoked(&*verifier(&t), &sensor_chain));
     // A server still holding the old CRL does not know yet...
     assert!(
         exchange(before, client.clone(), "core-1")

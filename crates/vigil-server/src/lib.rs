@@ -205,6 +205,11 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
             monitor.await;
             Ok(())
         }));
+        let revocations = bus::revocation::watch(shared.clone(), shutdown.clone());
+        tasks.push(tokio::spawn(async move {
+            revocations.await;
+            Ok(())
+        }));
     }
     if let Some(listener) = metrics_listener {
         tasks.push(tokio::spawn(admin::serve(

@@ -64,6 +64,14 @@ pub struct Metrics {
     pub bus_alarms_suppressed: Counter,
     /// `vigil_bus_commands_total`: commands sent to edges.
     pub bus_commands: Counter,
+    /// `vigil_bus_sessions_revoked_total`: open bus sessions ended because the CRL revoked
+    /// their certificate.
+    pub bus_sessions_revoked: Counter,
+    /// `vigil_bus_crl_reloads_total{outcome="applied"}`: changed CRLs put in force.
+    pub bus_crl_applied: Counter,
+    /// `vigil_bus_crl_reloads_total{outcome="failed"}`: changed CRL files that could not be
+    /// read or parsed (the last good CRL stays in force).
+    pub bus_crl_failed: Counter,
     /// `vigil_reloads_total{outcome="applied"}`: reloads of the correlation rules swapped in.
     pub reloads_applied: Counter,
     /// `vigil_reloads_total{outcome="refused"}`: reloads refused (the running rules stay).
@@ -159,6 +167,14 @@ impl Metrics {
         );
         describe_counter!("vigil_bus_commands_total", "Signed commands sent to edges");
         describe_counter!(
+            "vigil_bus_sessions_revoked_total",
+            "Open bus sessions ended because the CRL revoked their certificate"
+        );
+        describe_counter!(
+            "vigil_bus_crl_reloads_total",
+            "Changes of the bus CRL file: applied, or failed (unreadable or invalid; the last good CRL stays)"
+        );
+        describe_counter!(
             "vigil_reloads_total",
             "Reloads of the correlation rules, applied or refused (the running rules stay)"
         );
@@ -167,7 +183,17 @@ impl Metrics {
             c.absolute(0);
             c
         };
+        let crl_reload = |outcome: &'static str| {
+            let c = counter!("vigil_bus_crl_reloads_total", "outcome" => outcome);
+            c.absolute(0);
+            c
+        };
+        let sessions_revoked = counter!("vigil_bus_sessions_revoked_total");
+        sessions_revoked.absolute(0);
         Metrics {
+            bus_sessions_revoked: sessions_revoked,
+            bus_crl_applied: crl_reload("applied"),
+            bus_crl_failed: crl_reload("failed"),
             reloads_applied: reload("applied"),
             reloads_refused: reload("refused"),
             bus_received: counter!("vigil_bus_events_received_total"),

@@ -21,6 +21,7 @@ use std::sync::Mutex;
 
 use tokio::runtime::Handle;
 use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 use vigil_bus::SequenceBook;
 use vigil_event::{Alarm, Event, Timestamp, Transport};
@@ -50,6 +51,16 @@ struct Submission {
     /// Stored as they are (reports about the bus), without analysis.
     report: Option<Vec<Alarm>>,
     done: Option<oneshot::Sender<Durable>>,
+    /// Cancelled when the batch is no longer wanted (its session was ended): not stored then.
+    withdrawn: Option<CancellationToken>,
+}
+
+impl Submission {
+    fn withdrawn(&self) -> bool {
+        self.withdrawn
+            .as_ref()
+            .is_some_and(CancellationToken::is_cancelled)
+    }
 }
 
 /// The sending side of the intake queue, shared by every session.
@@ -72,17 +83,21 @@ impl IntakeQueue {
         if batch.is_empty() {
             return Ok(());
         }
-        self.submit(batch, None, None).await
+        self.submit(batch, None, None, None).await
     }
 
     /// Queues a batch and returns what will say when it is durable. The receiver fails if the
-    /// batch could not be stored (the store failing past the shutdown grace).
+    /// batch could not be stored (the store failing past the shutdown grace) or was withdrawn:
+    /// once `withdrawn` is cancelled, the writer no longer stores it (unless it is being
+    /// written already).
     pub async fn push_acknowledged(
         &self,
         batch: Vec<Event>,
+        withdrawn: CancellationToken,
     ) -> Result<oneshot::Receiver<Durable>, WriterStopped> {
         let (done, durable) = oneshot::channel();
-        self.submit(batch, None, Some(done)).await?;
+        self.submit(batch, None, Some(done), Some(withdrawn))
+            .await?;
         Ok(durable)
     }
 
@@ -92,7 +107,7 @@ impl IntakeQueue {
         events: Vec<Event>,
         alarms: Vec<Alarm>,
     ) -> Result<(), WriterStopped> {
-        self.submit(events, Some(alarms), None).await
+        self.submit(events, Some(alarms), None, None).await
     }
 
     async fn submit(
@@ -100,6 +115,7 @@ impl IntakeQueue {
         events: Vec<Event>,
         report: Option<Vec<Alarm>>,
         done: Option<oneshot::Sender<Durable>>,
+        withdrawn: Option<CancellationToken>,
     ) -> Result<(), WriterStopped> {
         let wanted = events.len().clamp(1, self.capacity) as u32;
         let permits = self
@@ -115,6 +131,7 @@ impl IntakeQueue {
                 permits: wanted,
                 report,
                 done,
+                withdrawn,
             })
             .map_err(|_| WriterStopped)
     }
@@ -386,6 +403,18 @@ impl Writer {
     /// Qualifies and correlates the submissions' events in order (bus events already stored
     /// are skipped), then stores them with what they caused; then tells each submitter.
     fn process(&mut self, mut pending: Vec<Submission>) {
+        let queued: usize = pending.iter().map(|s| s.events.len()).sum();
+        pending.retain(|submission| {
+            let withdrawn = submission.withdrawn();
+            if withdrawn {
+                // Dropping `done` tells the session it was not stored.
+                warn!(
+                    events = submission.events.len(),
+                    "a bus batch of an ended session (revoked certificate) is not stored"
+                );
+            }
+            !withdrawn
+        });
         let inputs: usize = pending.iter().map(|s| s.events.len()).sum();
         let (sequenced, counts) = self.skip_stored(&mut pending);
         let duplicates: u64 = counts.iter().map(|d| d.duplicates).sum();
@@ -440,7 +469,7 @@ impl Writer {
             .increment(analysed.saturating_sub(stored_inputs));
         self.metrics.directive_events.increment(directive_events);
         self.metrics.alarms.increment(alarms.len() as u64);
-        self.metrics.queue_depth.decrement(inputs as f64);
+        self.metrics.queue_depth.decrement(queued as f64);
         let engine = self.analyzer.engine();
         self.metrics.backlogs.set(engine.live_backlogs() as f64);
         self.metrics

@@ -366,6 +366,19 @@ mod raw {
             .await
     }
 
+    /// Whether the core refuses `id` at the TLS handshake (in TLS 1.3 the client may finish
+    /// first and learn it at its first read).
+    pub async fn handshake_refused(addr: SocketAddr, id: &vigil_ca::TlsIdentity) -> bool {
+        match tls(addr, id).await {
+            Err(_) => true,
+            Ok(stream) => {
+                let (mut r, _w) = tokio::io::split(stream);
+                let mut frame = Vec::new();
+                read_frame(&mut r, &mut frame).await.is_err()
+            }
+        }
+    }
+
     pub async fn connect(addr: SocketAddr, id: &vigil_ca::TlsIdentity, hello_as: &str) -> Client {
         let stream = tls(addr, id).await.unwrap();
         let (mut reader, mut writer) = tokio::io::split(stream);
@@ -558,15 +571,7 @@ fn forged_replayed_tampered_impostor_and_out_of_window_input_is_refused_counted_
         assert!(c.next().await.is_none());
 
         // No valid certificate: refused at the handshake.
-        let refused = match raw::tls(addr, &impostor).await {
-            Err(_) => true,
-            Ok(stream) => {
-                let (mut r, _w) = tokio::io::split(stream);
-                let mut frame = Vec::new();
-                vigil_bus::read_frame(&mut r, &mut frame).await.is_err()
-            }
-        };
-        assert!(refused);
+        assert!(raw::handshake_refused(addr, &impostor).await);
     });
     for (reason, title) in [
         ("replayed", "replayed batch"),
@@ -593,6 +598,152 @@ fn forged_replayed_tampered_impostor_and_out_of_window_input_is_refused_counted_
         (5, vec![1, 2, 3, 4, 5])
     );
     assert_eq!(by_sequence(&core_dir, "bravo").1, 0);
+}
+
+/// Sends a batch of 5 events from `first` on `client` and expects it acknowledged as stored.
+async fn acknowledged(client: &mut raw::Client, first: u64) {
+    let batch = client.batch(first, 5, raw::now());
+    client.send(&batch).await;
+    match client.next().await {
+        Some(vigil_bus::CoreMessage::Ack(ack)) => assert_eq!(
+            (ack.first_sequence, ack.count, ack.status),
+            (first, 5, vigil_bus::AckStatus::Stored)
+        ),
+        other => panic!("expected an ack, got {other:?}"),
+    }
+}
+
+fn revoke(core_dir: &Path, name: &str) {
+    run_ok(
+        std::process::Command::new(exe())
+            .args(["ca", "revoke", "--dir"])
+            .arg(core_dir.join("ca"))
+            .arg(name),
+    );
+}
+
+#[test]
+fn revoking_a_certificate_ends_its_open_session_within_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let core_dir = dir.path().join("core");
+    let core = start_core(&core_dir, "");
+    let addr = bus_addr(&core);
+    let certs = dir.path().join("certs");
+    issue_sensor(&core_dir, "sierra", &certs);
+    issue_sensor(&core_dir, "tango", &certs);
+    let (sierra, tango) = (
+        raw::identity(&certs, "sierra"),
+        raw::identity(&certs, "tango"),
+    );
+    let rt = runtime();
+    rt.block_on(async {
+        // Two sessions of sierra (two paths), one of tango.
+        let mut s = raw::connect(addr, &sierra, "sierra").await;
+        let mut idle = raw::connect(addr, &sierra, "sierra").await;
+        let mut t = raw::connect(addr, &tango, "tango").await;
+        acknowledged(&mut s, 1).await;
+        acknowledged(&mut t, 1).await;
+
+        revoke(&core_dir, "sierra");
+        let revoked = Instant::now();
+        // A batch sent right after the revocation: never acknowledged, never stored.
+        let late = s.batch(6, 5, raw::now());
+        s.send(&late).await;
+        for (what, session) in [("sending", &mut s), ("idle", &mut idle)] {
+            let next = session.next().await;
+            let ended_after = revoked.elapsed();
+            eprintln!("revocation to the end of the {what} session: {ended_after:?}");
+            assert!(
+                next.is_none(),
+                "expected the {what} session to end, got {next:?}"
+            );
+            assert!(
+                ended_after < Duration::from_secs(5),
+                "the {what} session ended {ended_after:?} after the revocation"
+            );
+        }
+        // A reconnect is refused at the handshake.
+        assert!(raw::handshake_refused(addr, &sierra).await);
+        // The other sensor's session goes on.
+        acknowledged(&mut t, 6).await;
+    });
+    core.wait_for_metric("vigil_bus_sessions_revoked_total", 2.0, WAIT)
+        .unwrap();
+    core.wait_for_metric("vigil_bus_handshakes_refused_total", 1.0, WAIT)
+        .unwrap();
+    wait_alarm(&core_dir, "Bus: certificate revoked, session ended: sierra");
+    core.terminate().unwrap();
+    assert_eq!(
+        alarms(&core_dir)
+            .iter()
+            .filter(|a| a.name.contains("session ended"))
+            .count(),
+        1,
+        "one alarm for the revoked sensor, whatever its sessions"
+    );
+    let (map, total) = by_sequence(&core_dir, "sierra");
+    assert_eq!(
+        (total, map.keys().copied().collect::<Vec<_>>()),
+        (5, vec![1, 2, 3, 4, 5]),
+        "nothing sent after the revocation is stored"
+    );
+    assert_eq!(by_sequence(&core_dir, "tango").1, 10);
+}
+
+#[test]
+fn the_crl_watch_ends_an_idle_session_and_an_unusable_crl_keeps_the_last_good_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let core_dir = dir.path().join("core");
+    let core = start_core(&core_dir, "");
+    let addr = bus_addr(&core);
+    let certs = dir.path().join("certs");
+    issue_sensor(&core_dir, "sierra", &certs);
+    let sierra = raw::identity(&certs, "sierra");
+    let rt = runtime();
+    // Nothing reaches the core after the revocation: the watch alone notices it.
+    rt.block_on(async {
+        let mut idle = raw::connect(addr, &sierra, "sierra").await;
+        acknowledged(&mut idle, 1).await;
+        revoke(&core_dir, "sierra");
+        let revoked = Instant::now();
+        let next = idle.next().await;
+        let ended_after = revoked.elapsed();
+        eprintln!("revocation to the end of an idle session: {ended_after:?}");
+        assert!(next.is_none(), "expected the session to end, got {next:?}");
+        assert!(ended_after < Duration::from_secs(5), "{ended_after:?}");
+    });
+    assert_eq!(
+        core.metric_series("vigil_bus_crl_reloads_total{outcome=\"applied\"}")
+            .unwrap(),
+        1.0
+    );
+    let crl = core_dir.join("ca").join("crl.pem");
+    std::fs::write(
+        &crl,
+        "-----BEGIN X509 CRL-----\nbm90IGEgQ1JM\n-----END X509 CRL-----\n",
+    )
+    .unwrap();
+    core.wait_for_metric("vigil_bus_crl_reloads_total{outcome=\"failed\"}", 1.0, WAIT)
+        .unwrap();
+    assert!(rt.block_on(raw::handshake_refused(addr, &sierra)));
+    std::fs::remove_file(&crl).unwrap();
+    core.wait_for_metric("vigil_bus_crl_reloads_total{outcome=\"failed\"}", 2.0, WAIT)
+        .unwrap();
+    assert!(rt.block_on(raw::handshake_refused(addr, &sierra)));
+    // A valid CRL, but another CA's: it would revoke nothing.
+    let other_ca = dir.path().join("other-ca");
+    run_ok(
+        std::process::Command::new(exe())
+            .args(["ca", "init", "--dir"])
+            .arg(&other_ca),
+    );
+    std::fs::copy(other_ca.join("crl.pem"), &crl).unwrap();
+    core.wait_for_metric("vigil_bus_crl_reloads_total{outcome=\"failed\"}", 3.0, WAIT)
+        .unwrap();
+    assert!(rt.block_on(raw::handshake_refused(addr, &sierra)));
+    core.terminate().unwrap();
+    let log = std::fs::read_to_string(core_dir.join("server.log")).unwrap();
+    assert!(log.contains("the last good CRL stays in force"), "{log}");
 }
 
 #[test]

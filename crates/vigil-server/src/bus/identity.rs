@@ -4,14 +4,17 @@
 //! in `bus.ca_dir` (default `<data_dir>/ca`), creating it at the first start, and issues its own
 //! certificate from it into `<data_dir>/keys`; operators then issue sensor certificates with
 //! `vigil ca issue --dir <data_dir>/ca --sensor NAME`. The CA's revocation list is read again
-//! whenever the file changes, so a `vigil ca revoke` takes effect at the next connection.
+//! whenever the file changes (see [`super::revocation`]): a `vigil ca revoke` refuses the next
+//! connection and ends the open sessions of the certificate within seconds.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use anyhow::Context;
-use tracing::{info, warn};
+use rustls::pki_types::CertificateDer;
+use rustls::server::danger::ClientCertVerifier;
+use tracing::info;
 use vigil_ca::{Authority, Role, TlsIdentity};
 
 use crate::config::BusConfig;
@@ -76,26 +79,58 @@ pub fn identity_files(config: &BusConfig, data_dir: &Path) -> anyhow::Result<Ide
     })
 }
 
-/// The TLS server configuration, rebuilt when the revocation list changes.
+/// The TLS server configuration and the check of client certificates, both following the
+/// revocation list: [`ServerTls::check_crl`] reloads it when the file changed. A file that
+/// cannot be read or parsed keeps the last good list in force.
 pub struct ServerTls {
     files: IdentityFiles,
-    current: Mutex<(Option<SystemTime>, Arc<rustls::ServerConfig>)>,
     identity: TlsIdentity,
+    current: Mutex<Current>,
 }
 
-fn modified(path: &Option<PathBuf>) -> Option<SystemTime> {
-    path.as_ref()
-        .and_then(|p| std::fs::metadata(p).ok())
-        .and_then(|m| m.modified().ok())
+/// The revocation list in force, and the CRL file as last seen.
+struct Current {
+    /// The file's modification time and length when last looked at.
+    stat: Option<(SystemTime, u64)>,
+    /// Its content when last read (`None`: it could not be read).
+    content: Option<Vec<u8>>,
+    config: Arc<rustls::ServerConfig>,
+    verifier: Arc<dyn ClientCertVerifier>,
+}
+
+/// What [`ServerTls::check_crl`] found.
+#[derive(Debug)]
+pub enum CrlCheck {
+    /// No CRL file, or the same as last time.
+    Unchanged,
+    /// It changed and is in force now.
+    Reloaded,
+    /// It changed but cannot be read or is not a valid CRL of the CA: the last good one stays.
+    Failed(String),
+}
+
+fn stat(path: &Path) -> Option<(SystemTime, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
 }
 
 impl ServerTls {
     /// Loads the identity and builds the first configuration.
     pub fn load(files: IdentityFiles) -> anyhow::Result<ServerTls> {
         let identity = load_identity(&files)?;
-        let config = vigil_ca::server_config(&identity).context("cannot configure bus TLS")?;
+        let verifier =
+            vigil_ca::client_verifier(&identity).context("cannot check bus client certificates")?;
+        let config = vigil_ca::server_config_with(&identity, verifier.clone())
+            .context("cannot configure bus TLS")?;
+        let crl = files.crl.as_deref();
+        let current = Current {
+            stat: crl.and_then(stat),
+            content: crl.and_then(|p| std::fs::read(p).ok()),
+            config,
+            verifier,
+        };
         Ok(ServerTls {
-            current: Mutex::new((modified(&files.crl), config)),
+            current: Mutex::new(current),
             files,
             identity,
         })
@@ -106,25 +141,68 @@ impl ServerTls {
         &self.identity
     }
 
-    /// The configuration for the next connection (with the latest revocation list).
+    /// The configuration for the next connection (with the revocation list in force).
     pub fn config(&self) -> Arc<rustls::ServerConfig> {
-        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        let now = modified(&self.files.crl);
-        if now != current.0 {
-            match load_identity(&self.files)
-                .and_then(|id| vigil_ca::server_config(&id).map_err(anyhow::Error::from))
-            {
-                Ok(config) => {
-                    info!("bus certificate revocation list changed; reloaded");
-                    *current = (now, config);
-                }
-                Err(e) => {
-                    warn!(error = %format!("{e:#}"), "cannot reload the bus revocation list; keeping the previous one");
-                    current.0 = now;
-                }
-            }
+        self.lock().config.clone()
+    }
+
+    /// Whether the revocation list in force revokes the client certificate `chain`.
+    pub fn revoked(&self, chain: &[CertificateDer<'_>]) -> bool {
+        let verifier = self.lock().verifier.clone();
+        vigil_ca::is_revoked(&*verifier, chain)
+    }
+
+    /// Reloads the revocation list if its file changed: its modification time or length, or
+    /// with `thorough` also its content (read every time).
+    pub fn check_crl(&self, thorough: bool) -> CrlCheck {
+        let Some(path) = self.files.crl.as_deref() else {
+            return CrlCheck::Unchanged;
+        };
+        let mut current = self.lock();
+        let now = stat(path);
+        if !thorough && now == current.stat {
+            return CrlCheck::Unchanged;
         }
-        current.1.clone()
+        current.stat = now;
+        let read = std::fs::read(path);
+        if read.as_ref().ok() == current.content.as_ref() {
+            return CrlCheck::Unchanged;
+        }
+        current.content = read.as_ref().ok().cloned();
+        let rebuilt = read
+            .with_context(|| format!("cannot read {}", path.display()))
+            .and_then(|bytes| self.with_crl(path, &bytes));
+        match rebuilt {
+            Ok((config, verifier)) => {
+                current.config = config;
+                current.verifier = verifier;
+                CrlCheck::Reloaded
+            }
+            Err(e) => CrlCheck::Failed(format!("{e:#}")),
+        }
+    }
+
+    /// The configuration and verifier of this identity with the CRLs of `bytes`, read from `path`.
+    fn with_crl(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+    ) -> anyhow::Result<(Arc<rustls::ServerConfig>, Arc<dyn ClientCertVerifier>)> {
+        let id = TlsIdentity {
+            certs: self.identity.certs.clone(),
+            key: self.identity.key.clone_key(),
+            ca: self.identity.ca.clone(),
+            crls: vigil_ca::parse_crls(path, bytes)?,
+        };
+        let verifier = vigil_ca::client_verifier(&id)?;
+        Ok((
+            vigil_ca::server_config_with(&id, verifier.clone())?,
+            verifier,
+        ))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Current> {
+        self.current.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

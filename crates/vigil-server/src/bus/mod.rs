@@ -1,12 +1,13 @@
 //! The core's side of the signed event bus: the TLS listener and its sessions ([`session`]),
 //! the core's identity ([`identity`]), reports about the bus itself ([`report`]), the gap and
-//! silence monitor ([`monitor`]), downstream commands ([`commands`]) and the sequence book
-//! across restarts ([`state`]).
+//! silence monitor ([`monitor`]), downstream commands ([`commands`]), the sessions a
+//! revocation ends ([`revocation`]) and the sequence book across restarts ([`state`]).
 
 pub mod commands;
 pub mod identity;
 pub mod monitor;
 pub mod report;
+pub mod revocation;
 pub mod session;
 pub mod state;
 
@@ -31,7 +32,8 @@ struct SensorStatus {
     heartbeat: Option<HeartbeatBody>,
     /// The silent-sensor alarm raised and not yet ended by hearing from the sensor again.
     silent: Option<vigil_event::Alarm>,
-    /// It said goodbye: its silence is a stop, not an incident (until a new session).
+    /// It said goodbye, or its certificate was revoked: its silence is a stop, not an incident
+    /// (until a new session).
     stopped: bool,
 }
 
@@ -55,6 +57,8 @@ pub struct BusShared {
     pub reporter: report::Reporter,
     /// Open sessions and pending commands.
     pub commands: commands::Commands,
+    /// Open sessions and their certificates, ended when revoked.
+    pub sessions: revocation::OpenSessions,
     sensors: Mutex<HashMap<String, SensorStatus>>,
     connections: Arc<Semaphore>,
 }
@@ -80,6 +84,7 @@ impl BusShared {
             queue,
             metrics,
             commands: commands::Commands::default(),
+            sessions: revocation::OpenSessions::default(),
             sensors: Mutex::new(HashMap::new()),
             config,
         })
@@ -156,6 +161,15 @@ impl BusShared {
                     format!("said goodbye; last heartbeat: {counters}"),
                 )
                 .await;
+        }
+    }
+
+    /// `sensor`'s certificate was revoked: its silence from now on is expected (until a new
+    /// session, with a new certificate).
+    fn sensor_revoked(&self, sensor: &str) {
+        let mut sensors = self.sensors.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(status) = sensors.get_mut(sensor) {
+            status.stopped = true;
         }
     }
 

@@ -28,6 +28,8 @@ pub enum BusIncident {
     Rejected(vigil_bus::RejectReason),
     /// A TLS handshake failed: no certificate, one of another CA, revoked, expired.
     HandshakeRefused,
+    /// An open session ended because the CRL now revokes its certificate.
+    SessionRevoked,
     /// Sequence numbers missing past the gap timeout.
     EventLoss,
     /// No heartbeat past the silence timeout.
@@ -50,6 +52,7 @@ impl BusIncident {
             BusIncident::Rejected(R::OutOfWindow) => 5,
             BusIncident::Rejected(R::Protocol) => 6,
             BusIncident::HandshakeRefused => 10,
+            BusIncident::SessionRevoked => 11,
             BusIncident::EventLoss => 20,
             BusIncident::SensorSilent => 21,
             BusIncident::ClockSkew => 22,
@@ -68,6 +71,7 @@ impl BusIncident {
             BusIncident::Rejected(R::OutOfWindow) => "Bus: sequence outside the window",
             BusIncident::Rejected(R::Protocol) => "Bus: protocol violation",
             BusIncident::HandshakeRefused => "Bus: connection without a valid certificate",
+            BusIncident::SessionRevoked => "Bus: certificate revoked, session ended",
             BusIncident::EventLoss => "Bus: event loss",
             BusIncident::SensorSilent => "Bus: sensor silent",
             BusIncident::ClockSkew => "Bus: sensor clock skew",
@@ -75,8 +79,8 @@ impl BusIncident {
         }
     }
 
-    /// Attacks on the bus are priority 5; failures (loss, silence, skew) priority 4; a clean
-    /// stop priority 1.
+    /// Attacks on the bus are priority 5; failures (loss, silence, skew) and sessions ended by
+    /// a revocation priority 4; a clean stop priority 1.
     fn priority(self) -> u8 {
         match self {
             BusIncident::Rejected(_) | BusIncident::HandshakeRefused => 5,

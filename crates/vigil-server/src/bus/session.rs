@@ -7,7 +7,9 @@
 //! replay), the sequence window, and every event's encoding and number. A refusal is counted,
 //! raises an alarm, is answered with `Reject`, and ends the connection. Accepted batches go to
 //! the store writer; the `Ack` is sent once the writer says the batch is durable, in order, by a
-//! task of its own, so the session keeps reading meanwhile.
+//! task of its own, so the session keeps reading meanwhile. A session whose certificate gets
+//! revoked is ended ([`super::revocation`]): it stops reading and acknowledging at once, and its
+//! batches not yet being written are not stored.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -18,6 +20,7 @@ use tokio::io::{AsyncWrite, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_rustls::server::TlsStream;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 use vigil_bus::message::{BatchHeader, SignedKind, decode, encode, signing_message};
 use vigil_bus::{
@@ -52,6 +55,8 @@ struct Refusal(RejectReason, String);
 /// Runs one accepted TCP connection to its end.
 pub async fn run(shared: Arc<BusShared>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
+    // A certificate revoked a moment ago is refused at this handshake already.
+    shared.check_revocations(false).await;
     let acceptor = tokio_rustls::TlsAcceptor::from(shared.tls.config());
     let handshake = tokio::time::timeout(shared.config.handshake_timeout, acceptor.accept(stream));
     let tls = match handshake.await {
@@ -76,13 +81,13 @@ pub async fn run(shared: Arc<BusShared>, stream: TcpStream, peer: SocketAddr) {
             return;
         }
     };
-    let Some(cert) = tls
+    let chain: Vec<CertificateDer<'static>> = tls
         .get_ref()
         .1
         .peer_certificates()
-        .and_then(|c| c.first())
-        .map(|c| c.clone().into_owned())
-    else {
+        .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
+        .unwrap_or_default();
+    let Some(cert) = chain.first().cloned() else {
         shared.metrics.bus_handshakes_refused.increment(1);
         return;
     };
@@ -98,6 +103,7 @@ pub async fn run(shared: Arc<BusShared>, stream: TcpStream, peer: SocketAddr) {
     let mut session = Session {
         shared: shared.clone(),
         cert,
+        chain,
         name,
         peer: peer.ip(),
         id: random_session_id(),
@@ -120,6 +126,8 @@ fn random_session_id() -> [u8; 16] {
 struct Session {
     shared: Arc<BusShared>,
     cert: CertificateDer<'static>,
+    /// The client certificate chain, `cert` first.
+    chain: Vec<CertificateDer<'static>>,
     name: String,
     peer: IpAddr,
     id: [u8; 16],
@@ -137,7 +145,14 @@ impl Session {
         )
         .await;
         let (out, outgoing) = mpsc::unbounded_channel();
-        let writing = tokio::spawn(write_loop(writer, outgoing, self.shared.clone()));
+        // Cancelled when a revocation ends the session.
+        let ended = CancellationToken::new();
+        let writing = tokio::spawn(write_loop(
+            writer,
+            outgoing,
+            self.shared.clone(),
+            ended.clone(),
+        ));
         let result = match hello {
             Ok(Ok(())) => self.hello(&frame),
             _ => Err(Refusal(
@@ -157,8 +172,17 @@ impl Session {
                 })));
                 info!(sensor = %self.name, peer = %self.peer, stored_through, "bus session open");
                 let route = self.shared.commands.register(&self.name, out.clone());
+                let open = self.shared.sessions.open(
+                    &self.name,
+                    self.peer,
+                    self.chain.clone(),
+                    ended.clone(),
+                );
+                // The CRL may have been reloaded since this handshake.
+                self.shared.end_if_revoked(open).await;
                 self.shared.sensor_heard(&self.name, None, true).await;
-                let result = self.read_loop(&mut reader, &mut frame, &out).await;
+                let result = self.read_loop(&mut reader, &mut frame, &out, &ended).await;
+                self.shared.sessions.close(open);
                 self.shared.commands.unregister(&self.name, route);
                 result
             }
@@ -219,9 +243,15 @@ impl Session {
         reader: &mut Reader,
         frame: &mut Vec<u8>,
         out: &mpsc::UnboundedSender<Outgoing>,
+        ended: &CancellationToken,
     ) -> Result<(), Refusal> {
         loop {
-            match read_frame(reader, frame).await {
+            let read = tokio::select! {
+                biased;
+                () = ended.cancelled() => return Ok(()),
+                read = read_frame(reader, frame) => read,
+            };
+            match read {
                 Ok(()) => {}
                 Err(vigil_bus::FrameError::TooLarge(n)) => {
                     return Err(Refusal(
@@ -246,7 +276,14 @@ impl Session {
                     let count = events.len() as u64;
                     self.shared.metrics.bus_received.increment(count);
                     self.shared.sensor_heard(&self.name, None, false).await;
-                    let Ok(durable) = self.shared.queue.push_acknowledged(events).await else {
+                    // Nothing is stored for a certificate revoked since the last look.
+                    self.shared.check_revocations(false).await;
+                    let pushed = tokio::select! {
+                        biased;
+                        () = ended.cancelled() => return Ok(()),
+                        pushed = self.shared.queue.push_acknowledged(events, ended.clone()) => pushed,
+                    };
+                    let Ok(durable) = pushed else {
                         // The core is stopping: unacknowledged, the batch is sent again.
                         return Ok(());
                     };
@@ -421,13 +458,21 @@ impl Session {
     }
 }
 
-/// Sends messages and, once each batch is durable, its `Ack`, in order.
+/// Sends messages and, once each batch is durable, its `Ack`, in order; nothing more once
+/// `ended` (the session's certificate was revoked).
 async fn write_loop<W: AsyncWrite + Unpin>(
     mut writer: W,
     mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
     shared: Arc<BusShared>,
+    ended: CancellationToken,
 ) {
-    while let Some(item) = outgoing.recv().await {
+    loop {
+        let item = tokio::select! {
+            biased;
+            () = ended.cancelled() => break,
+            item = outgoing.recv() => item,
+        };
+        let Some(item) = item else { break };
         let message = match item {
             Outgoing::Message(message) => message,
             Outgoing::Ack {
@@ -436,7 +481,12 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 durable,
             } => {
                 let started = Instant::now();
-                let Ok(durable) = durable.await else {
+                let durable = tokio::select! {
+                    biased;
+                    () = ended.cancelled() => break,
+                    durable = durable => durable,
+                };
+                let Ok(durable) = durable else {
                     warn!(
                         first,
                         count,
