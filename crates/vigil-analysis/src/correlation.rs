@@ -152,6 +152,17 @@ impl Setup {
         config: &CorrelationConfig,
         taxonomy: Arc<vigil_correlate::Taxonomy>,
     ) -> anyhow::Result<Setup> {
+        for (paths, what) in [
+            (config.directives.as_slice(), "directive file"),
+            (config.assets.as_slice(), "asset inventory"),
+            (config.policies.as_slice(), "policy file"),
+            (config.inventory.as_slice(), "host inventory"),
+            (config.references.as_slice(), "plugin reference file"),
+        ] {
+            for path in paths {
+                crate::trust::refuse_world_writable(path, what)?;
+            }
+        }
         let assets = match &config.assets {
             Some(path) => load_assets(path)?,
             None => Assets::default(),

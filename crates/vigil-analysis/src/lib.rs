@@ -7,11 +7,13 @@
 //! * [`correlation`]: loading directives, assets, policies and cross-correlation data
 //!   ([`correlation::Setup`]), and saving and recovering the engine's state.
 //! * [`config`]: what the configuration file says about all of it.
+//! * [`trust`]: rule, plugin and program files nobody else may write.
 
 pub mod analysis;
 pub mod config;
 pub mod correlation;
 pub mod enrich;
+pub mod trust;
 
 use std::path::PathBuf;
 
@@ -22,6 +24,7 @@ use vigil_plugins::sid_table::SidTable;
 pub fn load_sid_tables(paths: &[PathBuf]) -> anyhow::Result<SidTable> {
     let mut sids = SidTable::new();
     for path in paths {
+        trust::refuse_world_writable(path, "sid table")?;
         let report = sids
             .load_path(path)
             .map_err(|e| anyhow::anyhow!("plugin sid table: {e}"))?;

@@ -161,8 +161,7 @@ pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Re
     let secret_key =
         vigil_keys::load_or_create_key(&data_dir.join("keys").join("secret-fingerprint.key"))?;
     let sensor_id = sensor_id(&config)?;
-    let (plugins, warnings) =
-        plugins::load(&config.plugins).map_err(|e| anyhow::anyhow!("plugins: {e}"))?;
+    let (plugins, warnings) = plugins::load(&config.plugins)?;
     for w in &warnings {
         warn!("plugin: {w}");
     }

@@ -27,18 +27,28 @@ pub const BUILTIN: [(&str, &str); 4] = [
     ),
 ];
 
-/// Loads the configured plugin files, then the built-in ones when `builtin` is on.
-pub fn load(config: &PluginsConfig) -> Result<(Vec<Plugin>, Vec<Warning>), CfgError> {
+/// Loads the configured plugin files, then the built-in ones when `builtin` is on. Plugin
+/// files (and the agent configuration) any user may write are refused.
+pub fn load(config: &PluginsConfig) -> anyhow::Result<(Vec<Plugin>, Vec<Warning>)> {
+    for path in &config.cfg {
+        vigil_analysis::trust::refuse_world_writable(path, "plugin file")?;
+    }
+    if let Some(dir) = &config.agent_config {
+        vigil_analysis::trust::refuse_world_writable(dir, "agent configuration")?;
+    }
+    let named = |e: CfgError| anyhow::anyhow!("plugins: {e}");
     let (mut plugins, mut warnings) =
-        vigil_plugins::cfg::load_plugins(&config.cfg, config.agent_config.as_deref())?;
+        vigil_plugins::cfg::load_plugins(&config.cfg, config.agent_config.as_deref())
+            .map_err(named)?;
     if config.builtin {
         let settings = match &config.agent_config {
-            Some(dir) => AgentSettings::load(dir)?,
+            Some(dir) => AgentSettings::load(dir).map_err(named)?,
             None => AgentSettings::default(),
         };
         for (name, text) in BUILTIN {
             let (mut plugin, w) =
-                Plugin::from_text(&format!("builtin:{name}.cfg"), text, &settings)?;
+                Plugin::from_text(&format!("builtin:{name}.cfg"), text, &settings)
+                    .map_err(named)?;
             plugin.name = name.to_string();
             plugins.push(plugin);
             warnings.extend(w);

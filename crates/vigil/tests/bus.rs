@@ -1223,3 +1223,61 @@ fn an_edge_stopped_cleanly_says_goodbye_and_raises_no_silence_alarm() {
         .collect();
     assert_eq!(calm_alarms, Vec::<String>::new());
 }
+
+/// A response script that hangs is killed after its timeout, and while it runs the edge keeps
+/// forwarding and sending heartbeats: the core stores its events at once and raises no false
+/// "sensor silent" alarm.
+#[test]
+fn a_slow_response_is_killed_after_its_timeout_and_never_holds_up_forwarding() {
+    let dir = tempfile::tempdir().unwrap();
+    let core_dir = dir.path().join("core");
+    let core = start_core(&core_dir, "silence_timeout = \"2s\"");
+    let addr = bus_addr(&core);
+    let edge_dir = dir.path().join("edge");
+    issue_sensor(&core_dir, "echo", &edge_dir.join("bus"));
+    let responses = "[[response]]\nname = \"hang\"\nprogram = \"/bin/sleep\"\nallowed_args = \"[0-9]{1,3}\"\ntimeout = \"4s\"\n";
+    let edge = EdgeProcess::start(
+        &exe(),
+        &edge_dir,
+        &edge_config(&edge_dir, "echo", &[addr], responses),
+    )
+    .unwrap();
+    send(&edge, 0..5);
+    wait_stored(&core_dir, "echo", 5);
+    let admin = core.info.metrics.unwrap();
+    let began = Instant::now();
+    let asking = std::thread::spawn(move || {
+        let body = serde_json::json!({
+            "sensor": "echo",
+            "action": {"RunResponse": {"name": "hang", "args": ["600"]}}
+        })
+        .to_string();
+        vigil::process::http_post_body(admin, "/api/v1/commands", &body).unwrap()
+    });
+    // While the script hangs, events still flow.
+    send(&edge, 5..10);
+    wait_stored(&core_dir, "echo", 10);
+    let stored_after = began.elapsed();
+    let (status, answer) = asking.join().unwrap();
+    let answered_after = began.elapsed();
+    assert!(
+        stored_after < Duration::from_secs(3) && stored_after < answered_after,
+        "stored after {stored_after:?}, answered after {answered_after:?}"
+    );
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["ok"], false, "{answer}");
+    assert_eq!(answer["detail"], "killed after 4s", "{answer}");
+    assert!(
+        !alarms(&core_dir)
+            .iter()
+            .any(|a| a.name.contains("sensor silent")),
+        "{:?}",
+        alarms(&core_dir)
+            .iter()
+            .map(|a| &a.name)
+            .collect::<Vec<_>>()
+    );
+    edge.terminate().unwrap();
+    core.terminate().unwrap();
+}

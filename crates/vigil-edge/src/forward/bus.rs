@@ -395,6 +395,7 @@ async fn drive(
     let mut in_flight: BTreeMap<u64, u64> = BTreeMap::new();
     let mut cursor = 0u64;
     let mut heartbeat = tokio::time::interval(target.heartbeat);
+    let (done, mut results) = mpsc::unbounded_channel::<CommandResultBody>();
     loop {
         // Created before reading the spool, so an append after the read still wakes us.
         let appended = shared.appended.notified();
@@ -422,8 +423,9 @@ async fn drive(
         tokio::select! {
             () = &mut appended => {}
             message = incoming.recv() => {
-                handle(shared, core_cert, writer, &mut in_flight, message).await?;
+                handle(shared, core_cert, &mut in_flight, &done, message).await?;
             }
+            Some(result) = results.recv() => send_command_result(shared, writer, result).await?,
             _ = heartbeat.tick() => send_heartbeat(shared, welcome, writer).await?,
             () = stop.cancelled() => return send_goodbye(shared, welcome, writer).await,
             // A standby path becomes active when another one drops.
@@ -501,8 +503,8 @@ async fn send_goodbye(
 async fn handle(
     shared: &Arc<Shared>,
     core_cert: &CertificateDer<'static>,
-    writer: &mut tokio::io::WriteHalf<Tls>,
     in_flight: &mut BTreeMap<u64, u64>,
+    done: &mpsc::UnboundedSender<CommandResultBody>,
     message: Option<anyhow::Result<CoreMessage>>,
 ) -> anyhow::Result<()> {
     let message = match message {
@@ -543,16 +545,29 @@ async fn handle(
         }
         CoreMessage::Welcome(_) => anyhow::bail!("a second Welcome"),
         CoreMessage::Command(signed) => {
-            let result = command(shared, core_cert, &signed).await;
-            info!(id = %result.id, ok = result.ok, detail = %result.detail, "command done");
-            let message = EdgeMessage::CommandResult(sign(
-                shared,
-                SignedKind::CommandResult,
-                encode(&result),
-            ));
-            write_frame(writer, &encode(&message)).await?;
+            // Carried out in a task of its own: a slow response script never holds up batches,
+            // acknowledgements or heartbeats; its result is sent when it is done.
+            let (shared, cert, done) = (shared.clone(), core_cert.clone(), done.clone());
+            tokio::spawn(async move {
+                let result = command(&shared, &cert, &signed).await;
+                // The connection may have ended meanwhile: the core's request then times out.
+                let _ = done.send(result);
+            });
         }
     }
+    Ok(())
+}
+
+/// Signs and sends the result of a command carried out.
+async fn send_command_result(
+    shared: &Shared,
+    writer: &mut tokio::io::WriteHalf<Tls>,
+    result: CommandResultBody,
+) -> anyhow::Result<()> {
+    info!(id = %result.id, ok = result.ok, detail = %result.detail, "command done");
+    let message =
+        EdgeMessage::CommandResult(sign(shared, SignedKind::CommandResult, encode(&result)));
+    write_frame(writer, &encode(&message)).await?;
     Ok(())
 }
 
