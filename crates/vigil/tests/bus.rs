@@ -665,11 +665,9 @@ fn signed_commands_reach_the_edge_and_their_results_come_back() {
     .unwrap();
     send(&edge, 0..10);
     wait_stored(&core_dir, "delta", 10);
-    let admin = core.info.metrics.unwrap();
     let ask = |action: serde_json::Value| {
         let body = serde_json::json!({ "sensor": "delta", "action": action }).to_string();
-        let (status, text) =
-            vigil::process::http_post_body(admin, "/api/v1/commands", &body).unwrap();
+        let (status, text) = core.admin_post("/api/v1/commands", &body).unwrap();
         (
             status,
             serde_json::from_str::<serde_json::Value>(&text).unwrap(),
@@ -701,7 +699,7 @@ fn signed_commands_reach_the_edge_and_their_results_come_back() {
     wait_stored(&core_dir, "delta", 11);
     let (status, _) = {
         let body = serde_json::json!({ "sensor": "nobody", "action": {"SetVerbosity": {"source": "tcp", "verbose": true}} }).to_string();
-        vigil::process::http_post_body(admin, "/api/v1/commands", &body).unwrap()
+        core.admin_post("/api/v1/commands", &body).unwrap()
     };
     assert_eq!(status, 504);
     edge.terminate().unwrap();
