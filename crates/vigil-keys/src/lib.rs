@@ -1,6 +1,7 @@
-//! Secrets kept in a data directory (the core's or an edge's), readable by their owner only.
+//! Secrets kept in a data directory (the core's or an edge's), readable by their owner only:
+//! keys, and the core's admin bearer token.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
@@ -21,47 +22,110 @@ pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
 /// directory (mode 0700) if that does not exist; an existing directory is left as it is (it may
 /// be shared, such as `/etc/vigil`). Refuses a key file that others can read.
 pub fn load_or_create_key(path: &Path) -> anyhow::Result<[u8; 32]> {
+    if let Some(bytes) = read_private(path)? {
+        return bytes.try_into().map_err(|b: Vec<u8>| {
+            anyhow::anyhow!(
+                "{} holds {} bytes; a key is 32 bytes",
+                path.display(),
+                b.len()
+            )
+        });
+    }
+    let key = random_32()?;
+    create_private(path, &key)?;
+    Ok(key)
+}
+
+/// Shortest token [`load_or_create_token`] accepts.
+pub const MIN_TOKEN_CHARS: usize = 32;
+
+/// Loads the bearer token at `path` (text: printable ASCII without spaces, at least
+/// [`MIN_TOKEN_CHARS`] characters, surrounding white space ignored), creating it the first time
+/// as 32 random bytes in 64 hex digits and a newline, mode 0600, like [`load_or_create_key`].
+/// Refuses a token file that others can read.
+pub fn load_or_create_token(path: &Path) -> anyhow::Result<String> {
+    if let Some(bytes) = read_private(path)? {
+        let token = std::str::from_utf8(&bytes).map(str::trim).unwrap_or("");
+        if token.len() < MIN_TOKEN_CHARS || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            bail!(
+                "{} holds no valid token (at least {MIN_TOKEN_CHARS} printable ASCII characters without spaces); delete it to have a new one created",
+                path.display()
+            );
+        }
+        return Ok(token.to_owned());
+    }
+    let token: String = random_32()?.iter().map(|b| format!("{b:02x}")).collect();
+    create_private(path, format!("{token}\n").as_bytes())?;
+    Ok(token)
+}
+
+/// Reads the bearer token at `path` for a client (surrounding white space removed). The error
+/// names the file; a permission error means the caller is not the user the server runs as.
+pub fn read_token(path: &Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read the token {} (run this as the user the server runs as)",
+            path.display()
+        )
+    })?;
+    let token = text.trim();
+    if token.is_empty() {
+        bail!("the token file {} is empty", path.display());
+    }
+    Ok(token.to_owned())
+}
+
+fn random_32() -> anyhow::Result<[u8; 32]> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("no randomness for a new secret: {e}"))?;
+    Ok(bytes)
+}
+
+/// The contents of the secret file `path`, `None` if it does not exist; an error if group or
+/// others may read it.
+fn read_private(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let mode = file
+        .metadata()
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        bail!(
+            "{} is readable by other users (mode {:o}); run chmod 600 on it",
+            path.display(),
+            mode & 0o777
+        );
+    }
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Some(bytes))
+}
+
+/// Creates the secret file `path` (mode 0600, never replacing one) holding `contents`, and its
+/// directory (mode 0700) if that does not exist.
+fn create_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     if let Some(parent) = path.parent()
         && !parent.as_os_str().is_empty()
         && !parent.exists()
     {
         private_dir(parent)?;
     }
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            let mode = std::fs::metadata(path)?.permissions().mode();
-            if mode & 0o077 != 0 {
-                bail!(
-                    "{} is readable by other users (mode {:o}); run chmod 600 on it",
-                    path.display(),
-                    mode & 0o777
-                );
-            }
-            bytes.try_into().map_err(|b: Vec<u8>| {
-                anyhow::anyhow!(
-                    "{} holds {} bytes; a key is 32 bytes",
-                    path.display(),
-                    b.len()
-                )
-            })
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut key = [0u8; 32];
-            getrandom::fill(&mut key)
-                .map_err(|e| anyhow::anyhow!("no randomness for a new key: {e}"))?;
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
-            file.write_all(&key)
-                .and_then(|()| file.sync_all())
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            Ok(key)
-        }
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(contents)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 #[cfg(test)]
@@ -101,6 +165,33 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("readable by other users")
+        );
+    }
+
+    #[test]
+    fn a_token_is_created_once_private_and_refused_when_others_can_read_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("admin.token");
+        let token = load_or_create_token(&path).unwrap();
+        assert_eq!(token.len(), 64);
+        assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(load_or_create_token(&path).unwrap(), token);
+        assert_eq!(read_token(&path).unwrap(), token);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let err = load_or_create_token(&path).unwrap_err().to_string();
+        assert!(err.contains("readable by other users"), "{err}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::write(&path, "short\n").unwrap();
+        let err = load_or_create_token(&path).unwrap_err().to_string();
+        assert!(err.contains("no valid token"), "{err}");
+        let err = read_token(&dir.path().join("none")).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("run this as the user"),
+            "{err:#}"
         );
     }
 }

@@ -138,14 +138,17 @@ pub struct StoreConfig {
     pub queue_events: usize,
 }
 
-/// The Prometheus endpoint.
+/// The admin endpoint: Prometheus `/metrics`, `/healthz` and the token-protected admin API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsConfig {
-    /// Whether to serve `/metrics` at all.
+    /// Whether to serve the admin endpoint at all.
     pub enabled: bool,
-    /// Address to serve `/metrics` and `/healthz` on (loopback by default).
+    /// Address to serve it on (loopback by default).
     pub listen: SocketAddr,
+    /// Allow a non-loopback `listen` (plain HTTP: the bearer token and metrics cross the
+    /// network in clear).
+    pub allow_remote: bool,
 }
 
 impl Default for Config {
@@ -217,6 +220,7 @@ impl Default for MetricsConfig {
         MetricsConfig {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+            allow_remote: false,
         }
     }
 }
@@ -248,6 +252,13 @@ impl Config {
             return Err(format!(
                 "agent.listen = {}: the OSSIM agent protocol is unauthenticated plaintext; listen on loopback (behind a TLS tunnel such as stunnel for remote agents), or set agent.allow_remote = true to accept the risk",
                 self.agent.listen
+            ));
+        }
+        let m = &self.metrics;
+        if m.enabled && !m.listen.ip().is_loopback() && !m.allow_remote {
+            return Err(format!(
+                "metrics.listen = {}: the admin endpoint is plain HTTP (its bearer token would cross the network in clear); listen on loopback, or set metrics.allow_remote = true to accept the risk",
+                m.listen
             ));
         }
         let b = &self.bus;
@@ -338,5 +349,15 @@ mod tests {
             Config::parse("[[agent.sensors]]\nname = \"a\"\n[[agent.sensors]]\nname = \"a\"\n")
                 .unwrap_err();
         assert!(err.contains("used twice"), "{err}");
+    }
+
+    #[test]
+    fn a_remote_admin_endpoint_needs_allow_remote() {
+        let err = Config::parse("[metrics]\nlisten = \"0.0.0.0:9464\"\n").unwrap_err();
+        assert!(err.contains("metrics.allow_remote"), "{err}");
+        let config =
+            Config::parse("[metrics]\nlisten = \"0.0.0.0:9464\"\nallow_remote = true\n").unwrap();
+        assert!(config.metrics.allow_remote);
+        Config::parse("[metrics]\nlisten = \"[::1]:9464\"\n").unwrap();
     }
 }

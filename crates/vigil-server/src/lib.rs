@@ -39,6 +39,10 @@ pub use vigil_analysis::load_sid_tables;
 /// (useful when a port is configured as 0).
 pub const RUNTIME_FILE: &str = "server.json";
 
+/// File in the data directory holding the admin API's bearer token (mode 0600, created at the
+/// first start; see [`admin`]).
+pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+
 /// Contents of [`RUNTIME_FILE`].
 #[derive(Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct RuntimeInfo {
@@ -76,6 +80,13 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
     }
     let data_dir = &config.data_dir;
     vigil_keys::private_dir(data_dir)?;
+    let admin_token = vigil_keys::load_or_create_token(&data_dir.join(ADMIN_TOKEN_FILE))?;
+    if config.metrics.enabled && !config.metrics.listen.ip().is_loopback() {
+        warn!(
+            listen = %config.metrics.listen,
+            "the admin endpoint listens beyond loopback (metrics.allow_remote): plain HTTP, so its bearer token and metrics cross the network in clear"
+        );
+    }
     let secret_key =
         vigil_keys::load_or_create_key(&data_dir.join("keys").join("secret-fingerprint.key"))?;
     let sids = Arc::new(load_sid_tables(&config.plugins.sid_tables)?);
@@ -217,6 +228,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
             prometheus,
             reloads.clone(),
             bus_shared.clone(),
+            admin::AdminGuard::new(&admin_token, metrics.clone()),
             shutdown.clone(),
         )));
     }

@@ -77,8 +77,13 @@ pub struct Metrics {
     /// `vigil_reloads_total{outcome="refused"}`: reloads refused (the running rules stay).
     pub reloads_refused: Counter,
     bus_rejected: Vec<(vigil_bus::RejectReason, Counter)>,
+    admin_refused: Vec<(&'static str, Counter)>,
     bus_alerts: Vec<(&'static str, Counter)>,
 }
+
+/// Why the admin endpoint refused a request, by metric label.
+pub const ADMIN_REFUSAL_REASONS: [&str; 4] =
+    ["missing_token", "bad_token", "cross_origin", "content_type"];
 
 /// Kinds of bus alarms, by metric label.
 pub const BUS_ALERT_KINDS: [&str; 3] = ["event_loss", "sensor_silent", "clock_skew"];
@@ -178,6 +183,10 @@ impl Metrics {
             "vigil_reloads_total",
             "Reloads of the correlation rules, applied or refused (the running rules stay)"
         );
+        describe_counter!(
+            "vigil_admin_refused_total",
+            "Requests the admin API refused, by reason: missing_token, bad_token (401), cross_origin (403), content_type (415)"
+        );
         let reload = |outcome: &'static str| {
             let c = counter!("vigil_reloads_total", "outcome" => outcome);
             c.absolute(0);
@@ -208,6 +217,14 @@ impl Metrics {
                 .iter()
                 .map(|&r| {
                     let c = counter!("vigil_bus_rejected_total", "reason" => r.label());
+                    c.absolute(0);
+                    (r, c)
+                })
+                .collect(),
+            admin_refused: ADMIN_REFUSAL_REASONS
+                .iter()
+                .map(|&r| {
+                    let c = counter!("vigil_admin_refused_total", "reason" => r);
                     c.absolute(0);
                     (r, c)
                 })
@@ -253,6 +270,13 @@ impl Metrics {
     /// Counts one refused bus input.
     pub fn bus_reject(&self, reason: vigil_bus::RejectReason) {
         if let Some((_, counter)) = self.bus_rejected.iter().find(|(r, _)| *r == reason) {
+            counter.increment(1);
+        }
+    }
+
+    /// Counts one admin request refused for a reason of [`ADMIN_REFUSAL_REASONS`].
+    pub fn admin_refuse(&self, reason: &str) {
+        if let Some((_, counter)) = self.admin_refused.iter().find(|(r, _)| *r == reason) {
             counter.increment(1);
         }
     }

@@ -1,5 +1,5 @@
-//! `vigil ca` (the bus's private CA) and `vigil command` (a signed command to an edge, through
-//! the core's local admin endpoint).
+//! `vigil ca` (the bus's private CA), and the clients of the core's local admin endpoint:
+//! `vigil command` (a signed command to an edge) and `vigil reload` (the correlation rules).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -144,9 +144,11 @@ pub enum EdgeAction {
     },
 }
 
-/// Sends a command to `sensor` through the core's admin endpoint and prints the edge's answer.
+/// Sends a command to `sensor` through the core's admin endpoint (with the bearer `token`) and
+/// prints the edge's answer.
 pub fn command(
     admin: SocketAddr,
+    token: &str,
     sensor: &str,
     action: EdgeAction,
     out: &mut impl std::io::Write,
@@ -159,15 +161,41 @@ pub fn command(
         EdgeAction::Run { name, args } => vigil_bus::CommandAction::RunResponse { name, args },
     };
     let body = serde_json::json!({ "sensor": sensor, "action": action });
-    let (_, answer) = crate::process::http_post_body(admin, "/api/v1/commands", &body.to_string())
-        .with_context(|| format!("cannot reach the core's admin endpoint {admin}"))?;
-    writeln!(out, "{answer}")?;
-    let ok = serde_json::from_str::<serde_json::Value>(&answer)
-        .ok()
-        .and_then(|v| v.get("ok").and_then(serde_json::Value::as_bool))
+    let answer = admin_call(admin, token, "/api/v1/commands", &body.to_string(), out)?;
+    let ok = answer
+        .get("ok")
+        .and_then(serde_json::Value::as_bool)
         .unwrap_or(false);
     if !ok {
         anyhow::bail!("the command was not carried out");
     }
     Ok(())
+}
+
+/// Reloads the correlation rules through the core's admin endpoint and prints its report.
+pub fn reload(admin: SocketAddr, token: &str, out: &mut impl std::io::Write) -> anyhow::Result<()> {
+    admin_call(admin, token, "/api/v1/reload", "", out).map(drop)
+}
+
+/// POSTs `body` to `path`, prints the answer, and returns it when the status is 200.
+fn admin_call(
+    admin: SocketAddr,
+    token: &str,
+    path: &str,
+    body: &str,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<serde_json::Value> {
+    let (status, answer) = crate::process::admin_post(admin, token, path, body)
+        .with_context(|| format!("cannot reach the core's admin endpoint {admin}"))?;
+    writeln!(out, "{answer}")?;
+    let answer = serde_json::from_str::<serde_json::Value>(&answer).unwrap_or_default();
+    if status != 200 {
+        let why = answer
+            .get("detail")
+            .or_else(|| answer.get("error"))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("no detail");
+        anyhow::bail!("the core answered {path} with status {status}: {why}");
+    }
+    Ok(answer)
 }

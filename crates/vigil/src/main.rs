@@ -43,16 +43,42 @@ enum Commands {
     Ca(vigil::ca_command::CaCommand),
     /// Send a signed command to a connected edge through the core's admin endpoint.
     Command(CommandArgs),
+    /// Reload the running core's correlation rules through its admin endpoint.
+    Reload(AdminArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
 }
 
+/// How to reach the core's admin API: its address, and the data directory holding its token
+/// (readable by the user the server runs as only).
+#[derive(clap::Args)]
+struct AdminArgs {
+    /// The core's admin endpoint (default: metrics.listen of --config, else 127.0.0.1:9464).
+    #[arg(long, value_name = "ADDR")]
+    admin: Option<std::net::SocketAddr>,
+    /// The core's data directory, whose admin.token authorises the request (default: data_dir
+    /// of --config, else ./vigil-data).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// The core's configuration file, for its metrics.listen and data_dir.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+impl AdminArgs {
+    /// The admin endpoint's address and the bearer token.
+    fn resolve(self) -> anyhow::Result<(std::net::SocketAddr, String)> {
+        let config = load_config(self.config.as_ref())?;
+        let token = vigil::process::admin_token(&self.data_dir.unwrap_or(config.data_dir))?;
+        Ok((self.admin.unwrap_or(config.metrics.listen), token))
+    }
+}
+
 #[derive(Parser)]
 struct CommandArgs {
-    /// The core's admin endpoint (`metrics.listen`).
-    #[arg(long, default_value = "127.0.0.1:9464")]
-    admin: std::net::SocketAddr,
+    #[command(flatten)]
+    admin: AdminArgs,
     /// The sensor (edge) name.
     #[arg(long)]
     sensor: String,
@@ -532,12 +558,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Commands::Ca(command) => vigil::ca_command::run(command, &mut std::io::stdout()),
-        Commands::Command(args) => vigil::ca_command::command(
-            args.admin,
-            &args.sensor,
-            args.action,
-            &mut std::io::stdout(),
-        ),
+        Commands::Command(args) => {
+            let (admin, token) = args.admin.resolve()?;
+            vigil::ca_command::command(
+                admin,
+                &token,
+                &args.sensor,
+                args.action,
+                &mut std::io::stdout(),
+            )
+        }
+        Commands::Reload(args) => {
+            let (admin, token) = args.resolve()?;
+            vigil::ca_command::reload(admin, &token, &mut std::io::stdout())
+        }
         Commands::Bench(BenchCommand::Correlate {
             directives,
             events,

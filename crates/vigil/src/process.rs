@@ -252,6 +252,21 @@ impl<R: Runtime> Drop for VigilProcess<R> {
 }
 
 impl ServerProcess {
+    /// The bound admin endpoint address (`metrics.listen`).
+    pub fn admin_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.info.metrics.context("admin endpoint disabled")
+    }
+
+    /// [`admin_post`] to this server, with the token from its data directory.
+    pub fn admin_post(&self, path: &str, body: &str) -> anyhow::Result<(u16, String)> {
+        admin_post(
+            self.admin_addr()?,
+            &admin_token(&self.data_dir)?,
+            path,
+            body,
+        )
+    }
+
     /// The bound agent protocol address.
     pub fn agent_addr(&self) -> anyhow::Result<SocketAddr> {
         self.info.agent.context("agent listener disabled")
@@ -304,20 +319,54 @@ pub fn peak_rss_kib_of(pid: u32) -> anyhow::Result<u64> {
         .context("no VmHWM in /proc status")
 }
 
-/// A minimal HTTP/1.0 POST without a body on loopback, returning the status code and body.
-pub fn http_post(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
-    http_post_body(addr, path, "")
+/// The admin API's bearer token, read from the server's data directory `data_dir`
+/// ([`vigil_server::ADMIN_TOKEN_FILE`], readable by the service user only).
+pub fn admin_token(data_dir: &Path) -> anyhow::Result<String> {
+    vigil_keys::read_token(&data_dir.join(vigil_server::ADMIN_TOKEN_FILE))
 }
 
-/// A minimal HTTP/1.0 POST of a JSON `body` on loopback, returning the status and the body.
-pub fn http_post_body(addr: SocketAddr, path: &str, body: &str) -> anyhow::Result<(u16, String)> {
+/// A POST of the JSON `body` (may be empty) to the admin API at `addr` with the bearer `token`,
+/// returning the status and the body.
+pub fn admin_post(
+    addr: SocketAddr,
+    token: &str,
+    path: &str,
+    body: &str,
+) -> anyhow::Result<(u16, String)> {
+    http_request(
+        addr,
+        "POST",
+        path,
+        &[
+            "Content-Type: application/json",
+            &format!("Authorization: Bearer {token}"),
+        ],
+        body,
+    )
+}
+
+/// A minimal HTTP/1.0 request: `method path` with `headers` (each `Name: value`) and `body`,
+/// returning the status code and the response body.
+pub fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+    body: &str,
+) -> anyhow::Result<(u16, String)> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(40)))?;
-    write!(
-        stream,
-        "POST {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )?;
+    let mut request = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n");
+    for header in headers {
+        request.push_str(header);
+        request.push_str("\r\n");
+    }
+    if !body.is_empty() || method == "POST" {
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes())?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     let (head, body) = response
@@ -331,20 +380,13 @@ pub fn http_post_body(addr: SocketAddr, path: &str, body: &str) -> anyhow::Resul
     Ok((status, body.to_string()))
 }
 
-/// A minimal HTTP/1.0 GET on loopback, returning the body.
+/// A minimal HTTP/1.0 GET, returning the body of a 200 answer.
 pub fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<String> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .context("malformed HTTP response")?;
-    if !head.starts_with("HTTP/1.0 200") && !head.starts_with("HTTP/1.1 200") {
-        bail!("GET {path}: {}", head.lines().next().unwrap_or_default());
+    let (status, body) = http_request(addr, "GET", path, &[], "")?;
+    if status != 200 {
+        bail!("GET {path}: status {status}: {body}");
     }
-    Ok(body.to_string())
+    Ok(body)
 }
 
 /// Sums every series of metric `name` in a Prometheus text exposition.

@@ -816,11 +816,9 @@ fn signed_commands_reach_the_edge_and_their_results_come_back() {
     .unwrap();
     send(&edge, 0..10);
     wait_stored(&core_dir, "delta", 10);
-    let admin = core.info.metrics.unwrap();
     let ask = |action: serde_json::Value| {
         let body = serde_json::json!({ "sensor": "delta", "action": action }).to_string();
-        let (status, text) =
-            vigil::process::http_post_body(admin, "/api/v1/commands", &body).unwrap();
+        let (status, text) = core.admin_post("/api/v1/commands", &body).unwrap();
         (
             status,
             serde_json::from_str::<serde_json::Value>(&text).unwrap(),
@@ -852,7 +850,7 @@ fn signed_commands_reach_the_edge_and_their_results_come_back() {
     wait_stored(&core_dir, "delta", 11);
     let (status, _) = {
         let body = serde_json::json!({ "sensor": "nobody", "action": {"SetVerbosity": {"source": "tcp", "verbose": true}} }).to_string();
-        vigil::process::http_post_body(admin, "/api/v1/commands", &body).unwrap()
+        core.admin_post("/api/v1/commands", &body).unwrap()
     };
     assert_eq!(status, 504);
     edge.terminate().unwrap();
@@ -1245,6 +1243,7 @@ fn a_slow_response_is_killed_after_its_timeout_and_never_holds_up_forwarding() {
     send(&edge, 0..5);
     wait_stored(&core_dir, "echo", 5);
     let admin = core.info.metrics.unwrap();
+    let token = vigil::process::admin_token(&core_dir).unwrap();
     let began = Instant::now();
     let asking = std::thread::spawn(move || {
         let body = serde_json::json!({
@@ -1252,7 +1251,7 @@ fn a_slow_response_is_killed_after_its_timeout_and_never_holds_up_forwarding() {
             "action": {"RunResponse": {"name": "hang", "args": ["600"]}}
         })
         .to_string();
-        vigil::process::http_post_body(admin, "/api/v1/commands", &body).unwrap()
+        vigil::process::admin_post(admin, &token, "/api/v1/commands", &body).unwrap()
     });
     // While the script hangs, events still flow.
     send(&edge, 5..10);

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use common::*;
 use vigil::loadgen::open_session;
-use vigil::process::http_post;
 
 /// Directive 100: a failure then 3 more from the same source; directive 200 as given.
 fn directives(second: &str) -> String {
@@ -42,7 +41,6 @@ fn reload_keeps_unchanged_backlogs_refuses_broken_files_and_follows_sighup() {
             rules.display().to_string()
         ),
     );
-    let admin = server.info.metrics.unwrap();
     let mut s = open_session(server.agent_addr().unwrap(), 1).unwrap();
     s.write_all(event(0, 4004).as_bytes()).unwrap();
     s.write_all(event(1, 4004).as_bytes()).unwrap();
@@ -53,7 +51,7 @@ fn reload_keeps_unchanged_backlogs_refuses_broken_files_and_follows_sighup() {
 
     // Change directive 200 only: directive 100's backlog carries over.
     std::fs::write(&rules, directives("<directive id=\"200\" name=\"other\" priority=\"2\"><rule type=\"detector\" name=\"x\" plugin_id=\"77\"/></directive>\n")).unwrap();
-    let (status, body) = http_post(admin, "/api/v1/reload").unwrap();
+    let (status, body) = server.admin_post("/api/v1/reload", "").unwrap();
     assert_eq!(status, 200, "{body}");
     let report: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(report["directives"], 2);
@@ -62,7 +60,7 @@ fn reload_keeps_unchanged_backlogs_refuses_broken_files_and_follows_sighup() {
 
     // A broken file is refused and the running rules stay.
     std::fs::write(&rules, "<directive id=\"100\"").unwrap();
-    let (status, body) = http_post(admin, "/api/v1/reload").unwrap();
+    let (status, body) = server.admin_post("/api/v1/reload", "").unwrap();
     assert_eq!(status, 422);
     assert!(body.contains("rules.xml"), "{body}");
     s.write_all(event(2, 4004).as_bytes()).unwrap();
@@ -173,8 +171,7 @@ fn a_rule_set_with_errors_stops_the_server_unless_partial_rules_are_allowed_and_
     server
         .wait_for_metric("vigil_alarms_total", 1.0, Duration::from_secs(20))
         .unwrap();
-    let admin = server.info.metrics.unwrap();
-    let (status, body) = http_post(admin, "/api/v1/reload").unwrap();
+    let (status, body) = server.admin_post("/api/v1/reload", "").unwrap();
     assert_eq!(status, 200, "{body}");
     let report: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(report["directives"], 1);
@@ -225,9 +222,8 @@ fn a_reload_that_would_drop_a_directive_is_refused_counted_and_the_running_rules
         &rules_config(dir.path(), &rules, ""),
     )
     .unwrap();
-    let admin = server.info.metrics.unwrap();
     std::fs::write(&rules, PARTLY_BROKEN).unwrap();
-    let (status, body) = http_post(admin, "/api/v1/reload").unwrap();
+    let (status, body) = server.admin_post("/api/v1/reload", "").unwrap();
     assert_eq!(status, 422, "{body}");
     assert!(
         body.contains(&format!(

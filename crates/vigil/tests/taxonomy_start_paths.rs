@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use common::*;
 use vigil::loadgen::open_session;
-use vigil::process::http_post;
 use vigil_event::Alarm;
 
 /// Palo Alto "TRAFFIC start" (1615:1) is category 15, subcategory 171 in the corpus sid table;
@@ -96,11 +95,10 @@ fn the_server_fires_a_taxonomy_directive_on_first_start_restart_and_reload() {
 
     // Reload: the directive is swapped out, then back in.
     std::fs::write(&rules, OTHER).unwrap();
-    let admin = server.info.metrics.unwrap();
-    let (status, body) = http_post(admin, "/api/v1/reload").unwrap();
+    let (status, body) = server.admin_post("/api/v1/reload", "").unwrap();
     assert_eq!(status, 200, "{body}");
     std::fs::write(&rules, DIRECTIVE).unwrap();
-    let (status, body) = http_post(admin, "/api/v1/reload").unwrap();
+    let (status, body) = server.admin_post("/api/v1/reload", "").unwrap();
     assert_eq!(status, 200, "{body}");
     let mut s = open_session(server.agent_addr().unwrap(), 1).unwrap();
     s.write_all(traffic("203.0.113.9", 2).as_bytes()).unwrap();
