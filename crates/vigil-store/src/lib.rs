@@ -62,7 +62,8 @@ pub enum StoreError {
         /// Its size.
         size: usize,
     },
-    /// A record passed its checksum but could not be decoded.
+    /// An index could not be encoded. (Damaged records are skipped and reported through
+    /// [`Log::corruption`], never returned as errors.)
     #[error("{path}: record at byte {offset} is unreadable: {reason}")]
     Corrupt {
         /// The segment file.

@@ -42,7 +42,7 @@ impl Default for LogOptions {
 /// Size of a log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LogStats {
-    /// Records held.
+    /// Records held, counting the record numbers of records lost to damage.
     pub records: u64,
     /// Bytes on disk in segment files.
     pub bytes: u64,
