@@ -29,7 +29,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
-use vigil_store::Store;
+use vigil_store::{Corruption, Store};
 
 pub use config::Config;
 use vigil_analysis::correlation;
@@ -71,6 +71,48 @@ fn write_runtime_file(data_dir: &Path, info: &RuntimeInfo) -> anyhow::Result<()>
         &data_dir.join(RUNTIME_FILE),
         &serde_json::to_vec_pretty(info)?,
     )?)
+}
+
+/// Counts each damaged range the store found at open and stores an event and an alarm naming
+/// the segment and the byte range.
+async fn report_corruption(
+    corruption: &[Corruption],
+    config: &Config,
+    queue: &writer::IntakeQueue,
+    metrics: &metrics::Metrics,
+) {
+    if corruption.is_empty() {
+        return;
+    }
+    let reporter =
+        bus::report::Reporter::new(config.bus.name.clone(), queue.clone(), metrics.clone());
+    for found in corruption {
+        metrics.store_corruption.increment(1);
+        let lost = match found.records_lost {
+            Some(n) => format!("{n} record(s) lost"),
+            None => "an unknown number of records lost".to_string(),
+        };
+        let kept = match &found.quarantine {
+            Some(path) => format!("quarantined in {}", path.display()),
+            None => "not quarantined".to_string(),
+        };
+        let detail = format!(
+            "{} bytes {}..{} damaged, {lost}, {kept}; the records after them are kept",
+            found.segment.display(),
+            found.from,
+            found.to
+        );
+        let segment = found.segment.display().to_string();
+        reporter
+            .report(
+                bus::report::BusIncident::StoreCorruption,
+                &segment,
+                None,
+                detail,
+                None,
+            )
+            .await;
+    }
 }
 
 /// Runs the server until SIGTERM or SIGINT. `prometheus` renders `/metrics`.
@@ -174,6 +216,8 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
     };
     write_runtime_file(data_dir, &runtime_info)?;
 
+    let corruption: Vec<Corruption> =
+        [store.events.corruption(), store.alarms.corruption()].concat();
     let (queue, reloads, stop_writer, writer) = writer::spawn(
         writer::WriterSetup {
             store,
@@ -189,6 +233,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
         metrics.clone(),
         tokio::runtime::Handle::current(),
     )?;
+    report_corruption(&corruption, &config, &queue, &metrics).await;
     let shutdown = CancellationToken::new();
     let sessions = TaskTracker::new();
     let mut tasks = Vec::new();

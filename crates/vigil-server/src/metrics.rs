@@ -46,6 +46,8 @@ pub struct Metrics {
     pub store_bytes: Gauge,
     /// `vigil_store_retention_deleted_total`: events deleted by retention.
     pub retention_deleted: Counter,
+    /// `vigil_store_corruption_total`: damaged segment ranges found when the store was opened.
+    pub store_corruption: Counter,
     rejected: Vec<(RejectReason, Counter)>,
     /// `vigil_bus_events_received_total`: events in verified bus batches.
     pub bus_received: Counter,
@@ -136,6 +138,10 @@ impl Metrics {
         describe_counter!(
             "vigil_store_retention_deleted_total",
             "Events deleted by retention"
+        );
+        describe_counter!(
+            "vigil_store_corruption_total",
+            "Damaged ranges of store segments found at start: quarantined and skipped, the records around them kept"
         );
         describe_counter!(
             "vigil_bus_events_received_total",
@@ -256,6 +262,7 @@ impl Metrics {
             store_records: gauge!("vigil_store_records"),
             store_bytes: gauge!("vigil_store_bytes"),
             retention_deleted: counter!("vigil_store_retention_deleted_total"),
+            store_corruption: counter!("vigil_store_corruption_total"),
             rejected: RejectReason::ALL
                 .iter()
                 .map(|&r| {

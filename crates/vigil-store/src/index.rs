@@ -15,11 +15,14 @@ use crate::{Query, StoreError};
 
 const MAGIC: &[u8; 8] = b"VIGILIX1";
 const SUMMARY_LEN: usize = 56;
+/// The offset recorded for a record number lost to damage (segments are far smaller than 4 GiB).
+const HOLE: u32 = u32::MAX;
 
 /// What is known about a segment without reading its records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Summary {
     pub base: u64,
+    /// Record numbers used, including those of records lost to damage.
     pub count: u64,
     /// Length of the segment file's valid prefix.
     pub bytes: u64,
@@ -124,9 +127,23 @@ impl SegmentIndex {
         self.offsets.len()
     }
 
-    /// Byte offset of the record with this ordinal.
+    /// Byte offset of the record with this ordinal; `None` past the end or for a record lost to
+    /// damage.
     pub fn offset(&self, ordinal: u32) -> Option<u64> {
-        self.offsets.get(ordinal as usize).map(|&o| u64::from(o))
+        self.offsets
+            .get(ordinal as usize)
+            .filter(|&&o| o != HOLE)
+            .map(|&o| u64::from(o))
+    }
+
+    /// Gives `count` record numbers to records lost to damage, so the records after them keep
+    /// their numbers.
+    pub fn push_lost(&mut self, count: u64) {
+        for _ in 0..count {
+            self.offsets.push(HOLE);
+            self.times.push(i64::MIN);
+        }
+        self.summary.count += count;
     }
 
     /// Adds a record stored at `offset` whose frame ends at `end`.
@@ -198,6 +215,7 @@ impl SegmentIndex {
             }
         }
         let in_range = |ordinal: u32| {
+            self.offset(ordinal)?;
             let time = Timestamp::from_micros(
                 self.times
                     .get(ordinal as usize)

@@ -5,6 +5,10 @@
 //! [`Log::append`] returns, so whatever it reported stored survives a crash; a torn tail
 //! left by a crash is cut off when the log is next opened for writing.
 //!
+//! Damage in the middle of a segment (a bad record with valid ones after it) costs the damaged
+//! records only: every reader resynchronises on the next well-formed record, and a writer first
+//! copies the damaged bytes to `<log dir>/quarantine/` and reports them ([`Log::corruption`]).
+//!
 //! Each segment has an index (per-record offset and time, postings for source and destination
 //! address, plugin id, plugin sid and sensor). The active segment's index lives in memory and is
 //! rebuilt by scanning on open; a sealed segment's index is written beside it as a checksummed
@@ -21,7 +25,7 @@ mod segment;
 
 use std::path::{Path, PathBuf};
 
-pub use log::{Log, LogOptions, LogStats, RetentionReport};
+pub use log::{Corruption, Log, LogOptions, LogStats, RetentionReport};
 pub use query::{Order, Query};
 pub use record::{IndexFields, Record};
 pub use replace::replace_file;
@@ -58,7 +62,8 @@ pub enum StoreError {
         /// Its size.
         size: usize,
     },
-    /// A record passed its checksum but could not be decoded.
+    /// An index could not be encoded. (Damaged records are skipped and reported through
+    /// [`Log::corruption`], never returned as errors.)
     #[error("{path}: record at byte {offset} is unreadable: {reason}")]
     Corrupt {
         /// The segment file.

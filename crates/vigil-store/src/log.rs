@@ -7,11 +7,11 @@ use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 use vigil_event::Timestamp;
 
 use crate::index::{SegmentIndex, Summary};
-use crate::segment::{self, FRAME_LEN, HEADER_LEN};
+use crate::segment::{self, FRAME_LEN, HEADER_LEN, Item};
 use crate::{Order, Query, Record, StoreError};
 
 /// Sizing and retention of a log.
@@ -42,7 +42,7 @@ impl Default for LogOptions {
 /// Size of a log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LogStats {
-    /// Records held.
+    /// Records held, counting the record numbers of records lost to damage.
     pub records: u64,
     /// Bytes on disk in segment files.
     pub bytes: u64,
@@ -61,6 +61,22 @@ pub struct RetentionReport {
     pub bytes: u64,
 }
 
+/// A damaged range found in a segment and skipped: the records after it are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Corruption {
+    /// The segment file.
+    pub segment: PathBuf,
+    /// First damaged byte.
+    pub from: u64,
+    /// End of the damaged bytes, where the next readable record starts.
+    pub to: u64,
+    /// Records lost, when known (one for a damaged checksum or payload whose length survived).
+    pub records_lost: Option<u64>,
+    /// Where a writer copied the damaged bytes before doing anything else; `None` for a
+    /// read-only reader, which changes nothing on disk.
+    pub quarantine: Option<PathBuf>,
+}
+
 struct Writer {
     file: File,
     _lock: File,
@@ -75,6 +91,7 @@ pub struct Log<R> {
     sealed: Vec<Summary>,
     active: SegmentIndex,
     writer: Option<Writer>,
+    corruption: Vec<Corruption>,
     encoded: Vec<u8>,
     batch: Vec<u8>,
     _records: PhantomData<fn() -> R>,
@@ -86,6 +103,8 @@ type Hit = (Timestamp, u64, usize, u32);
 impl<R: Record> Log<R> {
     /// Opens a log for writing, creating it if needed. Takes an exclusive lock, rebuilds any
     /// missing or damaged sealed-segment index, and cuts a torn tail off the active segment.
+    /// Damage in the middle of a segment it reads (the active one, or a sealed one whose index
+    /// is rebuilt) is quarantined and skipped, never cut: see [`Log::corruption`].
     pub fn open(dir: &Path, options: LogOptions) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(StoreError::io("create directory", dir))?;
         let lock_path = dir.join("LOCK");
@@ -95,12 +114,13 @@ impl<R: Record> Log<R> {
         }
         let bases = segment::list(dir)?;
         let mut sealed = Vec::new();
+        let mut corruption = Vec::new();
         let active = match bases.split_last() {
             Some((&last, older)) => {
                 for &base in older {
-                    sealed.push(Self::sealed_summary(dir, base, true)?);
+                    sealed.push(Self::sealed_summary(dir, base, Some(&mut corruption))?);
                 }
-                Self::recover_active(dir, last)?
+                Self::recover_active(dir, last, &mut corruption)?
             }
             None => {
                 segment::create(dir, 0)?;
@@ -123,6 +143,7 @@ impl<R: Record> Log<R> {
                 _lock: lock,
                 poisoned: false,
             }),
+            corruption,
             encoded: Vec::new(),
             batch: Vec::new(),
             _records: PhantomData,
@@ -132,14 +153,15 @@ impl<R: Record> Log<R> {
     }
 
     /// Opens a log for searching only, alongside a writer in another process. Nothing is changed
-    /// on disk; a torn or in-flight tail is simply not read.
+    /// on disk; a torn or in-flight tail is simply not read, and damaged ranges are skipped.
     pub fn open_read_only(dir: &Path) -> Result<Self, StoreError> {
         let bases = segment::list(dir)?;
         let mut sealed = Vec::new();
         let mut active = SegmentIndex::new(0);
+        let mut corruption = Vec::new();
         if let Some((&last, older)) = bases.split_last() {
             for &base in older {
-                match Self::sealed_summary(dir, base, false) {
+                match Self::sealed_summary(dir, base, None) {
                     Ok(summary) => sealed.push(summary),
                     // Deleted by retention in the writer process since it was listed.
                     Err(StoreError::Io { source, .. })
@@ -147,7 +169,9 @@ impl<R: Record> Log<R> {
                     Err(e) => return Err(e),
                 }
             }
-            active = Self::scan_segment(&segment::segment_path(dir, last), last)?.0;
+            let (index, _, damage) = Self::scan_segment(&segment::segment_path(dir, last), last)?;
+            active = index;
+            corruption = damage;
         }
         Ok(Log {
             dir: dir.to_path_buf(),
@@ -155,22 +179,47 @@ impl<R: Record> Log<R> {
             sealed,
             active,
             writer: None,
+            corruption,
             encoded: Vec::new(),
             batch: Vec::new(),
             _records: PhantomData,
         })
     }
 
-    /// Indexes the active (last) segment, cutting off a torn tail and dropping a stale sidecar
+    /// Indexes the active (last) segment: quarantines damage in the middle (adding it to
+    /// `corruption`), repairs a damaged header, cuts off a torn tail and drops a stale sidecar
     /// left by a crash between sealing and starting the next segment.
-    fn recover_active(dir: &Path, base: u64) -> Result<SegmentIndex, StoreError> {
+    fn recover_active(
+        dir: &Path,
+        base: u64,
+        corruption: &mut Vec<Corruption>,
+    ) -> Result<SegmentIndex, StoreError> {
         let path = segment::segment_path(dir, base);
-        let (active, scan) = Self::scan_segment(&path, base)?;
+        let (active, scan, mut damage) = Self::scan_segment(&path, base)?;
+        for found in &mut damage {
+            quarantine(dir, base, found)?;
+        }
+        let header_damaged = damage.first().is_some_and(|d| d.from == 0);
+        corruption.append(&mut damage);
         if scan.valid_len < HEADER_LEN {
+            if scan.file_len > HEADER_LEN {
+                let mut whole = Corruption {
+                    segment: path.clone(),
+                    from: 0,
+                    to: scan.file_len,
+                    records_lost: None,
+                    quarantine: None,
+                };
+                quarantine(dir, base, &mut whole)?;
+                corruption.push(whole);
+            }
             warn!(path = %path.display(), "segment header is damaged; recreating the empty segment");
             std::fs::remove_file(&path).map_err(StoreError::io("remove damaged segment", &path))?;
             segment::create(dir, base)?;
-        } else if scan.valid_len < scan.file_len {
+        } else if header_damaged {
+            segment::repair_header(dir, base)?;
+        }
+        if scan.valid_len >= HEADER_LEN && scan.valid_len < scan.file_len {
             warn!(
                 path = %path.display(),
                 kept_records = active.len(),
@@ -193,60 +242,94 @@ impl<R: Record> Log<R> {
         Ok(active)
     }
 
-    fn scan_segment(path: &Path, base: u64) -> Result<(SegmentIndex, segment::Scan), StoreError> {
+    /// Indexes a segment, resynchronising past damaged ranges: each takes the record numbers
+    /// of the records it held (one when unknown), so the records after it keep theirs.
+    fn scan_segment(
+        path: &Path,
+        base: u64,
+    ) -> Result<(SegmentIndex, segment::Scan, Vec<Corruption>), StoreError> {
         let mut index = SegmentIndex::new(base);
-        let mut damaged = None;
-        let scan = segment::scan(path, |offset, payload| {
-            if damaged.is_some() {
-                return;
-            }
-            match R::decode(payload) {
-                Ok(record) => {
-                    let end = offset + (FRAME_LEN + payload.len()) as u64;
-                    index.push(
-                        offset,
-                        end,
-                        record.time(),
-                        record.received_at(),
-                        record.index_fields(),
+        let mut damage = Vec::new();
+        let scan = segment::scan(
+            path,
+            |payload| R::decode(payload).is_ok(),
+            |item| match item {
+                Item::Record { offset, payload } => match R::decode(payload) {
+                    Ok(record) => {
+                        let end = offset + (FRAME_LEN + payload.len()) as u64;
+                        index.push(
+                            offset,
+                            end,
+                            record.time(),
+                            record.received_at(),
+                            record.index_fields(),
+                        );
+                        true
+                    }
+                    Err(_) => false,
+                },
+                Item::Damage(d) => {
+                    warn!(
+                        path = %path.display(),
+                        from = d.from,
+                        to = d.to,
+                        records_lost = ?d.records,
+                        "skipping a damaged range of a segment"
                     );
+                    index.push_lost(d.records.unwrap_or(1));
+                    damage.push(Corruption {
+                        segment: path.to_path_buf(),
+                        from: d.from,
+                        to: d.to,
+                        records_lost: d.records,
+                        quarantine: None,
+                    });
+                    true
                 }
-                Err(e) => damaged = Some((offset, e)),
-            }
-        })?;
-        match damaged {
-            Some((offset, e)) => Err(StoreError::Corrupt {
-                path: path.to_path_buf(),
-                offset,
-                reason: e.to_string(),
-            }),
-            None => Ok((index, scan)),
-        }
+            },
+        )?;
+        Ok((index, scan, damage))
     }
 
     /// The summary of a sealed segment, from its sidecar or (when that is missing or damaged) by
-    /// scanning the segment, rewriting the sidecar if `repair`.
-    fn sealed_summary(dir: &Path, base: u64, repair: bool) -> Result<Summary, StoreError> {
+    /// scanning the segment. A writer passes `repair`: damage found is then quarantined and
+    /// added to it, and the sidecar rewritten.
+    fn sealed_summary(
+        dir: &Path,
+        base: u64,
+        repair: Option<&mut Vec<Corruption>>,
+    ) -> Result<Summary, StoreError> {
         let sidecar = segment::sidecar_path(dir, base);
         if let Some(summary) = SegmentIndex::read_summary(&sidecar) {
             return Ok(summary);
         }
-        let (index, _) = Self::scan_segment(&segment::segment_path(dir, base), base)?;
-        if repair {
+        let (index, _, mut damage) = Self::scan_segment(&segment::segment_path(dir, base), base)?;
+        if let Some(corruption) = repair {
+            for found in &mut damage {
+                quarantine(dir, base, found)?;
+            }
+            corruption.append(&mut damage);
             warn!(path = %sidecar.display(), "segment index missing or damaged; rebuilt from the segment");
             index.write_sidecar(&sidecar)?;
         }
         Ok(index.summary)
     }
 
-    fn sealed_index(&self, summary: &Summary) -> Result<SegmentIndex, StoreError> {
-        match SegmentIndex::read_sidecar(&segment::sidecar_path(&self.dir, summary.base)) {
-            Some(index) => Ok(index),
-            None => Ok(Self::scan_segment(
-                &segment::segment_path(&self.dir, summary.base),
-                summary.base,
-            )?
-            .0),
+    /// The index of a sealed segment, from its sidecar or by scanning the segment; `None` if the
+    /// segment was deleted by retention (in the writer process) since this log listed it.
+    fn sealed_index(&self, summary: &Summary) -> Result<Option<SegmentIndex>, StoreError> {
+        if let Some(index) =
+            SegmentIndex::read_sidecar(&segment::sidecar_path(&self.dir, summary.base))
+        {
+            return Ok(Some(index));
+        }
+        let path = segment::segment_path(&self.dir, summary.base);
+        match Self::scan_segment(&path, summary.base) {
+            Ok((index, _, _)) => Ok(Some(index)),
+            Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -405,6 +488,13 @@ impl<R: Record> Log<R> {
         Ok(report)
     }
 
+    /// The damage found in the middle of segments when the log was opened, each range skipped
+    /// (and, by a writer, quarantined). Reported again at every open until retention deletes
+    /// the segment.
+    pub fn corruption(&self) -> &[Corruption] {
+        &self.corruption
+    }
+
     /// Records, bytes and segments currently held.
     pub fn stats(&self) -> LogStats {
         let summaries = self
@@ -449,41 +539,48 @@ impl<R: Record> Log<R> {
         )
     }
 
-    /// Decodes the records numbered `from` or later of the segments `wanted`, in append order.
+    /// Decodes the records numbered `from` or later of the segments `wanted`, in append order,
+    /// locating them through each segment's index; a record found damaged is skipped.
     fn scan_where(
         &self,
         wanted: impl Fn(&Summary) -> bool,
         from: u64,
         mut each: impl FnMut(u64, R),
     ) -> Result<(), StoreError> {
-        let summaries = self
-            .sealed
-            .iter()
-            .chain(std::iter::once(&self.active.summary));
-        for summary in summaries.filter(|s| wanted(s)) {
-            let path = segment::segment_path(&self.dir, summary.base);
-            let mut ordinal = summary.base;
-            let mut failure = None;
-            segment::scan(&path, |offset, payload| {
-                if failure.is_some() || ordinal >= summary.base + summary.count {
-                    return;
-                }
-                if ordinal >= from {
-                    match R::decode(payload) {
-                        Ok(record) => each(ordinal, record),
-                        Err(e) => {
-                            failure = Some(StoreError::Corrupt {
-                                path: path.clone(),
-                                offset,
-                                reason: e.to_string(),
-                            })
-                        }
-                    }
-                }
-                ordinal += 1;
-            })?;
-            if let Some(e) = failure {
-                return Err(e);
+        for summary in self.sealed.iter().filter(|s| wanted(s)) {
+            if let Some(index) = self.sealed_index(summary)? {
+                self.read_indexed(&index, from, &mut each)?;
+            }
+        }
+        if wanted(&self.active.summary) {
+            self.read_indexed(&self.active, from, &mut each)?;
+        }
+        Ok(())
+    }
+
+    /// Decodes the records of one indexed segment numbered `from` or later.
+    fn read_indexed(
+        &self,
+        index: &SegmentIndex,
+        from: u64,
+        each: &mut impl FnMut(u64, R),
+    ) -> Result<(), StoreError> {
+        let base = index.summary.base;
+        let path = segment::segment_path(&self.dir, base);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            // Deleted by retention in the writer process since this log listed it.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(StoreError::io("read segment", &path)(e)),
+        };
+        let first = u32::try_from(from.saturating_sub(base)).unwrap_or(u32::MAX);
+        for ordinal in first..index.len() as u32 {
+            let Some(offset) = index.offset(ordinal) else {
+                continue;
+            };
+            match read_at::<R>(&path, offset, segment::frame_at(&bytes, offset as usize)) {
+                Some(record) => each(base + u64::from(ordinal), record),
+                None => continue,
             }
         }
         Ok(())
@@ -497,12 +594,8 @@ impl<R: Record> Log<R> {
         }
         let mut loaded: Vec<(Summary, SegmentIndex)> = Vec::new();
         for summary in self.sealed.iter().filter(|s| s.overlaps(query)) {
-            match self.sealed_index(summary) {
-                Ok(index) => loaded.push((*summary, index)),
-                // Deleted by retention in the writer process since this reader listed it.
-                Err(StoreError::Io { source, .. })
-                    if source.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
+            if let Some(index) = self.sealed_index(summary)? {
+                loaded.push((*summary, index));
             }
         }
         let indexes: Vec<&SegmentIndex> = loaded
@@ -566,17 +659,56 @@ impl<R: Record> Log<R> {
                     }
                 },
             };
-            let offset = index.offset(ordinal).unwrap_or_default();
+            let Some(offset) = index.offset(ordinal) else {
+                continue;
+            };
             let payload = segment::read_record(file, &path, offset)?;
-            let record = R::decode(&payload).map_err(|e| StoreError::Corrupt {
-                path: path.clone(),
-                offset,
-                reason: e.to_string(),
-            })?;
-            out.push(record);
+            if let Some(record) = read_at::<R>(&path, offset, payload.as_deref()) {
+                out.push(record);
+            }
         }
         Ok(out)
     }
+}
+
+/// Decodes the record framed at `offset` (`payload` is `None` if the frame is damaged): `None`,
+/// logged, if the record was damaged after it was indexed.
+fn read_at<R: Record>(path: &Path, offset: u64, payload: Option<&[u8]>) -> Option<R> {
+    let decoded = payload.map(R::decode);
+    match decoded {
+        Some(Ok(record)) => Some(record),
+        Some(Err(_)) | None => {
+            warn!(path = %path.display(), offset, "skipping a record damaged since it was indexed");
+            None
+        }
+    }
+}
+
+/// Copies the damaged bytes of `found` to `<dir>/quarantine/<segment>-<from>-<to>.bin`
+/// durably, records where, and logs it.
+fn quarantine(dir: &Path, base: u64, found: &mut Corruption) -> Result<(), StoreError> {
+    use std::os::unix::fs::FileExt;
+    let qdir = dir.join("quarantine");
+    std::fs::create_dir_all(&qdir).map_err(StoreError::io("create directory", &qdir))?;
+    let path = qdir.join(format!("{base:020}-{}-{}.bin", found.from, found.to));
+    let len = usize::try_from(found.to - found.from).unwrap_or(usize::MAX);
+    let mut bytes = vec![0u8; len];
+    File::open(&found.segment)
+        .and_then(|file| file.read_exact_at(&mut bytes, found.from))
+        .map_err(StoreError::io("read damaged range of", &found.segment))?;
+    crate::replace_file(&path, &bytes).map_err(StoreError::io("quarantine", &path))?;
+    segment::sync_dir(&qdir)?;
+    segment::sync_dir(dir)?;
+    error!(
+        segment = %found.segment.display(),
+        from = found.from,
+        to = found.to,
+        records_lost = ?found.records_lost,
+        quarantine = %path.display(),
+        "damaged range of a segment quarantined and skipped; the records after it are kept"
+    );
+    found.quarantine = Some(path);
+    Ok(())
 }
 
 fn micros(duration: Duration) -> i64 {

@@ -50,6 +50,27 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
         .map_err(StoreError::io("sync directory", dir))
 }
 
+/// The header of the segment whose first record is numbered `base`.
+fn header(base: u64) -> [u8; HEADER_LEN as usize] {
+    let mut header = [0u8; HEADER_LEN as usize];
+    header[..8].copy_from_slice(MAGIC);
+    header[8..].copy_from_slice(&base.to_le_bytes());
+    header
+}
+
+/// Writes a damaged segment header again, durably.
+pub(crate) fn repair_header(dir: &Path, base: u64) -> Result<(), StoreError> {
+    let path = segment_path(dir, base);
+    OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .and_then(|file| {
+            file.write_all_at(&header(base), 0)?;
+            file.sync_all()
+        })
+        .map_err(StoreError::io("repair segment header", &path))
+}
+
 /// Creates a new empty segment and makes it durable, directory entry included. A file left at
 /// that name by a crash (or a failed earlier attempt) without a valid header is reused; one with
 /// a header is never overwritten.
@@ -83,10 +104,7 @@ pub(crate) fn create(dir: &Path, base: u64) -> Result<File, StoreError> {
     }
     file.set_len(0)
         .map_err(StoreError::io("reset leftover segment", &path))?;
-    let mut header = [0u8; HEADER_LEN as usize];
-    header[..8].copy_from_slice(MAGIC);
-    header[8..].copy_from_slice(&base.to_le_bytes());
-    file.write_all(&header)
+    file.write_all(&header(base))
         .and_then(|()| file.sync_all())
         .map_err(StoreError::io("write segment header", &path))?;
     sync_dir(dir)?;
@@ -103,61 +121,138 @@ pub(crate) fn frame(payload: &[u8], buf: &mut Vec<u8>) {
 /// What a scan of a segment found.
 #[derive(Debug)]
 pub(crate) struct Scan {
-    /// Length of the valid prefix (header plus whole, checksummed records).
+    /// End of the last whole, checksummed record (the header's end if there is none); what
+    /// follows is a torn tail.
     pub valid_len: u64,
     /// Length of the file.
     pub file_len: u64,
 }
 
-/// Reads every whole, checksummed record of a segment in order, calling `each(offset, payload)`,
-/// and stops at the first torn or damaged frame. A file with a bad header has no valid prefix.
-pub(crate) fn scan(path: &Path, mut each: impl FnMut(u64, &[u8])) -> Result<Scan, StoreError> {
-    let bytes = std::fs::read(path).map_err(StoreError::io("read segment", path))?;
-    let file_len = bytes.len() as u64;
-    if bytes.get(..8) != Some(MAGIC.as_slice()) || bytes.len() < HEADER_LEN as usize {
-        return Ok(Scan {
-            valid_len: 0,
-            file_len,
-        });
+/// A damaged range in the middle of a segment: bytes `from..to` hold no readable record and a
+/// well-formed record starts at `to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Damage {
+    pub from: u64,
+    pub to: u64,
+    /// Records lost, when known: one when the damaged frame's length field still leads exactly
+    /// to the next record (a flipped bit in a checksum or payload).
+    pub records: Option<u64>,
+}
+
+/// One step of a scan, in file order.
+pub(crate) enum Item<'a> {
+    /// A whole, checksummed record.
+    Record { offset: u64, payload: &'a [u8] },
+    /// A damaged range skipped to reach the next well-formed record.
+    Damage(Damage),
+}
+
+/// The length and checksum fields of a frame header.
+fn frame_fields(frame: [u8; FRAME_LEN]) -> (usize, u32) {
+    let len = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize;
+    let crc = u32::from_le_bytes([frame[4], frame[5], frame[6], frame[7]]);
+    (len, crc)
+}
+
+/// The length and checksum fields of the frame at `pos` in `bytes`.
+fn fields_at(bytes: &[u8], pos: usize) -> Option<(usize, u32)> {
+    let frame = bytes.get(pos..pos.checked_add(FRAME_LEN)?)?;
+    Some(frame_fields(frame.try_into().ok()?))
+}
+
+/// The payload of the record framed at `pos` in `bytes`, if its length is plausible and its
+/// checksum matches.
+pub(crate) fn frame_at(bytes: &[u8], pos: usize) -> Option<&[u8]> {
+    let (len, crc) = fields_at(bytes, pos)?;
+    if len > MAX_RECORD {
+        return None;
     }
+    let start = pos + FRAME_LEN;
+    let payload = bytes.get(start..start + len)?;
+    (crc32c::crc32c(payload) == crc).then_some(payload)
+}
+
+/// Reads a segment in order, calling `each` with every whole, checksummed record (which it
+/// accepts by returning `true`, or refuses as damaged, say because it does not decode) and with
+/// every damaged range. After a bad frame it resynchronises on the next offset where a frame
+/// passes its checksum and `well_formed`; a bad frame with nothing valid after it is a torn
+/// tail and ends the scan. A damaged header is a damaged range from byte 0; with nothing valid
+/// after it, the file has no valid prefix (`valid_len` 0).
+pub(crate) fn scan(
+    path: &Path,
+    well_formed: impl Fn(&[u8]) -> bool,
+    mut each: impl FnMut(Item<'_>) -> bool,
+) -> Result<Scan, StoreError> {
+    let bytes = std::fs::read(path).map_err(StoreError::io("read segment", path))?;
+    let header_ok = bytes.len() >= HEADER_LEN as usize && bytes.get(..8) == Some(MAGIC.as_slice());
     let mut pos = HEADER_LEN as usize;
-    while let Some(frame) = bytes.get(pos..pos + FRAME_LEN) {
-        let len = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize;
-        let crc = u32::from_le_bytes([frame[4], frame[5], frame[6], frame[7]]);
-        let start = pos + FRAME_LEN;
-        let payload = match bytes.get(start..start + len) {
-            Some(p) if len <= MAX_RECORD && crc32c::crc32c(p) == crc => p,
-            _ => break,
-        };
-        each(pos as u64, payload);
-        pos = start + len;
+    let mut valid_len = if header_ok { pos } else { 0 };
+    // A damaged range being skipped: where it starts, where to look for the next record.
+    let mut damaged = (!header_ok).then_some((0, pos));
+    loop {
+        if let Some((from, search)) = damaged.take() {
+            let found =
+                (search..bytes.len()).find(|&q| frame_at(&bytes, q).is_some_and(&well_formed));
+            let Some(next) = found else { break };
+            let records = if from == 0 {
+                (next == HEADER_LEN as usize).then_some(0)
+            } else {
+                stated_end(&bytes, from)
+                    .is_some_and(|end| end == next)
+                    .then_some(1)
+            };
+            each(Item::Damage(Damage {
+                from: from as u64,
+                to: next as u64,
+                records,
+            }));
+            pos = next;
+        }
+        if pos >= bytes.len() {
+            break;
+        }
+        if let Some(payload) = frame_at(&bytes, pos) {
+            let offset = pos as u64;
+            if each(Item::Record { offset, payload }) {
+                pos += FRAME_LEN + payload.len();
+                valid_len = pos;
+                continue;
+            }
+        }
+        damaged = Some((pos, pos + 1));
     }
     Ok(Scan {
-        valid_len: pos as u64,
-        file_len,
+        valid_len: valid_len as u64,
+        file_len: bytes.len() as u64,
     })
 }
 
-/// Reads the payload of the record framed at `offset`, verifying its checksum.
-pub(crate) fn read_record(file: &File, path: &Path, offset: u64) -> Result<Vec<u8>, StoreError> {
+/// Where the frame at `pos` says it ends, whether or not its checksum matches.
+fn stated_end(bytes: &[u8], pos: usize) -> Option<usize> {
+    (pos + FRAME_LEN).checked_add(fields_at(bytes, pos)?.0)
+}
+
+/// Reads the payload of the record framed at `offset`, verifying its checksum; `None` if the
+/// frame is damaged (a length out of range or past the end of the file, a checksum mismatch).
+pub(crate) fn read_record(
+    file: &File,
+    path: &Path,
+    offset: u64,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let damaged = |e: &std::io::Error| e.kind() == std::io::ErrorKind::UnexpectedEof;
     let mut frame = [0u8; FRAME_LEN];
-    file.read_exact_at(&mut frame, offset)
-        .map_err(StoreError::io("read record", path))?;
-    let len = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize;
-    let crc = u32::from_le_bytes([frame[4], frame[5], frame[6], frame[7]]);
-    let corrupt = |reason: &str| StoreError::Corrupt {
-        path: path.to_path_buf(),
-        offset,
-        reason: reason.to_string(),
-    };
+    match file.read_exact_at(&mut frame, offset) {
+        Err(e) if damaged(&e) => return Ok(None),
+        result => result.map_err(StoreError::io("read record", path))?,
+    }
+    let (len, crc) = frame_fields(frame);
     if len > MAX_RECORD {
-        return Err(corrupt("length field out of range"));
+        return Ok(None);
     }
     let mut payload = vec![0u8; len];
-    file.read_exact_at(&mut payload, offset + FRAME_LEN as u64)
-        .map_err(StoreError::io("read record", path))?;
-    if crc32c::crc32c(&payload) != crc {
-        return Err(corrupt("checksum mismatch"));
+    match file.read_exact_at(&mut payload, offset + FRAME_LEN as u64) {
+        Err(e) if damaged(&e) => return Ok(None),
+        result => result.map_err(StoreError::io("read record", path))?,
     }
-    Ok(payload)
+    Ok((crc32c::crc32c(&payload) == crc).then_some(payload))
 }

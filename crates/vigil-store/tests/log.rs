@@ -443,3 +443,268 @@ fn an_oversized_record_is_refused_before_anything_is_written() {
         "nothing of the refused batch"
     );
 }
+
+/// Byte ranges of the frames of a segment, in order.
+fn frames(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut pos = 16;
+    while let Some(len) = bytes.get(pos..pos + 4) {
+        let len = u32::from_le_bytes(len.try_into().unwrap()) as usize;
+        out.push(pos..pos + 8 + len);
+        pos += 8 + len;
+    }
+    out
+}
+
+/// Stores events 0..count in one segment, a few per batch; returns the segment path.
+fn one_segment(dir: &Path, count: u32) -> std::path::PathBuf {
+    let mut log = Log::<Event>::open(dir, LogOptions::default()).unwrap();
+    let events: Vec<Event> = (0..count).map(|n| event(n, 1000 + i64::from(n))).collect();
+    for chunk in events.chunks(3) {
+        log.append(chunk).unwrap();
+    }
+    segment_files(dir, "seg").pop().unwrap()
+}
+
+fn numbered(log: &Log<Event>) -> Vec<(u64, u128)> {
+    let mut out = Vec::new();
+    log.scan_from(0, |n, e| out.push((n, e.id.as_u128())))
+        .unwrap();
+    out
+}
+
+#[test]
+fn damage_in_the_active_segment_costs_one_record_and_is_quarantined() {
+    let dir = tempfile::tempdir().unwrap();
+    let segment = one_segment(dir.path(), 50);
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let damaged = frames(&bytes)[5].clone();
+    bytes[damaged.start + 20] ^= 0x08;
+    // And a torn tail after it.
+    let good_len = bytes.len() as u64;
+    bytes.extend_from_slice(&[200, 0, 0, 0, 1, 2, 3]);
+    std::fs::write(&segment, &bytes).unwrap();
+
+    let mut log = Log::<Event>::open(dir.path(), LogOptions::default()).unwrap();
+    let expected: Vec<u128> = (0..50).filter(|&n| n != 5).collect();
+    assert_eq!(ids(&log.search(&all_oldest()).unwrap()), expected);
+    assert_eq!(
+        numbered(&log),
+        expected.iter().map(|&n| (n as u64, n)).collect::<Vec<_>>(),
+        "every record keeps its number"
+    );
+    assert_eq!(log.next_record(), 50);
+    assert_eq!(
+        std::fs::metadata(&segment).unwrap().len(),
+        good_len,
+        "torn tail cut"
+    );
+    let [found] = log.corruption() else {
+        panic!("one damaged range: {:?}", log.corruption())
+    };
+    assert_eq!(found.segment, segment);
+    assert_eq!(
+        (found.from, found.to),
+        (damaged.start as u64, damaged.end as u64)
+    );
+    assert_eq!(found.records_lost, Some(1));
+    let quarantined = found.quarantine.clone().unwrap();
+    assert_eq!(
+        quarantined,
+        dir.path()
+            .join("quarantine")
+            .join(format!("{:020}-{}-{}.bin", 0, damaged.start, damaged.end))
+    );
+    assert_eq!(
+        std::fs::read(&quarantined).unwrap(),
+        &bytes[damaged.clone()]
+    );
+
+    log.append(&[event(50, 2000)]).unwrap();
+    drop(log);
+    let log = Log::<Event>::open(dir.path(), LogOptions::default()).unwrap();
+    assert_eq!(log.search(&all_oldest()).unwrap().len(), 50);
+    assert_eq!(numbered(&log).last(), Some(&(50, 50)));
+    assert_eq!(
+        log.corruption().len(),
+        1,
+        "still reported while it is there"
+    );
+}
+
+#[test]
+fn a_damaged_length_field_loses_only_its_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let segment = one_segment(dir.path(), 30);
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let damaged = frames(&bytes)[2].clone();
+    bytes[damaged.start + 1] ^= 0x01;
+    std::fs::write(&segment, &bytes).unwrap();
+
+    let log = Log::<Event>::open(dir.path(), LogOptions::default()).unwrap();
+    let expected: Vec<u128> = (0..30).filter(|&n| n != 2).collect();
+    assert_eq!(ids(&log.search(&all_oldest()).unwrap()), expected);
+    assert_eq!(log.corruption()[0].records_lost, None, "unknown");
+    assert_eq!(log.corruption()[0].to, damaged.end as u64);
+}
+
+#[test]
+fn a_damaged_header_is_quarantined_and_rewritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let segment = one_segment(dir.path(), 10);
+    let mut bytes = std::fs::read(&segment).unwrap();
+    bytes[3] ^= 0x10;
+    std::fs::write(&segment, &bytes).unwrap();
+
+    let reader = Log::<Event>::open_read_only(dir.path()).unwrap();
+    assert_eq!(reader.search(&all_oldest()).unwrap().len(), 10);
+    let log = Log::<Event>::open(dir.path(), LogOptions::default()).unwrap();
+    assert_eq!(log.search(&all_oldest()).unwrap().len(), 10);
+    assert_eq!(log.corruption()[0].records_lost, Some(0));
+    assert_eq!(&std::fs::read(&segment).unwrap()[..8], b"VIGILSG1");
+}
+
+#[test]
+fn read_only_readers_skip_damage_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let segment = one_segment(dir.path(), 40);
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let damaged = frames(&bytes)[1].clone();
+    bytes[damaged.end - 1] ^= 0x80;
+    std::fs::write(&segment, &bytes).unwrap();
+
+    let reader = Log::<Event>::open_read_only(dir.path()).unwrap();
+    let expected: Vec<u128> = (0..40).filter(|&n| n != 1).collect();
+    assert_eq!(ids(&reader.search(&all_oldest()).unwrap()), expected);
+    let mut scanned = Vec::new();
+    reader
+        .scan_time_range(&all_oldest(), |e| scanned.push(e.id.as_u128()))
+        .unwrap();
+    assert_eq!(scanned, expected);
+    assert_eq!(reader.corruption().len(), 1);
+    assert_eq!(reader.corruption()[0].quarantine, None);
+    assert_eq!(
+        std::fs::read(&segment).unwrap(),
+        bytes,
+        "readers change nothing"
+    );
+    assert!(!dir.path().join("quarantine").exists());
+}
+
+#[test]
+fn a_sealed_segment_damaged_under_its_index_loses_one_record_and_rebuilds() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut log = Log::<Event>::open(dir.path(), small_segments()).unwrap();
+        let events: Vec<Event> = (0..60).map(|n| event(n, 1000 + i64::from(n))).collect();
+        log.append(&events).unwrap();
+        log.append(&[event(60, 2000)]).unwrap();
+    }
+    let segment = segment_files(dir.path(), "seg")[0].clone();
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let damaged = frames(&bytes)[3].clone();
+    bytes[damaged.start + 12] ^= 0x02;
+    std::fs::write(&segment, &bytes).unwrap();
+
+    let expected: Vec<u128> = (0..=60).filter(|&n| n != 3).collect();
+    let log = Log::<Event>::open(dir.path(), small_segments()).unwrap();
+    assert_eq!(
+        ids(&log.search(&all_oldest()).unwrap()),
+        expected,
+        "through the index"
+    );
+    let before = numbered(&log);
+    drop(log);
+    std::fs::remove_file(segment_files(dir.path(), "idx")[0].clone()).unwrap();
+    let log = Log::<Event>::open(dir.path(), small_segments()).unwrap();
+    assert_eq!(
+        ids(&log.search(&all_oldest()).unwrap()),
+        expected,
+        "rebuilt index"
+    );
+    assert_eq!(numbered(&log), before, "same numbers after the rebuild");
+    assert_eq!(log.corruption().len(), 1);
+    assert!(log.corruption()[0].quarantine.is_some());
+}
+
+/// One way of damaging a segment.
+#[derive(Debug, Clone)]
+enum Damage {
+    Flip { at: usize, mask: u8 },
+    Zero { at: usize, len: usize },
+    Truncate { at: usize },
+}
+
+fn damage() -> impl proptest::strategy::Strategy<Value = Damage> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (any::<usize>(), 1u8..=255).prop_map(|(at, mask)| Damage::Flip { at, mask }),
+        (any::<usize>(), 1usize..200).prop_map(|(at, len)| Damage::Zero { at, len }),
+        any::<usize>().prop_map(|at| Damage::Truncate { at }),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Random damage never panics, and every record whose bytes it did not touch is read, in
+    /// order, by readers and by the writer (which also quarantines and reopens cleanly).
+    #[test]
+    fn random_damage_loses_only_the_records_it_touches(
+        damages in proptest::collection::vec(damage(), 1..4)
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let segment = one_segment(dir.path(), 30);
+        let mut bytes = std::fs::read(&segment).unwrap();
+        let records = frames(&bytes);
+        let mut touched = vec![false; bytes.len()];
+        for d in &damages {
+            match *d {
+                Damage::Flip { at, mask } => {
+                    let at = at % bytes.len();
+                    bytes[at] ^= mask;
+                    touched[at] = true;
+                }
+                Damage::Zero { at, len } => {
+                    let at = at % bytes.len();
+                    let end = (at + len).min(bytes.len());
+                    bytes[at..end].fill(0);
+                    touched[at..end].fill(true);
+                }
+                Damage::Truncate { at } => {
+                    let at = at % bytes.len();
+                    bytes.truncate(at);
+                    touched[at..].fill(true);
+                }
+            }
+        }
+        std::fs::write(&segment, &bytes).unwrap();
+        let intact: Vec<u128> = records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !touched[(*r).clone()].contains(&true))
+            .map(|(n, _)| n as u128)
+            .collect();
+
+        let check = |log: &Log<Event>| {
+            let found = ids(&log.search(&all_oldest()).unwrap());
+            let mut sorted = found.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted, found, "in order, no duplicates");
+            assert!(found.iter().all(|n| *n < 30), "nothing invented: {found:?}");
+            for n in &intact {
+                assert!(found.contains(n), "record {n} untouched but lost: {found:?} {damages:?}");
+            }
+            let scanned: Vec<u128> = numbered(log).into_iter().map(|(_, id)| id).collect();
+            assert_eq!(scanned, found);
+        };
+        check(&Log::<Event>::open_read_only(dir.path()).unwrap());
+        let log = Log::<Event>::open(dir.path(), LogOptions::default()).unwrap();
+        check(&log);
+        drop(log);
+        let mut log = Log::<Event>::open(dir.path(), LogOptions::default()).unwrap();
+        check(&log);
+        log.append(&[event(99, 5000)]).unwrap();
+    }
+}

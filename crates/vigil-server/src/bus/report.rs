@@ -2,6 +2,8 @@
 //! becomes an event of the reserved plugin [`BUS_PLUGIN_ID`] and an alarm, stored together; a
 //! silent sensor heard again completes its alarm (a new revision), and a sensor that stopped
 //! cleanly is a low-priority event without an alarm.
+//! Damage found in the core's own store at start is reported the same way
+//! ([`BusIncident::StoreCorruption`]).
 //! These are attacks on the SIEM (or its failures): the alarm is raised whatever the
 //! directives say. A peer repeating the same offence raises one alarm a minute, not one per
 //! attempt; the rest are counted (`vigil_bus_alarms_suppressed_total`).
@@ -38,6 +40,8 @@ pub enum BusIncident {
     ClockSkew,
     /// The edge said goodbye: stopped cleanly (an event, never an alarm).
     SensorStopped,
+    /// A damaged range in a store segment, quarantined and skipped when the store was opened.
+    StoreCorruption,
 }
 
 impl BusIncident {
@@ -57,6 +61,7 @@ impl BusIncident {
             BusIncident::SensorSilent => 21,
             BusIncident::ClockSkew => 22,
             BusIncident::SensorStopped => 23,
+            BusIncident::StoreCorruption => 30,
         }
     }
 
@@ -76,11 +81,12 @@ impl BusIncident {
             BusIncident::SensorSilent => "Bus: sensor silent",
             BusIncident::ClockSkew => "Bus: sensor clock skew",
             BusIncident::SensorStopped => "Bus: sensor stopped",
+            BusIncident::StoreCorruption => "Store: damaged records quarantined",
         }
     }
 
-    /// Attacks on the bus are priority 5; failures (loss, silence, skew) and sessions ended by
-    /// a revocation priority 4; a clean stop priority 1.
+    /// Attacks on the bus are priority 5; failures (loss, silence, skew, store damage) and
+    /// sessions ended by a revocation priority 4; a clean stop priority 1.
     fn priority(self) -> u8 {
         match self {
             BusIncident::Rejected(_) | BusIncident::HandshakeRefused => 5,
