@@ -1,12 +1,16 @@
 //! Frames: a 4-byte big-endian length, then that many bytes of one encoded message.
 //!
-//! A length above [`MAX_FRAME_BYTES`] is refused before anything is allocated, so a peer
-//! cannot make the reader reserve memory it will not fill.
+//! A length above [`MAX_FRAME_BYTES`] is refused before anything is allocated, and below it the
+//! buffer grows only as the bytes arrive (by [`READ_CHUNK`] at a time): a peer that announces a
+//! large frame and sends five bytes costs five bytes, not the frame.
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Largest frame accepted or sent (a batch of events with their raw logs fits many times).
 pub const MAX_FRAME_BYTES: usize = 32 << 20;
+
+/// Most a frame's buffer grows by before the bytes to fill it have arrived.
+pub const READ_CHUNK: usize = 64 << 10;
 
 /// Why a frame could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -48,11 +52,15 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
         return Err(FrameError::TooLarge(len));
     }
     buf.clear();
-    buf.resize(len, 0);
-    reader.read_exact(buf).await.map_err(|e| match e.kind() {
-        std::io::ErrorKind::UnexpectedEof => FrameError::Truncated,
-        _ => FrameError::Io(e),
-    })?;
+    while buf.len() < len {
+        let remaining = len - buf.len();
+        buf.reserve(remaining.min(READ_CHUNK));
+        let n = (&mut *reader).take(remaining as u64).read_buf(buf).await?;
+        if n == 0 {
+            return Err(FrameError::Truncated);
+        }
+    }
+    debug_assert_eq!(buf.len(), len);
     Ok(())
 }
 
@@ -75,6 +83,25 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_large_announced_frame_costs_only_the_bytes_that_arrive() {
+        // 30 MiB announced, 5 bytes sent: the buffer stays small.
+        let mut wire = ((30u32 << 20).to_be_bytes()).to_vec();
+        wire.extend_from_slice(b"hello");
+        let mut buf = Vec::new();
+        assert!(matches!(
+            read_frame(&mut &wire[..], &mut buf).await,
+            Err(FrameError::Truncated)
+        ));
+        assert!(buf.capacity() <= 2 * READ_CHUNK, "{}", buf.capacity());
+        // A whole large frame still arrives intact.
+        let big: Vec<u8> = (0..(3 * READ_CHUNK + 7)).map(|n| n as u8).collect();
+        let mut wire = Vec::new();
+        write_frame(&mut wire, &big).await.unwrap();
+        read_frame(&mut &wire[..], &mut buf).await.unwrap();
+        assert_eq!(buf, big);
+    }
 
     #[tokio::test]
     async fn round_trip_and_bounds() {
