@@ -24,7 +24,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Commands {
-    /// Run the core: OSSIM agent intake, enrichment, durable store, metrics.
+    /// Run the core: signed event bus and OSSIM agent intake, qualification and correlation,
+    /// durable store, metrics and the admin API.
     #[command(after_long_help = config_help())]
     Server(ProcessArgs),
     /// Run an edge: collect syslog and log files, normalise them with OSSIM plugins, aggregate,
