@@ -797,6 +797,79 @@ fn gaps_silence_and_clock_skew_raise_alarms_and_skewed_times_are_corrected() {
 }
 
 #[test]
+fn a_burst_of_gaps_from_one_sensor_is_one_event_loss_alarm_revised_with_the_counts() {
+    use vigil_bus::CoreMessage;
+    const GAPS: u64 = 500;
+    let dir = tempfile::tempdir().unwrap();
+    let core_dir = dir.path().join("core");
+    let core = start_core(&core_dir, "gap_timeout = \"1s\"");
+    let addr = bus_addr(&core);
+    let certs = dir.path().join("certs");
+    issue_sensor(&core_dir, "burst", &certs);
+    let burst = raw::identity(&certs, "burst");
+    let started = Instant::now();
+    runtime().block_on(async {
+        let mut c = raw::connect(addr, &burst, "burst").await;
+        // Every other number, 1, 3, ..., 2 * GAPS + 1: each even number is a gap of one event;
+        // in five waves over about three seconds, so the alarm is revised as the gaps come.
+        for (i, seq) in (1..=2 * GAPS + 1).step_by(2).enumerate() {
+            c.send(&c.batch(seq, 1, raw::now())).await;
+            assert!(matches!(c.next().await, Some(CoreMessage::Ack(_))));
+            if (i as u64 + 1).is_multiple_of(GAPS / 5) {
+                tokio::time::sleep(Duration::from_millis(700)).await;
+            }
+        }
+    });
+    let sent = started.elapsed();
+    core.wait_for_metric(
+        "vigil_bus_alerts_total{kind=\"event_loss\"}",
+        GAPS as f64,
+        WAIT,
+    )
+    .unwrap();
+    let loss = |a: &Alarm| a.name.starts_with("Bus: event loss: burst:");
+    let counted = wait_alarm_where(&core_dir, "the loss alarm counting every gap", |a| {
+        loss(a) && a.event_count == GAPS
+    });
+    core.terminate().unwrap();
+    let revisions: Vec<Alarm> = alarms(&core_dir).into_iter().filter(loss).collect();
+    let ids: std::collections::BTreeSet<_> = revisions.iter().map(|a| a.id).collect();
+    eprintln!(
+        "{GAPS} gaps sent in {sent:?}: {} event-loss alarm(s), {} revision(s) stored; {}",
+        ids.len(),
+        revisions.len(),
+        counted.name
+    );
+    assert_eq!(ids.len(), 1, "one event-loss alarm for the burst");
+    assert!(revisions.len() < 20, "{} revisions", revisions.len());
+    let latest = revisions.iter().max_by_key(|a| a.revision).unwrap();
+    assert_eq!(latest.event_count, GAPS);
+    assert!(
+        latest
+            .name
+            .contains(&format!("{GAPS} gaps, {GAPS} events missing"))
+            && latest
+                .name
+                .contains("(2..=2, 4..=4, 6..=6, 8..=8, 10..=10, and 495 more)"),
+        "{}",
+        latest.name
+    );
+    // Each gap is its own evidence event, up to 100 per alarm.
+    let mut evidence: Vec<_> = stored(&core_dir)
+        .into_iter()
+        .filter(|e| {
+            (e.plugin_id, e.plugin_sid) == (1_000_000_001, 20)
+                && e.userdata.userdata1.as_deref() == Some("burst")
+        })
+        .map(|e| e.id)
+        .collect();
+    let mut named = latest.evidence[0].event_ids.clone();
+    evidence.sort();
+    named.sort();
+    assert_eq!((evidence.len(), &evidence), (100, &named));
+}
+
+#[test]
 fn signed_commands_reach_the_edge_and_their_results_come_back() {
     let dir = tempfile::tempdir().unwrap();
     let core_dir = dir.path().join("core");

@@ -1,6 +1,7 @@
 //! Watches every sensor once a second: sequence numbers missing longer than `gap_timeout`
 //! become an event-loss alarm naming the sensor, the range and its last heartbeat's counters
-//! (an edge that dropped events from a full spool says so in `dropped`; once per range); a sensor seen
+//! (an edge that dropped events from a full spool says so in `dropped`; once per range; the
+//! further gaps of a sensor within a minute revise that alarm with their counts); a sensor seen
 //! before that sends no heartbeat or batch for `silence_timeout` becomes a silent-sensor alarm
 //! with its last counters (once, until it is heard from again, which completes the alarm), so
 //! "quiet" (heartbeats keep coming, nothing to send) is told apart from "cut off" (nothing comes
@@ -14,7 +15,6 @@ use tokio_util::sync::CancellationToken;
 use vigil_bus::Gap;
 
 use super::BusShared;
-use super::report::BusIncident;
 
 /// How often the monitor looks.
 const TICK: Duration = Duration::from_secs(1);
@@ -25,7 +25,10 @@ pub async fn run(shared: Arc<BusShared>, shutdown: CancellationToken) {
     let mut reported: HashSet<(String, Gap)> = HashSet::new();
     loop {
         tokio::select! {
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => {
+                shared.reporter.revise_losses().await;
+                return;
+            }
             () = tokio::time::sleep(TICK) => {}
         }
         let now = Instant::now();
@@ -43,25 +46,18 @@ pub async fn run(shared: Arc<BusShared>, shutdown: CancellationToken) {
             if now.duration_since(since) >= shared.config.gap_timeout
                 && reported.insert((sensor.clone(), gap))
             {
-                shared
-                    .reporter
-                    .report(
-                        BusIncident::EventLoss,
-                        &sensor,
-                        None,
-                        format!(
-                            "sequence {}..={} ({} events) missing for {:?}; last heartbeat: {}",
-                            gap.first,
-                            gap.last,
-                            gap.len(),
-                            shared.config.gap_timeout,
-                            shared.last_heartbeat(&sensor)
-                        ),
-                        None,
-                    )
-                    .await;
+                let detail = format!(
+                    "sequence {}..={} ({} events) missing for {:?}; last heartbeat: {}",
+                    gap.first,
+                    gap.last,
+                    gap.len(),
+                    shared.config.gap_timeout,
+                    shared.last_heartbeat(&sensor)
+                );
+                shared.reporter.event_loss(&sensor, gap, detail).await;
             }
         }
+        shared.reporter.revise_losses().await;
         for (event, alarm) in shared.silent_sensors(shared.config.silence_timeout) {
             shared.reporter.store(vec![event], vec![alarm]).await;
         }

@@ -6,7 +6,10 @@
 //! ([`BusIncident::StoreCorruption`]).
 //! These are attacks on the SIEM (or its failures): the alarm is raised whatever the
 //! directives say. A peer repeating the same offence raises one alarm a minute, not one per
-//! attempt; the rest are counted (`vigil_bus_alarms_suppressed_total`).
+//! attempt; the rest are counted (`vigil_bus_alarms_suppressed_total`). Event loss is
+//! aggregated instead: the gaps of one sensor within a minute of its first are one alarm, raised
+//! at the first and revised with the counts at most once a second ([`Reporter::event_loss`],
+//! [`Reporter::revise_losses`]), each gap stored as its own event up to [`LOSS_EVIDENCE`].
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -15,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 use uuid::Uuid;
+use vigil_bus::Gap;
 use vigil_event::{Alarm, CorrelationState, Event, Evidence, Timestamp, Transport};
 
 use crate::metrics::Metrics;
@@ -108,8 +112,57 @@ impl BusIncident {
 
 /// Asset value of the SIEM itself in the risk formula (the highest).
 const SIEM_ASSET: u8 = 5;
-/// The same incident from the same peer raises at most one alarm this often.
+/// The same incident from the same peer raises at most one alarm this often; the window of an
+/// aggregated event-loss alarm.
 const ALARM_EVERY: Duration = Duration::from_secs(60);
+
+/// Evidence events stored per event-loss alarm, at most; further gaps are only counted.
+pub const LOSS_EVIDENCE: usize = 100;
+/// Missing ranges named in a revised event-loss alarm; the rest are counted.
+const LOSS_RANGES_NAMED: usize = 5;
+
+/// The event-loss alarm of one sensor's current window (from its first gap, [`ALARM_EVERY`]).
+struct Loss {
+    since: Instant,
+    latest: Instant,
+    alarm: Alarm,
+    ranges: Vec<Gap>,
+    gaps: u64,
+    missing: u64,
+    detail: String,
+    /// Gaps counted since the last stored revision.
+    pending: bool,
+}
+
+impl Loss {
+    /// The alarm's next revision, with the counts so far, if gaps were counted since the last.
+    fn revision(&mut self, sensor: &str) -> Option<Alarm> {
+        if !std::mem::take(&mut self.pending) {
+            return None;
+        }
+        let mut named: Vec<String> = self
+            .ranges
+            .iter()
+            .map(|g| format!("{}..={}", g.first, g.last))
+            .collect();
+        if self.gaps > self.ranges.len() as u64 {
+            named.push(format!("and {} more", self.gaps - self.ranges.len() as u64));
+        }
+        self.alarm.revision += 1;
+        self.alarm.event_count = self.gaps;
+        self.alarm.last_seen = Timestamp::now();
+        self.alarm.name = format!(
+            "{}: {sensor}: {} gaps, {} events missing in {:.1} s ({}); latest: {}",
+            BusIncident::EventLoss.title(),
+            self.gaps,
+            self.missing,
+            self.latest.duration_since(self.since).as_secs_f64(),
+            named.join(", "),
+            self.detail
+        );
+        Some(self.alarm.clone())
+    }
+}
 
 /// Builds, rate-limits and queues bus reports.
 pub struct Reporter {
@@ -117,6 +170,7 @@ pub struct Reporter {
     queue: IntakeQueue,
     metrics: Metrics,
     last: Mutex<HashMap<(BusIncident, String), Instant>>,
+    losses: Mutex<HashMap<String, Loss>>,
 }
 
 impl Reporter {
@@ -127,6 +181,90 @@ impl Reporter {
             queue,
             metrics,
             last: Mutex::new(HashMap::new()),
+            losses: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Reports `gap` missing from `sensor` (`detail` says so): the first gap of a window raises
+    /// the sensor's event-loss alarm, later ones are counted into it (stored by
+    /// [`Reporter::revise_losses`]); each is stored as an event while the alarm has fewer than
+    /// [`LOSS_EVIDENCE`], and counted in `vigil_bus_alerts_total`.
+    pub async fn event_loss(&self, sensor: &str, gap: Gap, detail: String) {
+        let incident = BusIncident::EventLoss;
+        if let Some(kind) = incident.alert_kind() {
+            self.metrics.bus_alert(kind);
+        }
+        let now = Instant::now();
+        let (events, alarms) = {
+            let mut losses = self.losses.lock().unwrap_or_else(|p| p.into_inner());
+            match losses.get_mut(sensor) {
+                Some(loss) if now.duration_since(loss.since) < ALARM_EVERY => {
+                    loss.gaps += 1;
+                    loss.missing += gap.len();
+                    loss.latest = now;
+                    loss.pending = true;
+                    if loss.ranges.len() < LOSS_RANGES_NAMED {
+                        loss.ranges.push(gap);
+                    }
+                    loss.detail = detail;
+                    let evidence = loss
+                        .alarm
+                        .evidence
+                        .first_mut()
+                        .filter(|e| e.event_ids.len() < LOSS_EVIDENCE);
+                    match evidence {
+                        Some(evidence) => {
+                            let event = self.event(incident, sensor, None, &loss.detail);
+                            evidence.event_ids.push(event.id);
+                            (vec![event], Vec::new())
+                        }
+                        None => (Vec::new(), Vec::new()),
+                    }
+                }
+                _ => {
+                    warn!(sensor, incident = incident.title(), %detail, "bus alarm");
+                    let event = self.event(incident, sensor, None, &detail);
+                    let alarm = alarm(incident, sensor, &detail, &event);
+                    let loss = Loss {
+                        since: now,
+                        latest: now,
+                        alarm: alarm.clone(),
+                        ranges: vec![gap],
+                        gaps: 1,
+                        missing: gap.len(),
+                        detail,
+                        pending: false,
+                    };
+                    // The revision still owed by the window this one replaces.
+                    let owed = losses
+                        .insert(sensor.to_string(), loss)
+                        .and_then(|mut old| old.revision(sensor));
+                    (vec![event], owed.into_iter().chain([alarm]).collect())
+                }
+            }
+        };
+        if !events.is_empty() || !alarms.is_empty() {
+            self.store(events, alarms).await;
+        }
+    }
+
+    /// Stores the next revision of every event-loss alarm that counted gaps since its last one
+    /// (called once a second), and forgets the windows that are over.
+    pub async fn revise_losses(&self) {
+        let revisions: Vec<Alarm> = {
+            let mut losses = self.losses.lock().unwrap_or_else(|p| p.into_inner());
+            let revisions = losses
+                .iter_mut()
+                .filter_map(|(sensor, loss)| loss.revision(sensor))
+                .collect();
+            losses.retain(|_, loss| loss.since.elapsed() < ALARM_EVERY);
+            revisions
+        };
+        for alarm in &revisions {
+            warn!(alarm = %alarm.name, revision = alarm.revision, "bus alarm revised");
+        }
+        if !revisions.is_empty() {
+            self.store(Vec::new(), revisions).await;
         }
     }
 
