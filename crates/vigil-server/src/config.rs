@@ -132,6 +132,11 @@ pub struct StoreConfig {
     pub retention_max_age: Duration,
     /// Delete the oldest data while the store is larger than this, in MiB (0 = no limit).
     pub retention_max_mib: u64,
+    /// Refuse a retention pass deleting more than this percentage of the store at once
+    /// (100 = no limit).
+    pub retention_max_share: u8,
+    /// Allow retention passes larger than `retention_max_share` (set it for one run).
+    pub retention_confirm: bool,
     /// Most events written and fsynced together.
     pub batch_max_events: usize,
     /// Events waiting between intake and the store before intake pushes back on senders.
@@ -209,6 +214,8 @@ impl Default for StoreConfig {
             segment_max_age: Duration::from_secs(3600),
             retention_max_age: Duration::from_secs(90 * 86_400),
             retention_max_mib: 0,
+            retention_max_share: 10,
+            retention_confirm: false,
             batch_max_events: 8192,
             queue_events: 65_536,
         }
@@ -241,6 +248,9 @@ impl Config {
     fn validate(&self) -> Result<(), String> {
         if self.store.segment_mib == 0 || self.store.segment_mib > 1024 {
             return Err("store.segment_mib must be between 1 and 1024".into());
+        }
+        if !(1..=100).contains(&self.store.retention_max_share) {
+            return Err("store.retention_max_share must be between 1 and 100 (percent)".into());
         }
         if self.store.batch_max_events == 0 || self.store.queue_events == 0 {
             return Err("store.batch_max_events and store.queue_events must be at least 1".into());
@@ -303,6 +313,8 @@ impl Config {
             segment_max_age: s.segment_max_age,
             retention_max_age: (!s.retention_max_age.is_zero()).then_some(s.retention_max_age),
             retention_max_bytes: (s.retention_max_mib > 0).then_some(s.retention_max_mib << 20),
+            retention_max_share: s.retention_max_share,
+            retention_confirmed: s.retention_confirm,
         }
     }
 }
@@ -337,6 +349,19 @@ mod tests {
             Duration::from_secs(7 * 86_400)
         );
         assert_eq!(config.agent.listen, AgentConfig::default().listen);
+    }
+
+    #[test]
+    fn the_retention_share_is_a_percentage() {
+        let err = Config::parse("[store]\nretention_max_share = 0\n").unwrap_err();
+        assert!(err.contains("store.retention_max_share"), "{err}");
+        assert!(Config::parse("[store]\nretention_max_share = 101\n").is_err());
+        let options =
+            Config::parse("[store]\nretention_max_share = 25\nretention_confirm = true\n")
+                .unwrap()
+                .log_options();
+        assert_eq!(options.retention_max_share, 25);
+        assert!(options.retention_confirmed);
     }
 
     #[test]

@@ -29,7 +29,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
-use vigil_store::{Corruption, Store};
+use vigil_event::Timestamp;
+use vigil_store::{ClockCheck, Corruption, Store};
 
 pub use config::Config;
 use vigil_analysis::correlation;
@@ -113,6 +114,44 @@ async fn report_corruption(
             )
             .await;
     }
+}
+
+/// Raises an alarm when the core's clock disagrees with the newest receive time in the event
+/// log: behind it, or so far ahead that trusting it would have expired much of the store.
+async fn report_clock(
+    check: ClockCheck,
+    config: &Config,
+    queue: &writer::IntakeQueue,
+    metrics: &metrics::Metrics,
+) {
+    let detail = match check {
+        ClockCheck::Consistent => return,
+        ClockCheck::Behind { newest, by } => format!(
+            "the clock is {} behind the newest stored event (received {newest}); age retention keeps going by the stored history",
+            humantime::format_duration(Duration::from_secs(by.as_secs()))
+        ),
+        ClockCheck::Ahead {
+            newest,
+            by,
+            segments,
+        } => format!(
+            "the clock is {} ahead of the newest stored event (received {newest}): trusted, it would have expired {segments} segment(s) at once; age retention goes by the stored history instead",
+            humantime::format_duration(Duration::from_secs(by.as_secs()))
+        ),
+    };
+    warn!(%detail, "core clock disagrees with the store's history");
+    let reporter =
+        bus::report::Reporter::new(config.bus.name.clone(), queue.clone(), metrics.clone());
+    let events = config.data_dir.join("events").display().to_string();
+    reporter
+        .report(
+            bus::report::BusIncident::StoreClock,
+            &events,
+            None,
+            detail,
+            None,
+        )
+        .await;
 }
 
 /// Runs the server until SIGTERM or SIGINT. `prometheus` renders `/metrics`.
@@ -218,6 +257,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
 
     let corruption: Vec<Corruption> =
         [store.events.corruption(), store.alarms.corruption()].concat();
+    let clock = store.events.check_clock(Timestamp::now());
     let (queue, reloads, stop_writer, writer) = writer::spawn(
         writer::WriterSetup {
             store,
@@ -234,6 +274,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
         tokio::runtime::Handle::current(),
     )?;
     report_corruption(&corruption, &config, &queue, &metrics).await;
+    report_clock(clock, &config, &queue, &metrics).await;
     let shutdown = CancellationToken::new();
     let sessions = TaskTracker::new();
     let mut tasks = Vec::new();

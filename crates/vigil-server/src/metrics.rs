@@ -46,6 +46,9 @@ pub struct Metrics {
     pub store_bytes: Gauge,
     /// `vigil_store_retention_deleted_total`: events deleted by retention.
     pub retention_deleted: Counter,
+    /// `vigil_store_retention_refused_total`: retention passes refused for exceeding
+    /// `store.retention_max_share`.
+    pub retention_refused: Counter,
     /// `vigil_store_corruption_total`: damaged segment ranges found when the store was opened.
     pub store_corruption: Counter,
     rejected: Vec<(RejectReason, Counter)>,
@@ -138,6 +141,10 @@ impl Metrics {
         describe_counter!(
             "vigil_store_retention_deleted_total",
             "Events deleted by retention"
+        );
+        describe_counter!(
+            "vigil_store_retention_refused_total",
+            "Retention passes refused because they would have deleted more than store.retention_max_share of the store at once (the data was kept)"
         );
         describe_counter!(
             "vigil_store_corruption_total",
@@ -262,6 +269,7 @@ impl Metrics {
             store_records: gauge!("vigil_store_records"),
             store_bytes: gauge!("vigil_store_bytes"),
             retention_deleted: counter!("vigil_store_retention_deleted_total"),
+            retention_refused: counter!("vigil_store_retention_refused_total"),
             store_corruption: counter!("vigil_store_corruption_total"),
             rejected: RejectReason::ALL
                 .iter()

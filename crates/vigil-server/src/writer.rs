@@ -544,14 +544,17 @@ impl Writer {
 
     fn retention(&mut self) {
         match self.store.events.enforce_retention(Timestamp::now()) {
+            Ok(report) if report.refused => self.metrics.retention_refused.increment(1),
             Ok(report) => self.metrics.retention_deleted.increment(report.records),
             Err(e) => {
                 self.metrics.store_errors.increment(1);
                 warn!(error = %e, "retention failed; will retry");
             }
         }
-        if let Err(e) = self.store.alarms.enforce_retention(Timestamp::now()) {
-            warn!(error = %e, "alarm retention failed; will retry");
+        match self.store.alarms.enforce_retention(Timestamp::now()) {
+            Ok(report) if report.refused => self.metrics.retention_refused.increment(1),
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "alarm retention failed; will retry"),
         }
         self.publish_stats();
     }

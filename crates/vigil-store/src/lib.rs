@@ -25,7 +25,9 @@ mod segment;
 
 use std::path::{Path, PathBuf};
 
-pub use log::{Corruption, Log, LogOptions, LogStats, RetentionReport};
+pub use log::{
+    CLOCK_TOLERANCE, ClockCheck, Corruption, Log, LogOptions, LogStats, RetentionReport,
+};
 pub use query::{Order, Query};
 pub use record::{IndexFields, Record};
 pub use replace::replace_file;

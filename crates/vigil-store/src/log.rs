@@ -26,6 +26,40 @@ pub struct LogOptions {
     pub retention_max_age: Option<Duration>,
     /// Oldest sealed segments are deleted while the log is larger than this.
     pub retention_max_bytes: Option<u64>,
+    /// A retention pass that would delete more than this percentage of the log's segments or
+    /// bytes at once is refused and deletes nothing (100: no limit). A pass deleting a single
+    /// segment is always allowed, so steady retention goes on.
+    pub retention_max_share: u8,
+    /// The operator confirmed a large deletion: `retention_max_share` is not applied.
+    pub retention_confirmed: bool,
+}
+
+/// How far the clock may run ahead of the newest stored receive time before age retention
+/// stops following it, and how far behind it before the clock is called wrong.
+pub const CLOCK_TOLERANCE: Duration = Duration::from_secs(300);
+
+/// How the clock relates to the newest receive time the log holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockCheck {
+    /// Nothing stored, or the clock agrees with what is stored.
+    Consistent,
+    /// The clock is behind the newest stored receive time by more than [`CLOCK_TOLERANCE`].
+    Behind {
+        /// Newest stored receive time.
+        newest: Timestamp,
+        /// By how much.
+        by: Duration,
+    },
+    /// The clock is so far ahead of the newest stored receive time that age retention, had it
+    /// trusted the clock, would have deleted more than `retention_max_share` at once.
+    Ahead {
+        /// Newest stored receive time.
+        newest: Timestamp,
+        /// By how much.
+        by: Duration,
+        /// Segments the clock would have expired.
+        segments: usize,
+    },
 }
 
 impl Default for LogOptions {
@@ -35,6 +69,8 @@ impl Default for LogOptions {
             segment_max_age: Duration::from_secs(3600),
             retention_max_age: Some(Duration::from_secs(90 * 86_400)),
             retention_max_bytes: None,
+            retention_max_share: 10,
+            retention_confirmed: false,
         }
     }
 }
@@ -50,7 +86,7 @@ pub struct LogStats {
     pub segments: usize,
 }
 
-/// What a retention pass deleted.
+/// What a retention pass deleted, or would have deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RetentionReport {
     /// Segments deleted.
@@ -59,6 +95,9 @@ pub struct RetentionReport {
     pub records: u64,
     /// Bytes freed.
     pub bytes: u64,
+    /// Set when the pass was refused for exceeding `retention_max_share`: nothing was deleted,
+    /// and the other fields say what would have been.
+    pub refused: bool,
 }
 
 /// A damaged range found in a segment and skipped: the records after it are kept.
@@ -437,7 +476,9 @@ impl<R: Record> Log<R> {
     }
 
     /// Seals a quiet segment that has grown old, then deletes sealed segments past the
-    /// configured age (by receive time) or beyond the size budget, oldest first.
+    /// configured age (by receive time, measured from [`Log::trusted_now`]) or beyond the size
+    /// budget, oldest first: all of them, or none if they exceed `retention_max_share` unless
+    /// `retention_confirmed` (the report is then marked `refused`).
     pub fn enforce_retention(&mut self, now: Timestamp) -> Result<RetentionReport, StoreError> {
         if self.writer.is_none() {
             return Err(read_only_error(&self.dir));
@@ -447,20 +488,27 @@ impl<R: Record> Log<R> {
         if active.count > 0 && active.min_received < seal_before {
             self.seal()?;
         }
-        let mut report = RetentionReport::default();
-        let expire_before = self
-            .options
-            .retention_max_age
-            .map(|age| now.saturating_sub_micros(micros(age)));
-        while let Some(oldest) = self.sealed.first().copied() {
-            let too_old = expire_before.is_some_and(|t| oldest.max_received < t);
-            let too_big = self
-                .options
-                .retention_max_bytes
-                .is_some_and(|max| self.stats().bytes > max);
-            if !too_old && !too_big {
-                break;
-            }
+        let plan = self.plan_retention(self.trusted_now(now));
+        if plan.segments == 0 {
+            return Ok(plan);
+        }
+        if !self.options.retention_confirmed && self.exceeds_share(&plan) {
+            let stats = self.stats();
+            warn!(
+                dir = %self.dir.display(),
+                segments = plan.segments,
+                of_segments = stats.segments,
+                bytes = plan.bytes,
+                of_bytes = stats.bytes,
+                max_share_percent = self.options.retention_max_share,
+                "retention refused: it would delete more than store.retention_max_share of the store at once; the data is kept (set store.retention_confirm to allow it)"
+            );
+            return Ok(RetentionReport {
+                refused: true,
+                ..plan
+            });
+        }
+        for oldest in self.sealed.drain(..plan.segments) {
             // Index first: a crash in between leaves a segment whose index is rebuilt, never an
             // orphaned index.
             let sidecar = segment::sidecar_path(&self.dir, oldest.base);
@@ -476,16 +524,94 @@ impl<R: Record> Log<R> {
             }
             let path = segment::segment_path(&self.dir, oldest.base);
             std::fs::remove_file(&path).map_err(StoreError::io("delete expired segment", &path))?;
-            self.sealed.remove(0);
-            report.segments += 1;
-            report.records += oldest.count;
-            report.bytes += oldest.bytes;
         }
-        if report.segments > 0 {
-            segment::sync_dir(&self.dir)?;
-            info!(dir = %self.dir.display(), segments = report.segments, records = report.records, "retention deleted old segments");
+        segment::sync_dir(&self.dir)?;
+        info!(dir = %self.dir.display(), segments = plan.segments, records = plan.records, "retention deleted old segments");
+        Ok(plan)
+    }
+
+    /// The oldest sealed segments retention would delete at `now`: those received longer than
+    /// `retention_max_age` before it, or beyond the size budget.
+    fn plan_retention(&self, now: Timestamp) -> RetentionReport {
+        let expire_before = self
+            .options
+            .retention_max_age
+            .map(|age| now.saturating_sub_micros(micros(age)));
+        let mut remaining = self.stats().bytes;
+        let mut plan = RetentionReport::default();
+        for oldest in &self.sealed {
+            let too_old = expire_before.is_some_and(|t| oldest.max_received < t);
+            let too_big = self
+                .options
+                .retention_max_bytes
+                .is_some_and(|max| remaining > max);
+            if !too_old && !too_big {
+                break;
+            }
+            remaining -= oldest.bytes;
+            plan.segments += 1;
+            plan.records += oldest.count;
+            plan.bytes += oldest.bytes;
         }
-        Ok(report)
+        plan
+    }
+
+    /// Whether deleting `plan` at once exceeds `retention_max_share` (never for one segment).
+    fn exceeds_share(&self, plan: &RetentionReport) -> bool {
+        if plan.segments <= 1 {
+            return false;
+        }
+        let share = u128::from(self.options.retention_max_share.min(100));
+        let stats = self.stats();
+        let over = |part: u128, whole: u128| part * 100 > share * whole;
+        over(plan.segments as u128, stats.segments as u128)
+            || over(u128::from(plan.bytes), u128::from(stats.bytes))
+    }
+
+    /// The newest receive time of any record held, from the segments themselves (sealed
+    /// segments' indexes, the active segment as scanned): `None` while the log is empty.
+    pub fn newest_received(&self) -> Option<Timestamp> {
+        self.sealed
+            .iter()
+            .chain(std::iter::once(&self.active.summary))
+            .map(|s| s.max_received)
+            .max()
+            .filter(|&t| t != Timestamp::MIN)
+    }
+
+    /// The time age retention goes by: the clock, but never more than [`CLOCK_TOLERANCE`] past
+    /// the newest receive time stored, so a clock that jumps ahead expires nothing the store's
+    /// own history does not.
+    pub fn trusted_now(&self, clock: Timestamp) -> Timestamp {
+        match self.newest_received() {
+            Some(newest) => clock.min(Timestamp::from_micros(
+                newest.as_micros().saturating_add(micros(CLOCK_TOLERANCE)),
+            )),
+            None => clock,
+        }
+    }
+
+    /// Compares the clock with the log's history: see [`ClockCheck`].
+    pub fn check_clock(&self, clock: Timestamp) -> ClockCheck {
+        let Some(newest) = self.newest_received() else {
+            return ClockCheck::Consistent;
+        };
+        let gap = clock.as_micros().saturating_sub(newest.as_micros());
+        let by = Duration::from_micros(gap.unsigned_abs());
+        if gap < 0 && by > CLOCK_TOLERANCE {
+            return ClockCheck::Behind { newest, by };
+        }
+        let untrusted = self.plan_retention(clock);
+        if untrusted.segments > self.plan_retention(self.trusted_now(clock)).segments
+            && self.exceeds_share(&untrusted)
+        {
+            return ClockCheck::Ahead {
+                newest,
+                by,
+                segments: untrusted.segments,
+            };
+        }
+        ClockCheck::Consistent
     }
 
     /// The damage found in the middle of segments when the log was opened, each range skipped

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use vigil_event::{Event, Timestamp, Uuid};
-use vigil_store::{Log, LogOptions, Order, Query, StoreError};
+use vigil_store::{ClockCheck, Log, LogOptions, Order, Query, RetentionReport, StoreError};
 
 fn event(n: u32, time_secs: i64) -> Event {
     let mut e = Event::new(
@@ -240,6 +240,8 @@ fn retention_by_age_and_by_size() {
         segment_max_age: Duration::from_secs(1_000_000),
         retention_max_age: Some(Duration::from_secs(30)),
         retention_max_bytes: None,
+        retention_max_share: 100,
+        ..LogOptions::default()
     };
     let mut log = Log::<Event>::open(dir.path(), options.clone()).unwrap();
     for n in 0..80 {
@@ -303,7 +305,123 @@ fn quiet_segments_are_sealed_by_age() {
     assert_eq!(log.stats().segments, 2, "the quiet segment was sealed");
     log.enforce_retention(Timestamp::from_secs(1_010_000))
         .unwrap();
-    assert_eq!(log.stats().records, 0, "and later expired");
+    assert_eq!(
+        log.stats().records,
+        1,
+        "the clock alone expires nothing newer than the store's own newest data"
+    );
+    log.append(&[event(20_000, 1)]).unwrap();
+    log.enforce_retention(Timestamp::from_secs(1_020_000))
+        .unwrap();
+    assert_eq!(
+        ids(&log.search(&all_oldest()).unwrap()),
+        vec![20_000],
+        "expired once newer data was stored"
+    );
+}
+
+/// 80 records received a second apart (1_000_000..1_000_079) in segments of about 14.
+fn aged_log(dir: &Path, options: LogOptions) -> Log<Event> {
+    let mut log = Log::<Event>::open(dir, options).unwrap();
+    for n in 0..80 {
+        log.append(&[event(n, 1)]).unwrap();
+    }
+    log
+}
+
+fn age_retention(max_age: u64) -> LogOptions {
+    LogOptions {
+        segment_bytes: 2_000,
+        segment_max_age: Duration::from_secs(1_000_000),
+        retention_max_age: Some(Duration::from_secs(max_age)),
+        ..LogOptions::default()
+    }
+}
+
+#[test]
+fn a_clock_far_ahead_deletes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = aged_log(dir.path(), age_retention(90 * 86_400));
+    let before = log.stats();
+    let hundred_days_ahead = Timestamp::from_secs(1_000_079 + 100 * 86_400);
+    assert!(matches!(
+        log.check_clock(hundred_days_ahead),
+        ClockCheck::Ahead { segments, .. } if segments == before.segments - 1
+    ));
+    let report = log.enforce_retention(hundred_days_ahead).unwrap();
+    // Not even refused: age is measured from the newest stored data, not from the clock.
+    assert_eq!(report, RetentionReport::default());
+    // (The clock may seal the active segment: harmless.)
+    assert_eq!(log.stats().records, before.records);
+    assert_eq!(log.search(&all_oldest()).unwrap().len(), 80);
+}
+
+#[test]
+fn a_large_deletion_is_refused_unless_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    // New data 100 s after the rest makes most of the log older than 30 s at once.
+    let mut log = aged_log(dir.path(), age_retention(30));
+    log.append(&[event(180, 1)]).unwrap();
+    let before = log.stats();
+    let report = log
+        .enforce_retention(Timestamp::from_secs(1_000_180))
+        .unwrap();
+    assert!(report.refused && report.segments > 1, "{report:?}");
+    assert_eq!(log.stats(), before, "a refused pass keeps everything");
+    drop(log);
+
+    let mut log = Log::<Event>::open(
+        dir.path(),
+        LogOptions {
+            retention_confirmed: true,
+            ..age_retention(30)
+        },
+    )
+    .unwrap();
+    let report = log
+        .enforce_retention(Timestamp::from_secs(1_000_180))
+        .unwrap();
+    assert!(!report.refused && report.segments > 1, "{report:?}");
+    assert!(log.stats().records < before.records);
+}
+
+#[test]
+fn a_normal_advance_deletes_old_segments_one_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = aged_log(dir.path(), age_retention(60));
+    assert_eq!(
+        log.check_clock(Timestamp::from_secs(1_000_080)),
+        ClockCheck::Consistent
+    );
+    let mut deleted = 0;
+    // The clock and the data advance together: each pass expires at most one segment.
+    for n in 80..200 {
+        log.append(&[event(n, 1)]).unwrap();
+        let report = log
+            .enforce_retention(Timestamp::from_secs(1_000_000 + i64::from(n)))
+            .unwrap();
+        assert!(!report.refused, "{report:?}");
+        deleted += report.records;
+    }
+    assert!(deleted >= 100, "{deleted}");
+    let left = ids(&log.search(&all_oldest()).unwrap());
+    assert!(left.iter().all(|&n| n >= 120), "{left:?}");
+    assert!(left.contains(&140) && left.contains(&199), "{left:?}");
+}
+
+#[test]
+fn a_clock_behind_the_stored_data_is_noticed() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = aged_log(dir.path(), age_retention(60));
+    assert!(matches!(
+        log.check_clock(Timestamp::from_secs(1_000_079 - 3600)),
+        ClockCheck::Behind { by, .. } if by == Duration::from_secs(3600)
+    ));
+    assert_eq!(
+        log.check_clock(Timestamp::from_secs(1_000_079 - 60)),
+        ClockCheck::Consistent,
+        "within the tolerance"
+    );
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! silent sensor heard again completes its alarm (a new revision), and a sensor that stopped
 //! cleanly is a low-priority event without an alarm.
 //! Damage found in the core's own store at start is reported the same way
-//! ([`BusIncident::StoreCorruption`]).
+//! ([`BusIncident::StoreCorruption`]), and so is a core clock that disagrees with the store's
+//! history ([`BusIncident::StoreClock`]).
 //! These are attacks on the SIEM (or its failures): the alarm is raised whatever the
 //! directives say. A peer repeating the same offence raises one alarm a minute, not one per
 //! attempt; the rest are counted (`vigil_bus_alarms_suppressed_total`). Event loss is
@@ -46,6 +47,9 @@ pub enum BusIncident {
     SensorStopped,
     /// A damaged range in a store segment, quarantined and skipped when the store was opened.
     StoreCorruption,
+    /// At start, the core's clock was behind the newest receive time stored, or so far ahead
+    /// of it that age retention would have deleted more than `store.retention_max_share`.
+    StoreClock,
 }
 
 impl BusIncident {
@@ -66,6 +70,7 @@ impl BusIncident {
             BusIncident::ClockSkew => 22,
             BusIncident::SensorStopped => 23,
             BusIncident::StoreCorruption => 30,
+            BusIncident::StoreClock => 31,
         }
     }
 
@@ -86,10 +91,12 @@ impl BusIncident {
             BusIncident::ClockSkew => "Bus: sensor clock skew",
             BusIncident::SensorStopped => "Bus: sensor stopped",
             BusIncident::StoreCorruption => "Store: damaged records quarantined",
+            BusIncident::StoreClock => "Store: core clock disagrees with stored history",
         }
     }
 
-    /// Attacks on the bus are priority 5; failures (loss, silence, skew, store damage) and
+    /// Attacks on the bus are priority 5; failures (loss, silence, skew, store damage or
+    /// clock) and
     /// sessions ended by a revocation priority 4; a clean stop priority 1.
     fn priority(self) -> u8 {
         match self {
