@@ -82,6 +82,19 @@ fn random_32() -> anyhow::Result<[u8; 32]> {
     Ok(bytes)
 }
 
+/// Refuses the secret file `path` (its `metadata`) when group or others have any access to it.
+pub fn refuse_shared(path: &Path, metadata: &std::fs::Metadata) -> anyhow::Result<()> {
+    let mode = metadata.permissions().mode();
+    if mode & 0o077 != 0 {
+        bail!(
+            "{} is readable by other users (mode {:o}); run chmod 600 on it",
+            path.display(),
+            mode & 0o777
+        );
+    }
+    Ok(())
+}
+
 /// The contents of the secret file `path`, `None` if it does not exist; an error if group or
 /// others may read it.
 fn read_private(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
@@ -90,18 +103,10 @@ fn read_private(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    let mode = file
+    let metadata = file
         .metadata()
-        .with_context(|| format!("cannot read {}", path.display()))?
-        .permissions()
-        .mode();
-    if mode & 0o077 != 0 {
-        bail!(
-            "{} is readable by other users (mode {:o}); run chmod 600 on it",
-            path.display(),
-            mode & 0o777
-        );
-    }
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    refuse_shared(path, &metadata)?;
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)
         .with_context(|| format!("cannot read {}", path.display()))?;

@@ -2,7 +2,6 @@
 //! key (the key file must be readable by its owner only), TLS 1.2 and 1.3, and, with a client
 //! CA, mutual authentication of the senders.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -22,17 +21,9 @@ fn certificates(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
 
 /// Reads a PEM private key, refusing a key file others can read.
 pub fn private_key(path: &Path) -> anyhow::Result<PrivateKeyDer<'static>> {
-    let mode = std::fs::metadata(path)
-        .with_context(|| format!("cannot read {}", path.display()))?
-        .permissions()
-        .mode();
-    if mode & 0o077 != 0 {
-        bail!(
-            "{} is readable by other users (mode {:o}); run chmod 600 on it",
-            path.display(),
-            mode & 0o777
-        );
-    }
+    let metadata =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    vigil_keys::refuse_shared(path, &metadata)?;
     PrivateKeyDer::from_pem_file(path)
         .with_context(|| format!("{} holds no usable PEM private key", path.display()))
 }
