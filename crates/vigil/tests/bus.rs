@@ -13,10 +13,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{edge_config, exe, issue_sensor, run_ok, stored};
+use common::{
+    edge_config, exe, issue_sensor, rules_tables, run_ok, stored, stored_alarms, wait_alarm_where,
+};
 use vigil::process::{EdgeProcess, ServerProcess, loopback_config_with_bus};
 use vigil_event::{Alarm, Event, Transport};
-use vigil_store::{Log, Order, Query};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -108,36 +109,14 @@ fn assert_exactly_once(core_dir: &Path, sensor: &str, n: usize) {
     assert!(map.values().all(|e| e.provenance.authenticated));
 }
 
-fn alarms(core_dir: &Path) -> Vec<Alarm> {
-    let Ok(log) = Log::<Alarm>::open_read_only(&core_dir.join("alarms")) else {
-        return Vec::new();
-    };
-    log.search(&Query {
-        limit: usize::MAX,
-        order: Order::OldestFirst,
-        ..Query::default()
-    })
-    .unwrap()
+/// A sensor certificate `name` from the core's CA, issued into `certs`, as a TLS identity.
+fn enrol(core_dir: &Path, certs: &Path, name: &str) -> vigil_ca::TlsIdentity {
+    issue_sensor(core_dir, name, certs);
+    raw::identity(certs, name)
 }
 
 fn wait_alarm(core_dir: &Path, needle: &str) -> Alarm {
     wait_alarm_where(core_dir, needle, |a| a.name.contains(needle))
-}
-
-/// The first stored alarm `pick` accepts, waiting for it; `what` describes it on failure.
-fn wait_alarm_where(core_dir: &Path, what: &str, pick: impl Fn(&Alarm) -> bool) -> Alarm {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(a) = alarms(core_dir).into_iter().find(|a| pick(a)) {
-            return a;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no alarm: {what}; alarms: {:?}",
-            alarms(core_dir).iter().map(|a| &a.name).collect::<Vec<_>>()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]
@@ -674,7 +653,7 @@ fn revoking_a_certificate_ends_its_open_session_within_seconds() {
     wait_alarm(&core_dir, "Bus: certificate revoked, session ended: sierra");
     core.terminate().unwrap();
     assert_eq!(
-        alarms(&core_dir)
+        stored_alarms(&core_dir)
             .iter()
             .filter(|a| a.name.contains("session ended"))
             .count(),
@@ -697,8 +676,7 @@ fn the_crl_watch_ends_an_idle_session_and_an_unusable_crl_keeps_the_last_good_on
     let core = start_core(&core_dir, "");
     let addr = bus_addr(&core);
     let certs = dir.path().join("certs");
-    issue_sensor(&core_dir, "sierra", &certs);
-    let sierra = raw::identity(&certs, "sierra");
+    let sierra = enrol(&core_dir, &certs, "sierra");
     let rt = runtime();
     // Nothing reaches the core after the revocation: the watch alone notices it.
     rt.block_on(async {
@@ -757,8 +735,7 @@ fn gaps_silence_and_clock_skew_raise_alarms_and_skewed_times_are_corrected() {
     );
     let addr = bus_addr(&core);
     let certs = dir.path().join("certs");
-    issue_sensor(&core_dir, "gamma", &certs);
-    let gamma = raw::identity(&certs, "gamma");
+    let gamma = enrol(&core_dir, &certs, "gamma");
     let rt = runtime();
     let hour = 3_600_000_000i64;
     rt.block_on(async {
@@ -805,8 +782,7 @@ fn a_burst_of_gaps_from_one_sensor_is_one_event_loss_alarm_revised_with_the_coun
     let core = start_core(&core_dir, "gap_timeout = \"1s\"");
     let addr = bus_addr(&core);
     let certs = dir.path().join("certs");
-    issue_sensor(&core_dir, "burst", &certs);
-    let burst = raw::identity(&certs, "burst");
+    let burst = enrol(&core_dir, &certs, "burst");
     let started = Instant::now();
     runtime().block_on(async {
         let mut c = raw::connect(addr, &burst, "burst").await;
@@ -832,7 +808,7 @@ fn a_burst_of_gaps_from_one_sensor_is_one_event_loss_alarm_revised_with_the_coun
         loss(a) && a.event_count == GAPS
     });
     core.terminate().unwrap();
-    let revisions: Vec<Alarm> = alarms(&core_dir).into_iter().filter(loss).collect();
+    let revisions: Vec<Alarm> = stored_alarms(&core_dir).into_iter().filter(loss).collect();
     let ids: std::collections::BTreeSet<_> = revisions.iter().map(|a| a.id).collect();
     eprintln!(
         "{GAPS} gaps sent in {sent:?}: {} event-loss alarm(s), {} revision(s) stored; {}",
@@ -1030,15 +1006,11 @@ fn an_event_dated_years_ahead_moves_no_clock_and_is_stored_marked_counted_and_al
         &[ANY_PORT],
         "",
         "",
-        &format!(
-            "[correlation]\ndirectives = [{:?}]\n",
-            rules.display().to_string()
-        ),
+        &rules_tables(&[], &rules, ""),
     );
     let core = ServerProcess::start(&exe(), &core_dir, &config).unwrap();
     let certs = dir.path().join("certs");
-    issue_sensor(&core_dir, "alpha", &certs);
-    let alpha = raw::identity(&certs, "alpha");
+    let alpha = enrol(&core_dir, &certs, "alpha");
     let attacker = "203.0.113.66";
     let ten_years = 10 * 365 * 86_400 * 1_000_000i64;
     let rt = runtime();
@@ -1097,8 +1069,7 @@ fn an_edge_whose_clock_was_wrong_while_offline_is_caught_when_its_spool_arrives(
     let core_dir = dir.path().join("core");
     let core = start_core(&core_dir, "");
     let certs = dir.path().join("certs");
-    issue_sensor(&core_dir, "bravo", &certs);
-    let bravo = raw::identity(&certs, "bravo");
+    let bravo = enrol(&core_dir, &certs, "bravo");
     let three_days = 3 * 86_400 * 1_000_000i64;
     let rt = runtime();
     rt.block_on(async {
@@ -1126,7 +1097,7 @@ fn an_edge_whose_clock_was_wrong_while_offline_is_caught_when_its_spool_arrives(
     wait_alarm_where(&core_dir, "the completed time incident", |a| {
         a.name.starts_with(prefix) && a.revision == 3
     });
-    let revisions: Vec<Alarm> = alarms(&core_dir)
+    let revisions: Vec<Alarm> = stored_alarms(&core_dir)
         .into_iter()
         .filter(|a| a.name.starts_with(prefix))
         .collect();
@@ -1169,8 +1140,7 @@ fn a_bus_incident_is_one_alarm_also_after_kill_9_and_a_restart() {
     let core = start_core(&core_dir, "");
     let addr = bus_addr(&core);
     let certs = dir.path().join("certs");
-    issue_sensor(&core_dir, "alpha", &certs);
-    let alpha = raw::identity(&certs, "alpha");
+    let alpha = enrol(&core_dir, &certs, "alpha");
     runtime().block_on(async {
         let mut c = raw::connect(addr, &alpha, "alpha").await;
         let mut tampered = c.batch(1, 5, raw::now());
@@ -1187,7 +1157,7 @@ fn a_bus_incident_is_one_alarm_also_after_kill_9_and_a_restart() {
     core.kill9().unwrap();
     let core = start_core(&core_dir, "");
     core.terminate().unwrap();
-    let stored: Vec<(vigil_event::Uuid, u32, String)> = alarms(&core_dir)
+    let stored: Vec<(vigil_event::Uuid, u32, String)> = stored_alarms(&core_dir)
         .into_iter()
         .map(|a| (a.id, a.revision, a.name))
         .collect();
@@ -1210,8 +1180,7 @@ fn a_silent_sensor_heard_again_completes_its_alarm() {
     let core = start_core(&core_dir, "silence_timeout = \"1s\"");
     let addr = bus_addr(&core);
     let certs = dir.path().join("certs");
-    issue_sensor(&core_dir, "delta", &certs);
-    let delta = raw::identity(&certs, "delta");
+    let delta = enrol(&core_dir, &certs, "delta");
     let rt = runtime();
     rt.block_on(async {
         let mut c = raw::connect(addr, &delta, "delta").await;
@@ -1237,7 +1206,7 @@ fn a_silent_sensor_heard_again_completes_its_alarm() {
         (&ended.name, ended.first_seen, &ended.evidence),
         (&silent.name, silent.first_seen, &silent.evidence)
     );
-    let revisions: Vec<u32> = alarms(&core_dir)
+    let revisions: Vec<u32> = stored_alarms(&core_dir)
         .into_iter()
         .filter(|a| a.id == silent.id)
         .map(|a| a.revision)
@@ -1287,7 +1256,7 @@ fn an_edge_stopped_cleanly_says_goodbye_and_raises_no_silence_alarm() {
     assert_eq!(stopped[0].priority, Some(1));
     assert_eq!(stopped[0].provenance.transport, Transport::Core);
     assert!(stop_events("crash").is_empty());
-    let calm_alarms: Vec<String> = alarms(&core_dir)
+    let calm_alarms: Vec<String> = stored_alarms(&core_dir)
         .into_iter()
         .map(|a| a.name)
         .filter(|n| n.contains("calm"))
@@ -1341,11 +1310,11 @@ fn a_slow_response_is_killed_after_its_timeout_and_never_holds_up_forwarding() {
     assert_eq!(answer["ok"], false, "{answer}");
     assert_eq!(answer["detail"], "killed after 4s", "{answer}");
     assert!(
-        !alarms(&core_dir)
+        !stored_alarms(&core_dir)
             .iter()
             .any(|a| a.name.contains("sensor silent")),
         "{:?}",
-        alarms(&core_dir)
+        stored_alarms(&core_dir)
             .iter()
             .map(|a| &a.name)
             .collect::<Vec<_>>()

@@ -15,7 +15,7 @@ use std::time::Duration;
 use common::*;
 use vigil::loadgen::open_session;
 use vigil_event::Alarm;
-use vigil_store::{Log, Order, Query};
+use vigil_store::{Log, Query};
 
 /// `count` pam_unix authentication failures (plugin 4004 sid 2) from A to B, one a second.
 fn failures(first: u32, count: u32) -> String {
@@ -168,25 +168,10 @@ fn check_reports_problems_with_their_position() {
     assert!(String::from_utf8_lossy(&ok.stdout).contains("0 error(s), 3 warning(s)"));
 }
 
-fn alarms(dir: &std::path::Path) -> Vec<Alarm> {
-    Log::<Alarm>::open_read_only(&dir.join("alarms"))
-        .unwrap()
-        .search(&Query {
-            limit: usize::MAX,
-            order: Order::OldestFirst,
-            ..Query::default()
-        })
-        .unwrap()
-}
-
 #[test]
 fn the_server_raises_stores_and_resumes_correlation_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let tables = format!(
-        "[plugins]\nsid_tables = [{:?}]\n[correlation]\ndirectives = [{:?}]\n",
-        corpus("ossim/plugins-sql").display().to_string(),
-        corpus("ossim/directives").display().to_string()
-    );
+    let tables = corpus_rules("");
     let server = start(dir.path(), "", &tables);
     let mut s = open_session(server.agent_addr().unwrap(), 1).unwrap();
     s.write_all(failures(0, 10).as_bytes()).unwrap();
@@ -196,7 +181,7 @@ fn the_server_raises_stores_and_resumes_correlation_after_a_restart() {
     assert_eq!(server.metric("vigil_backlogs").unwrap(), 1.0);
     drop(s);
     server.terminate().unwrap();
-    assert!(alarms(dir.path()).is_empty());
+    assert!(stored_alarms(dir.path()).is_empty());
 
     // The backlog was saved at shutdown: 11 more failures complete level 2.
     let server = start(dir.path(), "", &tables);
@@ -208,7 +193,7 @@ fn the_server_raises_stores_and_resumes_correlation_after_a_restart() {
     assert_eq!(server.metric("vigil_directive_events_total").unwrap(), 1.0);
     drop(s);
     server.terminate().unwrap();
-    let stored = alarms(dir.path());
+    let stored = stored_alarms(dir.path());
     assert_eq!(stored.len(), 1);
     assert_eq!(
         (stored[0].directive_id, stored[0].level, stored[0].risk),

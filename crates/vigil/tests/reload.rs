@@ -33,14 +33,7 @@ fn reload_keeps_unchanged_backlogs_refuses_broken_files_and_follows_sighup() {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules.xml");
     std::fs::write(&rules, directives("<directive id=\"200\" name=\"other\" priority=\"1\"><rule type=\"detector\" name=\"x\" plugin_id=\"77\"/></directive>\n")).unwrap();
-    let server = start(
-        dir.path(),
-        "",
-        &format!(
-            "[correlation]\ndirectives = [{:?}]\n",
-            rules.display().to_string()
-        ),
-    );
+    let server = start(dir.path(), "", &rules_tables(&[], &rules, ""));
     let mut s = open_session(server.agent_addr().unwrap(), 1).unwrap();
     s.write_all(event(0, 4004).as_bytes()).unwrap();
     s.write_all(event(1, 4004).as_bytes()).unwrap();
@@ -111,14 +104,7 @@ fn without_colours(text: &str) -> String {
 }
 
 fn rules_config(dir: &std::path::Path, rules: &std::path::Path, extra: &str) -> String {
-    vigil::process::loopback_config(
-        dir,
-        "",
-        &format!(
-            "[correlation]\ndirectives = [{:?}]\n{extra}",
-            rules.display().to_string()
-        ),
-    )
+    vigil::process::loopback_config(dir, "", &rules_tables(&[], rules, extra))
 }
 
 #[test]

@@ -69,11 +69,7 @@ fn sshd_failures(src: &str, count: u16) -> String {
 fn replay_of_the_store_gives_exactly_the_alarms_the_server_gave() {
     let root = tempfile::tempdir().unwrap();
     let (core_dir, edge_dir) = (root.path().join("core"), root.path().join("edge"));
-    let tables = format!(
-        "[plugins]\nsid_tables = [{:?}]\n[correlation]\ndirectives = [{:?}]\n",
-        corpus("ossim/plugins-sql").display().to_string(),
-        corpus("ossim/directives").display().to_string()
-    );
+    let tables = corpus_rules("");
     let server = start(&core_dir, "", &tables);
     // Two legacy agents: a brute force from each, interleaved; correlated on receive time.
     let mut a = open_session(server.agent_addr().unwrap(), 1).unwrap();
@@ -339,11 +335,7 @@ fn until_fires_the_absence_levels_still_open_at_the_end_of_the_input() {
 #[test]
 fn replay_of_the_store_with_the_servers_configuration_gives_its_alarms() {
     let dir = tempfile::tempdir().unwrap();
-    let tables = format!(
-        "[plugins]\nsid_tables = [{:?}]\n[correlation]\ndirectives = [{:?}]\nmax_backlogs_per_directive = 3\n",
-        corpus("ossim/plugins-sql").display().to_string(),
-        corpus("ossim/directives").display().to_string()
-    );
+    let tables = corpus_rules("max_backlogs_per_directive = 3\n");
     let server = start(dir.path(), "", &tables);
     let mut s = open_session(server.agent_addr().unwrap(), 1).unwrap();
     let sources: String = (1..=8)

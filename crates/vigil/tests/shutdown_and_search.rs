@@ -227,14 +227,7 @@ fn search_finds_alarms_by_latest_revision_and_anything_by_id() {
         ),
     )
     .unwrap();
-    let server = start(
-        dir.path(),
-        "",
-        &format!(
-            "[correlation]\ndirectives = [{:?}]\n",
-            rules.display().to_string()
-        ),
-    );
+    let server = start(dir.path(), "", &rules_tables(&[], &rules, ""));
     let mut s = open_session(server.agent_addr().unwrap(), 1).unwrap();
     // Three steps from .7 (one alarm, revisions 1-3), then one from .8 (a second alarm).
     for (n, src) in [(0, 7), (1, 7), (2, 7), (3, 8)] {

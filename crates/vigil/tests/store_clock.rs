@@ -7,11 +7,10 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
 
 use common::*;
-use vigil_event::{Alarm, Event, Timestamp, Uuid};
-use vigil_store::{Log, LogOptions, Query};
+use vigil_event::{Event, Timestamp, Uuid};
+use vigil_store::{Log, LogOptions};
 
 const DAY_SECS: i64 = 86_400;
 
@@ -45,24 +44,10 @@ fn a_clock_100_days_ahead_deletes_nothing_and_raises_an_alarm() {
 
     // Retention runs as the writer starts, before it stores anything (the alarm included).
     let server = start(dir.path(), "", "");
-    let alarms_dir = dir.path().join("alarms");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let alarm = loop {
-        let found = Log::<Alarm>::open_read_only(&alarms_dir)
-            .ok()
-            .and_then(|log| log.search(&Query::default()).ok())
-            .and_then(|alarms| {
-                alarms.into_iter().find(|a| {
-                    a.name
-                        .starts_with("Store: core clock disagrees with stored history")
-                })
-            });
-        if let Some(alarm) = found {
-            break alarm;
-        }
-        assert!(Instant::now() < deadline, "no clock alarm raised");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let alarm = wait_alarm_where(dir.path(), "the clock alarm", |a| {
+        a.name
+            .starts_with("Store: core clock disagrees with stored history")
+    });
     server.terminate().unwrap();
 
     assert!(alarm.name.contains("ahead"), "{}", alarm.name);

@@ -14,8 +14,6 @@ use std::time::Duration;
 
 use common::*;
 use vigil::loadgen::{event_id, event_line, open_session};
-use vigil_event::Alarm;
-use vigil_store::{Log, Query};
 
 /// Byte offset of the `n`th record of a segment.
 fn record_offset(bytes: &[u8], n: usize) -> usize {
@@ -95,10 +93,7 @@ fn a_flipped_bit_costs_one_event_and_raises_an_alarm() {
         .unwrap()
         .collect();
     assert_eq!(quarantined.len(), 1);
-    let alarms = Log::<Alarm>::open_read_only(&dir.path().join("alarms"))
-        .unwrap()
-        .search(&Query::default())
-        .unwrap();
+    let alarms = stored_alarms(dir.path());
     let segment_name = active.display().to_string();
     assert!(
         alarms

@@ -33,10 +33,8 @@ fn traffic(src: &str, secs: u32) -> String {
     )
 }
 
-fn sid_table() -> String {
+fn sid_table() -> std::path::PathBuf {
     corpus("ossim/plugins-sql/paloalto.sql")
-        .display()
-        .to_string()
 }
 
 #[test]
@@ -69,11 +67,7 @@ fn the_server_fires_a_taxonomy_directive_on_first_start_restart_and_reload() {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules.xml");
     std::fs::write(&rules, DIRECTIVE).unwrap();
-    let tables = format!(
-        "[plugins]\nsid_tables = [{:?}]\n[correlation]\ndirectives = [{:?}]\n",
-        sid_table(),
-        rules.display().to_string()
-    );
+    let tables = rules_tables(&[&sid_table()], &rules, "");
     // First start: no saved state.
     let server = start(dir.path(), "", &tables);
     let mut s = open_session(server.agent_addr().unwrap(), 1).unwrap();

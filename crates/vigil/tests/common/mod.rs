@@ -7,10 +7,10 @@ pub mod pki;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use vigil::process::{EdgeProcess, ServerProcess, loopback_config};
-use vigil_event::Event;
+use vigil_event::{Alarm, Event};
 use vigil_store::{Log, Order, Query};
 
 pub fn exe() -> PathBuf {
@@ -139,5 +139,68 @@ pub fn edge_config(dir: &Path, name: &str, endpoints: &[SocketAddr], extra: &str
         bus.join(format!("{name}.pem")).display().to_string(),
         bus.join(format!("{name}.key")).display().to_string(),
         bus.join("ca.pem").display().to_string(),
+    )
+}
+
+/// Every stored alarm revision, oldest first (none while the alarm log does not exist yet).
+pub fn stored_alarms(dir: &Path) -> Vec<Alarm> {
+    let Ok(log) = Log::<Alarm>::open_read_only(&dir.join("alarms")) else {
+        return Vec::new();
+    };
+    log.search(&Query {
+        limit: usize::MAX,
+        order: Order::OldestFirst,
+        ..Query::default()
+    })
+    .unwrap()
+}
+
+/// The first stored alarm `pick` accepts, waiting for it up to a minute; `what` describes it
+/// on failure.
+pub fn wait_alarm_where(dir: &Path, what: &str, pick: impl Fn(&Alarm) -> bool) -> Alarm {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(a) = stored_alarms(dir).into_iter().find(|a| pick(a)) {
+            return a;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no alarm: {what}; alarms: {:?}",
+            stored_alarms(dir)
+                .iter()
+                .map(|a| &a.name)
+                .collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Server configuration tables: `[correlation]` with these directives (and the `extra` keys
+/// after them), and `[plugins]` with these sid tables when there are any.
+pub fn rules_tables(sid_tables: &[&Path], directives: &Path, extra: &str) -> String {
+    let quoted = |p: &Path| format!("{:?}", p.display().to_string());
+    let plugins = match sid_tables {
+        [] => String::new(),
+        tables => format!(
+            "[plugins]\nsid_tables = [{}]\n",
+            tables
+                .iter()
+                .map(|t| quoted(t))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    format!(
+        "{plugins}[correlation]\ndirectives = [{}]\n{extra}",
+        quoted(directives)
+    )
+}
+
+/// [`rules_tables`] with the corpus's OSSIM directives and plugin sid tables.
+pub fn corpus_rules(extra: &str) -> String {
+    rules_tables(
+        &[&corpus("ossim/plugins-sql")],
+        &corpus("ossim/directives"),
+        extra,
     )
 }
