@@ -19,6 +19,7 @@ use vigil_event::{Alarm, CorrelationState, Event, EventKind, TimeSource, Timesta
 use crate::backlog::{AlarmState, Backlog};
 use crate::clock::{Clock, ClockConfig, Judgement, MAX_SENSORS, TimeIncident};
 use crate::compile::{CompiledDirective, CompiledSet, NodeId};
+use crate::few::Few;
 use crate::levels::{Crossing, LevelKind, Levels, LevelsConfig};
 use crate::matcher::{Context, Facts, matches, var_key};
 use crate::pressure::{Pressure, Ranking};
@@ -182,9 +183,9 @@ pub struct Engine {
     /// Live backlogs by creation order.
     backlogs: BTreeMap<u64, Backlog>,
     /// Backlogs whose children all require one source (or destination) address.
-    keyed: HashMap<BacklogKey, Seqs>,
+    keyed: HashMap<BacklogKey, Few<u64>>,
     /// The rest, per directive.
-    unkeyed: HashMap<u32, Seqs>,
+    unkeyed: HashMap<u32, Few<u64>>,
     /// Live backlogs per directive and per source, least advanced first (for eviction).
     ranking: Ranking,
     /// Eviction incidents by directive.
@@ -585,11 +586,11 @@ impl Engine {
                 (id, KeyField::Dst, event.dst_ip),
             ] {
                 if let Some(list) = self.keyed.get(&key) {
-                    candidates.extend(list.iter());
+                    candidates.extend_from_slice(list.as_slice());
                 }
             }
             if let Some(list) = self.unkeyed.get(&id) {
-                candidates.extend(list.iter());
+                candidates.extend_from_slice(list.as_slice());
             }
         }
         candidates.sort_unstable();
@@ -1170,8 +1171,8 @@ impl Engine {
         self.ranking
             .insert(directive.id, backlog.source(), backlog.rank, seq);
         match index_key(&backlog, directive) {
-            Some(key) => Seqs::add(self.keyed.entry(key), seq),
-            None => Seqs::add(self.unkeyed.entry(directive.id), seq),
+            Some(key) => Few::add(&mut self.keyed, key, seq),
+            None => Few::add(&mut self.unkeyed, directive.id, seq),
         }
         if let Some(deadline) = backlog.deadline(directive) {
             self.deadlines.push(Reverse((deadline, seq)));
@@ -1186,8 +1187,8 @@ impl Engine {
             .position(backlog.directive)
             .and_then(|p| index_key(&backlog, &set.directives[p]));
         match key {
-            Some(key) => Seqs::take(&mut self.keyed, key, seq),
-            None => Seqs::take(&mut self.unkeyed, backlog.directive, seq),
+            Some(key) => Few::take(&mut self.keyed, key, seq),
+            None => Few::take(&mut self.unkeyed, backlog.directive, seq),
         }
         self.ranking
             .remove(backlog.directive, backlog.source(), backlog.rank, seq);
@@ -1202,54 +1203,6 @@ enum Offer {
         counted: bool,
     },
     Fired(NodeId, Vec<Uuid>, (u8, u8)),
-}
-
-/// The backlogs filed under one index key: almost always one, kept inline.
-#[derive(Debug, Clone)]
-enum Seqs {
-    One(u64),
-    Many(Vec<u64>),
-}
-
-impl Seqs {
-    fn iter(&self) -> impl Iterator<Item = u64> + '_ {
-        let (one, many) = match self {
-            Seqs::One(s) => (Some(*s), &[][..]),
-            Seqs::Many(v) => (None, v.as_slice()),
-        };
-        one.into_iter().chain(many.iter().copied())
-    }
-
-    fn add<K>(entry: std::collections::hash_map::Entry<'_, K, Seqs>, seq: u64) {
-        use std::collections::hash_map::Entry;
-        match entry {
-            Entry::Vacant(v) => {
-                v.insert(Seqs::One(seq));
-            }
-            Entry::Occupied(mut o) => {
-                let slot = o.get_mut();
-                match slot {
-                    Seqs::One(first) => *slot = Seqs::Many(vec![*first, seq]),
-                    Seqs::Many(v) => v.push(seq),
-                }
-            }
-        }
-    }
-
-    /// Removes `seq` under `key`, dropping the entry once it is empty.
-    fn take<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Seqs>, key: K, seq: u64) {
-        let empty = match map.get_mut(&key) {
-            Some(Seqs::One(s)) => *s == seq,
-            Some(Seqs::Many(v)) => {
-                v.retain(|&s| s != seq);
-                v.is_empty()
-            }
-            None => false,
-        };
-        if empty {
-            map.remove(&key);
-        }
-    }
 }
 
 /// A backlog waits for one address when every child requires `from` (or `to`) to equal a single

@@ -9,6 +9,7 @@ pub mod backlog;
 pub mod clock;
 pub mod compile;
 pub mod engine;
+mod few;
 pub mod levels;
 pub mod matcher;
 pub mod pressure;

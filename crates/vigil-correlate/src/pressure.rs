@@ -8,12 +8,13 @@
 //! in, so a cap filled with slightly advanced backlogs cannot keep a new attack out. Eviction
 //! raises a "correlation state under pressure" alarm per directive ([`Pressure`]).
 
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 use vigil_event::{Alarm, Timestamp, Uuid};
+
+use crate::few::Few;
 
 /// How far a backlog has come: fired levels in the high half; in the low half, the events
 /// counted toward the next level to a factor of two (their bit length), so that a backlog is
@@ -30,23 +31,7 @@ pub fn progress(levels: usize, counted: u64) -> Progress {
 pub struct Ranking {
     per_directive: HashMap<u32, BTreeSet<(Progress, u64)>>,
     /// Almost every source holds one backlog of a directive: kept inline, no tree per source.
-    per_source: HashMap<(u32, IpAddr), Held>,
-}
-
-/// The backlogs one source holds in one directive, with their progress.
-#[derive(Debug)]
-enum Held {
-    One((Progress, u64)),
-    Many(Vec<(Progress, u64)>),
-}
-
-impl Held {
-    fn as_slice(&self) -> &[(Progress, u64)] {
-        match self {
-            Held::One(one) => std::slice::from_ref(one),
-            Held::Many(many) => many,
-        }
-    }
+    per_source: HashMap<(u32, IpAddr), Few<(Progress, u64)>>,
 }
 
 impl Ranking {
@@ -56,19 +41,7 @@ impl Ranking {
             .entry(directive)
             .or_default()
             .insert((progress, seq));
-        let entry = (progress, seq);
-        match self.per_source.entry((directive, source)) {
-            Entry::Vacant(v) => {
-                v.insert(Held::One(entry));
-            }
-            Entry::Occupied(mut o) => {
-                let held = o.get_mut();
-                match held {
-                    Held::One(first) => *held = Held::Many(vec![*first, entry]),
-                    Held::Many(many) => many.push(entry),
-                }
-            }
-        }
+        Few::add(&mut self.per_source, (directive, source), (progress, seq));
     }
 
     /// Removes what [`Ranking::insert`] filed.
@@ -79,18 +52,7 @@ impl Ranking {
                 self.per_directive.remove(&directive);
             }
         }
-        let key = (directive, source);
-        let empty = match self.per_source.get_mut(&key) {
-            Some(Held::One(one)) => one.1 == seq,
-            Some(Held::Many(many)) => {
-                many.retain(|e| e.1 != seq);
-                many.is_empty()
-            }
-            None => false,
-        };
-        if empty {
-            self.per_source.remove(&key);
-        }
+        Few::take(&mut self.per_source, (directive, source), (progress, seq));
     }
 
     /// Live backlogs of `directive`.
