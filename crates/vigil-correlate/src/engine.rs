@@ -603,13 +603,10 @@ impl Engine {
                 continue;
             };
             let directive = &set.directives[position];
-            match self.offer(seq, directive, event, time) {
+            match self.offer(seq, directive, event, time, out) {
                 Offer::Ignored => {}
-                Offer::Absorbed { counted } => {
+                Offer::Absorbed => {
                     absorbed_by.insert(directive.id);
-                    if counted {
-                        self.after_absorb(seq, directive, out);
-                    }
                 }
                 Offer::Fired(child, evidence, assets) => {
                     absorbed_by.insert(directive.id);
@@ -956,6 +953,7 @@ impl Engine {
         directive: &CompiledDirective,
         event: &Event,
         time: Timestamp,
+        out: &mut Outputs,
     ) -> Offer {
         let lateness = i64::from(self.config.allowed_lateness_secs) * 1_000_000;
         let assets = (self.asset_of(event, true), self.asset_of(event, false));
@@ -1033,11 +1031,31 @@ impl Engine {
                 backlog.note(event);
             }
         }
-        match (rule_matched, counted) {
-            (true, true) => Offer::Absorbed { counted: true },
-            (true, false) => Offer::Absorbed { counted: false },
-            _ => Offer::Ignored,
+        if !rule_matched {
+            return Offer::Ignored;
         }
+        if counted {
+            // Counted without advancing: ranked again for eviction if its progress changed, and
+            // its alarm revised when its event count doubled since the latest revision (so it
+            // never understates an attack by more than half; its end gives the exact count).
+            let progress = backlog.progress();
+            if progress != backlog.rank {
+                let (source, old) = (backlog.source(), backlog.rank);
+                backlog.rank = progress;
+                self.ranking.remove(directive.id, source, old, seq);
+                self.ranking.insert(directive.id, source, progress, seq);
+            }
+            if backlog
+                .alarm
+                .as_ref()
+                .is_some_and(|a| a.due_at(backlog.event_count))
+                && let Some(alarm) = revision(backlog, directive, CorrelationState::Active, None)
+            {
+                out.alarms.push(alarm);
+                self.stats.alarms += 1;
+            }
+        }
+        Offer::Absorbed
     }
 
     /// Makes room for `new` under the per-source and per-directive caps by evicting the least
@@ -1125,32 +1143,6 @@ impl Engine {
         top
     }
 
-    /// A backlog counted an event without advancing: it is ranked again for eviction if its
-    /// progress changed, and its alarm is revised when its event count reaches a power of two
-    /// (last_seen, count, evidence), so it never understates an attack by more than half; its
-    /// end revises it with the exact count.
-    fn after_absorb(&mut self, seq: u64, directive: &CompiledDirective, out: &mut Outputs) {
-        let Some(backlog) = self.backlogs.get_mut(&seq) else {
-            return;
-        };
-        let progress = backlog.progress();
-        if progress != backlog.rank {
-            let (source, old) = (backlog.source(), backlog.rank);
-            backlog.rank = progress;
-            self.ranking.remove(directive.id, source, old, seq);
-            self.ranking.insert(directive.id, source, progress, seq);
-        }
-        if backlog
-            .alarm
-            .as_ref()
-            .is_some_and(|a| a.due_at(backlog.event_count))
-            && let Some(alarm) = revision(backlog, directive, CorrelationState::Active, None)
-        {
-            out.alarms.push(alarm);
-            self.stats.alarms += 1;
-        }
-    }
-
     /// The last revision of an alarm whose backlog ended without reaching a leaf.
     fn revise_on_end(
         &mut self,
@@ -1198,10 +1190,8 @@ impl Engine {
 
 enum Offer {
     Ignored,
-    /// A child's rule matched; `counted` when it counted toward a level (not only a `not`).
-    Absorbed {
-        counted: bool,
-    },
+    /// A child's rule matched (it counted toward a level, or invalidated a `not`).
+    Absorbed,
     Fired(NodeId, Vec<Uuid>, (u8, u8)),
 }
 
