@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use vigil_event::{
     Alarm, CorrelationState, Event, Evidence, MAX_EVIDENCE_PER_LEVEL, Timestamp, Transport, Uuid,
 };
+use vigil_inventory::Assets;
 
 /// How many recent replayed event times make the replay's reference.
 pub const RECENT: usize = 31;
@@ -246,8 +247,10 @@ impl TimeIncident {
         self.count.is_power_of_two()
     }
 
-    /// The alarm revision for the incident so far (completed at `ended` if given).
-    pub fn alarm(&mut self, sensor: &str, risk: u8, ended: Option<Timestamp>) -> Alarm {
+    /// The alarm revision for the incident so far (completed at `ended` if given): priority 3,
+    /// reliability 10, risk from the device's asset value.
+    pub fn alarm(&mut self, sensor: &str, assets: &Assets, ended: Option<Timestamp>) -> Alarm {
+        let risk = crate::risk::risk(3, 10, assets.asset_value(self.device), 0).max();
         self.revision += 1;
         self.revised_count = self.count;
         let offset = self.bound.describe(self.offset_secs);

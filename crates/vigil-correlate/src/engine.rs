@@ -348,8 +348,8 @@ impl Engine {
             if !self.time_incidents.is_empty()
                 && let Some(mut incident) = self.time_incidents.remove(sensor)
             {
-                let risk = risk(3, 10, self.assets.asset_value(incident.device), 0).max();
-                out.alarms.push(incident.alarm(sensor, risk, Some(time)));
+                out.alarms
+                    .push(incident.alarm(sensor, &self.assets, Some(time)));
                 self.stats.alarms += 1;
             }
             return;
@@ -375,8 +375,7 @@ impl Engine {
                 revised_count: 0,
             });
         if incident.add(event.id, secs, j.bound, j.against) {
-            let risk = risk(3, 10, self.assets.asset_value(incident.device), 0).max();
-            out.alarms.push(incident.alarm(sensor, risk, None));
+            out.alarms.push(incident.alarm(sensor, &self.assets, None));
             self.stats.alarms += 1;
         }
     }
@@ -403,8 +402,7 @@ impl Engine {
         }
         for (sensor, incident) in &mut self.time_incidents {
             if incident.revised_count < incident.count {
-                let risk = risk(3, 10, self.assets.asset_value(incident.device), 0).max();
-                out.alarms.push(incident.alarm(sensor, risk, None));
+                out.alarms.push(incident.alarm(sensor, &self.assets, None));
             }
         }
         self.stats.alarms += out.alarms.len() as u64;
