@@ -72,6 +72,9 @@ pub enum SpoolError {
     /// The options make no sense (a zero bound, a record limit above 4 GiB, ...).
     #[error("invalid spool options: {0}")]
     InvalidOptions(String),
+    /// The operating system gave no random bytes for a new spool's epoch.
+    #[error("no randomness for the spool epoch: {0}")]
+    NoRandomness(String),
     /// Sequence numbers are exhausted (u64 wrapped).
     #[error("sequence numbers exhausted")]
     SequenceOverflow,

@@ -8,7 +8,12 @@
 //! On disk, a directory holds segment files named after the first sequence they hold
 //! (`NNNNNNNNNNNNNNNNNNNN.spool`), each a run of records
 //! `[u32 LE payload length][u32 LE crc32c(seq ++ payload)][u64 LE seq][payload]`, and a
-//! `state.json` with the next sequence and the acknowledged ranges, replaced atomically.
+//! `state.json` with the next sequence, the acknowledged ranges and the spool's epoch, replaced
+//! atomically.
+//!
+//! The epoch is a random 128-bit id made when the spool is created (written durably before the
+//! first append); a spool from before epochs gets one when it is opened. Sequence numbers
+//! mean something only within one epoch: a spool made again numbers from 1 under a new one.
 //!
 //! The code is synchronous `std::fs`; run it on a blocking thread. There is one writer per
 //! directory, enforced by a lock file.

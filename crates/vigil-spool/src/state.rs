@@ -1,4 +1,5 @@
-//! `state.json`: the next sequence number and the acknowledged ranges, written atomically.
+//! `state.json`: the next sequence number, the acknowledged ranges and the spool's epoch,
+//! written atomically.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
@@ -25,16 +26,70 @@ pub(crate) struct State {
     pub(crate) next_sequence: u64,
     /// Acknowledged inclusive ranges, ascending.
     pub(crate) acked: Vec<(u64, u64)>,
+    /// The spool's epoch, 32 hex digits; absent in spools from before epochs (given one at open).
+    #[serde(default, with = "hex_epoch")]
+    pub(crate) epoch: Option<[u8; 16]>,
 }
 
 impl State {
     /// A state in the current version.
-    pub(crate) fn new(next_sequence: u64, acked: Vec<(u64, u64)>) -> Self {
+    pub(crate) fn new(next_sequence: u64, acked: Vec<(u64, u64)>, epoch: [u8; 16]) -> Self {
         Self {
             version: VERSION,
             next_sequence,
             acked,
+            epoch: Some(epoch),
         }
+    }
+}
+
+/// A new random epoch, from the operating system's generator.
+pub(crate) fn new_epoch() -> Result<[u8; 16], SpoolError> {
+    let mut epoch = [0u8; 16];
+    getrandom::fill(&mut epoch).map_err(|e| SpoolError::NoRandomness(e.to_string()))?;
+    Ok(epoch)
+}
+
+/// An epoch as 32 lower-case hex digits.
+pub(crate) fn hex(epoch: &[u8; 16]) -> String {
+    epoch.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `state.json`'s `epoch`: 32 lower-case hex digits.
+mod hex_epoch {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        epoch: &Option<[u8; 16]>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match epoch {
+            Some(epoch) => serializer.serialize_str(&super::hex(epoch)),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<[u8; 16]>, D::Error> {
+        let Some(text) = Option::<String>::deserialize(deserializer)? else {
+            return Ok(None);
+        };
+        parse(&text)
+            .map(Some)
+            .ok_or_else(|| D::Error::custom(format!("epoch {text:?} is not 32 hex digits")))
+    }
+
+    fn parse(text: &str) -> Option<[u8; 16]> {
+        if text.len() != 32 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let mut epoch = [0u8; 16];
+        for (i, byte) in epoch.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(epoch)
     }
 }
 
@@ -113,14 +168,43 @@ mod tests {
     fn round_trips_in_the_documented_shape() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(load(dir.path()).unwrap(), None);
-        let state = State::new(9, vec![(1, 3), (5, 5)]);
+        let mut epoch = [0u8; 16];
+        epoch[0] = 0xab;
+        epoch[15] = 0x01;
+        let state = State::new(9, vec![(1, 3), (5, 5)], epoch);
         store(dir.path(), &state).unwrap();
         assert_eq!(load(dir.path()).unwrap(), Some(state));
         let text = fs::read_to_string(state_path(dir.path())).unwrap();
         assert_eq!(
             text,
-            r#"{"version":1,"next_sequence":9,"acked":[[1,3],[5,5]]}"#
+            r#"{"version":1,"next_sequence":9,"acked":[[1,3],[5,5]],"epoch":"ab000000000000000000000000000001"}"#
         );
+    }
+
+    #[test]
+    fn a_state_from_before_epochs_loads_without_one_and_a_bad_epoch_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            state_path(dir.path()),
+            r#"{"version":1,"next_sequence":4,"acked":[[1,2]]}"#,
+        )
+        .unwrap();
+        let state = load(dir.path()).unwrap().unwrap();
+        assert_eq!((state.next_sequence, state.epoch), (4, None));
+        for bad in [
+            "ab",
+            "zz000000000000000000000000000001",
+            "+b000000000000000000000000000001",
+        ] {
+            let text = format!(r#"{{"version":1,"next_sequence":4,"acked":[],"epoch":"{bad}"}}"#);
+            fs::write(state_path(dir.path()), text).unwrap();
+            match load(dir.path()) {
+                Err(SpoolError::BadState { reason, .. }) => {
+                    assert!(reason.contains("not 32 hex digits"), "{reason}")
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 
     #[test]

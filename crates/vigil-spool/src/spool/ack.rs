@@ -120,7 +120,7 @@ impl Spool {
 
     /// Writes `state.json` now.
     pub(super) fn write_state(&mut self) -> Result<(), SpoolError> {
-        let state = State::new(self.next_sequence, self.acked.iter().collect());
+        let state = State::new(self.next_sequence, self.acked.iter().collect(), self.epoch);
         state::store(&self.dir, &state)?;
         self.durable_next = self.next_sequence;
         self.state_dirty = false;

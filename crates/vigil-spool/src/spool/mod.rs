@@ -35,6 +35,9 @@ pub struct Spool {
     segments: VecDeque<Segment>,
     /// Acknowledged sequences, only ever within live segments.
     acked: RangeSet,
+    /// This spool's random id, made when the spool was created: numbers mean something only
+    /// within one epoch.
+    epoch: [u8; 16],
     /// Sequence of the next record appended.
     next_sequence: u64,
     /// `next_sequence` as last written to `state.json` (0 if never written).
@@ -65,16 +68,31 @@ impl Spool {
     /// Reads `state.json` and verifies every segment. A torn tail of the last segment (a
     /// crash mid-write) is cut off, logged and reported in [`Spool::open_report`]; a bad record
     /// anywhere else is [`SpoolError::Corrupt`] naming the file and offset.
+    ///
+    /// A spool without an epoch (a new one, or one from before epochs) gets a random one,
+    /// written durably to `state.json` before this returns.
     pub fn open(dir: impl AsRef<Path>, options: SpoolOptions) -> Result<Self, SpoolError> {
         options.validate()?;
         let dir = dir.as_ref().to_path_buf();
+        let created = !dir.exists();
         DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(&dir)
             .map_err(|e| SpoolError::io("create directory", &dir, e))?;
+        if let Some(parent) = dir
+            .parent()
+            .filter(|p| created && !p.as_os_str().is_empty())
+        {
+            state::sync_dir(parent)?;
+        }
         let lock = lock_dir(&dir)?;
         let saved = state::load(&dir)?;
+        let saved_epoch = saved.as_ref().and_then(|s| s.epoch);
+        let epoch = match saved_epoch {
+            Some(epoch) => epoch,
+            None => state::new_epoch()?,
+        };
         let (mut segments, report) = open_segments(&dir)?;
         if let Some(last) = segments.back_mut() {
             last.make_appendable()?;
@@ -93,6 +111,7 @@ impl Spool {
             options,
             segments,
             acked: RangeSet::default(),
+            epoch,
             next_sequence,
             durable_next: saved_next,
             state_dirty: false,
@@ -108,7 +127,18 @@ impl Spool {
         }
         spool.state_dirty = false;
         spool.delete_acked_segments()?;
+        if saved_epoch.is_none() {
+            // Durable before anything is numbered under it.
+            spool.write_state()?;
+            tracing::info!(dir = %spool.dir.display(), epoch = %state::hex(&epoch), "new spool epoch");
+        }
         Ok(spool)
+    }
+
+    /// This spool's epoch: a random id made with the spool and kept in `state.json`. A spool
+    /// made again (the directory lost or deleted) has another, and numbers from 1 again.
+    pub fn epoch(&self) -> [u8; 16] {
+        self.epoch
     }
 
     /// What [`Spool::open`] found and repaired.
