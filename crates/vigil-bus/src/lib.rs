@@ -6,14 +6,18 @@
 //!   (batches of numbered events, heartbeats, downstream commands and their results).
 //! - [`sequence`]: the core's record of which sequence numbers of each sensor are stored,
 //!   used to deduplicate, to bound how far ahead a sensor may jump, and to find gaps.
+//! - [`epoch`]: spool epochs, so numbering from 1 again after a lost spool is a new history of
+//!   the sensor, and an earlier installation's spool is refused.
 //!
 //! Transport security (the private CA, TLS 1.3 with client certificates) is `vigil-ca`;
 //! the edge's durable spool is `vigil-spool`.
 
+pub mod epoch;
 pub mod frame;
 pub mod message;
 pub mod sequence;
 
+pub use epoch::{Announced, Epoch};
 pub use frame::{FrameError, MAX_FRAME_BYTES, read_frame, write_frame};
 pub use message::{
     Ack, AckStatus, BatchBody, CommandAction, CommandBody, CommandId, CommandResultBody,

@@ -9,8 +9,11 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Version of this protocol, exchanged in [`Hello`] and [`Welcome`].
-pub const PROTOCOL_VERSION: u16 = 1;
+use crate::epoch::Epoch;
+
+/// Version of this protocol, exchanged in [`Hello`] and [`Welcome`] (2: `Hello` carries the
+/// spool epoch).
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// A session id, chosen at random by the core for each connection.
 pub type SessionId = [u8; 16];
@@ -50,6 +53,18 @@ pub struct Hello {
     pub protocol: u16,
     /// The sensor name the edge claims; it must be its certificate's name.
     pub sensor: String,
+    /// The epoch of the edge's spool: its sequence numbers count within it.
+    pub epoch: Epoch,
+}
+
+/// The protocol version of a `Hello` frame that does not decode as this version's (from an
+/// edge of another version), so that the refusal can say so; `None` if it is not a `Hello`.
+pub fn hello_version(frame: &[u8]) -> Option<u16> {
+    // A `Hello` of any version starts with the variant index 0 and the version.
+    match postcard::take_from_bytes::<(u32, u16)>(frame) {
+        Ok(((0, version), _)) => Some(version),
+        _ => None,
+    }
 }
 
 /// The core accepts the session.
@@ -63,7 +78,8 @@ pub struct Welcome {
     pub core: String,
     /// The core's clock when it answered, in microseconds since the epoch.
     pub core_time_micros: i64,
-    /// Every sequence number of this sensor up to here is stored (0: none).
+    /// Every sequence number of this sensor under the `Hello`'s epoch up to here is stored
+    /// (0: none, and always 0 for an epoch new to the core).
     pub stored_through: u64,
 }
 
@@ -257,7 +273,8 @@ pub enum RejectReason {
     BadSignature,
     /// The message names another sensor than the certificate.
     IdentityMismatch,
-    /// A validly signed body of another session: replayed.
+    /// A validly signed body of another session, or a `Hello` with a spool epoch the sensor
+    /// has superseded: replayed.
     Replayed,
     /// Sequence numbers too far ahead of what the sensor sent before, or not consecutive.
     OutOfWindow,
@@ -402,8 +419,10 @@ mod tests {
         let m = EdgeMessage::Hello(Hello {
             protocol: PROTOCOL_VERSION,
             sensor: "fw1".into(),
+            epoch: Epoch([9; 16]),
         });
         assert_eq!(decode::<EdgeMessage>(&encode(&m)).unwrap(), m);
+        assert_eq!(hello_version(&encode(&m)), Some(PROTOCOL_VERSION));
         let c = CoreMessage::Ack(Ack {
             first_sequence: 1,
             count: 512,
@@ -411,6 +430,25 @@ mod tests {
         });
         assert_eq!(decode::<CoreMessage>(&encode(&c)).unwrap(), c);
         assert!(decode::<CoreMessage>(&[0xff, 0xff]).is_err());
+    }
+
+    #[test]
+    fn a_version_1_hello_does_not_decode_but_says_its_version() {
+        #[derive(Serialize)]
+        enum Version1 {
+            Hello { protocol: u16, sensor: String },
+        }
+        let old = encode(&Version1::Hello {
+            protocol: 1,
+            sensor: "fw1".into(),
+        });
+        assert!(decode::<EdgeMessage>(&old).is_err());
+        assert_eq!(hello_version(&old), Some(1));
+        let goodbye = encode(&EdgeMessage::Goodbye(Signed {
+            body: Vec::new(),
+            signature: Vec::new(),
+        }));
+        assert_eq!(hello_version(&goodbye), None);
     }
 
     #[test]

@@ -6,10 +6,16 @@
 //! event, to refuse numbers far ahead of anything seen (a sensor cannot burn the number space
 //! or hide a gap by jumping), and to list the gaps that the monitor turns into event-loss
 //! alarms when they stay open.
+//!
+//! Numbers count within the sensor's spool epoch ([`crate::epoch`]): the book keeps each
+//! sensor's current epoch and those it superseded, and a new epoch starts the sensor's numbers
+//! afresh.
 
 use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
+
+use crate::epoch::{Announced, Epoch, Epochs};
 
 /// One sensor's stored numbers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,13 +138,58 @@ impl SensorBook {
     }
 }
 
-/// Every sensor's [`SensorBook`].
+/// Every sensor's [`SensorBook`], under its current spool epoch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SequenceBook {
     sensors: HashMap<String, SensorBook>,
+    /// Each sensor's epochs (none in a book saved before epochs: its sensors adopt the first
+    /// they announce).
+    #[serde(default)]
+    epochs: HashMap<String, Epochs>,
 }
 
 impl SequenceBook {
+    /// The current spool epoch of `sensor`, if it announced one.
+    pub fn epoch(&self, sensor: &str) -> Option<Epoch> {
+        self.epochs.get(sensor).and_then(Epochs::current)
+    }
+
+    /// Whether numbers of `sensor` under `epoch` count here: it is the sensor's current epoch,
+    /// or the sensor has none.
+    pub fn is_current(&self, sensor: &str, epoch: Epoch) -> bool {
+        self.epoch(sensor).is_none_or(|current| current == epoch)
+    }
+
+    /// What a sensor announcing `epoch` means; a sensor without an epoch adopts it (and keeps
+    /// its numbers). Nothing else changes: a new epoch is put in force by [`Self::restart`].
+    pub fn announce(&mut self, sensor: &str, epoch: Epoch) -> Announced {
+        let epochs = self.epochs.entry(sensor.to_string()).or_default();
+        let announced = epochs.classify(epoch);
+        if announced == Announced::Adopted {
+            epochs.supersede(epoch);
+        }
+        announced
+    }
+
+    /// Starts a new history of `sensor` under `epoch`: its current epoch is superseded and its
+    /// numbers forgotten. Returns the superseded epoch; `None`, changing nothing, when `epoch`
+    /// is not new to the sensor (current, superseded, or the sensor has none: adopted then).
+    pub fn restart(&mut self, sensor: &str, epoch: Epoch) -> Option<Epoch> {
+        let epochs = self.epochs.entry(sensor.to_string()).or_default();
+        match epochs.classify(epoch) {
+            Announced::New { previous } => {
+                epochs.supersede(epoch);
+                self.sensors.remove(sensor);
+                Some(previous)
+            }
+            Announced::Adopted => {
+                epochs.supersede(epoch);
+                None
+            }
+            Announced::Current | Announced::Superseded { .. } => None,
+        }
+    }
+
     /// The book of `sensor`, if it ever stored anything.
     pub fn sensor(&self, sensor: &str) -> Option<&SensorBook> {
         self.sensors.get(sensor)
@@ -157,9 +208,17 @@ impl SequenceBook {
         }
     }
 
-    /// Records everything `other` holds as stored here too.
+    /// Records everything `other` holds as stored here too, except the numbers of a sensor
+    /// under an epoch `other` names that is not the sensor's current one here (its history
+    /// restarted meanwhile).
     pub fn merge(&mut self, other: &SequenceBook) {
         for (sensor, book) in &other.sensors {
+            if other
+                .epoch(sensor)
+                .is_some_and(|epoch| !self.is_current(sensor, epoch))
+            {
+                continue;
+            }
             for (first, last) in book.ranges() {
                 self.insert(sensor, first, last);
             }
@@ -206,6 +265,47 @@ mod tests {
         assert!(b.gaps().is_empty());
         assert!(b.in_window(11, 100, 100) && !b.in_window(11, 101, 100));
         assert!(!b.in_window(0, 1, 100) && !b.in_window(u64::MAX, 2, 100));
+    }
+
+    #[test]
+    fn a_new_epoch_restarts_the_numbers_and_merges_only_into_its_own_history() {
+        let (a, b) = (Epoch([1; 16]), Epoch([2; 16]));
+        let mut book = SequenceBook::default();
+        book.insert("fw1", 1, 50);
+        // A book from before epochs: the first epoch announced is adopted, numbers kept.
+        assert_eq!(book.announce("fw1", a), Announced::Adopted);
+        assert_eq!(book.sensor("fw1").map(SensorBook::stored_through), Some(50));
+        assert_eq!(book.announce("fw1", a), Announced::Current);
+        assert_eq!(book.announce("fw1", b), Announced::New { previous: a });
+        assert_eq!(book.epoch("fw1"), Some(a), "announcing does not restart");
+
+        let mut kept = SequenceBook::default();
+        kept.announce("fw1", a);
+        kept.insert("fw1", 51, 60);
+        assert_eq!(book.restart("fw1", b), Some(a));
+        assert_eq!(book.restart("fw1", b), None);
+        assert!(book.sensor("fw1").is_none() && !book.contains("fw1", 1));
+        // Numbers of the superseded history stored meanwhile do not count in the new one.
+        book.merge(&kept);
+        assert!(book.sensor("fw1").is_none());
+        assert_eq!(
+            book.announce("fw1", a),
+            Announced::Superseded { current: b }
+        );
+        assert!(book.is_current("fw1", b) && !book.is_current("fw1", a));
+        assert!(book.is_current("fw2", a), "a sensor without an epoch");
+
+        let json = serde_json::to_string(&book).unwrap();
+        assert_eq!(serde_json::from_str::<SequenceBook>(&json).unwrap(), book);
+        let before_epochs: SequenceBook =
+            serde_json::from_str(r#"{"sensors":{"fw1":{"next":8,"above":{}}}}"#).unwrap();
+        assert_eq!(
+            (
+                before_epochs.epoch("fw1"),
+                before_epochs.sensor("fw1").map(SensorBook::stored_through)
+            ),
+            (None, Some(7))
+        );
     }
 
     proptest! {
