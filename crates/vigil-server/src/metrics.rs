@@ -91,7 +91,12 @@ pub const ADMIN_REFUSAL_REASONS: [&str; 4] =
     ["missing_token", "bad_token", "cross_origin", "content_type"];
 
 /// Kinds of bus alarms, by metric label.
-pub const BUS_ALERT_KINDS: [&str; 3] = ["event_loss", "sensor_silent", "clock_skew"];
+pub const BUS_ALERT_KINDS: [&str; 4] = [
+    "event_loss",
+    "sensor_silent",
+    "clock_skew",
+    "history_restarted",
+];
 
 impl Metrics {
     /// Registers every metric with its help text (rejection reasons start at zero, so they are
@@ -177,7 +182,7 @@ impl Metrics {
         );
         describe_counter!(
             "vigil_bus_alerts_total",
-            "Bus alarms raised: event loss, silent sensor, clock skew"
+            "Bus alarms raised: event loss, silent sensor, clock skew, sensor history restarted"
         );
         describe_counter!(
             "vigil_bus_alarms_suppressed_total",

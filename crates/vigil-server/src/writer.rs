@@ -12,6 +12,12 @@
 //! (or that it could not be stored) through [`IntakeQueue::push_acknowledged`], and only then
 //! acknowledges it to the edge. Reports about the bus itself (rejected input, gaps, silent
 //! sensors) are stored as they are, with their alarms, through [`IntakeQueue::push_report`].
+//!
+//! A bus batch carries the spool epoch of its session and is stored only while that is its
+//! sensor's current epoch. A new epoch is put in force by the writer when it reaches the report
+//! of the restart ([`IntakeQueue::push_restart`]), in queue order, so the book always matches
+//! the store: that report is stored before any event of the new epoch, and the book is saved
+//! right after it, before the session is told.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -23,7 +29,7 @@ use tokio::runtime::Handle;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
-use vigil_bus::SequenceBook;
+use vigil_bus::{Epoch, SequenceBook};
 use vigil_event::{Alarm, Event, Timestamp, Transport};
 use vigil_store::Store;
 
@@ -53,6 +59,18 @@ struct Submission {
     done: Option<oneshot::Sender<Durable>>,
     /// Cancelled when the batch is no longer wanted (its session was ended): not stored then.
     withdrawn: Option<CancellationToken>,
+    /// How it relates to its sensor's spool epochs (bus batches and history restarts).
+    epoch: Option<Epochal>,
+}
+
+/// A submission's sensor and spool epoch.
+enum Epochal {
+    /// A bus batch of a session that announced this epoch: stored only while it is the
+    /// sensor's current one.
+    Batch(String, Epoch),
+    /// The report that the sensor's history restarted under this epoch: the writer starts
+    /// the sensor's new numbers when it reaches it (stores nothing if another session did).
+    Restart(String, Epoch),
 }
 
 impl Submission {
@@ -83,20 +101,41 @@ impl IntakeQueue {
         if batch.is_empty() {
             return Ok(());
         }
-        self.submit(batch, None, None, None).await
+        self.submit(batch, None, None, None, None).await
     }
 
-    /// Queues a batch and returns what will say when it is durable. The receiver fails if the
-    /// batch could not be stored (the store failing past the shutdown grace) or was withdrawn:
-    /// once `withdrawn` is cancelled, the writer no longer stores it (unless it is being
-    /// written already).
+    /// Queues a bus batch of `sensor`'s session that announced `epoch`, and returns what will
+    /// say when it is durable. The receiver fails if the batch could not be stored (the store
+    /// failing past the shutdown grace), was withdrawn (once `withdrawn` is cancelled, the
+    /// writer no longer stores it, unless it is being written already), or `epoch` is no
+    /// longer the sensor's current one.
     pub async fn push_acknowledged(
         &self,
         batch: Vec<Event>,
         withdrawn: CancellationToken,
+        sensor: &str,
+        epoch: Epoch,
     ) -> Result<oneshot::Receiver<Durable>, WriterStopped> {
         let (done, durable) = oneshot::channel();
-        self.submit(batch, None, Some(done), Some(withdrawn))
+        let epoch = Epochal::Batch(sensor.to_string(), epoch);
+        self.submit(batch, None, Some(done), Some(withdrawn), Some(epoch))
+            .await?;
+        Ok(durable)
+    }
+
+    /// Queues the restart of `sensor`'s history under `epoch` with its report (stored as they
+    /// are, unless another session restarted it first). Resolves once the sensor's new numbers
+    /// are in force and durable; fails if that could not be stored.
+    pub async fn push_restart(
+        &self,
+        sensor: &str,
+        epoch: Epoch,
+        events: Vec<Event>,
+        alarms: Vec<Alarm>,
+    ) -> Result<oneshot::Receiver<Durable>, WriterStopped> {
+        let (done, durable) = oneshot::channel();
+        let epoch = Epochal::Restart(sensor.to_string(), epoch);
+        self.submit(events, Some(alarms), Some(done), None, Some(epoch))
             .await?;
         Ok(durable)
     }
@@ -107,7 +146,7 @@ impl IntakeQueue {
         events: Vec<Event>,
         alarms: Vec<Alarm>,
     ) -> Result<(), WriterStopped> {
-        self.submit(events, Some(alarms), None, None).await
+        self.submit(events, Some(alarms), None, None, None).await
     }
 
     async fn submit(
@@ -116,6 +155,7 @@ impl IntakeQueue {
         report: Option<Vec<Alarm>>,
         done: Option<oneshot::Sender<Durable>>,
         withdrawn: Option<CancellationToken>,
+        epoch: Option<Epochal>,
     ) -> Result<(), WriterStopped> {
         let wanted = events.len().clamp(1, self.capacity) as u32;
         let permits = self
@@ -132,6 +172,7 @@ impl IntakeQueue {
                 report,
                 done,
                 withdrawn,
+                epoch,
             })
             .map_err(|_| WriterStopped)
     }
@@ -368,14 +409,44 @@ impl Writer {
     }
 
     /// Drops from each submission the bus events whose (sensor, sequence) is stored already or
-    /// comes earlier in this group commit. Returns the numbers kept (to record once durable) and
-    /// each submission's counts. The shared book is locked only for this pass, not for analysis.
-    fn skip_stored(&self, pending: &mut [Submission]) -> (SequenceBook, Vec<Durable>) {
-        let book = self.book.lock().unwrap_or_else(|p| p.into_inner());
+    /// comes earlier in this group commit, and the batches of a superseded spool epoch; puts
+    /// history restarts in force, in order. Returns the numbers kept (to record once durable),
+    /// each submission's counts, and whether a history restarted. The shared book is locked
+    /// only for this pass, not for analysis.
+    fn skip_stored(&self, pending: &mut [Submission]) -> (SequenceBook, Vec<Durable>, bool) {
+        let mut book = self.book.lock().unwrap_or_else(|p| p.into_inner());
         let mut kept = SequenceBook::default();
+        let mut restarted = false;
         let counts = pending
             .iter_mut()
             .map(|submission| {
+                match &submission.epoch {
+                    Some(Epochal::Restart(sensor, epoch)) => {
+                        match book.restart(sensor, *epoch) {
+                            Some(previous) => {
+                                restarted = true;
+                                info!(sensor, %previous, %epoch, "sensor history restarted under a new spool epoch");
+                            }
+                            // Another session of the same spool restarted it first.
+                            None => {
+                                submission.events.clear();
+                                submission.report = Some(Vec::new());
+                            }
+                        }
+                    }
+                    Some(Epochal::Batch(sensor, epoch)) => {
+                        if book.is_current(sensor, *epoch) {
+                            kept.announce(sensor, *epoch);
+                        } else {
+                            // Its session's epoch was superseded since it sent: never stored,
+                            // never acknowledged.
+                            warn!(sensor, %epoch, events = submission.events.len(), "a bus batch of a superseded spool epoch is not stored");
+                            submission.events.clear();
+                            submission.done = None;
+                        }
+                    }
+                    None => {}
+                }
                 let before = submission.events.len();
                 if submission.report.is_none() {
                     submission.events.retain(|event| {
@@ -397,7 +468,7 @@ impl Writer {
                 }
             })
             .collect();
-        (kept, counts)
+        (kept, counts, restarted)
     }
 
     /// Qualifies and correlates the submissions' events in order (bus events already stored
@@ -416,7 +487,7 @@ impl Writer {
             !withdrawn
         });
         let inputs: usize = pending.iter().map(|s| s.events.len()).sum();
-        let (sequenced, counts) = self.skip_stored(&mut pending);
+        let (sequenced, counts, restarted) = self.skip_stored(&mut pending);
         let duplicates: u64 = counts.iter().map(|d| d.duplicates).sum();
         let mut events: Vec<Event> = Vec::with_capacity(inputs);
         let mut alarms: Vec<Alarm> = Vec::new();
@@ -458,6 +529,10 @@ impl Writer {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .merge(&sequenced);
+            if restarted {
+                // Durable before any event of the new epoch is sent.
+                self.save_book();
+            }
             for (done, durable) in notices {
                 // The session may have ended meanwhile; the edge will send the batch again.
                 let _ = done.send(durable);
@@ -485,6 +560,10 @@ impl Writer {
             self.metrics.store_errors.increment(1);
             warn!(error = %e, "cannot save the correlation state; will retry");
         }
+        self.save_book();
+    }
+
+    fn save_book(&mut self) {
         let book = self.book.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let Err(e) = crate::bus::state::save(&self.data_dir, &book, &self.store) {
             self.metrics.store_errors.increment(1);

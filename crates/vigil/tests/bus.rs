@@ -312,8 +312,8 @@ mod raw {
     use tokio::io::{ReadHalf, WriteHalf};
     use vigil_bus::message::{BatchHeader, SignedKind, decode, encode, signing_message};
     use vigil_bus::{
-        BatchBody, CoreMessage, EdgeMessage, Hello, PROTOCOL_VERSION, Signed, Welcome, read_frame,
-        write_frame,
+        BatchBody, CoreMessage, EdgeMessage, Epoch, Hello, PROTOCOL_VERSION, Signed, Welcome,
+        read_frame, write_frame,
     };
 
     pub type Tls = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
@@ -358,12 +358,26 @@ mod raw {
         }
     }
 
+    /// The spool epoch [`connect`] announces.
+    pub const EPOCH: Epoch = Epoch([1; 16]);
+
     pub async fn connect(addr: SocketAddr, id: &vigil_ca::TlsIdentity, hello_as: &str) -> Client {
+        connect_in(addr, id, hello_as, EPOCH).await
+    }
+
+    /// Connects announcing the spool epoch `epoch`.
+    pub async fn connect_in(
+        addr: SocketAddr,
+        id: &vigil_ca::TlsIdentity,
+        hello_as: &str,
+        epoch: Epoch,
+    ) -> Client {
         let stream = tls(addr, id).await.unwrap();
         let (mut reader, mut writer) = tokio::io::split(stream);
         let hello = EdgeMessage::Hello(Hello {
             protocol: PROTOCOL_VERSION,
             sensor: hello_as.into(),
+            epoch,
         });
         write_frame(&mut writer, &encode(&hello)).await.unwrap();
         let mut frame = Vec::new();
@@ -1321,4 +1335,192 @@ fn a_slow_response_is_killed_after_its_timeout_and_never_holds_up_forwarding() {
     );
     edge.terminate().unwrap();
     core.terminate().unwrap();
+}
+
+/// The epoch of the edge's spool in `edge_dir`, as its `state.json` holds it.
+fn spool_epoch(edge_dir: &Path) -> String {
+    let text = std::fs::read_to_string(edge_dir.join("spool").join("state.json")).unwrap();
+    let state: serde_json::Value = serde_json::from_str(&text).unwrap();
+    state["epoch"].as_str().unwrap().to_string()
+}
+
+/// The stored alarms about a restarted sensor history (sid 24), by id.
+fn history_restarts(core_dir: &Path) -> BTreeMap<vigil_event::Uuid, Alarm> {
+    stored_alarms(core_dir)
+        .into_iter()
+        .filter(|a| a.name.starts_with("Bus: sensor history restarted"))
+        .map(|a| (a.id, a))
+        .collect()
+}
+
+/// The stored events of sid 24 (a sensor history restarted), as their `userdata1` (the sensor).
+fn history_restart_events(core_dir: &Path) -> Vec<String> {
+    stored(core_dir)
+        .into_iter()
+        .filter(|e| (e.plugin_id, e.plugin_sid) == (1_000_000_001, 24))
+        .filter_map(|e| e.userdata.userdata1)
+        .collect()
+}
+
+#[test]
+fn a_reinstalled_edge_numbering_from_1_again_is_a_new_history_stored_and_alarmed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let core_dir = dir.path().join("core");
+    let core = start_core(&core_dir, "");
+    let addr = bus_addr(&core);
+    let edge_dir = dir.path().join("edge");
+    issue_sensor(&core_dir, "edge1", &edge_dir.join("bus"));
+    let config = edge_config(&edge_dir, "edge1", &[addr], "");
+    let edge = start_edge(&edge_dir, &config);
+    send(&edge, 0..50);
+    wait_stored(&core_dir, "edge1", 50);
+    edge.terminate().unwrap();
+    let old_epoch = spool_epoch(&edge_dir);
+
+    // Reinstalled: the spool is gone, the certificate kept; numbering starts at 1 again.
+    std::fs::remove_dir_all(edge_dir.join("spool")).unwrap();
+    let edge = start_edge(&edge_dir, &config);
+    send(&edge, 50..80);
+    wait_stored(&core_dir, "edge1", 80);
+    let new_epoch = spool_epoch(&edge_dir);
+    assert_ne!(old_epoch, new_epoch);
+    let alarm = wait_alarm(&core_dir, "history restarted");
+    assert_eq!(
+        alarm.name,
+        format!(
+            "Bus: sensor history restarted: edge1: spool epoch {old_epoch} (stored through sequence 50, highest 50) replaced by {new_epoch}: the edge's spool was lost or it was reinstalled; its events, numbered from 1 again, are stored as a new sequence"
+        )
+    );
+    assert_eq!((alarm.priority, alarm.risk), (4, 8));
+    assert_eq!(alarm.sensors, vec!["edge1".to_string()]);
+    assert_eq!(
+        core.metric_series("vigil_bus_alerts_total{kind=\"history_restarted\"}")
+            .unwrap(),
+        1.0
+    );
+
+    // The core killed and started again: the new history goes on where it was, no new alarm.
+    core.kill9().unwrap();
+    let core = start_core_on(&core_dir, &[addr], "");
+    send(&edge, 80..90);
+    wait_stored(&core_dir, "edge1", 90);
+    edge.terminate().unwrap();
+    core.terminate().unwrap();
+
+    // Each message once: 0..50 numbered 1..=50 in the first history, 50..90 numbered 1..=40
+    // in the second.
+    let (_, total) = by_sequence(&core_dir, "edge1");
+    assert_eq!(total, 90);
+    let numbered: BTreeMap<usize, u64> = stored(&core_dir)
+        .into_iter()
+        .filter(|e| e.provenance.transport == Transport::Bus && e.provenance.sensor == "edge1")
+        .map(|e| {
+            let log = e.log.unwrap();
+            let n = log.rsplit(' ').next().unwrap().parse().unwrap();
+            (n, e.provenance.sequence.unwrap())
+        })
+        .collect();
+    let expected: BTreeMap<usize, u64> = (0..50)
+        .map(|n| (n, n as u64 + 1))
+        .chain((50..90).map(|n| (n, n as u64 - 49)))
+        .collect();
+    assert_eq!(numbered, expected);
+    assert_eq!(history_restarts(&core_dir).len(), 1);
+    assert_eq!(history_restart_events(&core_dir), vec!["edge1".to_string()]);
+}
+
+#[test]
+fn a_superseded_spool_epoch_is_refused_counted_and_alarmed_also_after_a_core_restart() {
+    use vigil_bus::{Epoch, RejectReason};
+    let dir = tempfile::tempdir().unwrap();
+    let core_dir = dir.path().join("core");
+    let core = start_core(&core_dir, "");
+    let addr = bus_addr(&core);
+    let alpha = enrol(&core_dir, &dir.path().join("certs"), "alpha");
+    let (a, b) = (Epoch([0xaa; 16]), Epoch([0xbb; 16]));
+    let rt = runtime();
+    rt.block_on(async {
+        let mut old = raw::connect_in(addr, &alpha, "alpha", a).await;
+        acknowledged(&mut old, 1).await;
+        acknowledged(&mut old, 6).await;
+        let signed_in_old = old.batch(11, 5, raw::now());
+
+        // A new spool epoch while the old session is still open: numbers from 1 are new.
+        let mut new = raw::connect_in(addr, &alpha, "alpha", b).await;
+        assert_eq!(new.welcome.stored_through, 0);
+        acknowledged(&mut new, 1).await;
+
+        // The earlier installation's epoch again: refused at its Hello.
+        let mut again = raw::connect_in(addr, &alpha, "alpha", a).await;
+        assert!(
+            again.welcome.core.contains("Replayed") && again.welcome.core.contains("superseded"),
+            "{}",
+            again.welcome.core
+        );
+        assert!(again.next().await.is_none());
+        // The old session's next batch: its epoch is superseded.
+        old.send(&signed_in_old).await;
+        assert_eq!(
+            reject_reason(old.next().await),
+            Some(RejectReason::Replayed)
+        );
+        // A batch signed in the old session is a replay in a session of the new epoch.
+        let mut new = raw::connect_in(addr, &alpha, "alpha", b).await;
+        assert_eq!(new.welcome.stored_through, 5);
+        new.send(&signed_in_old).await;
+        assert_eq!(
+            reject_reason(new.next().await),
+            Some(RejectReason::Replayed)
+        );
+    });
+    assert_eq!(
+        core.metric_series("vigil_bus_rejected_total{reason=\"replayed\"}")
+            .unwrap(),
+        3.0
+    );
+    let refused = wait_alarm(&core_dir, "replayed batch");
+    assert_eq!(
+        refused.name,
+        format!(
+            "Bus: replayed batch: alpha: from 127.0.0.1: spool epoch {a} of alpha was superseded by {b}: an earlier installation's spool (restored, replayed or rolled back); its events are not taken"
+        )
+    );
+    assert_eq!((refused.priority, refused.risk), (5, 10));
+
+    // Across a kill -9 of the core: the old epoch is still refused, the new one goes on.
+    core.kill9().unwrap();
+    let core = start_core_on(&core_dir, &[addr], "");
+    rt.block_on(async {
+        let again = raw::connect_in(addr, &alpha, "alpha", a).await;
+        assert!(
+            again.welcome.core.contains("Replayed"),
+            "{}",
+            again.welcome.core
+        );
+        let mut new = raw::connect_in(addr, &alpha, "alpha", b).await;
+        assert_eq!(new.welcome.stored_through, 5);
+        acknowledged(&mut new, 6).await;
+    });
+    core.terminate().unwrap();
+
+    let restarts = history_restarts(&core_dir);
+    assert_eq!(restarts.len(), 1);
+    let restart = restarts.values().next().unwrap();
+    assert!(
+        restart.name.contains(&format!(
+            "alpha: spool epoch {a} (stored through sequence 10, highest 10) replaced by {b}"
+        )),
+        "{}",
+        restart.name
+    );
+    assert_eq!(history_restart_events(&core_dir), vec!["alpha".to_string()]);
+    // Numbers 1..=10 of each history, each once.
+    let mut sequences: Vec<u64> = stored(&core_dir)
+        .into_iter()
+        .filter(|e| e.provenance.transport == Transport::Bus && e.provenance.sensor == "alpha")
+        .filter_map(|e| e.provenance.sequence)
+        .collect();
+    sequences.sort_unstable();
+    let expected: Vec<u64> = (1..=10).flat_map(|n| [n, n]).collect();
+    assert_eq!(sequences, expected);
 }

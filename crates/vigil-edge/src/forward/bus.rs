@@ -22,8 +22,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 use vigil_bus::message::{BatchHeader, SignedKind, decode, encode, signing_message};
 use vigil_bus::{
-    BatchBody, CommandBody, CommandId, CommandResultBody, CoreMessage, EdgeMessage, GoodbyeBody,
-    HeartbeatBody, Hello, PROTOCOL_VERSION, Signed, Welcome, read_frame, write_frame,
+    BatchBody, CommandBody, CommandId, CommandResultBody, CoreMessage, EdgeMessage, Epoch,
+    GoodbyeBody, HeartbeatBody, Hello, PROTOCOL_VERSION, Signed, Welcome, read_frame, write_frame,
 };
 use vigil_event::{Event, Timestamp};
 use vigil_spool::{Spool, SpoolError};
@@ -327,9 +327,11 @@ async fn session(
         .map(|c| c.clone().into_owned())
         .ok_or_else(|| anyhow::anyhow!("the core sent no certificate"))?;
     let (mut reader, mut writer) = tokio::io::split(tls);
+    let epoch = Epoch(shared.spool().epoch());
     let hello = EdgeMessage::Hello(Hello {
         protocol: PROTOCOL_VERSION,
         sensor: target.sensor.clone(),
+        epoch,
     });
     write_frame(&mut writer, &encode(&hello)).await?;
     let mut frame = Vec::new();
@@ -346,10 +348,11 @@ async fn session(
         error!(
             stored_through = welcome.stored_through,
             next,
-            "the core has stored numbers this edge has not given yet: its spool was reset; new events would be taken for duplicates. Give this edge a new certificate name, or restore its spool"
+            %epoch,
+            "the core has stored numbers of this spool epoch that the spool has not given yet; new events would be taken for duplicates"
         );
     }
-    info!(core = %endpoint, name = %welcome.core, stored_through = welcome.stored_through, "bus path up");
+    info!(core = %endpoint, name = %welcome.core, stored_through = welcome.stored_through, %epoch, "bus path up");
     shared.set_connected(i, true);
 
     // Read the core's messages on a task of its own.

@@ -1,9 +1,11 @@
 //! The core's side of the signed event bus: the TLS listener and its sessions ([`session`]),
 //! the core's identity ([`identity`]), reports about the bus itself ([`report`]), the gap and
 //! silence monitor ([`monitor`]), downstream commands ([`commands`]), the sessions a
-//! revocation ends ([`revocation`]) and the sequence book across restarts ([`state`]).
+//! revocation ends ([`revocation`]), the sequence book across restarts ([`state`]) and the
+//! sensors' spool epochs ([`history`]).
 
 pub mod commands;
+pub mod history;
 pub mod identity;
 pub mod monitor;
 pub mod report;

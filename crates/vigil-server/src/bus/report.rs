@@ -1,7 +1,8 @@
 //! Reports about the bus itself: each refused input, event loss, silent sensor and clock skew
 //! becomes an event of the reserved plugin [`BUS_PLUGIN_ID`] and an alarm, stored together; a
 //! silent sensor heard again completes its alarm (a new revision), and a sensor that stopped
-//! cleanly is a low-priority event without an alarm.
+//! cleanly is a low-priority event without an alarm. A sensor whose history restarted under a
+//! new spool epoch ([`BusIncident::HistoryRestarted`]) is an alarm like event loss.
 //! Damage found in the core's own store at start is reported the same way
 //! ([`BusIncident::StoreCorruption`]), and so is a core clock that disagrees with the store's
 //! history ([`BusIncident::StoreClock`]).
@@ -45,6 +46,9 @@ pub enum BusIncident {
     ClockSkew,
     /// The edge said goodbye: stopped cleanly (an event, never an alarm).
     SensorStopped,
+    /// The edge announced a new spool epoch: its spool was lost or it was reinstalled, and its
+    /// numbers start again.
+    HistoryRestarted,
     /// A damaged range in a store segment, quarantined and skipped when the store was opened.
     StoreCorruption,
     /// At start, the core's clock was behind the newest receive time stored, or so far ahead
@@ -69,6 +73,7 @@ impl BusIncident {
             BusIncident::SensorSilent => 21,
             BusIncident::ClockSkew => 22,
             BusIncident::SensorStopped => 23,
+            BusIncident::HistoryRestarted => 24,
             BusIncident::StoreCorruption => 30,
             BusIncident::StoreClock => 31,
         }
@@ -90,13 +95,14 @@ impl BusIncident {
             BusIncident::SensorSilent => "Bus: sensor silent",
             BusIncident::ClockSkew => "Bus: sensor clock skew",
             BusIncident::SensorStopped => "Bus: sensor stopped",
+            BusIncident::HistoryRestarted => "Bus: sensor history restarted",
             BusIncident::StoreCorruption => "Store: damaged records quarantined",
             BusIncident::StoreClock => "Store: core clock disagrees with stored history",
         }
     }
 
-    /// Attacks on the bus are priority 5; failures (loss, silence, skew, store damage or
-    /// clock) and
+    /// Attacks on the bus are priority 5; failures (loss, silence, skew, a restarted history,
+    /// store damage or clock) and
     /// sessions ended by a revocation priority 4; a clean stop priority 1.
     fn priority(self) -> u8 {
         match self {
@@ -112,6 +118,7 @@ impl BusIncident {
             BusIncident::EventLoss => Some("event_loss"),
             BusIncident::SensorSilent => Some("sensor_silent"),
             BusIncident::ClockSkew => Some("clock_skew"),
+            BusIncident::HistoryRestarted => Some("history_restarted"),
             _ => None,
         }
     }

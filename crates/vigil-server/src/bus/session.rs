@@ -4,7 +4,8 @@
 //! Every input is checked before it costs anything else, cheapest first: frame size, message
 //! syntax, the Ed25519 signature by the key of the connection's certificate, the sensor named in
 //! the body (its certificate's), the session id (a body signed for another session is a
-//! replay), the sequence window, and every event's encoding and number. A refusal is counted,
+//! replay), the spool epoch (still the sensor's current one, [`super::history`]), the sequence
+//! window, and every event's encoding and number. A refusal is counted,
 //! raises an alarm, is answered with `Reject`, and ends the connection. Accepted batches go to
 //! the store writer; the `Ack` is sent once the writer says the batch is durable, in order, by a
 //! task of its own, so the session keeps reading meanwhile. A session whose certificate gets
@@ -24,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 use vigil_bus::message::{BatchHeader, SignedKind, decode, encode, signing_message};
 use vigil_bus::{
-    Ack, AckStatus, BatchBody, CommandResultBody, CoreMessage, EdgeMessage, GoodbyeBody,
+    Ack, AckStatus, BatchBody, CommandResultBody, CoreMessage, EdgeMessage, Epoch, GoodbyeBody,
     HeartbeatBody, Hello, PROTOCOL_VERSION, Reject, RejectReason, Signed, Welcome, read_frame,
     write_frame,
 };
@@ -51,6 +52,12 @@ pub enum Outgoing {
 
 /// A refusal: why, and what to log.
 struct Refusal(RejectReason, String);
+
+impl From<super::history::Superseded> for Refusal {
+    fn from((reason, detail): super::history::Superseded) -> Self {
+        Refusal(reason, detail)
+    }
+}
 
 /// Runs one accepted TCP connection to its end.
 pub async fn run(shared: Arc<BusShared>, stream: TcpStream, peer: SocketAddr) {
@@ -107,6 +114,7 @@ pub async fn run(shared: Arc<BusShared>, stream: TcpStream, peer: SocketAddr) {
         name,
         peer: peer.ip(),
         id: random_session_id(),
+        epoch: Epoch([0; 16]),
         skew_reported: false,
     };
     let (reader, writer) = tokio::io::split(tls);
@@ -131,6 +139,8 @@ struct Session {
     name: String,
     peer: IpAddr,
     id: [u8; 16],
+    /// The spool epoch its `Hello` announced.
+    epoch: Epoch,
     skew_reported: bool,
 }
 
@@ -154,14 +164,25 @@ impl Session {
             ended.clone(),
         ));
         let result = match hello {
-            Ok(Ok(())) => self.hello(&frame),
+            Ok(Ok(())) => match self.hello(&frame) {
+                Ok(epoch) => {
+                    self.epoch = epoch;
+                    self.shared
+                        .open_history(&self.name, self.peer, epoch)
+                        .await
+                        .map_err(Refusal::from)
+                }
+                Err(refusal) => Err(refusal),
+            },
             _ => Err(Refusal(
                 RejectReason::Protocol,
                 "no Hello before the handshake timeout".into(),
             )),
         };
         let result = match result {
-            Ok(()) => {
+            // The core is stopping.
+            Ok(false) => Ok(()),
+            Ok(true) => {
                 let stored_through = self.shared.stored_through(&self.name);
                 let _ = out.send(Outgoing::Message(CoreMessage::Welcome(Welcome {
                     protocol: PROTOCOL_VERSION,
@@ -211,11 +232,20 @@ impl Session {
         info!(sensor = %self.name, peer = %self.peer, "bus session closed");
     }
 
-    fn hello(&self, frame: &[u8]) -> Result<(), Refusal> {
+    /// Checks the `Hello`; returns the spool epoch it announces.
+    fn hello(&self, frame: &[u8]) -> Result<Epoch, Refusal> {
         let hello: Hello = match decode::<EdgeMessage>(frame) {
             Ok(EdgeMessage::Hello(hello)) => hello,
             Ok(_) => return Err(Refusal(RejectReason::Protocol, "expected Hello".into())),
-            Err(e) => return Err(Refusal(RejectReason::Malformed, e.to_string())),
+            Err(e) => match vigil_bus::message::hello_version(frame) {
+                Some(version) if version != PROTOCOL_VERSION => {
+                    return Err(Refusal(
+                        RejectReason::Protocol,
+                        format!("protocol version {version} is not {PROTOCOL_VERSION}"),
+                    ));
+                }
+                _ => return Err(Refusal(RejectReason::Malformed, e.to_string())),
+            },
         };
         if hello.protocol != PROTOCOL_VERSION {
             return Err(Refusal(
@@ -235,7 +265,7 @@ impl Session {
                 ),
             ));
         }
-        Ok(())
+        Ok(hello.epoch)
     }
 
     async fn read_loop(
@@ -281,7 +311,7 @@ impl Session {
                     let pushed = tokio::select! {
                         biased;
                         () = ended.cancelled() => return Ok(()),
-                        pushed = self.shared.queue.push_acknowledged(events, ended.clone()) => pushed,
+                        pushed = self.shared.queue.push_acknowledged(events, ended.clone(), &self.name, self.epoch) => pushed,
                     };
                     let Ok(durable) = pushed else {
                         // The core is stopping: unacknowledged, the batch is sent again.
@@ -298,6 +328,7 @@ impl Session {
                     let beat: HeartbeatBody = decode(&signed.body)
                         .map_err(|e| Refusal(RejectReason::Malformed, e.to_string()))?;
                     self.check_origin(&beat.sensor, &beat.session)?;
+                    self.shared.check_epoch(&self.name, self.epoch)?;
                     let offset = self.clock_offset(beat.sent_at_micros, Timestamp::now());
                     self.report_clock(offset).await;
                     self.shared
@@ -369,6 +400,7 @@ impl Session {
             .map_err(|e| Refusal(RejectReason::Malformed, e.to_string()))?;
         let header = body.header;
         self.check_origin(&header.sensor, &header.session)?;
+        self.shared.check_epoch(&self.name, self.epoch)?;
         let count = body.events.len() as u64;
         if count == 0 {
             return Err(Refusal(RejectReason::Malformed, "an empty batch".into()));
