@@ -1440,6 +1440,30 @@ fn a_superseded_spool_epoch_is_refused_counted_and_alarmed_also_after_a_core_res
     let (a, b) = (Epoch([0xaa; 16]), Epoch([0xbb; 16]));
     let rt = runtime();
     rt.block_on(async {
+        // An edge of protocol 1 (no epoch in its Hello) is told why it is refused.
+        #[derive(serde::Serialize)]
+        enum Version1 {
+            Hello { protocol: u16, sensor: String },
+        }
+        let (mut reader, mut writer) = tokio::io::split(raw::tls(addr, &alpha).await.unwrap());
+        let hello = Version1::Hello {
+            protocol: 1,
+            sensor: "alpha".into(),
+        };
+        let encoded = vigil_bus::message::encode(&hello);
+        vigil_bus::write_frame(&mut writer, &encoded).await.unwrap();
+        let mut frame = Vec::new();
+        vigil_bus::read_frame(&mut reader, &mut frame)
+            .await
+            .unwrap();
+        match vigil_bus::message::decode::<vigil_bus::CoreMessage>(&frame).unwrap() {
+            vigil_bus::CoreMessage::Reject(r) => assert_eq!(
+                (r.reason, r.detail.as_str()),
+                (RejectReason::Protocol, "protocol version 1 is not 2")
+            ),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+
         let mut old = raw::connect_in(addr, &alpha, "alpha", a).await;
         acknowledged(&mut old, 1).await;
         acknowledged(&mut old, 6).await;

@@ -1,5 +1,6 @@
-//! The sequence book across restarts: saved with the store position it reflects
-//! (`<data_dir>/bus/sequences.json`, written atomically), and brought up to date at start with
+//! The sequence book across restarts (with each sensor's spool epochs): saved with the store
+//! position it reflects (`<data_dir>/bus/sequences.json`, written atomically; also right after a
+//! sensor's history restarts under a new epoch), and brought up to date at start with
 //! the bus events stored after that position, read in the same pass as correlation recovery. An event stored just before a crash is
 //! therefore known as stored, and its batch sent again by the edge is a duplicate, not a
 //! second copy.
