@@ -1337,10 +1337,14 @@ fn a_slow_response_is_killed_after_its_timeout_and_never_holds_up_forwarding() {
     core.terminate().unwrap();
 }
 
-/// The epoch of the edge's spool in `edge_dir`, as its `state.json` holds it.
-fn spool_epoch(edge_dir: &Path) -> String {
+/// The edge's spool state in `edge_dir` (`state.json`).
+fn spool_state(edge_dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(edge_dir.join("spool").join("state.json")).unwrap();
-    let state: serde_json::Value = serde_json::from_str(&text).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The epoch a spool state holds.
+fn epoch_of(state: &serde_json::Value) -> String {
     state["epoch"].as_str().unwrap().to_string()
 }
 
@@ -1375,14 +1379,14 @@ fn a_reinstalled_edge_numbering_from_1_again_is_a_new_history_stored_and_alarmed
     send(&edge, 0..50);
     wait_stored(&core_dir, "edge1", 50);
     edge.terminate().unwrap();
-    let old_epoch = spool_epoch(&edge_dir);
+    let old_state = spool_state(&edge_dir);
 
     // Reinstalled: the spool is gone, the certificate kept; numbering starts at 1 again.
     std::fs::remove_dir_all(edge_dir.join("spool")).unwrap();
     let edge = start_edge(&edge_dir, &config);
     send(&edge, 50..80);
     wait_stored(&core_dir, "edge1", 80);
-    let new_epoch = spool_epoch(&edge_dir);
+    let (old_epoch, new_epoch) = (epoch_of(&old_state), epoch_of(&spool_state(&edge_dir)));
     assert_ne!(old_epoch, new_epoch);
     let alarm = wait_alarm(&core_dir, "history restarted");
     assert_eq!(
