@@ -160,37 +160,31 @@ impl SequenceBook {
         self.epoch(sensor).is_none_or(|current| current == epoch)
     }
 
-    /// What a sensor announcing `epoch` means; a sensor without an epoch adopts it (and keeps
-    /// its numbers). Nothing else changes: a new epoch is put in force by [`Self::restart`].
-    pub fn announce(&mut self, sensor: &str, epoch: Epoch) -> Announced {
+    /// What `sensor` announcing `epoch` would be; changes nothing ([`Self::enter`] does).
+    pub fn classify(&self, sensor: &str, epoch: Epoch) -> Announced {
+        self.epochs
+            .get(sensor)
+            .map_or(Announced::Adopted, |epochs| epochs.classify(epoch))
+    }
+
+    /// Puts `epoch` in force for `sensor`, and returns what it was: adopted by a sensor without
+    /// one (its numbers kept), or new, superseding the current one and starting the sensor's
+    /// numbers afresh; a current or superseded epoch changes nothing.
+    pub fn enter(&mut self, sensor: &str, epoch: Epoch) -> Announced {
         let epochs = self.epochs.entry(sensor.to_string()).or_default();
         let announced = epochs.classify(epoch);
-        if announced == Announced::Adopted {
-            epochs.supersede(epoch);
+        match announced {
+            Announced::Adopted => epochs.supersede(epoch),
+            Announced::New { .. } => {
+                epochs.supersede(epoch);
+                self.sensors.remove(sensor);
+            }
+            Announced::Current | Announced::Superseded { .. } => {}
         }
         announced
     }
 
-    /// Starts a new history of `sensor` under `epoch`: its current epoch is superseded and its
-    /// numbers forgotten. Returns the superseded epoch; `None`, changing nothing, when `epoch`
-    /// is not new to the sensor (current, superseded, or the sensor has none: adopted then).
-    pub fn restart(&mut self, sensor: &str, epoch: Epoch) -> Option<Epoch> {
-        let epochs = self.epochs.entry(sensor.to_string()).or_default();
-        match epochs.classify(epoch) {
-            Announced::New { previous } => {
-                epochs.supersede(epoch);
-                self.sensors.remove(sensor);
-                Some(previous)
-            }
-            Announced::Adopted => {
-                epochs.supersede(epoch);
-                None
-            }
-            Announced::Current | Announced::Superseded { .. } => None,
-        }
-    }
-
-    /// The book of `sensor`, if it ever stored anything.
+    /// The book of `sensor`, if it ever stored anything (under its current epoch).
     pub fn sensor(&self, sensor: &str) -> Option<&SensorBook> {
         self.sensors.get(sensor)
     }
@@ -273,25 +267,24 @@ mod tests {
         let mut book = SequenceBook::default();
         book.insert("fw1", 1, 50);
         // A book from before epochs: the first epoch announced is adopted, numbers kept.
-        assert_eq!(book.announce("fw1", a), Announced::Adopted);
+        assert_eq!(book.classify("fw1", a), Announced::Adopted);
+        assert_eq!(book.epoch("fw1"), None, "classifying changes nothing");
+        assert_eq!(book.enter("fw1", a), Announced::Adopted);
         assert_eq!(book.sensor("fw1").map(SensorBook::stored_through), Some(50));
-        assert_eq!(book.announce("fw1", a), Announced::Current);
-        assert_eq!(book.announce("fw1", b), Announced::New { previous: a });
-        assert_eq!(book.epoch("fw1"), Some(a), "announcing does not restart");
+        assert_eq!(book.enter("fw1", a), Announced::Current);
+        assert_eq!(book.classify("fw1", b), Announced::New { previous: a });
 
         let mut kept = SequenceBook::default();
-        kept.announce("fw1", a);
+        kept.enter("fw1", a);
         kept.insert("fw1", 51, 60);
-        assert_eq!(book.restart("fw1", b), Some(a));
-        assert_eq!(book.restart("fw1", b), None);
+        assert_eq!(book.enter("fw1", b), Announced::New { previous: a });
+        assert_eq!(book.enter("fw1", b), Announced::Current);
         assert!(book.sensor("fw1").is_none() && !book.contains("fw1", 1));
         // Numbers of the superseded history stored meanwhile do not count in the new one.
         book.merge(&kept);
         assert!(book.sensor("fw1").is_none());
-        assert_eq!(
-            book.announce("fw1", a),
-            Announced::Superseded { current: b }
-        );
+        assert_eq!(book.enter("fw1", a), Announced::Superseded { current: b });
+        assert_eq!(book.epoch("fw1"), Some(b));
         assert!(book.is_current("fw1", b) && !book.is_current("fw1", a));
         assert!(book.is_current("fw2", a), "a sensor without an epoch");
 

@@ -14,10 +14,10 @@
 //! sensors) are stored as they are, with their alarms, through [`IntakeQueue::push_report`].
 //!
 //! A bus batch carries the spool epoch of its session and is stored only while that is its
-//! sensor's current epoch. A new epoch is put in force by the writer when it reaches the report
-//! of the restart ([`IntakeQueue::push_restart`]), in queue order, so the book always matches
-//! the store: that report is stored before any event of the new epoch, and the book is saved
-//! right after it, before the session is told.
+//! sensor's current epoch. A sensor's first or new epoch is put in force by the writer when it
+//! reaches it ([`IntakeQueue::push_epoch`], with the report of a restarted history), in queue
+//! order, so the book always matches the store: the report is stored before any event of the
+//! new epoch, and the book is saved right after it, before the session is told.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -29,7 +29,7 @@ use tokio::runtime::Handle;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
-use vigil_bus::{Epoch, SequenceBook};
+use vigil_bus::{Announced, Epoch, SequenceBook};
 use vigil_event::{Alarm, Event, Timestamp, Transport};
 use vigil_store::Store;
 
@@ -68,9 +68,10 @@ enum Epochal {
     /// A bus batch of a session that announced this epoch: stored only while it is the
     /// sensor's current one.
     Batch(String, Epoch),
-    /// The report that the sensor's history restarted under this epoch: the writer starts
-    /// the sensor's new numbers when it reaches it (stores nothing if another session did).
-    Restart(String, Epoch),
+    /// A session announced this first or new epoch of the sensor: the writer puts it in force
+    /// when it reaches it, storing the report of a restarted history with it (nothing if another
+    /// session put it in force first).
+    Announce(String, Epoch),
 }
 
 impl Submission {
@@ -123,10 +124,10 @@ impl IntakeQueue {
         Ok(durable)
     }
 
-    /// Queues the restart of `sensor`'s history under `epoch` with its report (stored as they
-    /// are, unless another session restarted it first). Resolves once the sensor's new numbers
-    /// are in force and durable; fails if that could not be stored.
-    pub async fn push_restart(
+    /// Queues `sensor`'s first or new `epoch`, with the report of a restarted history (stored
+    /// as they are, unless another session put the epoch in force first). Resolves once the
+    /// epoch is in force and durable; fails if that could not be stored.
+    pub async fn push_epoch(
         &self,
         sensor: &str,
         epoch: Epoch,
@@ -134,7 +135,7 @@ impl IntakeQueue {
         alarms: Vec<Alarm>,
     ) -> Result<oneshot::Receiver<Durable>, WriterStopped> {
         let (done, durable) = oneshot::channel();
-        let epoch = Epochal::Restart(sensor.to_string(), epoch);
+        let epoch = Epochal::Announce(sensor.to_string(), epoch);
         self.submit(events, Some(alarms), Some(done), None, Some(epoch))
             .await?;
         Ok(durable)
@@ -410,33 +411,36 @@ impl Writer {
 
     /// Drops from each submission the bus events whose (sensor, sequence) is stored already or
     /// comes earlier in this group commit, and the batches of a superseded spool epoch; puts
-    /// history restarts in force, in order. Returns the numbers kept (to record once durable),
-    /// each submission's counts, and whether a history restarted. The shared book is locked
-    /// only for this pass, not for analysis.
+    /// announced epochs in force, in order. Returns the numbers kept (to record once durable),
+    /// each submission's counts, and whether an epoch was put in force. The shared book is
+    /// locked only for this pass, not for analysis.
     fn skip_stored(&self, pending: &mut [Submission]) -> (SequenceBook, Vec<Durable>, bool) {
         let mut book = self.book.lock().unwrap_or_else(|p| p.into_inner());
         let mut kept = SequenceBook::default();
-        let mut restarted = false;
+        let mut entered = false;
         let counts = pending
             .iter_mut()
             .map(|submission| {
                 match &submission.epoch {
-                    Some(Epochal::Restart(sensor, epoch)) => {
-                        match book.restart(sensor, *epoch) {
-                            Some(previous) => {
-                                restarted = true;
-                                info!(sensor, %previous, %epoch, "sensor history restarted under a new spool epoch");
-                            }
-                            // Another session of the same spool restarted it first.
-                            None => {
-                                submission.events.clear();
-                                submission.report = Some(Vec::new());
-                            }
+                    Some(Epochal::Announce(sensor, epoch)) => match book.enter(sensor, *epoch) {
+                        Announced::Adopted => {
+                            entered = true;
+                            info!(sensor, %epoch, "spool epoch of the sensor recorded");
                         }
-                    }
+                        Announced::New { previous } => {
+                            entered = true;
+                            self.metrics.bus_alert("history_restarted");
+                            info!(sensor, %previous, %epoch, "sensor history restarted under a new spool epoch");
+                        }
+                        // Another session put it in force first (or superseded it since).
+                        Announced::Current | Announced::Superseded { .. } => {
+                            submission.events.clear();
+                            submission.report = Some(Vec::new());
+                        }
+                    },
                     Some(Epochal::Batch(sensor, epoch)) => {
                         if book.is_current(sensor, *epoch) {
-                            kept.announce(sensor, *epoch);
+                            kept.enter(sensor, *epoch);
                         } else {
                             // Its session's epoch was superseded since it sent: never stored,
                             // never acknowledged.
@@ -468,7 +472,7 @@ impl Writer {
                 }
             })
             .collect();
-        (kept, counts, restarted)
+        (kept, counts, entered)
     }
 
     /// Qualifies and correlates the submissions' events in order (bus events already stored
@@ -487,7 +491,7 @@ impl Writer {
             !withdrawn
         });
         let inputs: usize = pending.iter().map(|s| s.events.len()).sum();
-        let (sequenced, counts, restarted) = self.skip_stored(&mut pending);
+        let (sequenced, counts, entered) = self.skip_stored(&mut pending);
         let duplicates: u64 = counts.iter().map(|d| d.duplicates).sum();
         let mut events: Vec<Event> = Vec::with_capacity(inputs);
         let mut alarms: Vec<Alarm> = Vec::new();
@@ -529,8 +533,8 @@ impl Writer {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .merge(&sequenced);
-            if restarted {
-                // Durable before any event of the new epoch is sent.
+            if entered {
+                // Durable before any event of the epoch is sent.
                 self.save_book();
             }
             for (done, durable) in notices {

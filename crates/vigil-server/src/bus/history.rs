@@ -1,15 +1,16 @@
 //! A sensor's spool epochs on the core's side. The edge announces its spool's epoch in `Hello`:
-//! its current one goes on where it was; the first one a sensor announces is adopted; a new one
-//! means the edge's spool was lost or it was reinstalled, so its history restarts: the report
-//! (`Bus: sensor history restarted`) goes to the store writer, which starts the sensor's numbers
-//! afresh under the new epoch when it reaches it, and only then is the session welcomed (with
-//! nothing stored under the new epoch). An epoch the sensor superseded is an earlier
-//! installation's spool, restored, replayed or rolled back: refused as `replayed`.
+//! its current one goes on where it was; the first one a sensor announces is adopted (with the
+//! numbers it has); a new one means the edge's spool was lost or it was reinstalled, so its
+//! history restarts, with the report `Bus: sensor history restarted`. A first or new epoch goes
+//! to the store writer, which puts it in force in queue order and saves the book, and only then
+//! is the session welcomed (with nothing stored under a new epoch). An epoch the sensor
+//! superseded is an earlier installation's spool, restored, replayed or rolled back: refused
+//! as `replayed`.
 
 use std::net::IpAddr;
 
-use tracing::info;
 use vigil_bus::{Announced, Epoch, RejectReason};
+use vigil_event::{Alarm, Event};
 
 use super::BusShared;
 use super::report::BusIncident;
@@ -27,19 +28,18 @@ impl BusShared {
         epoch: Epoch,
     ) -> Result<bool, Superseded> {
         let (announced, through, highest) = {
-            let mut book = self.book.lock().unwrap_or_else(|p| p.into_inner());
-            let announced = book.announce(sensor, epoch);
+            let book = self.book.lock().unwrap_or_else(|p| p.into_inner());
             let numbers = book.sensor(sensor);
-            let through = numbers.map_or(0, |b| b.stored_through());
-            (announced, through, numbers.map_or(0, |b| b.highest()))
+            (
+                book.classify(sensor, epoch),
+                numbers.map_or(0, |b| b.stored_through()),
+                numbers.map_or(0, |b| b.highest()),
+            )
         };
         match announced {
             Announced::Current => Ok(true),
-            Announced::Adopted => {
-                info!(sensor, %epoch, stored_through = through, "spool epoch of the sensor recorded");
-                Ok(true)
-            }
             Announced::Superseded { current } => Err(superseded(sensor, epoch, current)),
+            Announced::Adopted => self.enter(sensor, epoch, Vec::new(), Vec::new()).await,
             Announced::New { previous } => {
                 let detail = format!(
                     "spool epoch {previous} (stored through sequence {through}, highest {highest}) replaced by {epoch}: the edge's spool was lost or it was reinstalled; its events, numbered from 1 again, are stored as a new sequence"
@@ -53,13 +53,28 @@ impl BusShared {
                     None,
                 );
                 let (events, alarms) = report.into_iter().unzip();
-                let Ok(durable) = self.queue.push_restart(sensor, epoch, events, alarms).await
-                else {
-                    return Ok(false);
-                };
-                Ok(durable.await.is_ok())
+                self.enter(sensor, epoch, events, alarms).await
             }
         }
+    }
+
+    /// Has the store writer put `epoch` in force for `sensor` (storing the report with it), and
+    /// checks it is still current once it has.
+    async fn enter(
+        &self,
+        sensor: &str,
+        epoch: Epoch,
+        events: Vec<Event>,
+        alarms: Vec<Alarm>,
+    ) -> Result<bool, Superseded> {
+        let Ok(durable) = self.queue.push_epoch(sensor, epoch, events, alarms).await else {
+            return Ok(false);
+        };
+        if durable.await.is_err() {
+            return Ok(false);
+        }
+        self.check_epoch(sensor, epoch)?;
+        Ok(true)
     }
 
     /// Refuses a session's batch or heartbeat once its `epoch` is no longer the sensor's

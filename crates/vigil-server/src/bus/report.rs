@@ -112,13 +112,13 @@ impl BusIncident {
         }
     }
 
-    /// The metric label of the failures counted in `vigil_bus_alerts_total`.
+    /// The metric label of the failures counted in `vigil_bus_alerts_total` when raised (a
+    /// restarted history is counted by the store writer, once it puts it in force).
     fn alert_kind(self) -> Option<&'static str> {
         match self {
             BusIncident::EventLoss => Some("event_loss"),
             BusIncident::SensorSilent => Some("sensor_silent"),
             BusIncident::ClockSkew => Some("clock_skew"),
-            BusIncident::HistoryRestarted => Some("history_restarted"),
             _ => None,
         }
     }
