@@ -490,8 +490,9 @@ impl Writer {
             }
             !withdrawn
         });
-        let inputs: usize = pending.iter().map(|s| s.events.len()).sum();
         let (sequenced, counts, entered) = self.skip_stored(&mut pending);
+        // What is left to analyse and store: not the duplicates, nor a superseded epoch's.
+        let inputs: usize = pending.iter().map(|s| s.events.len()).sum();
         let duplicates: u64 = counts.iter().map(|d| d.duplicates).sum();
         let mut events: Vec<Event> = Vec::with_capacity(inputs);
         let mut alarms: Vec<Alarm> = Vec::new();
@@ -526,7 +527,7 @@ impl Writer {
                 alarms.extend(analysis.alarms);
             }
         }
-        let analysed = inputs as u64 - duplicates;
+        let analysed = inputs as u64;
         if self.store_durably(&events, &alarms, stored_inputs) {
             log_alarms(&alarms);
             self.book

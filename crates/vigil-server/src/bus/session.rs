@@ -139,7 +139,7 @@ struct Session {
     name: String,
     peer: IpAddr,
     id: [u8; 16],
-    /// The spool epoch its `Hello` announced.
+    /// The spool epoch its `Hello` announced (zeros until then).
     epoch: Epoch,
     skew_reported: bool,
 }
