@@ -335,7 +335,7 @@ impl Config {
                     .into(),
             );
         }
-        let least = 2 * crate::bus::budget::frame_cost(vigil_bus::MAX_FRAME_BYTES) >> 20;
+        let least = (2 * crate::bus::budget::frame_cost(vigil_bus::MAX_FRAME_BYTES)) >> 20;
         if !(least..=1 << 20).contains(&b.intake_memory_mib) {
             return Err(format!(
                 "bus.intake_memory_mib must be between {least} (half of it holds a largest frame and its decoded copies) and 1048576"
@@ -433,6 +433,20 @@ mod tests {
             Config::parse("[[agent.sensors]]\nname = \"a\"\n[[agent.sensors]]\nname = \"a\"\n")
                 .unwrap_err();
         assert!(err.contains("used twice"), "{err}");
+    }
+
+    #[test]
+    fn the_intake_budget_holds_two_largest_frames_and_timeouts_are_above_zero() {
+        let err = Config::parse("[bus]\nintake_memory_mib = 191\n").unwrap_err();
+        assert!(
+            err.contains("bus.intake_memory_mib must be between 192"),
+            "{err}"
+        );
+        Config::parse("[bus]\nintake_memory_mib = 192\n").unwrap();
+        let err = Config::parse("[bus]\nframe_timeout = \"0s\"\n").unwrap_err();
+        assert!(err.contains("bus.frame_timeout"), "{err}");
+        let err = Config::parse("[log]\nrepeat_limit = 0\n").unwrap_err();
+        assert!(err.contains("log.repeat_limit"), "{err}");
     }
 
     #[test]

@@ -85,3 +85,34 @@ impl IntakeBudget {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_sensor_past_its_share_waits_until_a_frame_is_given_back() {
+        const MIB: usize = 1 << 20;
+        let budget = IntakeBudget::new(192 * MIB, metrics::gauge!("test_intake"));
+        // Mallory's share is 96 MiB: four 8 MiB frames at 24 MiB each.
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            held.push(budget.reserve("mallory", 8 * MIB).await);
+        }
+        let fifth = budget.reserve("mallory", 8 * MIB);
+        tokio::pin!(fifth);
+        assert!(ready_soon(fifth.as_mut()).await.is_none());
+        // Another sensor still gets the other half.
+        let other = budget.reserve("edge1", 32 * MIB).await;
+        assert_eq!(other.bytes, 96 * MIB);
+        held.pop();
+        assert!(ready_soon(fifth.as_mut()).await.is_some());
+    }
+
+    /// The output of `future` if it is ready within 50 ms.
+    async fn ready_soon<F: std::future::Future + Unpin>(future: F) -> Option<F::Output> {
+        tokio::time::timeout(std::time::Duration::from_millis(50), future)
+            .await
+            .ok()
+    }
+}
