@@ -2,7 +2,9 @@
 //! in the code) logs at most `limit` lines per `interval`, counted from its first line; the
 //! rest of that interval are suppressed, and once the interval is over one line says how many
 //! ("suppressed K similar messages in the last 60 s"), with the first suppressed message. A
-//! flood of refused inputs therefore costs the log a bounded number of lines per kind.
+//! flood of refused inputs therefore costs the log a bounded number of lines per kind. The
+//! summaries themselves and a verbose edge source's event lines (asked for one by one) are not
+//! limited.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -85,7 +87,7 @@ fn summarise(windows: &Mutex<HashMap<Identifier, Window>>, interval: Duration) {
 impl<S: Subscriber> Layer<S> for RepeatLimit {
     fn event_enabled(&self, event: &Event<'_>, _ctx: Context<'_, S>) -> bool {
         let meta = event.metadata();
-        if meta.target() == TARGET {
+        if [TARGET, vigil_edge::verbosity::VERBOSE_TARGET].contains(&meta.target()) {
             return true;
         }
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
