@@ -241,29 +241,40 @@ impl Session {
             }
             Err(end) => Err(end),
         };
-        if let Err(End::TimedOut(stage, detail)) = result {
-            timed_out(&self.shared, stage, &self.name, self.peer, detail).await;
-        } else if let Err(End::Refused(Refusal(reason, detail))) = result {
-            self.shared.metrics.bus_reject(reason);
-            let _ = out.send(Outgoing::Message(CoreMessage::Reject(Reject {
-                first_sequence: 0,
-                reason,
-                detail: detail.clone(),
-            })));
-            self.shared
-                .reporter
-                .report(
-                    BusIncident::Rejected(reason),
-                    &self.name,
-                    Some(self.peer),
-                    format!("from {}: {detail}", self.peer),
-                    Some(format!("{}/{}", self.name, self.peer)),
-                )
-                .await;
+        match result {
+            Ok(()) => {}
+            Err(End::TimedOut(stage, detail)) => {
+                timed_out(&self.shared, stage, &self.name, self.peer, detail).await;
+            }
+            Err(End::Refused(refusal)) => self.refuse(refusal, &out).await,
         }
         drop(out);
         let _ = writing.await;
         info!(sensor = %self.name, peer = %self.peer, "bus session closed");
+    }
+
+    /// Answers a refusal with `Reject`, counts it and raises its alarm.
+    async fn refuse(
+        &self,
+        Refusal(reason, detail): Refusal,
+        out: &mpsc::UnboundedSender<Outgoing>,
+    ) {
+        self.shared.metrics.bus_reject(reason);
+        let _ = out.send(Outgoing::Message(CoreMessage::Reject(Reject {
+            first_sequence: 0,
+            reason,
+            detail: detail.clone(),
+        })));
+        self.shared
+            .reporter
+            .report(
+                BusIncident::Rejected(reason),
+                &self.name,
+                Some(self.peer),
+                format!("from {}: {detail}", self.peer),
+                Some(format!("{}/{}", self.name, self.peer)),
+            )
+            .await;
     }
 
     /// Reads and checks the `Hello`, due by `deadline` (that of the handshake).
