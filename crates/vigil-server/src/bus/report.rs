@@ -1,5 +1,5 @@
-//! Reports about the bus itself: each refused input, event loss, silent sensor and clock skew
-//! becomes an event of the reserved plugin [`BUS_PLUGIN_ID`] and an alarm, stored together; a
+//! Reports about the bus itself: each refused input, connection too slow, event loss, silent
+//! sensor and clock skew becomes an event of the reserved plugin [`BUS_PLUGIN_ID`] and an alarm, stored together; a
 //! silent sensor heard again completes its alarm (a new revision), and a sensor that stopped
 //! cleanly is a low-priority event without an alarm.
 //! Damage found in the core's own store at start is reported the same way
