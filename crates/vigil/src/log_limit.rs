@@ -131,3 +131,46 @@ impl Visit for Message {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    /// Counts the events that reach it.
+    struct Count(Arc<AtomicUsize>);
+
+    impl<S: Subscriber> Layer<S> for Count {
+        fn on_event(&self, _: &Event<'_>, _: Context<'_, S>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn each_statement_logs_at_most_its_limit_per_interval() {
+        let seen = Arc::new(AtomicUsize::new(0));
+        let subscriber = tracing_subscriber::registry()
+            .with(RepeatLimit::new(3, Duration::from_millis(300)))
+            .with(Count(Arc::clone(&seen)));
+        tracing::subscriber::with_default(subscriber, || {
+            let flood = || {
+                for n in 0..100 {
+                    tracing::warn!(n, "refused");
+                }
+            };
+            flood();
+            // Another statement has a limit of its own.
+            for _ in 0..5 {
+                tracing::warn!("other");
+            }
+            assert_eq!(seen.load(Ordering::Relaxed), 3 + 3);
+            // The next interval: three more (the summary goes to the global log).
+            std::thread::sleep(FLUSH_EVERY * 3);
+            flood();
+            assert_eq!(seen.load(Ordering::Relaxed), 3 + 3 + 3);
+        });
+    }
+}
