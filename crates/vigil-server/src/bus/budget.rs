@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use metrics::Gauge;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// A frame of `n` bytes is held as its bytes, its decoded message and its decoded events.
+/// A frame of `n` bytes is held in at most three copies at once: its bytes and its decoded
+/// message, then the message, the batch's event list and the decoded events (the frame's bytes
+/// are freed once decoded). Each decoded event's fixed overhead is not counted.
 pub const COPIES: usize = 3;
 
 /// What a frame of `len` bytes costs the budget.

@@ -380,6 +380,9 @@ impl Session {
             };
             let message = decode::<EdgeMessage>(frame)
                 .map_err(|e| Refusal(RejectReason::Malformed, e.to_string()))?;
+            // Its bytes are in `message` now: freed before the body is decoded, so the frame is
+            // held in at most three copies at once (what its reservation counts).
+            *frame = Vec::new();
             match message {
                 EdgeMessage::Hello(_) => {
                     return Err(Refusal(RejectReason::Protocol, "a second Hello".into()).into());
