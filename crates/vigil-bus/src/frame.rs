@@ -2,7 +2,9 @@
 //!
 //! A length above [`MAX_FRAME_BYTES`] is refused before anything is allocated, and below it the
 //! buffer grows only as the bytes arrive (by [`READ_CHUNK`] at a time): a peer that announces a
-//! large frame and sends five bytes costs five bytes, not the frame.
+//! large frame and sends five bytes costs five bytes, not the frame, and the buffer never grows
+//! past the frame's length. [`frame_len`] and [`read_frame_body`] let a reader account for a
+//! frame between its header and its body (the core reserves intake memory there).
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -47,14 +49,33 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
         }
         got += n;
     }
-    let len = u32::from_be_bytes(len) as usize;
+    read_frame_body(reader, frame_len(len)?, buf).await
+}
+
+/// The length a frame's 4-byte header announces, refused over [`MAX_FRAME_BYTES`].
+pub fn frame_len(header: [u8; 4]) -> Result<usize, FrameError> {
+    let len = u32::from_be_bytes(header) as usize;
     if len > MAX_FRAME_BYTES {
         return Err(FrameError::TooLarge(len));
     }
+    Ok(len)
+}
+
+/// Reads the `len` bytes of a frame (its header read) into `buf` (cleared first). The buffer
+/// grows as they arrive, at most doubling what it holds (by [`READ_CHUNK`] at first) and never
+/// past `len`.
+pub async fn read_frame_body<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    len: usize,
+    buf: &mut Vec<u8>,
+) -> Result<(), FrameError> {
+    debug_assert!(len <= MAX_FRAME_BYTES);
     buf.clear();
     while buf.len() < len {
         let remaining = len - buf.len();
-        buf.reserve(remaining.min(READ_CHUNK));
+        if buf.len() == buf.capacity() {
+            buf.reserve_exact(buf.capacity().max(READ_CHUNK).min(remaining));
+        }
         let n = (&mut *reader).take(remaining as u64).read_buf(buf).await?;
         if n == 0 {
             return Err(FrameError::Truncated);
@@ -101,6 +122,8 @@ mod tests {
         write_frame(&mut wire, &big).await.unwrap();
         read_frame(&mut &wire[..], &mut buf).await.unwrap();
         assert_eq!(buf, big);
+        // Growing by doubling what arrived stops at the frame's length.
+        assert_eq!(buf.capacity(), big.len());
     }
 
     #[tokio::test]

@@ -18,7 +18,7 @@ pub mod message;
 pub mod sequence;
 
 pub use epoch::{Announced, Epoch};
-pub use frame::{FrameError, MAX_FRAME_BYTES, read_frame, write_frame};
+pub use frame::{FrameError, MAX_FRAME_BYTES, frame_len, read_frame, read_frame_body, write_frame};
 pub use message::{
     Ack, AckStatus, BatchBody, CommandAction, CommandBody, CommandId, CommandResultBody,
     CoreMessage, EdgeMessage, GoodbyeBody, HeartbeatBody, Hello, PROTOCOL_VERSION, Reject,

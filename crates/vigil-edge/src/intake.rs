@@ -120,7 +120,7 @@ impl SourceParser {
     ) -> Event {
         let event = self.parse_event(line, device, now, counts);
         if self.verbose.load(std::sync::atomic::Ordering::Relaxed) {
-            tracing::info!(source = %self.name, plugin_id = event.plugin_id, plugin_sid = event.plugin_sid, %line, "event (verbose source)");
+            tracing::info!(target: crate::verbosity::VERBOSE_TARGET, source = %self.name, plugin_id = event.plugin_id, plugin_sid = event.plugin_sid, %line, "event (verbose source)");
         }
         event
     }

@@ -5,6 +5,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// Log target of a verbose source's event lines: asked for one by one, so never rate-limited.
+pub const VERBOSE_TARGET: &str = "vigil_edge::verbose";
+
 /// The verbosity switch of every source, by name.
 #[derive(Debug, Default, Clone)]
 pub struct Verbosity {

@@ -27,6 +27,29 @@ pub struct Config {
     pub correlation: CorrelationConfig,
     /// The Prometheus endpoint.
     pub metrics: MetricsConfig,
+    /// The process log.
+    pub log: LogConfig,
+}
+
+/// The process log (standard error).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Lines one log statement may write per `repeat_interval`; the rest are counted and
+    /// summarised in one line when the interval is over.
+    pub repeat_limit: u32,
+    /// The interval of `repeat_limit`, from a statement's first line.
+    #[serde(with = "duration_text")]
+    pub repeat_interval: Duration,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            repeat_limit: 10,
+            repeat_interval: Duration::from_secs(60),
+        }
+    }
 }
 
 /// The signed event bus: TLS 1.3 with client certificates, no plaintext listener.
@@ -69,6 +92,19 @@ pub struct BusConfig {
     pub handshake_timeout: Duration,
     /// Most concurrent bus sessions.
     pub max_connections: usize,
+    /// Most concurrent sessions of one sensor (one per network path, plus reconnections);
+    /// further ones are refused.
+    pub max_sessions_per_sensor: usize,
+    /// Time an open session may send nothing before it is closed (edges send a heartbeat
+    /// every `forward.bus.heartbeat`, 5 s by default: keep this well above it).
+    #[serde(with = "duration_text")]
+    pub idle_timeout: Duration,
+    /// Time a started frame has to arrive whole (waits for intake memory not counted).
+    #[serde(with = "duration_text")]
+    pub frame_timeout: Duration,
+    /// Memory for frames being read and decoded, all sessions together, in MiB; one sensor
+    /// holds at most half of it.
+    pub intake_memory_mib: usize,
 }
 
 /// The OSSIM agent protocol listener (TCP 40001).
@@ -166,6 +202,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             correlation: CorrelationConfig::default(),
             metrics: MetricsConfig::default(),
+            log: LogConfig::default(),
         }
     }
 }
@@ -188,6 +225,10 @@ impl Default for BusConfig {
             silence_timeout: Duration::from_secs(60),
             handshake_timeout: Duration::from_secs(10),
             max_connections: 10_000,
+            max_sessions_per_sensor: 8,
+            idle_timeout: Duration::from_secs(60),
+            frame_timeout: Duration::from_secs(60),
+            intake_memory_mib: 256,
         }
     }
 }
@@ -282,8 +323,26 @@ impl Config {
         if explicit != 0 && explicit != 3 {
             return Err("bus.cert, bus.key and bus.ca go together: give all three, or none for the automatic CA".into());
         }
-        if b.sequence_window == 0 || b.max_connections == 0 {
-            return Err("bus.sequence_window and bus.max_connections must be at least 1".into());
+        if b.sequence_window == 0 || b.max_connections == 0 || b.max_sessions_per_sensor == 0 {
+            return Err("bus.sequence_window, bus.max_connections and bus.max_sessions_per_sensor must be at least 1".into());
+        }
+        if [b.handshake_timeout, b.idle_timeout, b.frame_timeout]
+            .iter()
+            .any(Duration::is_zero)
+        {
+            return Err(
+                "bus.handshake_timeout, bus.idle_timeout and bus.frame_timeout must be above 0"
+                    .into(),
+            );
+        }
+        let least = (2 * crate::bus::budget::frame_cost(vigil_bus::MAX_FRAME_BYTES)) >> 20;
+        if !(least..=1 << 20).contains(&b.intake_memory_mib) {
+            return Err(format!(
+                "bus.intake_memory_mib must be between {least} (half of it holds a largest frame and its decoded copies) and 1048576"
+            ));
+        }
+        if self.log.repeat_limit == 0 || self.log.repeat_interval.is_zero() {
+            return Err("log.repeat_limit and log.repeat_interval must be above 0".into());
         }
         let mut names = std::collections::HashSet::new();
         for sensor in &self.agent.sensors {
@@ -374,6 +433,20 @@ mod tests {
             Config::parse("[[agent.sensors]]\nname = \"a\"\n[[agent.sensors]]\nname = \"a\"\n")
                 .unwrap_err();
         assert!(err.contains("used twice"), "{err}");
+    }
+
+    #[test]
+    fn the_intake_budget_holds_two_largest_frames_and_timeouts_are_above_zero() {
+        let err = Config::parse("[bus]\nintake_memory_mib = 191\n").unwrap_err();
+        assert!(
+            err.contains("bus.intake_memory_mib must be between 192"),
+            "{err}"
+        );
+        Config::parse("[bus]\nintake_memory_mib = 192\n").unwrap();
+        let err = Config::parse("[bus]\nframe_timeout = \"0s\"\n").unwrap_err();
+        assert!(err.contains("bus.frame_timeout"), "{err}");
+        let err = Config::parse("[log]\nrepeat_limit = 0\n").unwrap_err();
+        assert!(err.contains("log.repeat_limit"), "{err}");
     }
 
     #[test]

@@ -4,6 +4,8 @@ use metrics::{Counter, Gauge, counter, describe_counter, describe_gauge, gauge};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use vigil_agent_proto::RejectReason;
 
+use crate::bus::reading::Stage;
+
 /// Handles to every metric the hot paths touch, so they never look a metric up by name.
 #[derive(Clone)]
 pub struct Metrics {
@@ -81,7 +83,10 @@ pub struct Metrics {
     pub reloads_applied: Counter,
     /// `vigil_reloads_total{outcome="refused"}`: reloads refused (the running rules stay).
     pub reloads_refused: Counter,
+    /// `vigil_bus_intake_memory_bytes`: intake memory reserved by bus sessions' frames.
+    pub bus_intake_reserved: Gauge,
     bus_rejected: Vec<(vigil_bus::RejectReason, Counter)>,
+    bus_timed_out: Vec<(Stage, Counter)>,
     admin_refused: Vec<(&'static str, Counter)>,
     bus_alerts: Vec<(&'static str, Counter)>,
 }
@@ -190,6 +195,14 @@ impl Metrics {
         );
         describe_counter!("vigil_bus_commands_total", "Signed commands sent to edges");
         describe_counter!(
+            "vigil_bus_sessions_timed_out_total",
+            "Bus connections closed for taking too long, by stage: handshake and hello (bus.handshake_timeout), idle (bus.idle_timeout), frame (bus.frame_timeout)"
+        );
+        describe_gauge!(
+            "vigil_bus_intake_memory_bytes",
+            "Intake memory reserved by bus sessions for the frames they read and decode (at most bus.intake_memory_mib)"
+        );
+        describe_counter!(
             "vigil_bus_sessions_revoked_total",
             "Open bus sessions ended because the CRL revoked their certificate"
         );
@@ -231,6 +244,15 @@ impl Metrics {
             bus_handshakes_refused: counter!("vigil_bus_handshakes_refused_total"),
             bus_alarms_suppressed: counter!("vigil_bus_alarms_suppressed_total"),
             bus_commands: counter!("vigil_bus_commands_total"),
+            bus_intake_reserved: gauge!("vigil_bus_intake_memory_bytes"),
+            bus_timed_out: Stage::ALL
+                .iter()
+                .map(|&s| {
+                    let c = counter!("vigil_bus_sessions_timed_out_total", "stage" => s.label());
+                    c.absolute(0);
+                    (s, c)
+                })
+                .collect(),
             bus_rejected: vigil_bus::RejectReason::ALL
                 .iter()
                 .map(|&r| {
@@ -290,6 +312,13 @@ impl Metrics {
     /// Counts one refused bus input.
     pub fn bus_reject(&self, reason: vigil_bus::RejectReason) {
         if let Some((_, counter)) = self.bus_rejected.iter().find(|(r, _)| *r == reason) {
+            counter.increment(1);
+        }
+    }
+
+    /// Counts one bus connection closed for taking too long at `stage`.
+    pub fn bus_timed_out(&self, stage: Stage) {
+        if let Some((_, counter)) = self.bus_timed_out.iter().find(|(s, _)| *s == stage) {
             counter.increment(1);
         }
     }

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod ca_command;
 pub mod check;
 pub mod loadgen;
+pub mod log_limit;
 pub mod process;
 pub mod replay;
 pub mod search;

@@ -6,10 +6,13 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
+use vigil::log_limit::RepeatLimit;
 use vigil::search::Target;
 use vigil::time_arg::parse_time;
 use vigil_event::Timestamp;
 use vigil_server::Config;
+use vigil_server::config::LogConfig;
 
 #[derive(Parser)]
 #[command(
@@ -345,21 +348,27 @@ enum BenchCommand {
     },
 }
 
-fn init_logging(format: LogFormat) {
-    init_logging_at(format, "info");
+fn init_logging(format: LogFormat, log: &LogConfig) {
+    init_logging_at(format, "info", log);
 }
 
-/// Logs to standard error at `default_level` unless RUST_LOG says otherwise.
-fn init_logging_at(format: LogFormat, default_level: &str) {
+/// Logs to standard error at `default_level` unless RUST_LOG says otherwise, each statement at
+/// most `log.repeat_limit` lines per `log.repeat_interval` ([`RepeatLimit`]).
+fn init_logging_at(format: LogFormat, default_level: &str, log: &LogConfig) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
+    let output = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let output = match format {
+        LogFormat::Text => output.boxed(),
+        LogFormat::Json => output.json().boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(RepeatLimit::new(log.repeat_limit, log.repeat_interval))
+        .with(output)
+        .init();
 }
 
 fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
@@ -374,6 +383,10 @@ trait ProcessConfig: Default {
     fn load(path: &std::path::Path) -> anyhow::Result<Self>;
     fn set_data_dir(&mut self, dir: PathBuf);
     fn to_toml(&self) -> String;
+    /// How the process log limits repeated lines.
+    fn log(&self) -> LogConfig {
+        LogConfig::default()
+    }
 }
 
 impl ProcessConfig for Config {
@@ -385,6 +398,9 @@ impl ProcessConfig for Config {
     }
     fn to_toml(&self) -> String {
         Config::to_toml(self)
+    }
+    fn log(&self) -> LogConfig {
+        self.log.clone()
     }
 }
 
@@ -417,7 +433,7 @@ fn run_process<C: ProcessConfig, F: std::future::Future<Output = anyhow::Result<
         print!("{}", config.to_toml());
         return Ok(());
     }
-    init_logging(args.log_format);
+    init_logging(args.log_format, &config.log());
     let prometheus = vigil_server::metrics::install_recorder()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -487,7 +503,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Commands::Replay(args) => {
-            init_logging_at(LogFormat::Text, "warn");
+            init_logging_at(LogFormat::Text, "warn", &LogConfig::default());
             let now = Timestamp::now();
             let time = |arg: &Option<String>, name: &str| {
                 arg.as_deref()

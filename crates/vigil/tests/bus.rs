@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod flood;
 
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -3,14 +3,19 @@
 //! silence monitor ([`monitor`]), downstream commands ([`commands`]), the sessions a
 //! revocation ends ([`revocation`]), the sequence book across restarts ([`state`]) and the
 //! sensors' spool epochs ([`history`]).
+//! What a session may cost: the intake memory budget ([`budget`]), how a frame is read within
+//! it and in time ([`reading`]), and the sessions one sensor may open ([`slots`]).
 
+pub mod budget;
 pub mod commands;
 pub mod history;
 pub mod identity;
 pub mod monitor;
+pub mod reading;
 pub mod report;
 pub mod revocation;
 pub mod session;
+pub mod slots;
 pub mod state;
 
 use std::collections::HashMap;
@@ -61,6 +66,10 @@ pub struct BusShared {
     pub commands: commands::Commands,
     /// Open sessions and their certificates, ended when revoked.
     pub sessions: revocation::OpenSessions,
+    /// Memory for frames being read and decoded.
+    pub budget: budget::IntakeBudget,
+    /// Open sessions per sensor.
+    pub slots: slots::SensorSlots,
     sensors: Mutex<HashMap<String, SensorStatus>>,
     connections: Arc<Semaphore>,
 }
@@ -78,6 +87,10 @@ impl BusShared {
         let core_name = config.name.clone();
         Ok(BusShared {
             connections: Arc::new(Semaphore::new(config.max_connections)),
+            budget: budget::IntakeBudget::new(
+                config.intake_memory_mib << 20,
+                metrics.bus_intake_reserved.clone(),
+            ),
             reporter: report::Reporter::new(core_name.clone(), queue.clone(), metrics.clone()),
             core_name,
             tls,
@@ -87,6 +100,7 @@ impl BusShared {
             metrics,
             commands: commands::Commands::default(),
             sessions: revocation::OpenSessions::default(),
+            slots: slots::SensorSlots::default(),
             sensors: Mutex::new(HashMap::new()),
             config,
         })

@@ -1,5 +1,5 @@
-//! Reports about the bus itself: each refused input, event loss, silent sensor and clock skew
-//! becomes an event of the reserved plugin [`BUS_PLUGIN_ID`] and an alarm, stored together; a
+//! Reports about the bus itself: each refused input, connection too slow, event loss, silent
+//! sensor and clock skew becomes an event of the reserved plugin [`BUS_PLUGIN_ID`] and an alarm, stored together; a
 //! silent sensor heard again completes its alarm (a new revision), and a sensor that stopped
 //! cleanly is a low-priority event without an alarm. A sensor whose history restarted under a
 //! new spool epoch ([`BusIncident::HistoryRestarted`]) is an alarm like event loss.
@@ -38,6 +38,9 @@ pub enum BusIncident {
     HandshakeRefused,
     /// An open session ended because the CRL now revokes its certificate.
     SessionRevoked,
+    /// A connection did not finish its TLS handshake, its `Hello` or a started frame in time
+    /// (a slowloris).
+    SessionTimedOut,
     /// Sequence numbers missing past the gap timeout.
     EventLoss,
     /// No heartbeat past the silence timeout.
@@ -69,6 +72,7 @@ impl BusIncident {
             BusIncident::Rejected(R::Protocol) => 6,
             BusIncident::HandshakeRefused => 10,
             BusIncident::SessionRevoked => 11,
+            BusIncident::SessionTimedOut => 12,
             BusIncident::EventLoss => 20,
             BusIncident::SensorSilent => 21,
             BusIncident::ClockSkew => 22,
@@ -91,6 +95,7 @@ impl BusIncident {
             BusIncident::Rejected(R::Protocol) => "Bus: protocol violation",
             BusIncident::HandshakeRefused => "Bus: connection without a valid certificate",
             BusIncident::SessionRevoked => "Bus: certificate revoked, session ended",
+            BusIncident::SessionTimedOut => "Bus: connection too slow, closed",
             BusIncident::EventLoss => "Bus: event loss",
             BusIncident::SensorSilent => "Bus: sensor silent",
             BusIncident::ClockSkew => "Bus: sensor clock skew",
@@ -106,7 +111,9 @@ impl BusIncident {
     /// sessions ended by a revocation priority 4; a clean stop priority 1.
     fn priority(self) -> u8 {
         match self {
-            BusIncident::Rejected(_) | BusIncident::HandshakeRefused => 5,
+            BusIncident::Rejected(_)
+            | BusIncident::HandshakeRefused
+            | BusIncident::SessionTimedOut => 5,
             BusIncident::SensorStopped => 1,
             _ => 4,
         }

@@ -11,6 +11,10 @@
 //! task of its own, so the session keeps reading meanwhile. A session whose certificate gets
 //! revoked is ended ([`super::revocation`]): it stops reading and acknowledging at once, and its
 //! batches not yet being written are not stored.
+//! A connection is given `bus.handshake_timeout` for its TLS handshake and `Hello` together,
+//! a sensor at most `bus.max_sessions_per_sensor` sessions, and every frame is read within the
+//! intake budget and its time limits ([`super::reading`]); a connection too slow at any stage
+//! is closed, counted, and (unless merely idle) alarmed.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -26,12 +30,12 @@ use tracing::{debug, info, warn};
 use vigil_bus::message::{BatchHeader, SignedKind, decode, encode, signing_message};
 use vigil_bus::{
     Ack, AckStatus, BatchBody, CommandResultBody, CoreMessage, EdgeMessage, Epoch, GoodbyeBody,
-    HeartbeatBody, Hello, PROTOCOL_VERSION, Reject, RejectReason, Signed, Welcome, read_frame,
-    write_frame,
+    HeartbeatBody, Hello, PROTOCOL_VERSION, Reject, RejectReason, Signed, Welcome, write_frame,
 };
 use vigil_event::{Event, Timestamp, Transport};
 
 use super::BusShared;
+use super::reading::{ReadError, Stage, hello_frame, next_frame};
 use super::report::BusIncident;
 use crate::writer::Durable;
 
@@ -53,9 +57,23 @@ pub enum Outgoing {
 /// A refusal: why, and what to log.
 struct Refusal(RejectReason, String);
 
+/// How a session ends other than cleanly.
+enum End {
+    /// Input refused: answered with `Reject`, counted and alarmed.
+    Refused(Refusal),
+    /// Too slow at a stage (with what to log): counted and alarmed (unless idle).
+    TimedOut(Stage, String),
+}
+
 impl From<super::history::Superseded> for Refusal {
     fn from((reason, detail): super::history::Superseded) -> Self {
         Refusal(reason, detail)
+    }
+}
+
+impl From<Refusal> for End {
+    fn from(refusal: Refusal) -> End {
+        End::Refused(refusal)
     }
 }
 
@@ -65,7 +83,8 @@ pub async fn run(shared: Arc<BusShared>, stream: TcpStream, peer: SocketAddr) {
     // A certificate revoked a moment ago is refused at this handshake already.
     shared.check_revocations(false).await;
     let acceptor = tokio_rustls::TlsAcceptor::from(shared.tls.config());
-    let handshake = tokio::time::timeout(shared.config.handshake_timeout, acceptor.accept(stream));
+    let deadline = tokio::time::Instant::now() + shared.config.handshake_timeout;
+    let handshake = tokio::time::timeout_at(deadline, acceptor.accept(stream));
     let tls = match handshake.await {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
@@ -83,8 +102,18 @@ pub async fn run(shared: Arc<BusShared>, stream: TcpStream, peer: SocketAddr) {
             return;
         }
         Err(_) => {
-            shared.metrics.bus_handshakes_refused.increment(1);
-            debug!(%peer, "bus handshake timed out");
+            let detail = format!(
+                "no TLS handshake within {:?}",
+                shared.config.handshake_timeout
+            );
+            timed_out(
+                &shared,
+                Stage::Handshake,
+                &peer.ip().to_string(),
+                peer.ip(),
+                detail,
+            )
+            .await;
             return;
         }
     };
@@ -118,8 +147,28 @@ pub async fn run(shared: Arc<BusShared>, stream: TcpStream, peer: SocketAddr) {
         skew_reported: false,
     };
     let (reader, writer) = tokio::io::split(tls);
-    session.serve(reader, writer).await;
+    session.serve(reader, writer, deadline).await;
     shared.metrics.bus_connections.decrement(1.0);
+}
+
+/// Counts a connection closed at `stage` for taking too long, and raises its alarm (one a
+/// minute per stage, sensor and peer) unless it was merely idle.
+async fn timed_out(shared: &BusShared, stage: Stage, who: &str, peer: IpAddr, detail: String) {
+    shared.metrics.bus_timed_out(stage);
+    if stage == Stage::Idle {
+        info!(sensor = who, %peer, %detail, "idle bus session closed");
+        return;
+    }
+    shared
+        .reporter
+        .report(
+            BusIncident::SessionTimedOut,
+            who,
+            Some(peer),
+            format!("from {peer}: {detail}"),
+            Some(format!("{}/{who}/{peer}", stage.label())),
+        )
+        .await;
 }
 
 fn random_session_id() -> [u8; 16] {
@@ -147,13 +196,14 @@ struct Session {
 type Reader = tokio::io::ReadHalf<TlsStream<TcpStream>>;
 
 impl Session {
-    async fn serve(&mut self, mut reader: Reader, writer: WriteHalf<TlsStream<TcpStream>>) {
+    async fn serve(
+        &mut self,
+        mut reader: Reader,
+        writer: WriteHalf<TlsStream<TcpStream>>,
+        deadline: tokio::time::Instant,
+    ) {
         let mut frame = Vec::new();
-        let hello = tokio::time::timeout(
-            self.shared.config.handshake_timeout,
-            read_frame(&mut reader, &mut frame),
-        )
-        .await;
+        let hello = self.read_hello(&mut reader, &mut frame, deadline).await;
         let (out, outgoing) = mpsc::unbounded_channel();
         // Cancelled when a revocation ends the session.
         let ended = CancellationToken::new();
@@ -163,26 +213,29 @@ impl Session {
             self.shared.clone(),
             ended.clone(),
         ));
-        let result = match hello {
-            Ok(Ok(())) => match self.hello(&frame) {
-                Ok(epoch) => {
-                    self.epoch = epoch;
-                    self.shared
-                        .open_history(&self.name, self.peer, epoch)
-                        .await
-                        .map_err(Refusal::from)
-                }
-                Err(refusal) => Err(refusal),
+        let shared = self.shared.clone();
+        let max = shared.config.max_sessions_per_sensor;
+        let result = hello.and_then(|epoch| {
+            self.epoch = epoch;
+            shared.slots.take(&self.name, max).ok_or_else(|| {
+                End::Refused(Refusal(
+                    RejectReason::Protocol,
+                    format!("{max} sessions of this sensor are open already (bus.max_sessions_per_sensor)"),
+                ))
+            })
+        });
+        let result = match result {
+            Ok(slot) => match self.shared.open_history(&self.name, self.peer, self.epoch).await {
+                Ok(true) => Ok(Some(slot)),
+                // The core is stopping.
+                Ok(false) => Ok(None),
+                Err(superseded) => Err(End::Refused(superseded.into())),
             },
-            _ => Err(Refusal(
-                RejectReason::Protocol,
-                "no Hello before the handshake timeout".into(),
-            )),
+            Err(end) => Err(end),
         };
         let result = match result {
-            // The core is stopping.
-            Ok(false) => Ok(()),
-            Ok(true) => {
+            Ok(None) => Ok(()),
+            Ok(Some(_slot)) => {
                 let stored_through = self.shared.stored_through(&self.name);
                 let _ = out.send(Outgoing::Message(CoreMessage::Welcome(Welcome {
                     protocol: PROTOCOL_VERSION,
@@ -207,29 +260,73 @@ impl Session {
                 self.shared.commands.unregister(&self.name, route);
                 result
             }
-            Err(refusal) => Err(refusal),
+            Err(end) => Err(end),
         };
-        if let Err(Refusal(reason, detail)) = result {
-            self.shared.metrics.bus_reject(reason);
-            let _ = out.send(Outgoing::Message(CoreMessage::Reject(Reject {
-                first_sequence: 0,
-                reason,
-                detail: detail.clone(),
-            })));
-            self.shared
-                .reporter
-                .report(
-                    BusIncident::Rejected(reason),
-                    &self.name,
-                    Some(self.peer),
-                    format!("from {}: {detail}", self.peer),
-                    Some(format!("{}/{}", self.name, self.peer)),
-                )
-                .await;
+        match result {
+            Ok(()) => {}
+            Err(End::TimedOut(stage, detail)) => {
+                timed_out(&self.shared, stage, &self.name, self.peer, detail).await;
+            }
+            Err(End::Refused(refusal)) => self.refuse(refusal, &out).await,
         }
         drop(out);
         let _ = writing.await;
         info!(sensor = %self.name, peer = %self.peer, "bus session closed");
+    }
+
+    /// Answers a refusal with `Reject`, counts it and raises its alarm.
+    async fn refuse(
+        &self,
+        Refusal(reason, detail): Refusal,
+        out: &mpsc::UnboundedSender<Outgoing>,
+    ) {
+        self.shared.metrics.bus_reject(reason);
+        let _ = out.send(Outgoing::Message(CoreMessage::Reject(Reject {
+            first_sequence: 0,
+            reason,
+            detail: detail.clone(),
+        })));
+        self.shared
+            .reporter
+            .report(
+                BusIncident::Rejected(reason),
+                &self.name,
+                Some(self.peer),
+                format!("from {}: {detail}", self.peer),
+                Some(format!("{}/{}", self.name, self.peer)),
+            )
+            .await;
+    }
+
+    /// Reads and checks the `Hello`, due by `deadline` (that of the handshake).
+    async fn read_hello(
+        &self,
+        reader: &mut Reader,
+        frame: &mut Vec<u8>,
+        deadline: tokio::time::Instant,
+    ) -> Result<Epoch, End> {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let read = tokio::time::timeout_at(deadline, hello_frame(reader, frame, left));
+        let late = || {
+            End::TimedOut(
+                Stage::Hello,
+                format!(
+                    "no Hello within {:?} of connecting",
+                    self.shared.config.handshake_timeout
+                ),
+            )
+        };
+        match read.await {
+            Err(_) | Ok(Err(ReadError::Idle | ReadError::Slow)) => return Err(late()),
+            Ok(Err(ReadError::Frame(vigil_bus::FrameError::TooLarge(n)))) => {
+                return Err(Refusal(RejectReason::Malformed, format!("frame of {n} bytes")).into());
+            }
+            Ok(Err(ReadError::Frame(e))) => {
+                return Err(Refusal(RejectReason::Protocol, format!("no Hello: {e}")).into());
+            }
+            Ok(Ok(())) => {}
+        }
+        Ok(self.hello(frame)?)
     }
 
     /// Checks the `Hello`; returns the spool epoch it announces.
@@ -274,31 +371,51 @@ impl Session {
         frame: &mut Vec<u8>,
         out: &mpsc::UnboundedSender<Outgoing>,
         ended: &CancellationToken,
-    ) -> Result<(), Refusal> {
+    ) -> Result<(), End> {
+        let (idle, frame_timeout) = (
+            self.shared.config.idle_timeout,
+            self.shared.config.frame_timeout,
+        );
         loop {
+            let budget = &self.shared.budget;
             let read = tokio::select! {
                 biased;
                 () = ended.cancelled() => return Ok(()),
-                read = read_frame(reader, frame) => read,
+                read = next_frame(reader, frame, budget, &self.name, idle, frame_timeout) => read,
             };
-            match read {
-                Ok(()) => {}
-                Err(vigil_bus::FrameError::TooLarge(n)) => {
-                    return Err(Refusal(
-                        RejectReason::Malformed,
-                        format!("frame of {n} bytes"),
+            // Held until the frame's batch is queued for the store.
+            let _reserved = match read {
+                Ok(reserved) => reserved,
+                Err(ReadError::Idle) => {
+                    return Err(End::TimedOut(
+                        Stage::Idle,
+                        format!("nothing received for {idle:?}"),
                     ));
                 }
-                Err(e) => {
+                Err(ReadError::Slow) => {
+                    return Err(End::TimedOut(
+                        Stage::Frame,
+                        format!("a frame not received whole within {frame_timeout:?}"),
+                    ));
+                }
+                Err(ReadError::Frame(vigil_bus::FrameError::TooLarge(n))) => {
+                    return Err(
+                        Refusal(RejectReason::Malformed, format!("frame of {n} bytes")).into(),
+                    );
+                }
+                Err(ReadError::Frame(e)) => {
                     debug!(sensor = %self.name, error = %e, "bus connection ended");
                     return Ok(());
                 }
-            }
+            };
             let message = decode::<EdgeMessage>(frame)
                 .map_err(|e| Refusal(RejectReason::Malformed, e.to_string()))?;
+            // Its bytes are in `message` now: freed before the body is decoded, so the frame is
+            // held in at most three copies at once (what its reservation counts).
+            *frame = Vec::new();
             match message {
                 EdgeMessage::Hello(_) => {
-                    return Err(Refusal(RejectReason::Protocol, "a second Hello".into()));
+                    return Err(Refusal(RejectReason::Protocol, "a second Hello".into()).into());
                 }
                 EdgeMessage::Batch(signed) => {
                     let (header, offset, events) = self.batch(&signed)?;
@@ -328,7 +445,9 @@ impl Session {
                     let beat: HeartbeatBody = decode(&signed.body)
                         .map_err(|e| Refusal(RejectReason::Malformed, e.to_string()))?;
                     self.check_origin(&beat.sensor, &beat.session)?;
-                    self.shared.check_epoch(&self.name, self.epoch)?;
+                    self.shared
+                        .check_epoch(&self.name, self.epoch)
+                        .map_err(Refusal::from)?;
                     let offset = self.clock_offset(beat.sent_at_micros, Timestamp::now());
                     self.report_clock(offset).await;
                     self.shared
@@ -351,7 +470,8 @@ impl Session {
                         return Err(Refusal(
                             RejectReason::IdentityMismatch,
                             format!("command result names {:?}", result.sensor),
-                        ));
+                        )
+                        .into());
                     }
                     self.shared.commands.complete(result);
                 }
@@ -400,7 +520,9 @@ impl Session {
             .map_err(|e| Refusal(RejectReason::Malformed, e.to_string()))?;
         let header = body.header;
         self.check_origin(&header.sensor, &header.session)?;
-        self.shared.check_epoch(&self.name, self.epoch)?;
+        self.shared
+            .check_epoch(&self.name, self.epoch)
+            .map_err(Refusal::from)?;
         let count = body.events.len() as u64;
         if count == 0 {
             return Err(Refusal(RejectReason::Malformed, "an empty batch".into()));
