@@ -22,6 +22,7 @@ use tokio_util::task::TaskTracker;
 use tracing::info;
 use vigil_bus::{HeartbeatBody, SequenceBook};
 
+use crate::clock::CoreClock;
 use crate::config::BusConfig;
 use crate::metrics::Metrics;
 use crate::writer::IntakeQueue;
@@ -59,6 +60,8 @@ pub struct BusShared {
     pub commands: commands::Commands,
     /// Open sessions and their certificates, ended when revoked.
     pub sessions: revocation::OpenSessions,
+    /// The core's proven time, and the edges' clocks compared with it.
+    pub clock: Arc<CoreClock>,
     sensors: Mutex<HashMap<String, SensorStatus>>,
     connections: Arc<Semaphore>,
 }
@@ -71,12 +74,18 @@ impl BusShared {
         book: Arc<Mutex<SequenceBook>>,
         queue: IntakeQueue,
         metrics: Metrics,
+        clock: Arc<CoreClock>,
     ) -> anyhow::Result<BusShared> {
         let signer = vigil_ca::Signer::from_pkcs8(tls.identity().key_pkcs8())?;
         let core_name = config.name.clone();
         Ok(BusShared {
             connections: Arc::new(Semaphore::new(config.max_connections)),
-            reporter: report::Reporter::new(core_name.clone(), queue.clone(), metrics.clone()),
+            reporter: report::Reporter::new(
+                core_name.clone(),
+                queue.clone(),
+                metrics.clone(),
+                clock.clone(),
+            ),
             core_name,
             tls,
             signer,
@@ -85,6 +94,7 @@ impl BusShared {
             metrics,
             commands: commands::Commands::default(),
             sessions: revocation::OpenSessions::default(),
+            clock,
             sensors: Mutex::new(HashMap::new()),
             config,
         })
@@ -133,7 +143,7 @@ impl BusShared {
             status.silent.take()
         };
         if let Some(silent) = ended {
-            let revision = report::heard_again(&silent, vigil_event::Timestamp::now());
+            let revision = report::heard_again(&silent, self.clock.now());
             info!(sensor, alarm = %revision.id, "silent sensor heard again; its alarm is completed");
             self.reporter.store(Vec::new(), vec![revision]).await;
         }
