@@ -220,8 +220,11 @@ fn started_30_days_behind_the_core_deletes_nothing_and_dates_nothing_in_the_past
 #[test]
 fn a_clock_jumping_2_days_ahead_while_running_raises_the_alarm_and_deletes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    // Retention by age one day, no share limit: trusting the jumped clock would delete all.
-    let tables = store_table("retention_max_age = \"1d\"\nretention_max_share = 100");
+    // Retention by age one day, no share limit, segments sealed after a second: once the
+    // normal run's segment is sealed, trusting the jumped clock would delete all of it.
+    let tables = store_table(
+        "retention_max_age = \"1d\"\nretention_max_share = 100\nsegment_max_age = \"1s\"",
+    );
     fill(dir.path(), &tables);
 
     let offset = dir.path().join("faketime");
@@ -234,7 +237,15 @@ fn a_clock_jumping_2_days_ahead_while_running_raises_the_alarm_and_deletes_nothi
             ("FAKETIME_CACHE_DURATION", "1"),
         ],
     );
-    wait_retention_passes(&server, 1.0);
+    let sealed = dir.path().join("events").join("00000000000000000000.idx");
+    let deadline = Instant::now() + WAIT;
+    while !sealed.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the normal run's segment was not sealed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert!(
         stored_alarms(dir.path()).is_empty(),
         "the clock agrees at start"
