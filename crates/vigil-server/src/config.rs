@@ -173,6 +173,9 @@ pub struct StoreConfig {
     pub retention_max_share: u8,
     /// Allow retention passes larger than `retention_max_share` (set it for one run).
     pub retention_confirm: bool,
+    /// How often retention runs.
+    #[serde(with = "duration_text")]
+    pub retention_interval: Duration,
     /// Most events written and fsynced together.
     pub batch_max_events: usize,
     /// Events waiting between intake and the store before intake pushes back on senders.
@@ -257,6 +260,7 @@ impl Default for StoreConfig {
             retention_max_mib: 0,
             retention_max_share: 10,
             retention_confirm: false,
+            retention_interval: Duration::from_secs(60),
             batch_max_events: 8192,
             queue_events: 65_536,
         }
@@ -289,6 +293,9 @@ impl Config {
     fn validate(&self) -> Result<(), String> {
         if self.store.segment_mib == 0 || self.store.segment_mib > 1024 {
             return Err("store.segment_mib must be between 1 and 1024".into());
+        }
+        if self.store.retention_interval.is_zero() {
+            return Err("store.retention_interval must be longer than 0s".into());
         }
         if !(1..=100).contains(&self.store.retention_max_share) {
             return Err("store.retention_max_share must be between 1 and 100 (percent)".into());
@@ -421,6 +428,14 @@ mod tests {
                 .log_options();
         assert_eq!(options.retention_max_share, 25);
         assert!(options.retention_confirmed);
+    }
+
+    #[test]
+    fn the_retention_interval_is_a_positive_duration() {
+        let err = Config::parse("[store]\nretention_interval = \"0s\"\n").unwrap_err();
+        assert!(err.contains("store.retention_interval"), "{err}");
+        let config = Config::parse("[store]\nretention_interval = \"5s\"\n").unwrap();
+        assert_eq!(config.store.retention_interval, Duration::from_secs(5));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod bus;
+pub mod clock;
 pub mod config;
 pub mod intake;
 pub mod listen;
@@ -78,15 +79,9 @@ fn write_runtime_file(data_dir: &Path, info: &RuntimeInfo) -> anyhow::Result<()>
 /// the segment and the byte range.
 async fn report_corruption(
     corruption: &[Corruption],
-    config: &Config,
-    queue: &writer::IntakeQueue,
+    reporter: &bus::report::Reporter,
     metrics: &metrics::Metrics,
 ) {
-    if corruption.is_empty() {
-        return;
-    }
-    let reporter =
-        bus::report::Reporter::new(config.bus.name.clone(), queue.clone(), metrics.clone());
     for found in corruption {
         metrics.store_corruption.increment(1);
         let lost = match found.records_lost {
@@ -121,27 +116,26 @@ async fn report_corruption(
 async fn report_clock(
     check: ClockCheck,
     config: &Config,
-    queue: &writer::IntakeQueue,
+    reporter: &bus::report::Reporter,
     metrics: &metrics::Metrics,
 ) {
     let detail = match check {
         ClockCheck::Consistent => return,
         ClockCheck::Behind { newest, by } => format!(
-            "the clock is {} behind the newest stored event (received {newest}); age retention keeps going by the stored history",
-            humantime::format_duration(Duration::from_secs(by.as_secs()))
+            "the clock is {} behind the newest stored event (received {newest}); this run dates what the core creates from the stored history plus the time since start, and age retention goes by the clock (which deletes less)",
+            clock::format_minutes(by)
         ),
         ClockCheck::Ahead {
             newest,
             by,
             segments,
         } => format!(
-            "the clock is {} ahead of the newest stored event (received {newest}): trusted, it would have expired {segments} segment(s) at once; age retention goes by the stored history instead",
-            humantime::format_duration(Duration::from_secs(by.as_secs()))
+            "the clock is {} ahead of the newest stored event (received {newest}): trusted, it would have expired {segments} segment(s) at once; this run's age retention goes by the stored history plus the time since start instead",
+            clock::format_minutes(by)
         ),
     };
     warn!(%detail, "core clock disagrees with the store's history");
-    let reporter =
-        bus::report::Reporter::new(config.bus.name.clone(), queue.clone(), metrics.clone());
+    metrics.clock_alarms.increment(1);
     let events = config.data_dir.join("events").display().to_string();
     reporter
         .report(
@@ -257,7 +251,9 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
 
     let corruption: Vec<Corruption> =
         [store.events.corruption(), store.alarms.corruption()].concat();
-    let clock = store.events.check_clock(Timestamp::now());
+    let wall = Timestamp::now();
+    let check = store.events.check_clock(wall);
+    let clock = Arc::new(clock::CoreClock::start(wall, check));
     let (queue, reloads, stop_writer, writer) = writer::spawn(
         writer::WriterSetup {
             store,
@@ -269,15 +265,35 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
             correlation: config.correlation.clone(),
             taxonomy,
             book: book.clone(),
+            clock: clock.clone(),
+            retention_interval: config.store.retention_interval,
         },
         metrics.clone(),
         tokio::runtime::Handle::current(),
     )?;
-    report_corruption(&corruption, &config, &queue, &metrics).await;
-    report_clock(clock, &config, &queue, &metrics).await;
+    let reporter = bus::report::Reporter::new(
+        config.bus.name.clone(),
+        queue.clone(),
+        metrics.clone(),
+        clock.clone(),
+    );
+    report_corruption(&corruption, &reporter, &metrics).await;
+    report_clock(check, &config, &reporter, &metrics).await;
     let shutdown = CancellationToken::new();
     let sessions = TaskTracker::new();
     let mut tasks = Vec::new();
+    let watch = clock::watch(
+        clock.clone(),
+        reporter,
+        metrics.clone(),
+        config.bus.name.clone(),
+        config.bus.max_clock_skew,
+        shutdown.clone(),
+    );
+    tasks.push(tokio::spawn(async move {
+        watch.await;
+        Ok(())
+    }));
     let bus_shared = match bus_tls {
         Some(tls) => Some(Arc::new(bus::BusShared::new(
             config.bus.clone(),
@@ -285,6 +301,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
             book.clone(),
             queue.clone(),
             metrics.clone(),
+            clock.clone(),
         )?)),
         None => None,
     };
@@ -324,6 +341,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
             metrics.clone(),
             queue.clone(),
             secret_key,
+            clock.clone(),
         ));
         info!(addr = ?runtime_info.agent, "OSSIM agent listener ready");
         let serve = intake.serve(listener, shutdown.clone(), sessions.clone());

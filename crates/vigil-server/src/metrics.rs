@@ -51,6 +51,10 @@ pub struct Metrics {
     /// `vigil_store_retention_refused_total`: retention passes refused for exceeding
     /// `store.retention_max_share`.
     pub retention_refused: Counter,
+    /// `vigil_store_retention_passes_total`: retention passes run.
+    pub retention_passes: Counter,
+    /// `vigil_core_clock_alarms_total`: core clock alarms raised.
+    pub clock_alarms: Counter,
     /// `vigil_store_corruption_total`: damaged segment ranges found when the store was opened.
     pub store_corruption: Counter,
     rejected: Vec<(RejectReason, Counter)>,
@@ -155,6 +159,14 @@ impl Metrics {
         describe_counter!(
             "vigil_store_retention_refused_total",
             "Retention passes refused because they would have deleted more than store.retention_max_share of the store at once (the data was kept)"
+        );
+        describe_counter!(
+            "vigil_store_retention_passes_total",
+            "Retention passes run (every store.retention_interval), measured from the core's proven time"
+        );
+        describe_counter!(
+            "vigil_core_clock_alarms_total",
+            "Core clock alarms: the clock disagreeing with the store's history at start, jumping while the core runs, or disagreeing with most edges"
         );
         describe_counter!(
             "vigil_store_corruption_total",
@@ -297,6 +309,8 @@ impl Metrics {
             store_bytes: gauge!("vigil_store_bytes"),
             retention_deleted: counter!("vigil_store_retention_deleted_total"),
             retention_refused: counter!("vigil_store_retention_refused_total"),
+            retention_passes: counter!("vigil_store_retention_passes_total"),
+            clock_alarms: counter!("vigil_core_clock_alarms_total"),
             store_corruption: counter!("vigil_store_corruption_total"),
             rejected: RejectReason::ALL
                 .iter()

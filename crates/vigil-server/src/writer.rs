@@ -30,14 +30,13 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 use vigil_bus::{Announced, Epoch, SequenceBook};
-use vigil_event::{Alarm, Event, Timestamp, Transport};
+use vigil_event::{Alarm, Event, Transport};
 use vigil_store::Store;
 
+use crate::clock::CoreClock;
 use crate::metrics::Metrics;
 use vigil_analysis::analysis::Analyzer;
 
-/// How often retention runs.
-const RETENTION_INTERVAL: Duration = Duration::from_secs(60);
 /// How long a failing write is retried after shutdown began, before giving up loudly.
 const SHUTDOWN_RETRY: Duration = Duration::from_secs(10);
 
@@ -199,6 +198,10 @@ pub struct WriterSetup {
     pub taxonomy: Arc<vigil_correlate::Taxonomy>,
     /// Which bus sequence numbers are stored, shared with the bus sessions and monitor.
     pub book: Arc<Mutex<SequenceBook>>,
+    /// The core's proven time, which retention measures from.
+    pub clock: Arc<CoreClock>,
+    /// How often retention runs.
+    pub retention_interval: Duration,
 }
 
 /// The outcome of a reload, as reported to whoever asked.
@@ -288,6 +291,8 @@ pub fn spawn(
         correlation: setup.correlation,
         taxonomy: setup.taxonomy,
         book: setup.book,
+        clock: setup.clock,
+        retention_interval: setup.retention_interval,
         reloads,
         runtime,
     };
@@ -328,6 +333,8 @@ struct Writer {
     book: Arc<Mutex<SequenceBook>>,
     reloads: mpsc::UnboundedReceiver<ReloadRequest>,
     runtime: Handle,
+    clock: Arc<CoreClock>,
+    retention_interval: Duration,
 }
 
 impl Writer {
@@ -364,14 +371,14 @@ impl Writer {
 
     fn run(mut self) -> Store {
         let _close = CloseOnExit(self.permits.clone());
-        let mut last_retention = Instant::now() - RETENTION_INTERVAL;
+        let mut last_retention: Option<Instant> = None;
         let mut last_snapshot = Instant::now();
         self.publish_stats();
         loop {
             self.serve_reloads();
-            if last_retention.elapsed() >= RETENTION_INTERVAL {
+            if last_retention.is_none_or(|at| at.elapsed() >= self.retention_interval) {
                 self.retention();
-                last_retention = Instant::now();
+                last_retention = Some(Instant::now());
             }
             let next = self.runtime.block_on(async {
                 tokio::time::timeout(Duration::from_secs(1), self.receiver.recv()).await
@@ -626,8 +633,11 @@ impl Writer {
         true
     }
 
+    /// One retention pass of both logs, measured from the core's proven time (never from a
+    /// wall clock that jumped ahead).
     fn retention(&mut self) {
-        match self.store.events.enforce_retention(Timestamp::now()) {
+        let now = self.clock.retention_now();
+        match self.store.events.enforce_retention(now) {
             Ok(report) if report.refused => self.metrics.retention_refused.increment(1),
             Ok(report) => self.metrics.retention_deleted.increment(report.records),
             Err(e) => {
@@ -635,11 +645,12 @@ impl Writer {
                 warn!(error = %e, "retention failed; will retry");
             }
         }
-        match self.store.alarms.enforce_retention(Timestamp::now()) {
+        match self.store.alarms.enforce_retention(now) {
             Ok(report) if report.refused => self.metrics.retention_refused.increment(1),
             Ok(_) => {}
             Err(e) => warn!(error = %e, "alarm retention failed; will retry"),
         }
+        self.metrics.retention_passes.increment(1);
         self.publish_stats();
     }
 

@@ -57,7 +57,7 @@ pub enum ClockCheck {
         newest: Timestamp,
         /// By how much.
         by: Duration,
-        /// Segments the clock would have expired.
+        /// Segments the clock would have expired (the active one included).
         segments: usize,
     },
 }
@@ -533,13 +533,22 @@ impl<R: Record> Log<R> {
     /// The oldest sealed segments retention would delete at `now`: those received longer than
     /// `retention_max_age` before it, or beyond the size budget.
     fn plan_retention(&self, now: Timestamp) -> RetentionReport {
+        self.plan_over(&self.sealed, now)
+    }
+
+    /// [`Log::plan_retention`] over `segments`, oldest first.
+    fn plan_over<'a>(
+        &self,
+        segments: impl IntoIterator<Item = &'a Summary>,
+        now: Timestamp,
+    ) -> RetentionReport {
         let expire_before = self
             .options
             .retention_max_age
             .map(|age| now.saturating_sub_micros(micros(age)));
         let mut remaining = self.stats().bytes;
         let mut plan = RetentionReport::default();
-        for oldest in &self.sealed {
+        for oldest in segments {
             let too_old = expire_before.is_some_and(|t| oldest.max_received < t);
             let too_big = self
                 .options
@@ -558,9 +567,11 @@ impl<R: Record> Log<R> {
 
     /// Whether deleting `plan` at once exceeds `retention_max_share` (never for one segment).
     fn exceeds_share(&self, plan: &RetentionReport) -> bool {
-        if plan.segments <= 1 {
-            return false;
-        }
+        plan.segments > 1 && self.over_share(plan)
+    }
+
+    /// Whether `plan` is more than `retention_max_share` of the log's segments or bytes.
+    fn over_share(&self, plan: &RetentionReport) -> bool {
         let share = u128::from(self.options.retention_max_share.min(100));
         let stats = self.stats();
         let over = |part: u128, whole: u128| part * 100 > share * whole;
@@ -601,9 +612,11 @@ impl<R: Record> Log<R> {
         if gap < 0 && by > CLOCK_TOLERANCE {
             return ClockCheck::Behind { newest, by };
         }
-        let untrusted = self.plan_retention(clock);
+        // The active segment too: trusting the clock would seal it by age, then expire it.
+        let active = (self.active.summary.count > 0).then_some(&self.active.summary);
+        let untrusted = self.plan_over(self.sealed.iter().chain(active), clock);
         if untrusted.segments > self.plan_retention(self.trusted_now(clock)).segments
-            && self.exceeds_share(&untrusted)
+            && self.over_share(&untrusted)
         {
             return ClockCheck::Ahead {
                 newest,

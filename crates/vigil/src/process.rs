@@ -93,8 +93,7 @@ impl<R: Runtime> VigilProcess<R> {
     /// has bound its ports. Its log goes to `<data_dir>/<subcommand>.log` (appended, across
     /// restarts).
     pub fn start(exe: &Path, data_dir: &Path, config: &str) -> anyhow::Result<VigilProcess<R>> {
-        let filter = std::env::var("VIGIL_TEST_LOG").unwrap_or_else(|_| "warn".into());
-        Self::start_logging(exe, data_dir, config, &filter)
+        Self::start_env(exe, data_dir, config, &[])
     }
 
     /// [`VigilProcess::start`] with the log filter `filter` (`RUST_LOG` syntax).
@@ -103,6 +102,28 @@ impl<R: Runtime> VigilProcess<R> {
         data_dir: &Path,
         config: &str,
         filter: &str,
+    ) -> anyhow::Result<VigilProcess<R>> {
+        Self::spawn(exe, data_dir, config, filter, &[])
+    }
+
+    /// [`VigilProcess::start`] with these variables added to its environment (for example
+    /// libfaketime's, to run it under a shifted clock).
+    pub fn start_env(
+        exe: &Path,
+        data_dir: &Path,
+        config: &str,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<VigilProcess<R>> {
+        let filter = std::env::var("VIGIL_TEST_LOG").unwrap_or_else(|_| "warn".into());
+        Self::spawn(exe, data_dir, config, &filter, env)
+    }
+
+    fn spawn(
+        exe: &Path,
+        data_dir: &Path,
+        config: &str,
+        filter: &str,
+        env: &[(&str, &str)],
     ) -> anyhow::Result<VigilProcess<R>> {
         std::fs::create_dir_all(data_dir)?;
         let config_path = data_dir.join("vigil.toml");
@@ -119,6 +140,7 @@ impl<R: Runtime> VigilProcess<R> {
             .arg("--config")
             .arg(&config_path)
             .env("RUST_LOG", filter)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

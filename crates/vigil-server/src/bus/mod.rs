@@ -29,6 +29,7 @@ use tokio_util::task::TaskTracker;
 use tracing::info;
 use vigil_bus::{HeartbeatBody, SequenceBook};
 
+use crate::clock::CoreClock;
 use crate::config::BusConfig;
 use crate::metrics::Metrics;
 use crate::writer::IntakeQueue;
@@ -70,6 +71,8 @@ pub struct BusShared {
     pub budget: budget::IntakeBudget,
     /// Open sessions per sensor.
     pub slots: slots::SensorSlots,
+    /// The core's proven time, and the edges' clocks compared with it.
+    pub clock: Arc<CoreClock>,
     sensors: Mutex<HashMap<String, SensorStatus>>,
     connections: Arc<Semaphore>,
 }
@@ -82,6 +85,7 @@ impl BusShared {
         book: Arc<Mutex<SequenceBook>>,
         queue: IntakeQueue,
         metrics: Metrics,
+        clock: Arc<CoreClock>,
     ) -> anyhow::Result<BusShared> {
         let signer = vigil_ca::Signer::from_pkcs8(tls.identity().key_pkcs8())?;
         let core_name = config.name.clone();
@@ -91,7 +95,12 @@ impl BusShared {
                 config.intake_memory_mib << 20,
                 metrics.bus_intake_reserved.clone(),
             ),
-            reporter: report::Reporter::new(core_name.clone(), queue.clone(), metrics.clone()),
+            reporter: report::Reporter::new(
+                core_name.clone(),
+                queue.clone(),
+                metrics.clone(),
+                clock.clone(),
+            ),
             core_name,
             tls,
             signer,
@@ -101,6 +110,7 @@ impl BusShared {
             commands: commands::Commands::default(),
             sessions: revocation::OpenSessions::default(),
             slots: slots::SensorSlots::default(),
+            clock,
             sensors: Mutex::new(HashMap::new()),
             config,
         })
@@ -149,7 +159,7 @@ impl BusShared {
             status.silent.take()
         };
         if let Some(silent) = ended {
-            let revision = report::heard_again(&silent, vigil_event::Timestamp::now());
+            let revision = report::heard_again(&silent, self.clock.now());
             info!(sensor, alarm = %revision.id, "silent sensor heard again; its alarm is completed");
             self.reporter.store(Vec::new(), vec![revision]).await;
         }

@@ -5,7 +5,9 @@
 //! new spool epoch ([`BusIncident::HistoryRestarted`]) is an alarm like event loss.
 //! Damage found in the core's own store at start is reported the same way
 //! ([`BusIncident::StoreCorruption`]), and so is a core clock that disagrees with the store's
-//! history ([`BusIncident::StoreClock`]).
+//! history or jumps while running ([`BusIncident::StoreClock`]) or with most of its edges
+//! ([`BusIncident::CoreClockDisagreesWithEdges`]). Reports are dated by the core's proven time
+//! ([`crate::clock`]), never by a wall clock found wrong.
 //! These are attacks on the SIEM (or its failures): the alarm is raised whatever the
 //! directives say. A peer repeating the same offence raises one alarm a minute, not one per
 //! attempt; the rest are counted (`vigil_bus_alarms_suppressed_total`). Event loss is
@@ -15,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
@@ -23,6 +25,7 @@ use uuid::Uuid;
 use vigil_bus::Gap;
 use vigil_event::{Alarm, CorrelationState, Event, Evidence, Timestamp, Transport};
 
+use crate::clock::CoreClock;
 use crate::metrics::Metrics;
 use crate::writer::IntakeQueue;
 
@@ -55,8 +58,12 @@ pub enum BusIncident {
     /// A damaged range in a store segment, quarantined and skipped when the store was opened.
     StoreCorruption,
     /// At start, the core's clock was behind the newest receive time stored, or so far ahead
-    /// of it that age retention would have deleted more than `store.retention_max_share`.
+    /// of it that age retention would have deleted more than `store.retention_max_share`; or
+    /// it jumped while the core ran.
     StoreClock,
+    /// Most of the edges heard from (at least two) disagree with the core's clock in the same
+    /// direction: the core's clock is the wrong one.
+    CoreClockDisagreesWithEdges,
 }
 
 impl BusIncident {
@@ -80,6 +87,7 @@ impl BusIncident {
             BusIncident::HistoryRestarted => 24,
             BusIncident::StoreCorruption => 30,
             BusIncident::StoreClock => 31,
+            BusIncident::CoreClockDisagreesWithEdges => 33,
         }
     }
 
@@ -103,6 +111,7 @@ impl BusIncident {
             BusIncident::HistoryRestarted => "Bus: sensor history restarted",
             BusIncident::StoreCorruption => "Store: damaged records quarantined",
             BusIncident::StoreClock => "Store: core clock disagrees with stored history",
+            BusIncident::CoreClockDisagreesWithEdges => "Core: clock disagrees with most edges",
         }
     }
 
@@ -157,7 +166,7 @@ struct Loss {
 
 impl Loss {
     /// The alarm's next revision, with the counts so far, if gaps were counted since the last.
-    fn revision(&mut self, sensor: &str) -> Option<Alarm> {
+    fn revision(&mut self, sensor: &str, now: Timestamp) -> Option<Alarm> {
         if !std::mem::take(&mut self.pending) {
             return None;
         }
@@ -171,7 +180,7 @@ impl Loss {
         }
         self.alarm.revision += 1;
         self.alarm.event_count = self.gaps;
-        self.alarm.last_seen = Timestamp::now();
+        self.alarm.last_seen = now;
         self.alarm.name = format!(
             "{}: {sensor}: {} gaps, {} events missing in {:.1} s ({}); latest: {}",
             BusIncident::EventLoss.title(),
@@ -190,17 +199,19 @@ pub struct Reporter {
     core: String,
     queue: IntakeQueue,
     metrics: Metrics,
+    clock: Arc<CoreClock>,
     last: Mutex<HashMap<(BusIncident, String), Instant>>,
     losses: Mutex<HashMap<String, Loss>>,
 }
 
 impl Reporter {
-    /// A reporter storing through `queue`; `core` is the core's name.
-    pub fn new(core: String, queue: IntakeQueue, metrics: Metrics) -> Self {
+    /// A reporter storing through `queue`, dating by `clock`; `core` is the core's name.
+    pub fn new(core: String, queue: IntakeQueue, metrics: Metrics, clock: Arc<CoreClock>) -> Self {
         Reporter {
             core,
             queue,
             metrics,
+            clock,
             last: Mutex::new(HashMap::new()),
             losses: Mutex::new(HashMap::new()),
         }
@@ -259,7 +270,7 @@ impl Reporter {
                     // The revision still owed by the window this one replaces.
                     let owed = losses
                         .insert(sensor.to_string(), loss)
-                        .and_then(|mut old| old.revision(sensor));
+                        .and_then(|mut old| old.revision(sensor, self.clock.now()));
                     (vec![event], owed.into_iter().chain([alarm]).collect())
                 }
             }
@@ -276,7 +287,7 @@ impl Reporter {
             let mut losses = self.losses.lock().unwrap_or_else(|p| p.into_inner());
             let revisions = losses
                 .iter_mut()
-                .filter_map(|(sensor, loss)| loss.revision(sensor))
+                .filter_map(|(sensor, loss)| loss.revision(sensor, self.clock.now()))
                 .collect();
             losses.retain(|_, loss| loss.since.elapsed() < ALARM_EVERY);
             revisions
@@ -355,7 +366,7 @@ impl Reporter {
         peer: Option<IpAddr>,
         detail: &str,
     ) -> Event {
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let mut event = Event::new(Uuid::now_v7(), now, BUS_PLUGIN_ID, incident.sid());
         event.src_ip = peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         event.priority = Some(incident.priority());

@@ -241,7 +241,7 @@ impl Session {
                     protocol: PROTOCOL_VERSION,
                     session: self.id,
                     core: self.shared.core_name.clone(),
-                    core_time_micros: Timestamp::now().as_micros(),
+                    core_time_micros: self.shared.clock.now().as_micros(),
                     stored_through,
                 })));
                 info!(sensor = %self.name, peer = %self.peer, stored_through, "bus session open");
@@ -448,7 +448,7 @@ impl Session {
                     self.shared
                         .check_epoch(&self.name, self.epoch)
                         .map_err(Refusal::from)?;
-                    let offset = self.clock_offset(beat.sent_at_micros, Timestamp::now());
+                    let offset = self.clock_offset(beat.sent_at_micros, self.shared.clock.now());
                     self.report_clock(offset).await;
                     self.shared
                         .sensor_heard(&self.name, Some(beat), false)
@@ -541,7 +541,7 @@ impl Session {
                 ),
             ));
         }
-        let now = Timestamp::now();
+        let now = self.shared.clock.now();
         let offset = self.clock_offset(header.sent_at_micros, now);
         let mut events = Vec::with_capacity(body.events.len());
         for (i, bytes) in body.events.iter().enumerate() {
@@ -578,11 +578,15 @@ impl Session {
         Ok((header, offset, events))
     }
 
-    /// The core's clock minus the edge's, when it is past `max_clock_skew`.
+    /// The core's clock minus the edge's, when it is past `max_clock_skew` and the edge's
+    /// clock is the wrong one: not when most edges disagree with the core (then the core's
+    /// clock is wrong, [`crate::clock`] says so, and the edge's times are kept).
     fn clock_offset(&self, edge_micros: i64, now: Timestamp) -> Option<i64> {
         let offset = now.as_micros().saturating_sub(edge_micros);
-        let limit = self.shared.config.max_clock_skew.as_micros() as i64;
-        (offset.unsigned_abs() > limit.unsigned_abs()).then_some(offset)
+        self.shared.clock.edge_offset(&self.name, offset);
+        let limit = self.shared.config.max_clock_skew;
+        let past = offset.unsigned_abs() > limit.as_micros() as u64;
+        (past && self.shared.clock.edges_disagree(limit).is_none()).then_some(offset)
     }
 
     /// Raises a clock-skew alarm when the edge's clock is past the limit (once per skewed

@@ -25,6 +25,7 @@ use vigil_agent_proto::{
 };
 use vigil_event::{Event, Timestamp};
 
+use crate::clock::CoreClock;
 use crate::config::AgentConfig;
 use crate::metrics::Metrics;
 use crate::sensors::{Admission, SensorRegistry};
@@ -42,6 +43,8 @@ pub struct AgentIntake {
     queue: IntakeQueue,
     secret_key: [u8; 32],
     sessions: Arc<Semaphore>,
+    /// Dates what arrives (the core's proven time).
+    clock: Arc<CoreClock>,
 }
 
 impl AgentIntake {
@@ -51,6 +54,7 @@ impl AgentIntake {
         metrics: Metrics,
         queue: IntakeQueue,
         secret_key: [u8; 32],
+        clock: Arc<CoreClock>,
     ) -> Self {
         let sensors = SensorRegistry::new(config.sensors.clone(), config.unknown_sensors);
         let sessions = Arc::new(Semaphore::new(config.max_connections));
@@ -61,6 +65,7 @@ impl AgentIntake {
             queue,
             secret_key,
             sessions,
+            clock,
         }
     }
 
@@ -174,7 +179,7 @@ impl<'a> Session<'a> {
         let mut discarding = false;
         let mut draining = false;
         loop {
-            let received_at = Timestamp::now();
+            let received_at = self.intake.clock.now();
             let mut start = 0;
             let mut flow = Flow::Continue;
             while let Some(newline) = memchr::memchr(b'\n', &buf[start..]) {
@@ -235,7 +240,8 @@ impl<'a> Session<'a> {
                     if !buf.is_empty() && !discarding {
                         self.line_no += 1;
                         let last = std::mem::take(&mut buf);
-                        self.handle_line(&last, Timestamp::now());
+                        let received_at = self.intake.clock.now();
+                        self.handle_line(&last, received_at);
                         self.flush(&mut stream).await;
                     }
                     break;
