@@ -284,6 +284,7 @@ pub fn load_private_key(
         let Some(pass) = passphrase else {
             return Err(CaError::PassphraseRequired {
                 path: path.to_path_buf(),
+                kind: None,
             });
         };
         let der = decrypt(path, &body, pass)?;
@@ -301,6 +302,26 @@ pub fn load_private_key(
         path: path.to_path_buf(),
         reason: format!("no \"{PLAIN_LABEL}\" or \"{ENCRYPTED_LABEL}\" PEM block"),
     })
+}
+
+/// Whether the key file `path` is in the encrypted format (it is read, not decrypted).
+pub fn is_encrypted(path: &Path) -> Result<bool, CaError> {
+    let bytes = Zeroizing::new(crate::fsutil::read(path)?);
+    Ok(bytes
+        .windows(ENCRYPTED_LABEL.len())
+        .any(|w| w == ENCRYPTED_LABEL.as_bytes()))
+}
+
+/// Rewrites the plain key file `path` encrypted under `passphrase` (atomically, mode 0600);
+/// returns false, changing nothing, when it is encrypted already. The old file's blocks are
+/// not wiped: a copy of the clear key may survive on the disk and in backups.
+pub fn encrypt_in_place(path: &Path, passphrase: &str, kdf: &KdfParams) -> Result<bool, CaError> {
+    if is_encrypted(path)? {
+        return Ok(false);
+    }
+    let key = load_private_key(path, None)?;
+    write_private_key(path, key.secret_der(), Some(passphrase), kdf)?;
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -420,15 +420,23 @@ fn bus_target(
     responses: std::sync::Arc<response::Responses>,
 ) -> anyhow::Result<(forward::bus::BusTarget, vigil_spool::Spool)> {
     let bus = &config.forward.bus;
-    let passphrase = vigil_ca::passphrase_from_env(vigil_ca::KEY_PASSPHRASE_ENV);
+    let passphrase = vigil_ca::passphrase(vigil_ca::KeyKind::Certificate)?;
     let identity = vigil_ca::TlsIdentity::load(
         &bus.cert,
         &bus.key,
         &bus.ca,
         bus.crl.as_deref(),
-        passphrase.as_deref().map(String::as_str),
+        passphrase.as_ref().map(vigil_ca::Passphrase::as_str),
     )
     .context("cannot load the edge's bus identity (forward.bus.cert/key/ca)")?;
+    if !vigil_ca::is_encrypted(&bus.key)? {
+        warn!(
+            file = %bus.key.display(),
+            "the bus key is stored in clear: configure {} and run `vigil ca encrypt-key {}`; see \"Production checklist\" in docs/operations.md",
+            vigil_ca::KeyKind::Certificate.sources(),
+            bus.key.display()
+        );
+    }
     let name = identity
         .certs
         .first()

@@ -223,6 +223,9 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
         false => None,
     };
     let metrics = metrics::Metrics::register();
+    if let Some(tls) = &bus_tls {
+        metrics.keys_in_clear.set(tls.clear_keys().len() as f64);
+    }
 
     let agent_listener = match config.agent.enabled {
         true => Some(bind(config.agent.listen, "OSSIM agents").await?),

@@ -104,6 +104,17 @@ impl<R: Runtime> VigilProcess<R> {
         config: &str,
         filter: &str,
     ) -> anyhow::Result<VigilProcess<R>> {
+        Self::start_with_env(exe, data_dir, config, filter, &[])
+    }
+
+    /// [`VigilProcess::start_logging`] with the environment variables `env` added.
+    pub fn start_with_env(
+        exe: &Path,
+        data_dir: &Path,
+        config: &str,
+        filter: &str,
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> anyhow::Result<VigilProcess<R>> {
         std::fs::create_dir_all(data_dir)?;
         let config_path = data_dir.join("vigil.toml");
         std::fs::write(&config_path, config)?;
@@ -119,6 +130,7 @@ impl<R: Runtime> VigilProcess<R> {
             .arg("--config")
             .arg(&config_path)
             .env("RUST_LOG", filter)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
