@@ -25,6 +25,7 @@ pub mod normalize;
 pub mod pipeline;
 pub mod plugins;
 pub mod queue;
+pub mod redact;
 pub mod response;
 pub mod source;
 pub mod verbosity;
