@@ -244,7 +244,7 @@ pub enum CaError {
 
 impl CaError {
     /// This error, naming the passphrase sources of `kind` if it is [`CaError::PassphraseRequired`].
-    pub(crate) fn for_key(self, kind: crate::KeyKind) -> Self {
+    pub fn for_key(self, kind: crate::KeyKind) -> Self {
         match self {
             CaError::PassphraseRequired { path, .. } => CaError::PassphraseRequired {
                 path,

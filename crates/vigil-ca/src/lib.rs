@@ -27,9 +27,12 @@ pub use authority::{
     Authority, DEFAULT_CA_VALIDITY_DAYS, DEFAULT_LEAF_VALIDITY_DAYS, Issued, IssuedCert, Role,
 };
 pub use error::CaError;
-pub use keyfile::{KdfParams, encrypt_in_place, is_encrypted, load_private_key, write_private_key};
+pub use keyfile::{
+    KdfParams, encrypt_in_place, is_encrypted, load_private_key, read_encrypted_secret,
+    write_encrypted_secret, write_private_key,
+};
 pub use names::validate_name;
-pub use passphrase::{KeyKind, Passphrase, passphrase};
+pub use passphrase::{KeyKind, Passphrase, own_passphrase, passphrase};
 pub use pemfile::{load_certs, load_crls, parse_crls};
 pub use sign::{Signer, verify_signed_by};
 pub use tls::{

@@ -99,6 +99,15 @@ pub fn passphrase(kind: KeyKind) -> Result<Option<Passphrase>, CaError> {
     passphrase_in(kind, &|name| std::env::var_os(name))
 }
 
+/// The passphrase of a process's own secrets (the core's certificate key and its fingerprint
+/// key): the key passphrase, else the CA passphrase (such a secret never leaves the host).
+pub fn own_passphrase() -> Result<Option<Passphrase>, CaError> {
+    Ok(match passphrase(KeyKind::Certificate)? {
+        Some(pass) => Some(pass),
+        None => passphrase(KeyKind::Ca)?,
+    })
+}
+
 /// [`passphrase`] with the environment `env`.
 pub fn passphrase_in(
     kind: KeyKind,

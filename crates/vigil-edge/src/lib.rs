@@ -159,8 +159,11 @@ fn correlation(config: &EdgeConfig) -> anyhow::Result<Option<pipeline::EdgeCorre
 pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Result<()> {
     let data_dir = config.data_dir.clone();
     vigil_keys::private_dir(&data_dir)?;
-    let secret_key =
-        vigil_keys::load_or_create_key(&data_dir.join("keys").join("secret-fingerprint.key"))?;
+    let passphrase = vigil_ca::passphrase(vigil_ca::KeyKind::Certificate)?;
+    let own_key = |path: &std::path::Path| {
+        vigil_keys::load_or_create_key(path, passphrase.as_ref(), vigil_ca::KeyKind::Certificate)
+    };
+    let secret_key = own_key(&data_dir.join("keys").join("secret-fingerprint.key"))?;
     let sensor_id = sensor_id(&config)?;
     let (plugins, warnings) = plugins::load(&config.plugins)?;
     for w in &warnings {
@@ -185,7 +188,7 @@ pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Re
                 .key_file
                 .clone()
                 .unwrap_or_else(|| data_dir.join("keys").join("anonymize.key"));
-            let key = vigil_keys::load_or_create_key(&key_file)?;
+            let key = own_key(&key_file)?;
             Some(anonymize::Anonymizer::new(
                 key,
                 config.anonymize.participants.clone(),

@@ -168,8 +168,11 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
             "the admin endpoint listens beyond loopback (metrics.allow_remote): plain HTTP, so its bearer token and metrics cross the network in clear"
         );
     }
-    let secret_key =
-        vigil_keys::load_or_create_key(&data_dir.join("keys").join("secret-fingerprint.key"))?;
+    let secret_key = vigil_keys::load_or_create_key(
+        &data_dir.join("keys").join("secret-fingerprint.key"),
+        vigil_ca::own_passphrase()?.as_ref(),
+        vigil_ca::KeyKind::Ca,
+    )?;
     let sids = Arc::new(load_sid_tables(&config.plugins.sid_tables)?);
     let taxonomy = Arc::new(correlation::taxonomy(&sids, &config.plugins.products));
     let setup = correlation::Setup::load(&config.correlation, taxonomy.clone())?;

@@ -48,6 +48,15 @@ fn assert_encrypted(key: &Path, passphrase: &str) {
     vigil_ca::load_private_key(key, Some(passphrase)).unwrap();
 }
 
+/// The fingerprint key is kept under the passphrase too.
+fn assert_fingerprint_key_encrypted(core_dir: &Path) {
+    let text = std::fs::read_to_string(core_dir.join("keys/secret-fingerprint.key")).unwrap();
+    assert!(
+        text.starts_with("-----BEGIN VIGIL ENCRYPTED SECRET-----\n"),
+        "{text}"
+    );
+}
+
 const CLEAR_WARNING: &str = "private keys are stored in clear";
 
 #[test]
@@ -67,6 +76,12 @@ fn with_a_passphrase_file_the_cores_keys_are_encrypted_and_without_it_the_core_r
             key.display()
         );
     }
+    let fingerprint_key = core_dir.join("keys/secret-fingerprint.key");
+    assert_eq!(
+        std::fs::read(&fingerprint_key).unwrap().len(),
+        32,
+        "raw bytes in clear"
+    );
 
     // A passphrase file that others can read is refused, naming it.
     let pass_file = dir.path().join("ca-passphrase");
@@ -91,6 +106,7 @@ fn with_a_passphrase_file_the_cores_keys_are_encrypted_and_without_it_the_core_r
     for key in core_keys(&core_dir) {
         assert_encrypted(&key, "correct horse battery staple");
     }
+    assert_fingerprint_key_encrypted(&core_dir);
     assert_eq!(
         server_log(&core_dir).matches(CLEAR_WARNING).count(),
         1,
@@ -117,13 +133,13 @@ fn with_a_passphrase_file_the_cores_keys_are_encrypted_and_without_it_the_core_r
     assert_encrypted(&certs.join("edge1.key"), "correct horse battery staple");
     core.terminate().unwrap();
 
-    // Without the source the core refuses, naming the key file and the sources.
+    // Without the source the core refuses, naming the first key file it opens and the sources.
     assert!(start_core(&core_dir, &[]).is_err());
     let log = server_log(&core_dir);
     assert!(
         log.contains(&format!(
             "private key file {} is passphrase-protected; give its passphrase with VIGIL_CA_PASSPHRASE, VIGIL_CA_PASSPHRASE_FILE or the systemd credential vigil-ca-passphrase",
-            core_dir.join("ca/ca.key").display()
+            core_dir.join("keys/secret-fingerprint.key").display()
         )),
         "{log}"
     );
@@ -144,6 +160,7 @@ fn a_systemd_credential_encrypts_the_keys_from_the_first_start() {
     for key in core_keys(&core_dir) {
         assert_encrypted(&key, "from systemd");
     }
+    assert_fingerprint_key_encrypted(&core_dir);
     assert!(!server_log(&core_dir).contains(CLEAR_WARNING));
 }
 

@@ -39,12 +39,12 @@ pub struct IdentityFiles {
 /// The configured identity files, or those of the automatic CA (created when missing).
 ///
 /// Keys at rest: the CA's key is encrypted under the CA passphrase and the core's own key under
-/// the key passphrase, else the CA passphrase (that key never leaves the core); see
+/// [`vigil_ca::own_passphrase`] (the key passphrase, else the CA passphrase); see
 /// [`vigil_ca::passphrase`] for their sources. A key of the automatic CA found in clear while
 /// its passphrase is configured is encrypted in place. Keys left in clear are logged in one
 /// warning and counted (`vigil_bus_keys_in_clear`).
 pub fn identity_files(config: &BusConfig, data_dir: &Path) -> anyhow::Result<IdentityFiles> {
-    let key_pass = vigil_ca::passphrase(KeyKind::Certificate)?;
+    let key_pass = vigil_ca::own_passphrase()?;
     if let (Some(cert), Some(key), Some(ca)) = (&config.cert, &config.key, &config.ca) {
         return with_clear_keys(
             IdentityFiles {
@@ -55,12 +55,11 @@ pub fn identity_files(config: &BusConfig, data_dir: &Path) -> anyhow::Result<Ide
                 passphrase: key_pass,
                 clear_keys: Vec::new(),
             },
-            &[key.clone()],
+            std::slice::from_ref(key),
         );
     }
     let ca_dir = config.ca_dir.clone().unwrap_or_else(|| data_dir.join("ca"));
     let ca_pass = vigil_ca::passphrase(KeyKind::Ca)?;
-    let key_pass = key_pass.or_else(|| ca_pass.clone());
     let ca_str = ca_pass.as_ref().map(Passphrase::as_str);
     let mut authority = if ca_dir.join("ca.pem").exists() {
         Authority::open(&ca_dir, ca_str)
