@@ -1,5 +1,5 @@
 //! Secret values out of an event before it is stored or sent: each value a plugin marks secret
-//! ([`Parsed::secrets`]) is replaced, in its field and everywhere in the raw line, by its
+//! ([`Parsed::secrets`]) is replaced, in the raw line and in the event's text fields, by its
 //! marker [`vigil_event::secret_marker`] (`[secret len=N fp:…]`: its length and its keyed
 //! fingerprint), so equal secrets still correlate and the clear value is kept nowhere.
 
@@ -27,16 +27,49 @@ impl<'p> Secrets<'p> {
         Secrets { values }
     }
 
-    /// `text` with every occurrence of every secret value replaced by its marker.
+    /// `text` with every occurrence of every secret value replaced by its marker, except that a
+    /// value shorter than [`SHORT`] characters is replaced only where it stands alone (not glued
+    /// to a letter, digit, `.` or `:`): such a value turns up by chance in dates, addresses and
+    /// ports, and its marker gives it away anyway.
     pub fn scrub<'t>(&self, text: &'t str) -> Cow<'t, str> {
         let mut out = Cow::Borrowed(text);
         for (value, marker) in &self.values {
-            if out.contains(value) {
+            if value.chars().count() < SHORT {
+                if let Some(alone) = replace_alone(&out, value, marker) {
+                    out = Cow::Owned(alone);
+                }
+            } else if out.contains(value) {
                 out = Cow::Owned(out.replace(value, marker));
             }
         }
         out
     }
+}
+
+/// Secrets shorter than this many characters are replaced only where they stand alone.
+pub const SHORT: usize = 4;
+
+/// `text` with the occurrences of `value` that stand alone replaced by `marker`; `None` if
+/// there are none.
+fn replace_alone(text: &str, value: &str, marker: &str) -> Option<String> {
+    let glued = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '.' || c == ':');
+    let mut out = String::new();
+    let mut done = 0;
+    for (at, _) in text.match_indices(value) {
+        let before = text.get(..at).and_then(|t| t.chars().next_back());
+        let after = text.get(at + value.len()..).and_then(|t| t.chars().next());
+        if glued(before) || glued(after) {
+            continue;
+        }
+        out.push_str(text.get(done..at).unwrap_or_default());
+        out.push_str(marker);
+        done = at + value.len();
+    }
+    if done == 0 {
+        return None;
+    }
+    out.push_str(text.get(done..).unwrap_or_default());
+    Some(out)
 }
 
 #[cfg(test)]
@@ -83,6 +116,25 @@ mod tests {
         assert!(
             matches!(secrets.scrub("x"), Cow::Borrowed(_)),
             "userdata2 is not secret"
+        );
+        // A short secret is replaced where it stands alone, not in the digits of the date,
+        // the address or the port.
+        let digit = parsed(&[("username", "0")], &["username"]);
+        let zero = vigil_event::secret_marker(&key, "0");
+        let secrets = Secrets::of(&digit, &key);
+        assert_eq!(
+            secrets.scrub("Dec 10 08:24:40 sshd[2430]: Invalid user 0 from 10.0.0.1 port 50"),
+            format!("Dec 10 08:24:40 sshd[2430]: Invalid user {zero} from 10.0.0.1 port 50")
+        );
+        assert_eq!(secrets.scrub("0"), zero);
+        assert_eq!(secrets.scrub("user=0;"), format!("user={zero};"));
+        assert!(matches!(secrets.scrub("10.0.0.1"), Cow::Borrowed(_)));
+        // From four characters on, every occurrence, glued or not.
+        let four = parsed(&[("username", "Ab1!")], &["username"]);
+        let marker = vigil_event::secret_marker(&key, "Ab1!");
+        assert_eq!(
+            Secrets::of(&four, &key).scrub("user Ab1! xAb1!y"),
+            format!("user {marker} x{marker}y")
         );
         // An empty value is no secret to replace.
         let empty = parsed(&[("username", "")], &["username"]);

@@ -1,6 +1,8 @@
 //! Secrets at rest: the core's keys under a passphrase source, and a password typed as a user
 //! name stored nowhere in clear.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::ffi::OsStr;
