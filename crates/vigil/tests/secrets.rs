@@ -133,6 +133,50 @@ fn with_a_passphrase_file_the_cores_keys_are_encrypted_and_without_it_the_core_r
         String::from_utf8_lossy(&issued.stderr)
     );
     assert_encrypted(&certs.join("edge1.key"), "correct horse battery staple");
+
+    // A key issued without a key passphrase is in clear, said so; encrypt-key converts it.
+    let issued = std::process::Command::new(exe())
+        .args(["ca", "issue", "--dir"])
+        .arg(core_dir.join("ca"))
+        .args(["--sensor", "edge2", "--out"])
+        .arg(&certs)
+        .envs(env)
+        .output()
+        .unwrap();
+    let edge2 = certs.join("edge2.key");
+    assert_eq!(
+        String::from_utf8_lossy(&issued.stderr),
+        format!(
+            "warning: {} is stored in clear; configure VIGIL_KEY_PASSPHRASE, VIGIL_KEY_PASSPHRASE_FILE or the systemd credential vigil-key-passphrase to have keys encrypted\n",
+            edge2.display()
+        )
+    );
+    let encrypt = |with_pass: bool| {
+        let mut command = std::process::Command::new(exe());
+        command.args(["ca", "encrypt-key"]).arg(&edge2);
+        if with_pass {
+            command.env("VIGIL_KEY_PASSPHRASE_FILE", &pass_file);
+        }
+        let out = command.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    assert_eq!(encrypt(false).0, false, "no passphrase: refused");
+    let origin = format!("file {} (VIGIL_KEY_PASSPHRASE_FILE)", pass_file.display());
+    assert_eq!(
+        encrypt(true),
+        (true, format!("{} encrypted ({origin})\n", edge2.display()))
+    );
+    assert_encrypted(&edge2, "correct horse battery staple");
+    assert_eq!(
+        encrypt(true),
+        (
+            true,
+            format!("{} already encrypted ({origin})\n", edge2.display())
+        )
+    );
     core.terminate().unwrap();
 
     // Without the source the core refuses, naming the first key file it opens and the sources.
