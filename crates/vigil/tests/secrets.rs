@@ -163,7 +163,7 @@ fn with_a_passphrase_file_the_cores_keys_are_encrypted_and_without_it_the_core_r
             String::from_utf8_lossy(&out.stdout).into_owned(),
         )
     };
-    assert_eq!(encrypt(false).0, false, "no passphrase: refused");
+    assert!(!encrypt(false).0, "no passphrase: refused");
     let origin = format!("file {} (VIGIL_KEY_PASSPHRASE_FILE)", pass_file.display());
     assert_eq!(
         encrypt(true),
