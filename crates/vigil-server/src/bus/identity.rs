@@ -166,8 +166,10 @@ fn stat(path: &Path) -> Option<(SystemTime, u64)> {
 
 impl ServerTls {
     /// Loads the identity and builds the first configuration.
-    pub fn load(files: IdentityFiles) -> anyhow::Result<ServerTls> {
+    pub fn load(mut files: IdentityFiles) -> anyhow::Result<ServerTls> {
         let identity = load_identity(&files)?;
+        // Not needed any more: the passphrase is not kept in memory.
+        files.passphrase = None;
         let verifier =
             vigil_ca::client_verifier(&identity).context("cannot check bus client certificates")?;
         let config = vigil_ca::server_config_with(&identity, verifier.clone())
