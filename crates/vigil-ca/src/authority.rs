@@ -292,7 +292,9 @@ impl Authority {
         let ca_der = crate::load_certs(&ca_path)?.swap_remove(0);
 
         let key_path = dir.join(CA_KEY);
-        let key_der = Zeroizing::new(load_private_key(&key_path, passphrase)?);
+        let key_der = Zeroizing::new(
+            load_private_key(&key_path, passphrase).map_err(|e| e.for_key(crate::KeyKind::Ca))?,
+        );
         let pkcs8 = PrivatePkcs8KeyDer::from(key_der.secret_der());
         let signer = Signer::from_pkcs8(pkcs8.secret_pkcs8_der())?;
         let probe = b"vigil-ca key check";
@@ -555,6 +557,11 @@ impl Authority {
     /// Path of the CA certificate, `dir/ca.pem`.
     pub fn ca_cert_path(&self) -> PathBuf {
         self.dir.join(CA_CERT)
+    }
+
+    /// Path of the CA's private key, `dir/ca.key`.
+    pub fn key_path(&self) -> PathBuf {
+        self.dir.join(CA_KEY)
     }
 
     /// Path of the current CRL, `dir/crl.pem`.

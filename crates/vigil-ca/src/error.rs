@@ -75,10 +75,25 @@ pub enum CaError {
     },
 
     /// A key file is encrypted and no passphrase was given.
-    #[error("private key file {path} is passphrase-protected; give its passphrase", path = path.display())]
+    #[error(
+        "private key file {path} is passphrase-protected; give its passphrase{}",
+        kind.map(|k| format!(" with {}", k.sources())).unwrap_or_default(),
+        path = path.display()
+    )]
     PassphraseRequired {
         /// The key file.
         path: PathBuf,
+        /// Whose key it is, when known: the message then names the passphrase's sources.
+        kind: Option<crate::KeyKind>,
+    },
+
+    /// A passphrase source is set but unusable (empty, unreadable, or a file others may read).
+    #[error("passphrase from {origin}: {reason}")]
+    PassphraseSource {
+        /// The source ("environment variable ...", "file ... (...)", "systemd credential ...").
+        origin: String,
+        /// What is wrong with it.
+        reason: String,
     },
 
     /// The passphrase did not decrypt the key file (or the file was altered).
@@ -228,6 +243,17 @@ pub enum CaError {
 }
 
 impl CaError {
+    /// This error, naming the passphrase sources of `kind` if it is [`CaError::PassphraseRequired`].
+    pub fn for_key(self, kind: crate::KeyKind) -> Self {
+        match self {
+            CaError::PassphraseRequired { path, .. } => CaError::PassphraseRequired {
+                path,
+                kind: Some(kind),
+            },
+            other => other,
+        }
+    }
+
     /// Shorthand for [`CaError::Io`].
     pub(crate) fn io(
         action: &'static str,

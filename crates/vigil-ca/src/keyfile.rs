@@ -44,6 +44,7 @@ use crate::CaError;
 use crate::fsutil::{random_bytes, write_atomic};
 
 const ENCRYPTED_LABEL: &str = "VIGIL ENCRYPTED PRIVATE KEY";
+const SECRET_LABEL: &str = "VIGIL ENCRYPTED SECRET";
 const PLAIN_LABEL: &str = "PRIVATE KEY";
 const FORMAT_VERSION: u8 = 1;
 const SALT_LEN: usize = 16;
@@ -284,6 +285,7 @@ pub fn load_private_key(
         let Some(pass) = passphrase else {
             return Err(CaError::PassphraseRequired {
                 path: path.to_path_buf(),
+                kind: None,
             });
         };
         let der = decrypt(path, &body, pass)?;
@@ -301,6 +303,61 @@ pub fn load_private_key(
         path: path.to_path_buf(),
         reason: format!("no \"{PLAIN_LABEL}\" or \"{ENCRYPTED_LABEL}\" PEM block"),
     })
+}
+
+/// Writes the secret bytes `secret` (a symmetric key, not PKCS#8) to `path` with mode 0600,
+/// encrypted like a key file but under the PEM label `VIGIL ENCRYPTED SECRET`. Replaces an
+/// existing file atomically.
+pub fn write_encrypted_secret(
+    path: &Path,
+    secret: &[u8],
+    passphrase: &str,
+    kdf: &KdfParams,
+) -> Result<(), CaError> {
+    let pem = pem_encode(SECRET_LABEL, &encrypt(secret, passphrase, kdf)?);
+    write_atomic(path, pem.as_bytes(), 0o600)
+}
+
+/// The secret bytes of `content`, the text of the file `path`, if it is in the format
+/// [`write_encrypted_secret`] writes; `None` if it is not (a secret stored in clear).
+pub fn read_encrypted_secret(
+    path: &Path,
+    content: &[u8],
+    passphrase: Option<&str>,
+) -> Result<Option<Zeroizing<Vec<u8>>>, CaError> {
+    let Some(text) = std::str::from_utf8(content).ok() else {
+        return Ok(None);
+    };
+    let Some(body) = pem_block(path, text, SECRET_LABEL)? else {
+        return Ok(None);
+    };
+    let Some(pass) = passphrase else {
+        return Err(CaError::PassphraseRequired {
+            path: path.to_path_buf(),
+            kind: None,
+        });
+    };
+    decrypt(path, &body, pass).map(Some)
+}
+
+/// Whether the key file `path` is in the encrypted format (it is read, not decrypted).
+pub fn is_encrypted(path: &Path) -> Result<bool, CaError> {
+    let bytes = Zeroizing::new(crate::fsutil::read(path)?);
+    Ok(bytes
+        .windows(ENCRYPTED_LABEL.len())
+        .any(|w| w == ENCRYPTED_LABEL.as_bytes()))
+}
+
+/// Rewrites the plain key file `path` encrypted under `passphrase` (atomically, mode 0600);
+/// returns false, changing nothing, when it is encrypted already. The old file's blocks are
+/// not wiped: a copy of the clear key may survive on the disk and in backups.
+pub fn encrypt_in_place(path: &Path, passphrase: &str, kdf: &KdfParams) -> Result<bool, CaError> {
+    if is_encrypted(path)? {
+        return Ok(false);
+    }
+    let key = load_private_key(path, None)?;
+    write_private_key(path, key.secret_der(), Some(passphrase), kdf)?;
+    Ok(true)
 }
 
 #[cfg(test)]

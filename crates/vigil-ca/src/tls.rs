@@ -57,7 +57,8 @@ impl TlsIdentity {
         passphrase: Option<&str>,
     ) -> Result<Self, CaError> {
         let certs = load_certs(cert)?;
-        let key_der = load_private_key(key, passphrase)?;
+        let key_der = load_private_key(key, passphrase)
+            .map_err(|e| e.for_key(crate::KeyKind::Certificate))?;
         let ca_certs = load_certs(ca)?;
         let crls = match crl {
             Some(path) => load_crls(path)?,

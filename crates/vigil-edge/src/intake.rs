@@ -92,15 +92,12 @@ impl SourceParser {
         counts.non_utf8 += u64::from(message.non_utf8);
         let received =
             String::from_utf8_lossy(vigil_syslog::framing::trim_trailer(&message.raw)).into_owned();
-        let mut event = {
-            let line = plugin_line(&message, &received, &self.zone);
-            self.event(&line, peer, now, counts)
-        };
+        let line = plugin_line(&message, &received, &self.zone);
+        let mut event = self.event(&line, &received, peer, now, counts);
         if message.timestamp.is_some() {
             event.provenance.device_time = message.timestamp;
         }
         event.provenance.peer = Some(peer);
-        event.log = Some(received);
         event
     }
 
@@ -108,18 +105,22 @@ impl SourceParser {
     pub fn line(&self, bytes: &[u8], now: Timestamp, counts: &mut IntakeCounts) -> Event {
         let text = String::from_utf8_lossy(bytes);
         counts.non_utf8 += u64::from(matches!(text, std::borrow::Cow::Owned(_)));
-        self.event(&text, self.identity.sensor_ip, now, counts)
+        self.event(&text, &text, self.identity.sensor_ip, now, counts)
     }
 
+    /// The event of `line` (what plugins read), whose `log` is `raw` (the text it came from).
     fn event(
         &self,
         line: &str,
+        raw: &str,
         device: IpAddr,
         now: Timestamp,
         counts: &mut IntakeCounts,
     ) -> Event {
-        let event = self.parse_event(line, device, now, counts);
+        let event = self.parse_event(line, raw, device, now, counts);
         if self.verbose.load(std::sync::atomic::Ordering::Relaxed) {
+            // The event's line, not `line`: its secrets are replaced.
+            let line = event.log.as_deref().unwrap_or_default();
             tracing::info!(target: crate::verbosity::VERBOSE_TARGET, source = %self.name, plugin_id = event.plugin_id, plugin_sid = event.plugin_sid, %line, "event (verbose source)");
         }
         event
@@ -128,6 +129,7 @@ impl SourceParser {
     fn parse_event(
         &self,
         line: &str,
+        raw: &str,
         device: IpAddr,
         now: Timestamp,
         counts: &mut IntakeCounts,
@@ -147,19 +149,19 @@ impl SourceParser {
             .plugins
             .parse(line, &plugin_date_context(now, &self.zone))
         {
-            Some(parsed) => match normalize(&parsed, line, &cx) {
+            Some(parsed) => match normalize(&parsed, raw, &cx) {
                 Ok(event) => {
                     counts.parsed += 1;
                     event
                 }
-                Err(_) => {
+                Err(rejected) => {
                     counts.bad_match += 1;
-                    unparsed(line, &cx)
+                    rejected.unparsed
                 }
             },
             None => {
                 counts.unparsed += 1;
-                unparsed(line, &cx)
+                unparsed(raw, &cx)
             }
         }
     }

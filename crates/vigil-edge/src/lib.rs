@@ -25,6 +25,7 @@ pub mod normalize;
 pub mod pipeline;
 pub mod plugins;
 pub mod queue;
+pub mod redact;
 pub mod response;
 pub mod source;
 pub mod verbosity;
@@ -158,8 +159,11 @@ fn correlation(config: &EdgeConfig) -> anyhow::Result<Option<pipeline::EdgeCorre
 pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Result<()> {
     let data_dir = config.data_dir.clone();
     vigil_keys::private_dir(&data_dir)?;
-    let secret_key =
-        vigil_keys::load_or_create_key(&data_dir.join("keys").join("secret-fingerprint.key"))?;
+    let passphrase = vigil_ca::passphrase(vigil_ca::KeyKind::Certificate)?;
+    let own_key = |path: &std::path::Path| {
+        vigil_keys::load_or_create_key(path, passphrase.as_ref(), vigil_ca::KeyKind::Certificate)
+    };
+    let secret_key = own_key(&data_dir.join("keys").join("secret-fingerprint.key"))?;
     let sensor_id = sensor_id(&config)?;
     let (plugins, warnings) = plugins::load(&config.plugins)?;
     for w in &warnings {
@@ -184,7 +188,7 @@ pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Re
                 .key_file
                 .clone()
                 .unwrap_or_else(|| data_dir.join("keys").join("anonymize.key"));
-            let key = vigil_keys::load_or_create_key(&key_file)?;
+            let key = own_key(&key_file)?;
             Some(anonymize::Anonymizer::new(
                 key,
                 config.anonymize.participants.clone(),
@@ -420,15 +424,23 @@ fn bus_target(
     responses: std::sync::Arc<response::Responses>,
 ) -> anyhow::Result<(forward::bus::BusTarget, vigil_spool::Spool)> {
     let bus = &config.forward.bus;
-    let passphrase = vigil_ca::passphrase_from_env(vigil_ca::KEY_PASSPHRASE_ENV);
+    let passphrase = vigil_ca::passphrase(vigil_ca::KeyKind::Certificate)?;
     let identity = vigil_ca::TlsIdentity::load(
         &bus.cert,
         &bus.key,
         &bus.ca,
         bus.crl.as_deref(),
-        passphrase.as_deref().map(String::as_str),
+        passphrase.as_ref().map(vigil_ca::Passphrase::as_str),
     )
     .context("cannot load the edge's bus identity (forward.bus.cert/key/ca)")?;
+    if !vigil_ca::is_encrypted(&bus.key)? {
+        warn!(
+            file = %bus.key.display(),
+            "the bus key is stored in clear: configure {} and run `vigil ca encrypt-key {}`; see \"Production checklist\" in docs/operations.md",
+            vigil_ca::KeyKind::Certificate.sources(),
+            bus.key.display()
+        );
+    }
     let name = identity
         .certs
         .first()

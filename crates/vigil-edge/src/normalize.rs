@@ -7,7 +7,12 @@
 //! Time: on a live edge the event time is the edge's own stamp on arrival (trusted) and the
 //! device's date is kept as `device_time`; in replay the event time is the device's date.
 //! A line no plugin matches becomes a generic event of [`UNPARSED_PLUGIN_ID`], never dropped.
+//!
+//! Secrets: every occurrence of a value a plugin marks secret is replaced by its marker
+//! ([`crate::redact`]) in the raw line and in every text field, also when the match is
+//! rejected; `password` keeps its own stored form, the fingerprint alone.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -15,6 +20,8 @@ use vigil_event::{
     Event, Protocol, TimeSource, Timestamp, Transport, Uuid, canonical_ip, secret_fingerprint,
 };
 use vigil_plugins::cfg::Parsed;
+
+use crate::redact::Secrets;
 
 /// Plugin id of lines no plugin matched (sid 1); the raw line is the event's `log`.
 pub const UNPARSED_PLUGIN_ID: u32 = 1_000_000_000;
@@ -40,6 +47,16 @@ pub struct NormalizeContext<'a> {
     pub secret_key: &'a [u8; 32],
     /// The event id (derived by the caller, so replay is deterministic).
     pub id: Uuid,
+}
+
+/// A match that could not become an event: why, and the unparsed event that stands for the
+/// line instead (its secrets replaced).
+#[derive(Debug)]
+pub struct Rejected {
+    /// Why.
+    pub error: NormalizeError,
+    /// The generic event of the line.
+    pub unparsed: Event,
 }
 
 /// Why a match could not become an event (it becomes an unparsed event instead).
@@ -130,25 +147,28 @@ pub fn unparsed(line: &str, cx: &NormalizeContext<'_>) -> Event {
     base(cx, line, UNPARSED_PLUGIN_ID, 1, None)
 }
 
-/// The event a plugin match describes.
+/// The event a plugin match of `line` describes; its `log` is `raw`, the text the line came
+/// from (the line itself, or the syslog message it was read from).
 pub fn normalize(
     parsed: &Parsed,
-    line: &str,
+    raw: &str,
     cx: &NormalizeContext<'_>,
-) -> Result<Event, NormalizeError> {
+) -> Result<Event, Box<Rejected>> {
+    let secrets = Secrets::of(parsed, cx.secret_key);
+    let line = secrets.scrub(raw);
     let sid_text = parsed.get("plugin_sid").unwrap_or_default();
-    let sid = sid_text
-        .trim()
-        .parse::<u32>()
-        .ok()
-        .filter(|&s| s > 0)
-        .ok_or_else(|| NormalizeError::BadSid {
-            rule: parsed.rule.to_string(),
-            value: sid_text.to_string(),
-        })?;
+    let Some(sid) = sid_text.trim().parse::<u32>().ok().filter(|&s| s > 0) else {
+        return Err(Box::new(Rejected {
+            error: NormalizeError::BadSid {
+                rule: parsed.rule.to_string(),
+                value: sid_text.to_string(),
+            },
+            unparsed: unparsed(&line, cx),
+        }));
+    };
     let mut event = base(
         cx,
-        line,
+        &line,
         parsed.plugin_id,
         sid,
         device_time(parsed, cx.zone),
@@ -162,7 +182,11 @@ pub fn normalize(
     event.device_ip = device;
     event.occurrences = parsed.occurrences.max(1);
     for (key, value) in &parsed.fields {
-        let value = value.as_str();
+        let value = match *key {
+            "password" => Cow::Borrowed(value.as_str()),
+            _ => secrets.scrub(value),
+        };
+        let value = value.as_ref();
         match *key {
             "src_ip" if !value.is_empty() => event.src_ip = address(value, cx, device),
             "dst_ip" => event.dst_ip = address(value, cx, device),

@@ -17,6 +17,7 @@ fn parsed(fields: &[(&'static str, &str)]) -> Parsed {
         rule: "0001 - fail".into(),
         fields: fields.iter().map(|(k, v)| (*k, v.to_string())).collect(),
         occurrences: 1,
+        secrets: Vec::new(),
     }
 }
 
@@ -125,11 +126,11 @@ fn fields_addresses_and_defaults() {
     );
 
     assert!(matches!(
-        normalize(&parsed(&[("plugin_sid", "x")]), line, &cx),
+        normalize(&parsed(&[("plugin_sid", "x")]), line, &cx).map_err(|r| r.error),
         Err(NormalizeError::BadSid { .. })
     ));
     assert!(matches!(
-        normalize(&parsed(&[("plugin_sid", "0")]), line, &cx),
+        normalize(&parsed(&[("plugin_sid", "0")]), line, &cx).map_err(|r| r.error),
         Err(NormalizeError::BadSid { .. })
     ));
 
@@ -185,4 +186,54 @@ fn the_device_defaults_to_the_sender() {
         "a name the host map lacks falls back to the sender"
     );
     assert_eq!(unparsed("x", &cx).device_ip, ip("198.51.100.20"));
+}
+
+#[test]
+fn secrets_are_markers_in_their_fields_and_the_line_also_when_the_match_is_rejected() {
+    let zone = jiff::tz::TimeZone::UTC;
+    let hosts = HashMap::new();
+    let key = [3u8; 32];
+    let cx = NormalizeContext {
+        sensor: "edge-1",
+        sensor_ip: ip("192.0.2.10"),
+        device: ip("192.0.2.10"),
+        received: Timestamp::from_secs(2_000_000_000),
+        zone: &zone,
+        hosts: &hosts,
+        replay: false,
+        secret_key: &key,
+        id: Uuid::from_u128(9),
+    };
+    let line =
+        "sshd[1]: Failed password for invalid user Pa55w0rd! from 203.0.113.9 port 1 ssh2 pw=xyzzy";
+    let marker = vigil_event::secret_marker(&key, "Pa55w0rd!");
+    let with = |sid: &str| Parsed {
+        secrets: vec!["username", "password"],
+        ..parsed(&[
+            ("plugin_sid", sid),
+            ("username", "Pa55w0rd!"),
+            ("password", "xyzzy"),
+            ("userdata1", "Pa55w0rd!"),
+        ])
+    };
+    let scrubbed = format!(
+        "sshd[1]: Failed password for invalid user {marker} from 203.0.113.9 port 1 ssh2 pw={}",
+        vigil_event::secret_marker(&key, "xyzzy")
+    );
+    let e = normalize(&with("1"), line, &cx).unwrap();
+    assert_eq!(e.username.as_deref(), Some(marker.as_str()));
+    assert_eq!(
+        e.password,
+        Some(vigil_event::secret_fingerprint(&key, "xyzzy")),
+        "a password keeps its stored form"
+    );
+    assert_eq!(
+        e.userdata.userdata1.as_deref(),
+        Some(marker.as_str()),
+        "an unmarked field repeating a secret is scrubbed like the line"
+    );
+    assert_eq!(e.log.as_deref(), Some(scrubbed.as_str()));
+    let rejected = normalize(&with("x"), line, &cx).unwrap_err();
+    assert_eq!(rejected.unparsed.plugin_id, UNPARSED_PLUGIN_ID);
+    assert_eq!(rejected.unparsed.log.as_deref(), Some(scrubbed.as_str()));
 }

@@ -41,3 +41,14 @@ pub fn secret_fingerprint(key: &[u8; 32], secret: &str) -> String {
     }
     out
 }
+
+/// What replaces a secret seen in a log wherever it would be stored in text (a field a plugin
+/// marks secret, and the raw line): `[secret len=N fp:…]`, its length in characters and its
+/// [`secret_fingerprint`]. Equal secrets give equal markers under one key.
+pub fn secret_marker(key: &[u8; 32], secret: &str) -> String {
+    format!(
+        "[secret len={} {}]",
+        secret.chars().count(),
+        secret_fingerprint(key, secret)
+    )
+}

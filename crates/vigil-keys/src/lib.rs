@@ -6,6 +6,8 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use vigil_ca::{KeyKind, Passphrase};
+use zeroize::Zeroizing;
 
 /// Creates `dir` (and parents) readable by the owner only, or tightens an existing one.
 pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
@@ -21,18 +23,41 @@ pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
 /// Loads the 32-byte key at `path`, creating it (mode 0600, random) the first time, and its
 /// directory (mode 0700) if that does not exist; an existing directory is left as it is (it may
 /// be shared, such as `/etc/vigil`). Refuses a key file that others can read.
-pub fn load_or_create_key(path: &Path) -> anyhow::Result<[u8; 32]> {
+///
+/// With `passphrase` the key is kept encrypted (PEM `VIGIL ENCRYPTED SECRET`, see
+/// [`vigil_ca::keyfile`]): created so, and a key found in clear is encrypted in place. An
+/// encrypted key without `passphrase` is refused, naming the sources of `kind`.
+pub fn load_or_create_key(
+    path: &Path,
+    passphrase: Option<&Passphrase>,
+    kind: KeyKind,
+) -> anyhow::Result<[u8; 32]> {
+    let pass = passphrase.map(Passphrase::as_str);
     if let Some(bytes) = read_private(path)? {
-        return bytes.try_into().map_err(|b: Vec<u8>| {
+        let bytes = Zeroizing::new(bytes);
+        let encrypted =
+            vigil_ca::read_encrypted_secret(path, &bytes, pass).map_err(|e| e.for_key(kind))?;
+        let key: &[u8] = encrypted.as_deref().map_or(&bytes, |d| d.as_slice());
+        let key: [u8; 32] = key.try_into().map_err(|_| {
             anyhow::anyhow!(
                 "{} holds {} bytes; a key is 32 bytes",
                 path.display(),
-                b.len()
+                key.len()
             )
-        });
+        })?;
+        if let (None, Some(pass)) = (&encrypted, pass) {
+            vigil_ca::write_encrypted_secret(path, &key, pass, &Default::default())?;
+        }
+        return Ok(key);
     }
     let key = random_32()?;
-    create_private(path, &key)?;
+    match pass {
+        Some(pass) => {
+            create_parent(path)?;
+            vigil_ca::write_encrypted_secret(path, &key, pass, &Default::default())?;
+        }
+        None => create_private(path, &key)?,
+    }
     Ok(key)
 }
 
@@ -113,15 +138,21 @@ fn read_private(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
     Ok(Some(bytes))
 }
 
-/// Creates the secret file `path` (mode 0600, never replacing one) holding `contents`, and its
-/// directory (mode 0700) if that does not exist.
-fn create_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+/// Creates the directory of `path` (mode 0700) if it does not exist.
+fn create_parent(path: &Path) -> anyhow::Result<()> {
     if let Some(parent) = path.parent()
         && !parent.as_os_str().is_empty()
         && !parent.exists()
     {
         private_dir(parent)?;
     }
+    Ok(())
+}
+
+/// Creates the secret file `path` (mode 0600, never replacing one) holding `contents`, and its
+/// directory (mode 0700) if that does not exist.
+fn create_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    create_parent(path)?;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -141,8 +172,11 @@ mod tests {
     fn creates_once_then_reloads_and_refuses_loose_permissions() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keys/k.key");
-        let key = load_or_create_key(&path).unwrap();
-        assert_eq!(load_or_create_key(&path).unwrap(), key);
+        let key = load_or_create_key(&path, None, KeyKind::Certificate).unwrap();
+        assert_eq!(
+            load_or_create_key(&path, None, KeyKind::Certificate).unwrap(),
+            key
+        );
         assert_eq!(
             std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o600
@@ -159,17 +193,70 @@ mod tests {
         let shared = dir.path().join("shared");
         std::fs::create_dir(&shared).unwrap();
         std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).unwrap();
-        load_or_create_key(&shared.join("k.key")).unwrap();
+        load_or_create_key(&shared.join("k.key"), None, KeyKind::Certificate).unwrap();
         assert_eq!(
             std::fs::metadata(&shared).unwrap().permissions().mode() & 0o777,
             0o755
         );
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(
-            load_or_create_key(&path)
+            load_or_create_key(&path, None, KeyKind::Certificate)
                 .unwrap_err()
                 .to_string()
                 .contains("readable by other users")
+        );
+    }
+
+    fn passphrase(value: &str) -> Passphrase {
+        vigil_ca::passphrase::passphrase_in(KeyKind::Certificate, &|name| {
+            (name == "VIGIL_KEY_PASSPHRASE").then(|| value.into())
+        })
+        .unwrap()
+        .unwrap()
+    }
+
+    #[test]
+    fn with_a_passphrase_a_key_is_created_encrypted_and_one_in_clear_is_encrypted_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let pass = passphrase("pw");
+        let path = dir.path().join("keys/k.key");
+        let key = load_or_create_key(&path, Some(&pass), KeyKind::Certificate).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("-----BEGIN VIGIL ENCRYPTED SECRET-----\n"),
+            "{text}"
+        );
+        assert_eq!(
+            load_or_create_key(&path, Some(&pass), KeyKind::Certificate).unwrap(),
+            key
+        );
+        let err = load_or_create_key(&path, None, KeyKind::Certificate).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            format!(
+                "private key file {} is passphrase-protected; give its passphrase with VIGIL_KEY_PASSPHRASE, VIGIL_KEY_PASSPHRASE_FILE or the systemd credential vigil-key-passphrase",
+                path.display()
+            )
+        );
+        let err = load_or_create_key(&path, Some(&passphrase("other")), KeyKind::Certificate)
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("wrong passphrase"), "{err:#}");
+
+        let clear = dir.path().join("keys/clear.key");
+        let old = load_or_create_key(&clear, None, KeyKind::Certificate).unwrap();
+        assert_eq!(std::fs::read(&clear).unwrap(), old);
+        assert_eq!(
+            load_or_create_key(&clear, Some(&pass), KeyKind::Certificate).unwrap(),
+            old
+        );
+        assert!(
+            std::fs::read_to_string(&clear)
+                .unwrap()
+                .starts_with("-----BEGIN VIGIL ENCRYPTED SECRET-----\n")
+        );
+        assert_eq!(
+            std::fs::metadata(&clear).unwrap().permissions().mode() & 0o777,
+            0o600
         );
     }
 

@@ -162,8 +162,11 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
             "the admin endpoint listens beyond loopback (metrics.allow_remote): plain HTTP, so its bearer token and metrics cross the network in clear"
         );
     }
-    let secret_key =
-        vigil_keys::load_or_create_key(&data_dir.join("keys").join("secret-fingerprint.key"))?;
+    let secret_key = vigil_keys::load_or_create_key(
+        &data_dir.join("keys").join("secret-fingerprint.key"),
+        vigil_ca::own_passphrase()?.as_ref(),
+        vigil_ca::KeyKind::Ca,
+    )?;
     let sids = Arc::new(load_sid_tables(&config.plugins.sid_tables)?);
     let taxonomy = Arc::new(correlation::taxonomy(&sids, &config.plugins.products));
     let setup = correlation::Setup::load(&config.correlation, taxonomy.clone())?;
@@ -217,6 +220,9 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
         false => None,
     };
     let metrics = metrics::Metrics::register();
+    if let Some(tls) = &bus_tls {
+        metrics.keys_in_clear.set(tls.clear_keys().len() as f64);
+    }
 
     let agent_listener = match config.agent.enabled {
         true => Some(bind(config.agent.listen, "OSSIM agents").await?),

@@ -57,6 +57,8 @@ pub struct Metrics {
     pub clock_alarms: Counter,
     /// `vigil_store_corruption_total`: damaged segment ranges found when the store was opened.
     pub store_corruption: Counter,
+    /// `vigil_bus_keys_in_clear`: private key files of the bus identity stored in clear.
+    pub keys_in_clear: Gauge,
     rejected: Vec<(RejectReason, Counter)>,
     /// `vigil_bus_events_received_total`: events in verified bus batches.
     pub bus_received: Counter,
@@ -171,6 +173,10 @@ impl Metrics {
         describe_counter!(
             "vigil_store_corruption_total",
             "Damaged ranges of store segments found at start: quarantined and skipped, the records around them kept"
+        );
+        describe_gauge!(
+            "vigil_bus_keys_in_clear",
+            "Private key files of the bus identity (CA key, core key) stored in clear, not encrypted under a passphrase"
         );
         describe_counter!(
             "vigil_bus_events_received_total",
@@ -312,6 +318,7 @@ impl Metrics {
             retention_passes: counter!("vigil_store_retention_passes_total"),
             clock_alarms: counter!("vigil_core_clock_alarms_total"),
             store_corruption: counter!("vigil_store_corruption_total"),
+            keys_in_clear: gauge!("vigil_bus_keys_in_clear"),
             rejected: RejectReason::ALL
                 .iter()
                 .map(|&r| {

@@ -6,14 +6,14 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Subcommand;
-use vigil_ca::{Authority, Role};
-
-use vigil_ca::{CA_PASSPHRASE_ENV, KEY_PASSPHRASE_ENV, passphrase_from_env};
+use vigil_ca::{Authority, KeyKind, Passphrase, Role, passphrase};
 
 /// `vigil ca ...`
 #[derive(Subcommand)]
 pub enum CaCommand {
-    /// Create a CA in DIR (the CA key is protected with $VIGIL_CA_PASSPHRASE when set).
+    /// Create a CA in DIR (the CA key is encrypted under the CA passphrase when one is
+    /// configured: VIGIL_CA_PASSPHRASE, VIGIL_CA_PASSPHRASE_FILE or the systemd credential
+    /// vigil-ca-passphrase).
     Init {
         /// The CA directory (the core's automatic CA is <data_dir>/ca).
         #[arg(long, value_name = "DIR")]
@@ -22,8 +22,9 @@ pub enum CaCommand {
         #[arg(long, default_value = "vigil")]
         name: String,
     },
-    /// Issue a sensor (edge) or core certificate into OUT (key protected with
-    /// $VIGIL_KEY_PASSPHRASE when set).
+    /// Issue a sensor (edge) or core certificate into OUT (the key is encrypted under the key
+    /// passphrase when one is configured: VIGIL_KEY_PASSPHRASE, VIGIL_KEY_PASSPHRASE_FILE or
+    /// the systemd credential vigil-key-passphrase).
     Issue {
         /// The CA directory.
         #[arg(long, value_name = "DIR")]
@@ -59,12 +60,29 @@ pub enum CaCommand {
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
     },
+    /// Encrypt a key file written in clear, in place, under the key passphrase (with --ca: the
+    /// CA passphrase); a key already encrypted is left as it is.
+    EncryptKey {
+        /// The key file (a CA's ca.key, or a certificate's NAME.key).
+        file: PathBuf,
+        /// The file is a CA's key: use the CA passphrase.
+        #[arg(long)]
+        ca: bool,
+    },
+}
+
+/// The configured passphrase for keys of `kind` (see [`vigil_ca::passphrase`]).
+fn configured(kind: KeyKind) -> anyhow::Result<Option<Passphrase>> {
+    passphrase(kind).context("cannot read the passphrase")
 }
 
 /// Runs a `vigil ca` subcommand, reporting on `out`.
 pub fn run(command: CaCommand, out: &mut impl std::io::Write) -> anyhow::Result<()> {
-    let ca_pass = passphrase_from_env(CA_PASSPHRASE_ENV);
-    let ca_pass = ca_pass.as_deref().map(String::as_str);
+    let ca_pass = match &command {
+        CaCommand::EncryptKey { .. } => None,
+        _ => configured(KeyKind::Ca)?,
+    };
+    let ca_pass = ca_pass.as_ref().map(Passphrase::as_str);
     match command {
         CaCommand::Init { dir, name } => {
             let ca = Authority::init(&dir, &name, ca_pass)?;
@@ -89,15 +107,22 @@ pub fn run(command: CaCommand, out: &mut impl std::io::Write) -> anyhow::Result<
                 _ => anyhow::bail!("give --sensor NAME or --core NAME"),
             };
             let mut ca = Authority::open(&dir, ca_pass)?;
-            let key_pass = passphrase_from_env(KEY_PASSPHRASE_ENV);
+            let key_pass = configured(KeyKind::Certificate)?;
             let issued = ca.issue(
                 role,
                 &name,
                 &hosts,
                 &out_dir,
-                key_pass.as_deref().map(String::as_str),
+                key_pass.as_ref().map(Passphrase::as_str),
                 days,
             )?;
+            if key_pass.is_none() {
+                eprintln!(
+                    "warning: {} is stored in clear; configure {} to have keys encrypted",
+                    issued.key.display(),
+                    KeyKind::Certificate.sources()
+                );
+            }
             writeln!(
                 out,
                 "{role} certificate {name:?} (serial {}): {} {} {}",
@@ -119,6 +144,27 @@ pub fn run(command: CaCommand, out: &mut impl std::io::Write) -> anyhow::Result<
             for cert in ca.issued() {
                 writeln!(out, "{}", serde_json::to_string(cert)?)?;
             }
+        }
+        CaCommand::EncryptKey { file, ca } => {
+            let kind = if ca {
+                KeyKind::Ca
+            } else {
+                KeyKind::Certificate
+            };
+            let Some(pass) = configured(kind)? else {
+                anyhow::bail!(
+                    "no passphrase to encrypt {} with: configure {}",
+                    file.display(),
+                    kind.sources()
+                );
+            };
+            let done = vigil_ca::encrypt_in_place(&file, pass.as_str(), &Default::default())?;
+            let what = if done {
+                "encrypted"
+            } else {
+                "already encrypted"
+            };
+            writeln!(out, "{} {what} ({})", file.display(), pass.origin())?;
         }
     }
     Ok(())

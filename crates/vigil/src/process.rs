@@ -2,6 +2,7 @@
 //! in its own data directory, wait until it has bound its ports, read its metrics, signal,
 //! stop or kill it. Used by `vigil bench` and the end-to-end tests.
 
+use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -93,7 +94,7 @@ impl<R: Runtime> VigilProcess<R> {
     /// has bound its ports. Its log goes to `<data_dir>/<subcommand>.log` (appended, across
     /// restarts).
     pub fn start(exe: &Path, data_dir: &Path, config: &str) -> anyhow::Result<VigilProcess<R>> {
-        Self::start_env(exe, data_dir, config, &[])
+        Self::start_env::<&str, &str>(exe, data_dir, config, &[])
     }
 
     /// [`VigilProcess::start`] with the log filter `filter` (`RUST_LOG` syntax).
@@ -103,27 +104,27 @@ impl<R: Runtime> VigilProcess<R> {
         config: &str,
         filter: &str,
     ) -> anyhow::Result<VigilProcess<R>> {
-        Self::spawn(exe, data_dir, config, filter, &[])
+        Self::spawn::<&str, &str>(exe, data_dir, config, filter, &[])
     }
 
     /// [`VigilProcess::start`] with these variables added to its environment (for example
     /// libfaketime's, to run it under a shifted clock).
-    pub fn start_env(
+    pub fn start_env<K: AsRef<OsStr>, V: AsRef<OsStr>>(
         exe: &Path,
         data_dir: &Path,
         config: &str,
-        env: &[(&str, &str)],
+        env: &[(K, V)],
     ) -> anyhow::Result<VigilProcess<R>> {
         let filter = std::env::var("VIGIL_TEST_LOG").unwrap_or_else(|_| "warn".into());
         Self::spawn(exe, data_dir, config, &filter, env)
     }
 
-    fn spawn(
+    fn spawn<K: AsRef<OsStr>, V: AsRef<OsStr>>(
         exe: &Path,
         data_dir: &Path,
         config: &str,
         filter: &str,
-        env: &[(&str, &str)],
+        env: &[(K, V)],
     ) -> anyhow::Result<VigilProcess<R>> {
         std::fs::create_dir_all(data_dir)?;
         let config_path = data_dir.join("vigil.toml");
@@ -140,7 +141,7 @@ impl<R: Runtime> VigilProcess<R> {
             .arg("--config")
             .arg(&config_path)
             .env("RUST_LOG", filter)
-            .envs(env.iter().copied())
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

@@ -483,7 +483,7 @@ impl<W: Write, E: Write> Replayer<'_, W, E> {
                 parse_cx.follow(&parsed);
                 match normalize(&parsed, line, &cx) {
                     Ok(event) => (event, false, None),
-                    Err(e) => (unparsed(line, &cx), false, Some(e.to_string())),
+                    Err(rejected) => (rejected.unparsed, false, Some(rejected.error.to_string())),
                 }
             }
             None => (unparsed(line, &cx), true, None),

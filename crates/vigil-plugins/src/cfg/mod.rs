@@ -32,6 +32,7 @@ pub mod literals;
 mod plugin;
 pub mod prefilter;
 pub mod rx;
+pub mod secret;
 mod set;
 
 use std::collections::BTreeMap;
@@ -135,6 +136,9 @@ pub struct Parsed {
     /// How many occurrences of the event the line stands for: N for rsyslog's
     /// `message repeated N times: [ ... ]`, else 1.
     pub occurrences: u32,
+    /// The keys of `fields` whose values are secret ([`secret`]): they must not be stored or
+    /// sent in clear, neither in their field nor in the raw line.
+    pub secrets: Vec<&'static str>,
 }
 
 impl Parsed {
@@ -371,6 +375,7 @@ mod tests {
             rule: "r".into(),
             fields: vec![("date", date.to_owned())],
             occurrences: 1,
+            secrets: Vec::new(),
         };
         for not_a_date in [
             "Dec 31 23:59:59",

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::expr::{self, Expr, SpanGroups, Tables, Vars};
 use super::prefilter::{Prefilter, SlotKey};
+use super::secret::When;
 use super::{AgentSettings, CfgError, ParseContext, Parsed, Warning, funcs, ini, read_ini, rx};
 
 /// Event keys a rule may set (spec 10.4); `sensor` is reported as `device`.
@@ -61,6 +62,9 @@ const RULE_KEYS: &[&str] = &[
     "pid",
     "cpe",
     "device_id",
+    // Vigil extensions: which event keys hold secrets (see `secret`).
+    "secret",
+    "secret_unless_user_name",
 ];
 /// Sections that are not rules.
 fn is_rule_section(name: &str) -> bool {
@@ -78,6 +82,7 @@ pub struct Rule {
     exprs: Vec<(&'static str, Expr)>,
     is_event: bool,
     literals: Option<Vec<String>>,
+    secrets: Vec<(&'static str, When)>,
 }
 
 impl Rule {
@@ -369,16 +374,27 @@ impl Plugin {
             .trim()
             .parse::<u32>()
             .ok()?;
-        let fields = rule
+        let fields: Vec<(&'static str, String)> = rule
             .exprs
             .iter()
             .map(|(k, e)| (*k, e.eval(&vars, &self.tables, cx)))
+            .collect();
+        let secrets = rule
+            .secrets
+            .iter()
+            .filter(|(key, when)| {
+                fields
+                    .iter()
+                    .any(|(k, v)| k == key && !v.is_empty() && when.holds(v))
+            })
+            .map(|(key, _)| *key)
             .collect();
         Some(Parsed {
             plugin_id,
             rule: Arc::clone(&rule.name),
             fields,
             occurrences: 1,
+            secrets,
         })
     }
 
@@ -523,6 +539,7 @@ fn load_rule(
         }
     }
     exprs.sort_by(|a, b| a.0.cmp(b.0));
+    let secrets = secret_keys(file, sname, &opts, &exprs, warnings);
     Some(Rule {
         name: Arc::from(sname),
         precheck,
@@ -532,5 +549,47 @@ fn load_rule(
         exprs,
         is_event,
         literals,
+        secrets,
     })
+}
+
+/// The secret keys of a rule: `password` when it sets it, then those its `secret` and
+/// `secret_unless_user_name` options name. A name the rule does not set is warned about
+/// (unless the option comes from `[DEFAULT]`) and ignored.
+fn secret_keys(
+    file: &str,
+    sname: &str,
+    opts: &BTreeMap<String, (String, usize, bool)>,
+    exprs: &[(&'static str, Expr)],
+    warnings: &mut Vec<Warning>,
+) -> Vec<(&'static str, When)> {
+    let mut secrets: Vec<(&'static str, When)> = exprs
+        .iter()
+        .filter(|(k, _)| *k == "password")
+        .map(|(k, _)| (*k, When::Always))
+        .collect();
+    for when in [When::Always, When::UnlessUserName] {
+        let Some((list, line, from_default)) = opts.get(when.option()) else {
+            continue;
+        };
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match exprs.iter().find(|(k, _)| *k == name) {
+                Some((key, _)) if !secrets.iter().any(|(k, _)| k == key) => {
+                    secrets.push((key, when))
+                }
+                Some(_) => {}
+                None if *from_default => {}
+                None => warnings.push(warn(
+                    file,
+                    *line,
+                    Some(sname),
+                    format!(
+                        "{} names {name:?}, an event key this rule does not set; ignored",
+                        when.option()
+                    ),
+                )),
+            }
+        }
+    }
+    secrets
 }

@@ -14,8 +14,8 @@ use std::time::SystemTime;
 use anyhow::Context;
 use rustls::pki_types::CertificateDer;
 use rustls::server::danger::ClientCertVerifier;
-use tracing::info;
-use vigil_ca::{Authority, Role, TlsIdentity};
+use tracing::{info, warn};
+use vigil_ca::{Authority, KeyKind, Passphrase, Role, TlsIdentity};
 
 use crate::config::BusConfig;
 
@@ -30,34 +30,49 @@ pub struct IdentityFiles {
     pub ca: PathBuf,
     /// The CA's revocation list, if any.
     pub crl: Option<PathBuf>,
+    /// The passphrase of `key`, if one is configured.
+    pub passphrase: Option<Passphrase>,
+    /// The private key files of this identity stored in clear.
+    pub clear_keys: Vec<PathBuf>,
 }
 
 /// The configured identity files, or those of the automatic CA (created when missing).
+///
+/// Keys at rest: the CA's key is encrypted under the CA passphrase and the core's own key under
+/// [`vigil_ca::own_passphrase`] (the key passphrase, else the CA passphrase); see
+/// [`vigil_ca::passphrase`] for their sources. A key of the automatic CA found in clear while
+/// its passphrase is configured is encrypted in place. Keys left in clear are logged in one
+/// warning and counted (`vigil_bus_keys_in_clear`).
 pub fn identity_files(config: &BusConfig, data_dir: &Path) -> anyhow::Result<IdentityFiles> {
+    let key_pass = vigil_ca::own_passphrase()?;
     if let (Some(cert), Some(key), Some(ca)) = (&config.cert, &config.key, &config.ca) {
-        return Ok(IdentityFiles {
-            cert: cert.clone(),
-            key: key.clone(),
-            ca: ca.clone(),
-            crl: config.crl.clone(),
-        });
+        return with_clear_keys(
+            IdentityFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                ca: ca.clone(),
+                crl: config.crl.clone(),
+                passphrase: key_pass,
+                clear_keys: Vec::new(),
+            },
+            std::slice::from_ref(key),
+        );
     }
     let ca_dir = config.ca_dir.clone().unwrap_or_else(|| data_dir.join("ca"));
-    let ca_pass = vigil_ca::passphrase_from_env(vigil_ca::CA_PASSPHRASE_ENV);
-    let ca_pass = ca_pass.as_deref().map(String::as_str);
+    let ca_pass = vigil_ca::passphrase(KeyKind::Ca)?;
+    let ca_str = ca_pass.as_ref().map(Passphrase::as_str);
     let mut authority = if ca_dir.join("ca.pem").exists() {
-        Authority::open(&ca_dir, ca_pass)
+        Authority::open(&ca_dir, ca_str)
             .with_context(|| format!("cannot open the bus CA in {}", ca_dir.display()))?
     } else {
         info!(dir = %ca_dir.display(), "creating the bus CA (first start)");
-        Authority::init(&ca_dir, &config.name, ca_pass)
+        Authority::init(&ca_dir, &config.name, ca_str)
             .with_context(|| format!("cannot create the bus CA in {}", ca_dir.display()))?
     };
     let keys = data_dir.join("keys");
     let cert = keys.join(format!("{}.pem", config.name));
     let key = keys.join(format!("{}.key", config.name));
     if !cert.exists() || !key.exists() {
-        let key_pass = vigil_ca::passphrase_from_env(vigil_ca::KEY_PASSPHRASE_ENV);
         vigil_keys::private_dir(&keys)?;
         info!(name = %config.name, "issuing the core's bus certificate");
         authority
@@ -66,17 +81,52 @@ pub fn identity_files(config: &BusConfig, data_dir: &Path) -> anyhow::Result<Ide
                 &config.name,
                 &config.hosts,
                 &keys,
-                key_pass.as_deref().map(String::as_str),
+                key_pass.as_ref().map(Passphrase::as_str),
                 vigil_ca::DEFAULT_LEAF_VALIDITY_DAYS,
             )
             .context("cannot issue the core's bus certificate")?;
     }
-    Ok(IdentityFiles {
-        cert,
-        key,
-        ca: authority.ca_cert_path(),
-        crl: config.crl.clone().or_else(|| Some(authority.crl_path())),
-    })
+    for (path, pass) in [(authority.key_path(), &ca_pass), (key.clone(), &key_pass)] {
+        if let Some(pass) = pass
+            && vigil_ca::encrypt_in_place(&path, pass.as_str(), &Default::default())?
+        {
+            info!(file = %path.display(), passphrase = pass.origin(), "encrypted a private key found in clear");
+        }
+    }
+    let owned = [authority.key_path(), key.clone()];
+    with_clear_keys(
+        IdentityFiles {
+            cert,
+            key,
+            ca: authority.ca_cert_path(),
+            crl: config.crl.clone().or_else(|| Some(authority.crl_path())),
+            passphrase: key_pass,
+            clear_keys: Vec::new(),
+        },
+        &owned,
+    )
+}
+
+/// `files` with those of `keys` stored in clear, warning once when there are any.
+fn with_clear_keys(mut files: IdentityFiles, keys: &[PathBuf]) -> anyhow::Result<IdentityFiles> {
+    for key in keys {
+        if !vigil_ca::is_encrypted(key)? {
+            files.clear_keys.push(key.clone());
+        }
+    }
+    if !files.clear_keys.is_empty() {
+        let list: Vec<String> = files
+            .clear_keys
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        warn!(
+            files = %list.join(", "),
+            "private keys are stored in clear: configure {} (the core then encrypts the keys of its automatic CA at start; `vigil ca encrypt-key FILE` encrypts others); see \"Production checklist\" in docs/operations.md",
+            KeyKind::Ca.sources()
+        );
+    }
+    Ok(files)
 }
 
 /// The TLS server configuration and the check of client certificates, both following the
@@ -116,8 +166,10 @@ fn stat(path: &Path) -> Option<(SystemTime, u64)> {
 
 impl ServerTls {
     /// Loads the identity and builds the first configuration.
-    pub fn load(files: IdentityFiles) -> anyhow::Result<ServerTls> {
+    pub fn load(mut files: IdentityFiles) -> anyhow::Result<ServerTls> {
         let identity = load_identity(&files)?;
+        // Not needed any more: the passphrase is not kept in memory.
+        files.passphrase = None;
         let verifier =
             vigil_ca::client_verifier(&identity).context("cannot check bus client certificates")?;
         let config = vigil_ca::server_config_with(&identity, verifier.clone())
@@ -134,6 +186,11 @@ impl ServerTls {
             files,
             identity,
         })
+    }
+
+    /// The private key files of the identity stored in clear.
+    pub fn clear_keys(&self) -> &[PathBuf] {
+        &self.files.clear_keys
     }
 
     /// The core's identity (its certificate's key also signs commands).
@@ -207,13 +264,12 @@ impl ServerTls {
 }
 
 fn load_identity(files: &IdentityFiles) -> anyhow::Result<TlsIdentity> {
-    let pass = vigil_ca::passphrase_from_env(vigil_ca::KEY_PASSPHRASE_ENV);
     TlsIdentity::load(
         &files.cert,
         &files.key,
         &files.ca,
         files.crl.as_deref(),
-        pass.as_deref().map(String::as_str),
+        files.passphrase.as_ref().map(Passphrase::as_str),
     )
     .with_context(|| format!("cannot load the bus identity {}", files.cert.display()))
 }
