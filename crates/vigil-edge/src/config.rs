@@ -94,6 +94,8 @@ pub enum SourceKind {
     SyslogTcp,
     /// Syslog over TLS (RFC 5425).
     SyslogTls,
+    /// RELP (rsyslog's `omrelp`): each message acknowledged once written durably.
+    Relp,
     /// A log file, followed across rotation, truncation and restarts.
     File,
 }
@@ -504,6 +506,15 @@ impl EdgeConfig {
                     {
                         return Err(format!(
                             "{what}: kind = \"syslog_tls\" needs tls_cert and tls_key"
+                        ));
+                    }
+                    if kind == SourceKind::Relp
+                        && (s.tls_cert.is_some()
+                            || s.tls_key.is_some()
+                            || s.tls_client_ca.is_some())
+                    {
+                        return Err(format!(
+                            "{what}: kind = \"relp\" has no TLS yet (tls_cert, tls_key, tls_client_ca)"
                         ));
                     }
                     if kind != SourceKind::SyslogUdp && s.max_connections == 0 {
