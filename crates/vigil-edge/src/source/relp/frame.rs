@@ -255,3 +255,164 @@ fn parse_header(buf: &[u8]) -> Header {
         start,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn all(decoder: &mut Decoder) -> Vec<Result<Frame, FrameError>> {
+        std::iter::from_fn(|| decoder.next()).collect()
+    }
+
+    fn frame(txnr: u32, command: &str, data: &[u8]) -> Frame {
+        Frame {
+            txnr,
+            command: command.into(),
+            data: data.to_vec(),
+        }
+    }
+
+    #[test]
+    fn frames_as_rsyslog_sends_them() {
+        let mut d = Decoder::new(1024);
+        d.push(b"1 open 46 relp_version=0\nrelp_software=x\ncommands=syslog\n2 syslog 10 <13>hello\n\n3 close 0\n");
+        assert_eq!(
+            all(&mut d),
+            vec![
+                Ok(frame(
+                    1,
+                    "open",
+                    b"relp_version=0\nrelp_software=x\ncommands=syslog"
+                )),
+                Ok(frame(2, "syslog", b"<13>hello\n")),
+                Ok(frame(3, "close", b"")),
+            ]
+        );
+        let mut d = Decoder::new(1024);
+        d.push(b"4 close 0 \n");
+        assert_eq!(
+            all(&mut d),
+            vec![Ok(frame(4, "close", b""))],
+            "a space before the LF of empty data"
+        );
+    }
+
+    #[test]
+    fn a_frame_cut_anywhere_waits_for_the_rest() {
+        let bytes = b"17 syslog 5 hello\n";
+        for cut in 0..bytes.len() {
+            let mut d = Decoder::new(64);
+            d.push(&bytes[..cut]);
+            assert_eq!(d.next(), None, "cut at {cut}");
+            d.push(&bytes[cut..]);
+            assert_eq!(d.next(), Some(Ok(frame(17, "syslog", b"hello"))));
+        }
+    }
+
+    #[test]
+    fn an_oversized_frame_is_refused_alone() {
+        let mut d = Decoder::new(4);
+        d.push(b"5 syslog 10 0123");
+        assert_eq!(
+            d.next(),
+            Some(Err(FrameError::Oversized {
+                txnr: 5,
+                offset: 0,
+                len: 10,
+                max: 4
+            }))
+        );
+        d.push(b"456789\n6 syslog 2 ok\n");
+        assert_eq!(
+            all(&mut d),
+            vec![Ok(frame(6, "syslog", b"ok"))],
+            "the stream goes on"
+        );
+        let mut d = Decoder::new(4);
+        d.push(b"7 syslog 999999999 ");
+        assert!(matches!(
+            d.next(),
+            Some(Err(FrameError::Oversized {
+                len: 999_999_999,
+                ..
+            }))
+        ));
+    }
+
+    #[test]
+    fn malformed_input_ends_the_stream_with_where_and_what() {
+        let cases: [(&[u8], &str); 7] = [
+            (b"x syslog 1 a\n", "transaction number"),
+            (b"1234567890 syslog 1 a\n", "transaction number"),
+            (b"1 SYSLOG 1 a\n", "command"),
+            (b"1 syslog x\n", "data length"),
+            (b"1 syslog 1x a\n", "no space after the data length"),
+            (
+                b"1 syslogsyslogsyslogsyslogsyslogsyslog 1 a\n",
+                "1 to 32",
+            ),
+            (b"1  syslog 1 a\n", "command"),
+        ];
+        for (bytes, what) in cases {
+            let mut d = Decoder::new(64);
+            d.push(bytes);
+            let e = d.next().expect("an error").expect_err("malformed");
+            assert!(e.is_fatal());
+            assert!(e.to_string().contains(what), "{e} should say {what}");
+            assert!(e.to_string().contains("byte 0"), "{e}");
+            assert_eq!(d.next(), None, "nothing after a fatal error");
+        }
+        let mut d = Decoder::new(64);
+        d.push(b"1 syslog 1 a\n2 syslog 1 bX");
+        assert_eq!(d.next(), Some(Ok(frame(1, "syslog", b"a"))));
+        assert_eq!(
+            d.next(),
+            Some(Err(FrameError::NoTrailer {
+                txnr: 2,
+                offset: 13,
+                len: 1
+            }))
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn hostile_bytes_never_panic(chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..16)) {
+            let mut d = Decoder::new(32);
+            for chunk in &chunks {
+                d.push(chunk);
+                while let Some(item) = d.next() {
+                    if let Ok(f) = item {
+                        prop_assert!(f.data.len() <= 32);
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn frames_come_out_as_they_went_in_however_cut(
+            frames in proptest::collection::vec((1u32..=MAX_TXNR, "[a-z]{1,32}", proptest::collection::vec(any::<u8>(), 0..40)), 1..8),
+            cuts in proptest::collection::vec(0usize..400, 0..6),
+        ) {
+            let mut bytes = Vec::new();
+            for (txnr, command, data) in &frames {
+                bytes.extend_from_slice(format!("{txnr} {command} {} ", data.len()).as_bytes());
+                bytes.extend_from_slice(data);
+                bytes.push(b'\n');
+            }
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (bytes.len() + 1)).collect();
+            cuts.sort_unstable();
+            let mut d = Decoder::new(64);
+            let mut out = Vec::new();
+            let mut at = 0;
+            for cut in cuts.into_iter().chain([bytes.len()]) {
+                d.push(&bytes[at..cut]);
+                at = cut;
+                out.extend(std::iter::from_fn(|| d.next()));
+            }
+            let expected: Vec<_> = frames.iter().map(|(t, c, data)| Ok(frame(*t, c, data))).collect();
+            prop_assert_eq!(out, expected);
+        }
+    }
+}

@@ -342,3 +342,116 @@ fn decode(record: &[u8]) -> (SentLine, u64) {
     };
     (line, u64::from_le_bytes(position))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(text: &str) -> Digest {
+        digest(text.as_bytes())
+    }
+
+    fn line(peer: [u8; 4], session: u64, text: &str) -> SentLine {
+        SentLine {
+            peer: IpAddr::from(peer),
+            session,
+            digest: d(text),
+        }
+    }
+
+    fn resent(r: &mut Resend, texts: &[&str]) -> Vec<bool> {
+        texts.iter().map(|t| r.is_resent(&d(t))).collect()
+    }
+
+    #[test]
+    fn a_resend_is_the_end_of_one_session_then_new_lines() {
+        let tails = Tails::new(8);
+        // Two sessions of one sender, written interleaved.
+        for (i, (s, t)) in [(1, "a1"), (2, "b1"), (1, "a2"), (2, "b2"), (1, "a3")]
+            .iter()
+            .enumerate()
+        {
+            tails.push(&[line([10, 0, 0, 1], *s, t)], i as u64 + 1);
+        }
+        let mut r = tails.resend(IpAddr::from([10, 0, 0, 1]));
+        assert_eq!(
+            resent(&mut r, &["a2", "a3", "a4", "a3"]),
+            [true, true, false, false]
+        );
+        let mut r = tails.resend(IpAddr::from([10, 0, 0, 1]));
+        assert_eq!(resent(&mut r, &["b2", "b3"]), [true, false]);
+        let mut r = tails.resend(IpAddr::from([10, 0, 0, 1]));
+        assert_eq!(
+            resent(&mut r, &["a1", "b1"]),
+            [true, false],
+            "lines of two sessions are not one run"
+        );
+        let mut r = tails.resend(IpAddr::from([10, 0, 0, 2]));
+        assert_eq!(resent(&mut r, &["a2"]), [false], "another sender");
+    }
+
+    #[test]
+    fn a_repeated_line_is_a_resend_only_where_the_run_goes_on() {
+        let tails = Tails::new(8);
+        for (i, t) in ["x", "y", "x", "y"].iter().enumerate() {
+            tails.push(&[line([10, 0, 0, 1], 1, t)], i as u64 + 1);
+        }
+        let mut r = tails.resend(IpAddr::from([10, 0, 0, 1]));
+        assert_eq!(resent(&mut r, &["x", "y", "z"]), [true, true, false]);
+        let mut r = tails.resend(IpAddr::from([10, 0, 0, 1]));
+        assert_eq!(
+            resent(&mut r, &["x", "y", "x", "y", "x"]),
+            [true, true, true, true, false]
+        );
+    }
+
+    #[test]
+    fn tails_keep_the_window_of_the_last_sessions() {
+        let tails = Tails::new(2);
+        for (i, t) in ["a", "b", "c"].iter().enumerate() {
+            tails.push(&[line([10, 0, 0, 1], 1, t)], i as u64);
+        }
+        let mut r = tails.resend(IpAddr::from([10, 0, 0, 1]));
+        assert_eq!(resent(&mut r, &["a"]), [false], "out of the window");
+        for s in 0..SESSIONS as u64 {
+            tails.push(&[line([10, 0, 0, 1], 100 + s, "n")], 9);
+        }
+        let mut r = tails.resend(IpAddr::from([10, 0, 0, 1]));
+        assert_eq!(
+            resent(&mut r, &["b"]),
+            [false],
+            "the oldest session is forgotten"
+        );
+    }
+
+    #[test]
+    fn the_journal_keeps_only_what_the_output_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let peer = [192, 0, 2, 7];
+        {
+            let tails = std::sync::Arc::new(Tails::new(WINDOW));
+            let mut journal = Journal::open(dir.path(), 0, tails).unwrap();
+            journal
+                .record(&[line(peer, 5, "a"), line(peer, 5, "b")], 100)
+                .unwrap();
+            journal.written(&[line(peer, 5, "a"), line(peer, 5, "b")], 100);
+            // Recorded, then the edge died before the output wrote it.
+            journal.record(&[line(peer, 5, "c")], 150).unwrap();
+        }
+        // A torn record at the end (killed while appending).
+        let path = Journal::path_in(dir.path());
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend_from_slice(&[1, 2, 3]);
+        std::fs::write(&path, bytes).unwrap();
+        let tails = std::sync::Arc::new(Tails::new(WINDOW));
+        let _journal = Journal::open(dir.path(), 100, tails.clone()).unwrap();
+        let mut r = tails.resend(IpAddr::from(peer));
+        assert_eq!(resent(&mut r, &["a", "b", "c"]), [true, true, false]);
+        // The record of "c" is gone for good: the output reaching 150 later does not revive it.
+        let tails = std::sync::Arc::new(Tails::new(WINDOW));
+        let _journal = Journal::open(dir.path(), 150, tails.clone()).unwrap();
+        let mut r = tails.resend(IpAddr::from(peer));
+        assert_eq!(resent(&mut r, &["b", "c"]), [true, false]);
+        assert_eq!(std::fs::read(&path).unwrap().len(), 2 * RECORD);
+    }
+}

@@ -141,3 +141,99 @@ impl Protocol {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(txnr: u32, command: &str, data: &str) -> Frame {
+        Frame {
+            txnr,
+            command: command.into(),
+            data: data.as_bytes().to_vec(),
+        }
+    }
+
+    fn open(p: &mut Protocol, txnr: u32) {
+        let step = p.step(frame(
+            txnr,
+            "open",
+            "relp_version=0\nrelp_software=librelp,1.11.0,https://x\ncommands=syslog",
+        ));
+        let Step::Answer(r) = step else {
+            panic!("{step:?}")
+        };
+        assert_eq!((r.txnr, r.code), (txnr, 200));
+        assert!(r.text.starts_with("OK\nrelp_version=0\n"), "{}", r.text);
+        assert!(r.text.ends_with("\ncommands=syslog"), "{}", r.text);
+    }
+
+    #[test]
+    fn a_session_from_open_to_close() {
+        let mut p = Protocol::default();
+        open(&mut p, 1);
+        assert_eq!(
+            p.step(frame(2, "syslog", "<13>a")),
+            Step::Line {
+                txnr: 2,
+                data: b"<13>a".to_vec()
+            }
+        );
+        assert_eq!(
+            p.step(frame(3, "starttls", "")),
+            Step::Answer(Response::error(
+                3,
+                "command \"starttls\" not supported (only syslog)"
+            ))
+        );
+        assert_eq!(p.step(frame(4, "close", "")), Step::Close(Response::ok(4)));
+    }
+
+    #[test]
+    fn transaction_numbers_follow_each_other_and_wrap() {
+        let mut p = Protocol::default();
+        open(&mut p, MAX_TXNR);
+        assert!(matches!(
+            p.step(frame(1, "syslog", "x")),
+            Step::Line { txnr: 1, .. }
+        ));
+        assert_eq!(
+            p.step(frame(3, "syslog", "x")),
+            Step::Refuse(Response::error(
+                3,
+                "transaction number 3 out of order: 2 expected"
+            ))
+        );
+    }
+
+    #[test]
+    fn what_is_refused_before_and_at_open() {
+        let mut p = Protocol::default();
+        assert_eq!(
+            p.step(frame(1, "syslog", "x")),
+            Step::Refuse(Response::error(
+                1,
+                "\"syslog\" before open: a session starts with open"
+            ))
+        );
+        assert_eq!(
+            p.step(frame(1, "open", "relp_version=0\ncommands=starttls")),
+            Step::Refuse(Response::error(
+                1,
+                "open does not offer the syslog command, the only one supported"
+            ))
+        );
+        assert_eq!(
+            p.step(frame(1, "open", "commands=syslog")),
+            Step::Refuse(Response::error(1, "open without relp_version"))
+        );
+    }
+
+    #[test]
+    fn responses_on_the_wire() {
+        let mut out = Vec::new();
+        Response::ok(7).encode(&mut out);
+        Response::error(8, "no").encode(&mut out);
+        assert_eq!(out, b"7 rsp 6 200 OK\n8 rsp 6 500 no\n");
+    }
+}
