@@ -348,10 +348,7 @@ mod tests {
             (b"1 SYSLOG 1 a\n", "command"),
             (b"1 syslog x\n", "data length"),
             (b"1 syslog 1x a\n", "no space after the data length"),
-            (
-                b"1 syslogsyslogsyslogsyslogsyslogsyslog 1 a\n",
-                "1 to 32",
-            ),
+            (b"1 syslogsyslogsyslogsyslogsyslogsyslog 1 a\n", "1 to 32"),
             (b"1  syslog 1 a\n", "command"),
         ];
         for (bytes, what) in cases {
