@@ -103,22 +103,6 @@ impl Decoder {
         self.buf.len()
     }
 
-    /// The next complete frame, an error, or `None` until more bytes come. After a fatal
-    /// error, always `None`.
-    pub fn next(&mut self) -> Option<Result<Frame, FrameError>> {
-        if self.failed {
-            return None;
-        }
-        let result = self.decode()?;
-        if let Err(e) = &result
-            && e.is_fatal()
-        {
-            self.failed = true;
-            self.buf = Vec::new();
-        }
-        Some(result)
-    }
-
     fn decode(&mut self) -> Option<Result<Frame, FrameError>> {
         let offset = self.offset;
         let malformed = |what| Some(Err(FrameError::Malformed { offset, what }));
@@ -161,6 +145,26 @@ impl Decoder {
             command: head.command,
             data,
         }))
+    }
+}
+
+impl Iterator for Decoder {
+    type Item = Result<Frame, FrameError>;
+
+    /// The next complete frame, an error, or `None` until more bytes come. After a fatal
+    /// error, always `None`.
+    fn next(&mut self) -> Option<Result<Frame, FrameError>> {
+        if self.failed {
+            return None;
+        }
+        let result = self.decode()?;
+        if let Err(e) = &result
+            && e.is_fatal()
+        {
+            self.failed = true;
+            self.buf = Vec::new();
+        }
+        Some(result)
     }
 }
 
@@ -379,10 +383,8 @@ mod tests {
             let mut d = Decoder::new(32);
             for chunk in &chunks {
                 d.push(chunk);
-                while let Some(item) = d.next() {
-                    if let Ok(f) = item {
-                        prop_assert!(f.data.len() <= 32);
-                    }
+                for f in d.by_ref().flatten() {
+                    prop_assert!(f.data.len() <= 32);
                 }
             }
         }
