@@ -279,3 +279,120 @@ fn rsyslog_over_relp_to_a_core_loses_and_repeats_no_line_through_kill_9_of_the_e
     );
     core.terminate().unwrap();
 }
+
+/// A RELP client speaking by hand: frames out, `rsp` frames in.
+struct Client(std::net::TcpStream);
+
+impl Client {
+    fn connect(port: u16) -> Client {
+        let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut client = Client(tcp);
+        client.send(
+            1,
+            "open",
+            "relp_version=0\nrelp_software=test\ncommands=syslog",
+        );
+        let (txnr, answer) = client.answer().unwrap();
+        assert_eq!(txnr, 1);
+        assert!(answer.starts_with("200 OK\nrelp_version=0\n"), "{answer}");
+        client
+    }
+
+    fn send(&mut self, txnr: u32, command: &str, data: &str) {
+        use std::io::Write;
+        let frame = format!("{txnr} {command} {} {data}\n", data.len());
+        self.0.write_all(frame.as_bytes()).unwrap();
+    }
+
+    /// The next `rsp`: its transaction number and data; `None` once the edge closed.
+    fn answer(&mut self) -> Option<(u32, String)> {
+        use std::io::Read;
+        let mut header = Vec::new();
+        let mut byte = [0u8; 1];
+        while header.iter().filter(|&&b| b == b' ').count() < 3 {
+            if self.0.read(&mut byte).ok()? == 0 {
+                return None;
+            }
+            header.push(byte[0]);
+        }
+        let header = String::from_utf8(header).unwrap();
+        let mut parts = header.split(' ');
+        let txnr = parts.next()?.parse().unwrap();
+        assert_eq!(parts.next(), Some("rsp"));
+        let len: usize = parts.next()?.parse().unwrap();
+        let mut data = vec![0u8; len + 1];
+        self.0.read_exact(&mut data).unwrap();
+        assert_eq!(data.pop(), Some(b'\n'));
+        Some((txnr, String::from_utf8(data).unwrap()))
+    }
+}
+
+fn line(n: u32) -> String {
+    format!("<13>Dec  1 08:00:00 host relptest: line {n}")
+}
+
+#[test]
+fn a_resent_run_is_acknowledged_once_written_not_twice_across_kill_9_and_bad_frames_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let edge_dir = dir.path().join("edge");
+    let out = dir.path().join("out.jsonl");
+    let port = free_port();
+    let config = format!(
+        "data_dir = {:?}\n{}max_message_bytes = 64\n[forward]\nkind = \"file\"\npath = {:?}\n[metrics]\nlisten = \"127.0.0.1:0\"\n",
+        edge_dir.display().to_string(),
+        relp_source(port),
+        out.display().to_string(),
+    );
+    let edge = start_edge(&edge_dir, &config);
+    let mut client = Client::connect(port);
+    for n in 1..=10 {
+        client.send(n + 1, "syslog", &line(n));
+    }
+    for n in 1..=10 {
+        assert_eq!(client.answer(), Some((n + 1, "200 OK".into())));
+    }
+    assert_eq!(written(&out), 10, "answered only once written");
+    // The edge dies; the sender never read the answers to lines 8 to 10, and sends them again.
+    edge.kill9().unwrap();
+    let edge = start_edge(&edge_dir, &config);
+    let mut client = Client::connect(port);
+    for (txnr, n) in (2..).zip([8, 9, 10, 11, 12, 8]) {
+        client.send(txnr, "syslog", &line(n));
+    }
+    for txnr in 2..8 {
+        assert_eq!(client.answer(), Some((txnr, "200 OK".into())));
+    }
+    client.send(8, "syslog", &"x".repeat(65));
+    assert_eq!(
+        client.answer(),
+        Some((8, "500 frame larger than max_message_bytes (64)".into()))
+    );
+    client.send(10, "syslog", &line(13));
+    assert_eq!(
+        client.answer(),
+        Some((
+            10,
+            "500 transaction number 10 out of order: 9 expected".into()
+        ))
+    );
+    assert_eq!(client.answer(), None, "the session ends");
+    assert_eq!(
+        edge.source_metric("relp_resent_total", "relp").unwrap(),
+        3.0
+    );
+    assert_eq!(edge.source_metric("relp_acked_total", "relp").unwrap(), 7.0);
+    assert_eq!(
+        edge.source_metric("relp_frames_total", "relp").unwrap(),
+        9.0
+    );
+    assert_eq!(edge.rejections("relp", "oversized").unwrap(), 1.0);
+    assert_eq!(edge.rejections("relp", "relp_protocol").unwrap(), 1.0);
+    edge.terminate().unwrap();
+    let seen = arrivals(jsonl_events(&out));
+    let expected: BTreeMap<u64, u32> = (1..=12).map(|n| (n, if n == 8 { 2 } else { 1 })).collect();
+    assert_eq!(
+        seen, expected,
+        "8, 9, 10 sent again after the restart are written once; 8 sent anew after 12 is a new line"
+    );
+}

@@ -111,10 +111,18 @@ impl Connection<'_> {
                     match e {
                         FrameError::Oversized { txnr, max, .. } => {
                             self.source.metrics.reject(Rejected::Oversized, 1);
-                            Step::Answer(Response::error(
-                                txnr,
-                                format!("frame larger than max_message_bytes ({max})"),
-                            ))
+                            let reason = format!("frame larger than max_message_bytes ({max})");
+                            match self.protocol.refused(txnr, reason) {
+                                // Counted as oversized, not as a protocol error.
+                                Step::Answer(response) => {
+                                    if !self.queue_run().await {
+                                        return false;
+                                    }
+                                    self.answer(response);
+                                    continue;
+                                }
+                                other => other,
+                            }
                         }
                         _ => {
                             self.source.metrics.reject(Rejected::RelpProtocol, 1);

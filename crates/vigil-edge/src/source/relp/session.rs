@@ -88,10 +88,7 @@ impl Protocol {
             };
         };
         if txnr != expected {
-            return Step::Refuse(Response::error(
-                txnr,
-                format!("transaction number {txnr} out of order: {expected} expected"),
-            ));
+            return out_of_order(txnr, expected);
         }
         self.expected = Some(next_txnr(txnr));
         match frame.command.as_str() {
@@ -104,6 +101,22 @@ impl Protocol {
             other => Step::Answer(Response::error(
                 txnr,
                 format!("command {other:?} not supported (only syslog)"),
+            )),
+        }
+    }
+
+    /// A frame the decoder refused before its command was read (its data too long): answered
+    /// with `reason` if it comes in order, like any other frame.
+    pub fn refused(&mut self, txnr: u32, reason: String) -> Step {
+        match self.expected {
+            Some(expected) if expected == txnr => {
+                self.expected = Some(next_txnr(txnr));
+                Step::Answer(Response::error(txnr, reason))
+            }
+            Some(expected) => out_of_order(txnr, expected),
+            None => Step::Refuse(Response::error(
+                txnr,
+                "a refused frame before open: a session starts with open",
             )),
         }
     }
@@ -140,6 +153,13 @@ impl Protocol {
             ),
         })
     }
+}
+
+fn out_of_order(txnr: u32, expected: u32) -> Step {
+    Step::Refuse(Response::error(
+        txnr,
+        format!("transaction number {txnr} out of order: {expected} expected"),
+    ))
 }
 
 #[cfg(test)]
@@ -186,7 +206,16 @@ mod tests {
                 "command \"starttls\" not supported (only syslog)"
             ))
         );
-        assert_eq!(p.step(frame(4, "close", "")), Step::Close(Response::ok(4)));
+        assert_eq!(
+            p.refused(4, "too long".into()),
+            Step::Answer(Response::error(4, "too long")),
+            "a refused frame takes its turn"
+        );
+        assert!(matches!(
+            p.step(frame(5, "syslog", "x")),
+            Step::Line { txnr: 5, .. }
+        ));
+        assert_eq!(p.step(frame(6, "close", "")), Step::Close(Response::ok(6)));
     }
 
     #[test]
