@@ -6,8 +6,9 @@
 //! The output records the lines of each batch ([`Journal::record`]: peer, digest of the
 //! message, and the output's position once the batch is written) and syncs that record
 //! *before* writing the batch. At start, records beyond the output's position are dropped
-//! (their batch never made it), so what is remembered is exactly what was written. Per
-//! session of each peer the last [`WINDOW`] lines are kept ([`Tails`]); a new session's first
+//! (their batch never made it), so what is remembered is exactly what was written. The last
+//! [`WINDOW`] lines of the last [`SESSIONS`] sessions of the last [`PEERS`] sender addresses
+//! are kept ([`Tails`]); a new session's first
 //! frames are matched against them ([`Resend`]): a resend is the run of one session's
 //! unacknowledged frames, in order, and those the edge wrote are the end of that session's
 //! lines. Matching a run of one session, not lines anywhere, keeps a new line that merely
@@ -19,9 +20,15 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// Lines remembered per sender address: more than any sender keeps unacknowledged (librelp's
-/// window is 128 frames unless configured otherwise).
-pub const WINDOW: usize = 4096;
+/// Lines remembered per session: more than a sender keeps unacknowledged (librelp's window is
+/// 128 frames unless `windowSize` says otherwise; a larger window than this weakens the
+/// recognition of resends).
+pub const WINDOW: usize = 1024;
+/// Sessions remembered per sender address.
+pub const SESSIONS: usize = 16;
+/// Sender addresses remembered (the one written to least recently is forgotten first):
+/// memory stays bounded whoever connects.
+pub const PEERS: usize = 1024;
 
 /// A message's fingerprint (the first 16 bytes of its BLAKE3 hash).
 pub type Digest = [u8; 16];
@@ -58,7 +65,34 @@ struct SessionTail {
 pub struct Tails {
     window: usize,
     next_session: std::sync::atomic::AtomicU64,
-    peers: Mutex<HashMap<IpAddr, VecDeque<SessionTail>>>,
+    peers: Mutex<Peers>,
+}
+
+/// Each sender's sessions, and when it was last written to (a count of writes).
+#[derive(Debug, Default)]
+struct Peers {
+    by_address: HashMap<IpAddr, (u64, VecDeque<SessionTail>)>,
+    writes: u64,
+}
+
+impl Peers {
+    /// The sessions of `peer`, making room for it among [`PEERS`] addresses.
+    fn sessions(&mut self, peer: IpAddr) -> &mut VecDeque<SessionTail> {
+        self.writes += 1;
+        if !self.by_address.contains_key(&peer)
+            && self.by_address.len() >= PEERS
+            && let Some(oldest) = self
+                .by_address
+                .iter()
+                .min_by_key(|(_, (at, _))| *at)
+                .map(|(a, _)| *a)
+        {
+            self.by_address.remove(&oldest);
+        }
+        let entry = self.by_address.entry(peer).or_default();
+        entry.0 = self.writes;
+        &mut entry.1
+    }
 }
 
 impl Tails {
@@ -72,11 +106,11 @@ impl Tails {
             // Sessions of earlier runs are in the journal: numbers start anywhere, so they
             // do not collide with theirs.
             next_session: std::sync::atomic::AtomicU64::new(u64::from_le_bytes(seed) >> 1),
-            peers: Mutex::new(HashMap::new()),
+            peers: Mutex::new(Peers::default()),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, VecDeque<SessionTail>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Peers> {
         self.peers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -90,7 +124,7 @@ impl Tails {
     pub fn push(&self, lines: &[SentLine], position: u64) {
         let mut peers = self.lock();
         for line in lines {
-            let sessions = peers.entry(line.peer).or_default();
+            let sessions = peers.sessions(line.peer);
             // The session written to last is at the back.
             let at = match sessions.iter().rposition(|t| t.session == line.session) {
                 Some(i) => i,
@@ -123,8 +157,9 @@ impl Tails {
     pub fn resend(&self, peer: IpAddr) -> Resend {
         let tails = self
             .lock()
+            .by_address
             .get(&peer)
-            .map(|sessions| {
+            .map(|(_, sessions)| {
                 sessions
                     .iter()
                     .map(|t| t.lines.iter().map(|(d, _)| *d).collect())
@@ -137,8 +172,9 @@ impl Tails {
     /// Every remembered line with its position, for rewriting the journal.
     fn records(&self) -> Vec<(SentLine, u64)> {
         self.lock()
+            .by_address
             .iter()
-            .flat_map(|(peer, sessions)| {
+            .flat_map(|(peer, (_, sessions))| {
                 sessions.iter().flat_map(|t| {
                     t.lines.iter().map(|&(digest, position)| {
                         let line = SentLine {
@@ -153,9 +189,6 @@ impl Tails {
             .collect()
     }
 }
-
-/// Sessions remembered per sender address.
-pub const SESSIONS: usize = 64;
 
 /// Tells which of a session's first lines are resends of lines already written: a resend is
 /// a run of one earlier session's lines, in their order.
@@ -220,6 +253,8 @@ pub struct Journal {
     path: PathBuf,
     file: std::fs::File,
     records: usize,
+    /// How many records the file may hold before it is rewritten.
+    rewrite_at: usize,
     tails: std::sync::Arc<Tails>,
 }
 
@@ -265,6 +300,7 @@ impl Journal {
             path,
             file,
             records,
+            rewrite_at: rewrite_at(records),
             tails,
         })
     }
@@ -277,8 +313,9 @@ impl Journal {
         let named = |e: std::io::Error| {
             std::io::Error::new(e.kind(), format!("{}: {e}", self.path.display()))
         };
-        if self.records + lines.len() > 4 * self.tails.window.max(1024) {
+        if self.records + lines.len() > self.rewrite_at {
             (self.file, self.records) = rewrite(&self.path, &self.tails).map_err(named)?;
+            self.rewrite_at = rewrite_at(self.records);
         }
         let mut bytes = Vec::with_capacity(lines.len() * RECORD);
         for line in lines {
@@ -296,6 +333,12 @@ impl Journal {
     pub fn written(&self, lines: &[SentLine], position: u64) {
         self.tails.push(lines, position);
     }
+}
+
+/// When a journal of `records` remembered lines is rewritten next: once it doubled, and not
+/// before another 4 windows of lines.
+fn rewrite_at(records: usize) -> usize {
+    records * 2 + 4 * WINDOW
 }
 
 /// Replaces the journal at `path` with what `tails` hold (atomically, durably); returns it open
