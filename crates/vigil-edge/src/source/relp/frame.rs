@@ -98,11 +98,6 @@ impl Decoder {
         }
     }
 
-    /// Bytes received and not yet decoded.
-    pub fn buffered(&self) -> usize {
-        self.buf.len()
-    }
-
     fn decode(&mut self) -> Option<Result<Frame, FrameError>> {
         let offset = self.offset;
         let malformed = |what| Some(Err(FrameError::Malformed { offset, what }));

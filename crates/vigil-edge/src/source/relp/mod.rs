@@ -34,6 +34,8 @@ use crate::metrics::Rejected;
 const MAX_UNANSWERED: usize = 4096;
 /// How long a connection waits, after shutdown began, for the answers of what it queued.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Refused frames of one connection logged one by one before only a summary is.
+const LOGGED_REFUSALS: u64 = 10;
 
 /// Answers waiting for their turn, and for a batch: the output's word that it is written.
 struct Pending {
@@ -63,9 +65,20 @@ struct Connection<'a> {
     /// Lines recognised as resends of lines already written.
     resent: u64,
     resend_logged: bool,
+    /// Frames refused so far.
+    refused: u64,
 }
 
 impl Connection<'_> {
+    /// Counts a refused frame, and logs it while few were.
+    fn refuse(&mut self, reason: Rejected, what: &dyn std::fmt::Display) {
+        self.source.metrics.reject(reason, 1);
+        self.refused += 1;
+        if self.refused <= LOGGED_REFUSALS {
+            warn!(source = %self.source.parser.name, peer = %self.peer, "RELP frame refused: {what}");
+        }
+    }
+
     fn answer(&mut self, response: Response) {
         self.unanswered += 1;
         self.pending.push_back(Pending {
@@ -107,10 +120,9 @@ impl Connection<'_> {
             let step = match item {
                 Ok(frame) => self.protocol.step(frame),
                 Err(e) => {
-                    warn!(source = %self.source.parser.name, peer = %self.peer, error = %e, "RELP frame refused");
                     match e {
                         FrameError::Oversized { txnr, max, .. } => {
-                            self.source.metrics.reject(Rejected::Oversized, 1);
+                            self.refuse(Rejected::Oversized, &e);
                             let reason = format!("frame larger than max_message_bytes ({max})");
                             match self.protocol.refused(txnr, reason) {
                                 // Counted as oversized, not as a protocol error.
@@ -125,7 +137,7 @@ impl Connection<'_> {
                             }
                         }
                         _ => {
-                            self.source.metrics.reject(Rejected::RelpProtocol, 1);
+                            self.refuse(Rejected::RelpProtocol, &e);
                             self.ending = true;
                             continue;
                         }
@@ -162,8 +174,7 @@ impl Connection<'_> {
                 }
                 Step::Answer(response) => {
                     if response.code != 200 {
-                        self.source.metrics.reject(Rejected::RelpProtocol, 1);
-                        warn!(source = %self.source.parser.name, peer = %self.peer, txnr = response.txnr, reason = %response.text, "RELP frame refused");
+                        self.refuse(Rejected::RelpProtocol, &response.text);
                     }
                     if !self.queue_run().await {
                         return false;
@@ -172,8 +183,7 @@ impl Connection<'_> {
                 }
                 Step::Close(response) | Step::Refuse(response) => {
                     if response.code != 200 {
-                        self.source.metrics.reject(Rejected::RelpProtocol, 1);
-                        warn!(source = %self.source.parser.name, peer = %self.peer, txnr = response.txnr, reason = %response.text, "RELP session refused");
+                        self.refuse(Rejected::RelpProtocol, &response.text);
                     }
                     if !self.queue_run().await {
                         return false;
@@ -214,6 +224,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         ending: false,
         resent: 0,
         resend_logged: false,
+        refused: 0,
     };
     let mut buf = vec![0u8; 64 * 1024];
     let mut out = Vec::new();
@@ -224,7 +235,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         out.clear();
         while c.pending.front().is_some_and(|p| p.batch.is_none()) {
             if let Some(done) = c.pending.pop_front() {
-                c.unanswered -= done.answers.len();
+                debug_assert!(c.unanswered >= done.answers.len());
+                c.unanswered = c.unanswered.saturating_sub(done.answers.len());
                 for answer in &done.answers {
                     if answer.code == 200 {
                         source.metrics.relp_acknowledged.increment(1);
@@ -274,5 +286,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     let _ = writer.shutdown().await;
+    if c.refused > LOGGED_REFUSALS {
+        warn!(source = %source.parser.name, %peer, refused = c.refused, "RELP connection closed; {} more refused frames were not logged one by one", c.refused - LOGGED_REFUSALS);
+    }
     debug!(source = %source.parser.name, %peer, resent = c.resent, "RELP connection closed");
 }
