@@ -629,6 +629,11 @@ window = "10s"
                 .contains("source \"a\": kind = \"file\" needs a path")
         );
         assert!(err("[[source]]\nname = \"a\"\nkind = \"syslog_tcp\"\n").contains("needs listen"));
+        assert!(err("[[source]]\nname = \"r\"\nkind = \"relp\"\n").contains("needs listen"));
+        assert!(
+            err("[[source]]\nname = \"r\"\nkind = \"relp\"\nlisten = \"127.0.0.1:2514\"\ntls_cert = \"c.pem\"\n")
+                .contains("source \"r\": kind = \"relp\" has no TLS yet")
+        );
         assert!(
             err("[[source]]\nname = \"t\"\nkind = \"syslog_tls\"\nlisten = \"127.0.0.1:6514\"\n")
                 .contains("needs tls_cert and tls_key")
