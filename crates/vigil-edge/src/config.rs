@@ -94,6 +94,8 @@ pub enum SourceKind {
     SyslogTcp,
     /// Syslog over TLS (RFC 5425).
     SyslogTls,
+    /// RELP (rsyslog's `omrelp`): each message acknowledged once written durably.
+    Relp,
     /// A log file, followed across rotation, truncation and restarts.
     File,
 }
@@ -506,6 +508,15 @@ impl EdgeConfig {
                             "{what}: kind = \"syslog_tls\" needs tls_cert and tls_key"
                         ));
                     }
+                    if kind == SourceKind::Relp
+                        && (s.tls_cert.is_some()
+                            || s.tls_key.is_some()
+                            || s.tls_client_ca.is_some())
+                    {
+                        return Err(format!(
+                            "{what}: kind = \"relp\" has no TLS yet (tls_cert, tls_key, tls_client_ca)"
+                        ));
+                    }
                     if kind != SourceKind::SyslogUdp && s.max_connections == 0 {
                         return Err(format!("{what}: max_connections must be at least 1"));
                     }
@@ -618,6 +629,11 @@ window = "10s"
                 .contains("source \"a\": kind = \"file\" needs a path")
         );
         assert!(err("[[source]]\nname = \"a\"\nkind = \"syslog_tcp\"\n").contains("needs listen"));
+        assert!(err("[[source]]\nname = \"r\"\nkind = \"relp\"\n").contains("needs listen"));
+        assert!(
+            err("[[source]]\nname = \"r\"\nkind = \"relp\"\nlisten = \"127.0.0.1:2514\"\ntls_cert = \"c.pem\"\n")
+                .contains("source \"r\": kind = \"relp\" has no TLS yet")
+        );
         assert!(
             err("[[source]]\nname = \"t\"\nkind = \"syslog_tls\"\nlisten = \"127.0.0.1:6514\"\n")
                 .contains("needs tls_cert and tls_key")

@@ -2,12 +2,13 @@
 //! normalised events with OSSIM agent plugins, and forwards them to the core.
 //!
 //! ```text
-//! sources (source::syslog UDP/TCP/TLS, source::file)
+//! sources (source::syslog UDP/TCP/TLS, source::relp, source::file)
 //!   bytes → frames (vigil-syslog) → plugin line → plugins (vigil-plugins) → event (normalize)
 //!   → bounded queue (pushes back on streams and files; UDP drops are counted)
 //! pipeline thread (pipeline): aggregate → edge correlation (vigil-analysis) → anonymize
 //!   → bounded queue
-//! output (forward::agent to a core, or forward::file), then file positions are saved
+//! output (forward::bus or forward::agent to a core, or forward::file), then file positions are
+//!   saved and RELP senders are answered
 //! ```
 //!
 //! The processing steps are pure and deterministic ([`normalize`], [`aggregate`],
@@ -202,6 +203,21 @@ pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Re
     let (input, input_rx) = queue::bounded::<source::Batch>(config.queue_events);
     let (output, output_rx) = queue::bounded::<pipeline::ForwardBatch>(config.forward.queue_events);
     let checkpoints = forward::Checkpoints::load(&data_dir)?;
+    let verbosity = verbosity::Verbosity::new(config.sources.iter().map(|s| s.name.as_str()));
+    let responses = std::sync::Arc::new(
+        response::Responses::new(&config.responses).map_err(|e| anyhow::anyhow!(e))?,
+    );
+    // The bus output's spool is opened before the sources: RELP needs its position.
+    let mut bus = match config.forward.kind {
+        ForwardKind::Bus => Some(bus_target(
+            &config,
+            &data_dir,
+            verbosity.clone(),
+            responses.clone(),
+        )?),
+        _ => None,
+    };
+    let (relp, journal) = relp_resends(&config, bus.as_ref().map(|(_, spool)| spool))?;
 
     // Bind everything first, so a configuration mistake stops start-up with its reason.
     let shutdown = CancellationToken::new();
@@ -212,10 +228,6 @@ pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Re
         sources: BTreeMap::new(),
         metrics: None,
     };
-    let verbosity = verbosity::Verbosity::new(config.sources.iter().map(|s| s.name.as_str()));
-    let responses = std::sync::Arc::new(
-        response::Responses::new(&config.responses).map_err(|e| anyhow::anyhow!(e))?,
-    );
     for sc in &config.sources {
         let zone = vigil_syslog::zone_from_config(&sc.zone)
             .map_err(|e| anyhow::anyhow!("source {:?}: {e}", sc.name))?;
@@ -240,7 +252,7 @@ pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Re
                     .insert(sc.name.clone(), socket.local_addr()?);
                 tasks.spawn(source::syslog::serve_udp(socket, source, shutdown.clone()));
             }
-            SourceKind::SyslogTcp | SourceKind::SyslogTls => {
+            SourceKind::SyslogTcp | SourceKind::SyslogTls | SourceKind::Relp => {
                 let tls = match sc.kind {
                     SourceKind::SyslogTls => Some(
                         source::tls::acceptor(
@@ -263,9 +275,16 @@ pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Re
                 let addr = listener.local_addr()?;
                 info!(source = %sc.name, %addr, tls = tls.is_some(), "syslog stream listener ready");
                 runtime_info.sources.insert(sc.name.clone(), addr);
+                let protocol = match (&relp, sc.kind) {
+                    (Some(tails), SourceKind::Relp) => {
+                        source::syslog::StreamProtocol::Relp(tails.clone())
+                    }
+                    _ => source::syslog::StreamProtocol::Syslog,
+                };
                 tasks.spawn(source::syslog::serve_stream(
                     listener,
                     tls,
+                    protocol,
                     source,
                     shutdown.clone(),
                     connections.clone(),
@@ -324,6 +343,7 @@ pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Re
         checkpoints,
         metrics: edge_metrics.clone(),
         give_up: give_up.clone(),
+        receipts: forward::Receipts::new(journal),
     };
     let mut output_task: tokio::task::JoinHandle<()> = match config.forward.kind {
         ForwardKind::Agent => {
@@ -337,8 +357,9 @@ pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Re
             tokio::spawn(forward::agent::run(target, parts))
         }
         ForwardKind::Bus => {
-            let (target, spool) =
-                bus_target(&config, &data_dir, verbosity.clone(), responses.clone())?;
+            let (target, spool) = bus
+                .take()
+                .ok_or_else(|| anyhow::anyhow!("the bus output was not opened"))?;
             info!(cores = ?target.endpoints, sensor = %target.sensor, "forwarding over the signed event bus");
             tokio::task::spawn_blocking(move || forward::bus::run(target, spool, parts, handle))
         }
@@ -398,6 +419,42 @@ pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Re
     }
     info!("vigil edge stopped cleanly");
     Ok(())
+}
+
+/// With RELP sources: the lines senders may send again, and the journal that keeps them
+/// (for the outputs that write durably: the spool, whose position is its next sequence, or
+/// a file, whose position is its length).
+fn relp_resends(
+    config: &EdgeConfig,
+    spool: Option<&vigil_spool::Spool>,
+) -> anyhow::Result<(
+    Option<Arc<source::relp::resend::Tails>>,
+    Option<source::relp::resend::Journal>,
+)> {
+    if !config.sources.iter().any(|s| s.kind == SourceKind::Relp) {
+        return Ok((None, None));
+    }
+    let tails = Arc::new(source::relp::resend::Tails::new(
+        source::relp::resend::WINDOW,
+    ));
+    let position = match (config.forward.kind, spool) {
+        (ForwardKind::Bus, Some(spool)) => Some(spool.next_sequence()),
+        (ForwardKind::File, _) => {
+            let path = config.forward.path.as_deref().unwrap_or(Path::new(""));
+            Some(match std::fs::metadata(path) {
+                Ok(m) => m.len(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+                Err(e) => {
+                    return Err(e).with_context(|| format!("cannot read {}", path.display()));
+                }
+            })
+        }
+        _ => None,
+    };
+    let journal = position
+        .map(|p| source::relp::resend::Journal::open(&config.data_dir, p, tails.clone()))
+        .transpose()?;
+    Ok((Some(tails), journal))
 }
 
 /// Waits for SIGTERM or SIGINT, or for the output to stop on its own (which it only does when

@@ -25,11 +25,14 @@ pub enum Rejected {
     TlsHandshake,
     /// A connection or file that could not be read.
     ReadError,
+    /// A RELP frame that breaks the protocol (malformed, out of order, before `open`, an
+    /// unsupported command); answered with a 500 where it has a transaction number.
+    RelpProtocol,
 }
 
 impl Rejected {
     /// Every reason, in label order.
-    pub const ALL: [Rejected; 7] = [
+    pub const ALL: [Rejected; 8] = [
         Rejected::BadOctetCount,
         Rejected::Oversized,
         Rejected::Truncated,
@@ -37,6 +40,7 @@ impl Rejected {
         Rejected::TooManyConnections,
         Rejected::TlsHandshake,
         Rejected::ReadError,
+        Rejected::RelpProtocol,
     ];
 
     /// The label value.
@@ -49,6 +53,7 @@ impl Rejected {
             Rejected::TooManyConnections => "too_many_connections",
             Rejected::TlsHandshake => "tls_handshake",
             Rejected::ReadError => "read_error",
+            Rejected::RelpProtocol => "relp_protocol",
         }
     }
 
@@ -79,6 +84,13 @@ pub struct SourceMetrics {
     pub truncations: Counter,
     /// `vigil_edge_lines_cut_total`: lines longer than the maximum, cut to it.
     pub lines_cut: Counter,
+    /// `vigil_edge_relp_frames_total`: RELP frames received (and frame errors).
+    pub relp_frames: Counter,
+    /// `vigil_edge_relp_acked_total`: RELP frames answered 200.
+    pub relp_acknowledged: Counter,
+    /// `vigil_edge_relp_resent_total`: RELP lines recognised as resends of lines already
+    /// written, answered 200 without being written again.
+    pub relp_resent: Counter,
     rejected: Vec<(Rejected, Counter)>,
 }
 
@@ -97,6 +109,9 @@ impl SourceMetrics {
             rotations: c("vigil_edge_file_rotations_total"),
             truncations: c("vigil_edge_file_truncations_total"),
             lines_cut: c("vigil_edge_lines_cut_total"),
+            relp_frames: c("vigil_edge_relp_frames_total"),
+            relp_acknowledged: c("vigil_edge_relp_acked_total"),
+            relp_resent: c("vigil_edge_relp_resent_total"),
             rejected: Rejected::ALL
                 .iter()
                 .map(|&r| {
@@ -204,6 +219,18 @@ impl EdgeMetrics {
             (
                 "vigil_edge_lines_cut_total",
                 "File lines longer than the maximum, cut",
+            ),
+            (
+                "vigil_edge_relp_frames_total",
+                "RELP frames received (frame errors included), by source",
+            ),
+            (
+                "vigil_edge_relp_acked_total",
+                "RELP frames answered 200 (syslog lines only once written durably), by source",
+            ),
+            (
+                "vigil_edge_relp_resent_total",
+                "RELP lines recognised as resends of lines already written, acknowledged without writing them twice",
             ),
             (
                 "vigil_edge_aggregated_total",

@@ -5,7 +5,8 @@
 //!
 //! File positions travel with the events read before them and are released to the output
 //! only when none of those events is still held in an open aggregate, so a saved position
-//! never skips an event that was not sent.
+//! never skips an event that was not sent. RELP receipts travel the same way, so a sender
+//! hears its lines are written only once all of them are.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -21,7 +22,7 @@ use crate::aggregate::{AggregationStats, Aggregator};
 use crate::anonymize::Anonymizer;
 use crate::metrics::EdgeMetrics;
 use crate::queue::{QueueControl, QueueSender, Queued};
-use crate::source::{Batch, FileMark};
+use crate::source::{Batch, FileMark, Receipt};
 
 /// What the output receives: events to send, then file positions to save once they are.
 #[derive(Default)]
@@ -30,6 +31,22 @@ pub struct ForwardBatch {
     pub events: Vec<Event>,
     /// Positions of files whose lines up to there are all in this batch or earlier ones.
     pub marks: Vec<FileMark>,
+    /// Receipts of batches whose events are all in this batch or earlier ones: confirmed
+    /// once this batch is written.
+    pub receipts: Vec<Receipt>,
+}
+
+impl ForwardBatch {
+    /// Whether there is nothing to write, save or confirm.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.marks.is_empty() && self.receipts.is_empty()
+    }
+}
+
+/// What waits for the events before it to leave the aggregator.
+enum Held {
+    Mark(FileMark),
+    Receipt(Receipt),
 }
 
 /// Site-local correlation: the analysis and where its results are kept.
@@ -51,7 +68,7 @@ pub struct Pipeline {
     anonymizer: Option<Anonymizer>,
     metrics: EdgeMetrics,
     /// File positions waiting for the events before them to leave the aggregator.
-    held: VecDeque<(u64, FileMark)>,
+    held: VecDeque<(u64, Held)>,
     last_snapshot: Instant,
 }
 
@@ -79,8 +96,12 @@ impl Pipeline {
         let mut ready = Vec::new();
         self.aggregator
             .push_all(batch.events, &mut stats, &mut ready);
+        let pushed = self.aggregator.pushed();
         if let Some(mark) = batch.mark {
-            self.held.push_back((self.aggregator.pushed(), mark));
+            self.held.push_back((pushed, Held::Mark(mark)));
+        }
+        if let Some(receipt) = batch.receipt {
+            self.held.push_back((pushed, Held::Receipt(receipt)));
         }
         self.metrics.aggregated.increment(stats.collapsed);
         self.leave(ready, out);
@@ -145,8 +166,10 @@ impl Pipeline {
             if !self.aggregator.emitted_before(*pushed) {
                 break;
             }
-            if let Some((_, mark)) = self.held.pop_front() {
-                out.marks.push(mark);
+            match self.held.pop_front() {
+                Some((_, Held::Mark(mark))) => out.marks.push(mark),
+                Some((_, Held::Receipt(receipt))) => out.receipts.push(receipt),
+                None => {}
             }
         }
     }
@@ -215,7 +238,7 @@ pub fn run(
             .metrics
             .queue_depth
             .set(input_control.depth() as f64);
-        if !out.events.is_empty() || !out.marks.is_empty() {
+        if !out.is_empty() {
             let n = out.events.len();
             if runtime.block_on(output.send(out, n)).is_err() {
                 // The output gave up: what it was handed and all that is left here is lost.

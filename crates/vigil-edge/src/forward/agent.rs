@@ -144,6 +144,7 @@ pub async fn run(target: AgentTarget, parts: OutputParts) {
         mut checkpoints,
         metrics,
         give_up,
+        receipts,
     } = parts;
     let mut session: Option<Session> = None;
     let mut attempts = 0u32;
@@ -203,6 +204,8 @@ pub async fn run(target: AgentTarget, parts: OutputParts) {
         metrics.forward_depth.set(control.depth() as f64);
         let Queued { item, .. } = queued;
         tokio::task::block_in_place(|| checkpoints.advance(item.marks));
+        // Sent, not durable: the agent protocol has no acknowledgement.
+        receipts.confirm(item.receipts, 0);
     }
     // Whatever is still queued could not be sent; nothing can be queued any more.
     input.close();

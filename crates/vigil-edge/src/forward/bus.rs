@@ -136,6 +136,7 @@ pub fn run(target: BusTarget, spool: Spool, parts: OutputParts, runtime: tokio::
         mut checkpoints,
         metrics,
         give_up,
+        mut receipts,
     } = parts;
     let paths = target.endpoints.len();
     let shared = Arc::new(Shared {
@@ -167,12 +168,19 @@ pub fn run(target: BusTarget, spool: Spool, parts: OutputParts, runtime: tokio::
         let Queued { item, .. } = queued;
         let n = item.events.len() as u64;
         shared.received.fetch_add(n, Ordering::Relaxed);
-        if !spool_events(&shared, item.events, &give_up) {
+        let Some(position) = spool_events(
+            &shared,
+            item.events,
+            &item.receipts,
+            &mut receipts,
+            &give_up,
+        ) else {
             metrics.lose(n);
             break;
-        }
+        };
         metrics.forward_depth.set(control.depth() as f64);
         checkpoints.advance(item.marks);
+        receipts.confirm(item.receipts, position);
         shared.appended.notify_waiters();
     }
     input.close();
@@ -194,16 +202,36 @@ fn flush_acks(shared: &Shared) {
 }
 
 /// Numbers, encodes and appends `events` to the spool, waiting while it is full (the queues
-/// push back on the sources meanwhile). False if it could not before `give_up`.
-fn spool_events(shared: &Shared, mut events: Vec<Event>, give_up: &CancellationToken) -> bool {
+/// push back on the sources meanwhile); the lines of `batch_receipts` are recorded first.
+/// Returns the spool's next sequence after them (the RELP receipts' position), or `None` if
+/// it could not before `give_up`.
+fn spool_events(
+    shared: &Shared,
+    mut events: Vec<Event>,
+    batch_receipts: &[crate::source::Receipt],
+    receipts: &mut super::Receipts,
+    give_up: &CancellationToken,
+) -> Option<u64> {
     let mut wait = Duration::from_millis(20);
     let handed = Instant::now();
     // This thread is the spool's only writer: the numbering cannot move while encoding, which
     // happens outside the lock the paths share.
     let first = shared.spool().next_sequence();
     let payloads = encode_numbered(&mut events, first, &shared.target.sensor);
+    let position = first + payloads.len() as u64;
+    if payloads.is_empty() {
+        return Some(position);
+    }
     loop {
-        let result = shared.spool().append(&payloads);
+        // RELP lines are recorded before they are spooled (see `source::relp::resend`).
+        let result = receipts
+            .record(batch_receipts, position)
+            .map_err(|source| SpoolError::Io {
+                op: "record RELP lines before spooling them",
+                path: receipts.journal_path(),
+                source,
+            })
+            .and_then(|()| shared.spool().append(&payloads));
         match result {
             Ok(appended) => {
                 shared.metrics.forwarded.increment(appended.count);
@@ -226,7 +254,7 @@ fn spool_events(shared: &Shared, mut events: Vec<Event>, give_up: &CancellationT
                     );
                     shared.metrics.lose(last - first + 1);
                 }
-                return true;
+                return Some(position);
             }
             Err(SpoolError::Full { .. }) => {}
             Err(e) => {
@@ -235,7 +263,7 @@ fn spool_events(shared: &Shared, mut events: Vec<Event>, give_up: &CancellationT
             }
         }
         if give_up.is_cancelled() {
-            return false;
+            return None;
         }
         std::thread::sleep(wait);
         wait = (wait * 2).min(Duration::from_secs(1));

@@ -53,6 +53,11 @@ impl Output {
         result
     }
 
+    /// The file's length: its position for RELP receipts.
+    fn len(&mut self) -> std::io::Result<u64> {
+        Ok(self.writer()?.get_ref().metadata()?.len())
+    }
+
     fn sync(&mut self) -> std::io::Result<()> {
         let result = self.writer().and_then(|w| {
             w.flush()?;
@@ -74,6 +79,7 @@ pub fn run(path: &Path, parts: OutputParts, runtime: tokio::runtime::Handle) {
         mut checkpoints,
         metrics,
         give_up,
+        mut receipts,
     } = parts;
     let mut output = Output {
         path: path.to_path_buf(),
@@ -103,11 +109,15 @@ pub fn run(path: &Path, parts: OutputParts, runtime: tokio::runtime::Handle) {
             }
         }
         let n = queued.item.events.len() as u64;
+        let durable = !queued.item.marks.is_empty() || !queued.item.receipts.is_empty();
+        let mut position = 0;
         let written = with_retries(&metrics, &give_up, "write to", path, || {
+            position = output.len()? + lines.len() as u64;
+            receipts.record(&queued.item.receipts, position)?;
             output.write(&lines)?;
-            match queued.item.marks.is_empty() {
-                true => Ok(()),
-                false => output.sync(),
+            match durable {
+                true => output.sync(),
+                false => Ok(()),
             }
         });
         if !written {
@@ -118,6 +128,7 @@ pub fn run(path: &Path, parts: OutputParts, runtime: tokio::runtime::Handle) {
         metrics.forward_depth.set(control.depth() as f64);
         let Queued { item, .. } = queued;
         checkpoints.advance(item.marks);
+        receipts.confirm(item.receipts, position);
     }
     // Whatever could not be written is lost; nothing can be queued any more.
     input.close();

@@ -1,6 +1,7 @@
 //! The edge's output: the signed event bus to a core ([`bus`]), the OSSIM agent protocol
 //! ([`agent`]) or JSON lines to a file ([`file`]). After each batch is written, the file positions it carries are saved
-//! ([`Checkpoints`]), so a restart resumes after what was sent.
+//! ([`Checkpoints`]), so a restart resumes after what was sent, and its RELP receipts are
+//! confirmed ([`Receipts`]), so senders hear of it.
 
 pub mod agent;
 pub mod bus;
@@ -17,7 +18,8 @@ use vigil_tail::{Checkpoint, CheckpointFile};
 use crate::metrics::EdgeMetrics;
 use crate::pipeline::ForwardBatch;
 use crate::queue::{QueueControl, Queued};
-use crate::source::FileMark;
+use crate::source::relp::resend::{Journal, SentLine};
+use crate::source::{FileMark, Receipt};
 
 /// What every output works with.
 pub struct OutputParts {
@@ -31,6 +33,55 @@ pub struct OutputParts {
     pub metrics: EdgeMetrics,
     /// Cancelled when shutdown stops waiting: retries end, what is left is counted as lost.
     pub give_up: CancellationToken,
+    /// Receipts of RELP sources, confirmed once their lines are written.
+    pub receipts: Receipts,
+}
+
+/// Confirms RELP receipts; with a journal (outputs that write durably: the spool, a file),
+/// their lines are first recorded with the output position the batch reaches, so resends
+/// of them are recognised after a restart.
+pub struct Receipts {
+    journal: Option<Journal>,
+}
+
+impl Receipts {
+    /// Receipts recorded in `journal`, if any.
+    pub fn new(journal: Option<Journal>) -> Receipts {
+        Receipts { journal }
+    }
+
+    /// Where the journal is (for error messages).
+    pub fn journal_path(&self) -> PathBuf {
+        self.journal.as_ref().map(Journal::path).unwrap_or_default()
+    }
+
+    /// Before writing a batch after which the output is at `position`: durably records the
+    /// lines of its receipts.
+    pub fn record(&mut self, receipts: &[Receipt], position: u64) -> std::io::Result<()> {
+        match &mut self.journal {
+            Some(journal) if !receipts.is_empty() => journal.record(&lines(receipts), position),
+            _ => Ok(()),
+        }
+    }
+
+    /// The batch is written (and synced) and the output is at `position`: senders hear of it.
+    pub fn confirm(&self, receipts: Vec<Receipt>, position: u64) {
+        if let Some(journal) = &self.journal
+            && !receipts.is_empty()
+        {
+            journal.written(&lines(&receipts), position);
+        }
+        for receipt in receipts {
+            receipt.confirm();
+        }
+    }
+}
+
+fn lines(receipts: &[Receipt]) -> Vec<SentLine> {
+    receipts
+        .iter()
+        .flat_map(|r| r.lines.iter().copied())
+        .collect()
 }
 
 /// How often file positions are written to disk at most (and always at shutdown, and once

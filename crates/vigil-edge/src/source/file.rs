@@ -106,7 +106,19 @@ pub async fn follow(mut tailer: Tailer, source: Arc<Source>, shutdown: Cancellat
             .collect();
         source.metrics.count(&counts);
         let n = events.len();
-        if (n > 0 || mark.is_some()) && source.queue.send(Batch { events, mark }, n).await.is_err()
+        if (n > 0 || mark.is_some())
+            && source
+                .queue
+                .send(
+                    Batch {
+                        events,
+                        mark,
+                        receipt: None,
+                    },
+                    n,
+                )
+                .await
+                .is_err()
         {
             return;
         }

@@ -90,11 +90,39 @@ pub async fn serve_udp(socket: UdpSocket, source: Arc<Source>, shutdown: Cancell
     }
 }
 
+/// What a stream listener's connections speak.
+#[derive(Clone)]
+pub enum StreamProtocol {
+    /// Syslog messages, framed as `framing` says.
+    Syslog,
+    /// RELP, recognising resends of the lines these tails remember.
+    Relp(Arc<super::relp::resend::Tails>),
+}
+
+impl StreamProtocol {
+    /// Serves one connection to its end (or shutdown).
+    async fn serve<S: AsyncRead + tokio::io::AsyncWrite + Unpin>(
+        &self,
+        stream: S,
+        peer: SocketAddr,
+        source: &Source,
+        shutdown: &CancellationToken,
+    ) {
+        match self {
+            StreamProtocol::Syslog => read_stream(stream, peer, source, shutdown).await,
+            StreamProtocol::Relp(tails) => {
+                super::relp::serve(stream, peer, source, tails, shutdown).await;
+            }
+        }
+    }
+}
+
 /// Accepts TCP connections (TLS when `tls` is set) until `shutdown`; each connection is a task
 /// on `connections`.
 pub async fn serve_stream(
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    protocol: StreamProtocol,
     source: Arc<Source>,
     shutdown: CancellationToken,
     connections: TaskTracker,
@@ -121,14 +149,19 @@ pub async fn serve_stream(
         let _ = stream.set_nodelay(true);
         open.fetch_add(1, Ordering::Relaxed);
         source.metrics.connections.increment(1.0);
-        let (source, shutdown, tls, open) =
-            (source.clone(), shutdown.clone(), tls.clone(), open.clone());
+        let (source, shutdown, tls, open, protocol) = (
+            source.clone(),
+            shutdown.clone(),
+            tls.clone(),
+            open.clone(),
+            protocol.clone(),
+        );
         connections.spawn(async move {
             match tls {
-                None => read_stream(stream, peer, &source, &shutdown).await,
+                None => protocol.serve(stream, peer, &source, &shutdown).await,
                 Some(acceptor) => {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => read_stream(stream, peer, &source, &shutdown).await,
+                        Ok(Ok(stream)) => protocol.serve(stream, peer, &source, &shutdown).await,
                         Ok(Err(e)) => {
                             source.metrics.reject(Rejected::TlsHandshake, 1);
                             warn!(source = %source.parser.name, %peer, error = %e, "TLS handshake refused");
