@@ -265,21 +265,84 @@ impl SegmentIndex {
         parse_summary(&head)
     }
 
-    /// Reads a whole sidecar; `None` if the file is missing or damaged.
-    pub fn read_sidecar(path: &Path) -> Option<SegmentIndex> {
-        let bytes = std::fs::read(path).ok()?;
-        let summary = parse_summary(bytes.get(..8 + SUMMARY_LEN + 4)?)?;
-        let crc = bytes.get(8 + SUMMARY_LEN + 4..8 + SUMMARY_LEN + 8)?;
-        let body = bytes.get(8 + SUMMARY_LEN + 8..)?;
-        if crc32c::crc32c(body).to_le_bytes() != crc {
-            return None;
+    /// Reads a whole sidecar; `None` if the file is missing or damaged ([`Self::load_sidecar`]).
+    pub fn read_sidecar(path: &Path, base: u64) -> Option<SegmentIndex> {
+        Self::load_sidecar(path, base).ok()
+    }
+
+    /// Reads a whole sidecar of the segment `base` and checks it: `Err(None)` if the file is
+    /// missing, `Err(Some(why))` if it is damaged or disagrees with itself.
+    pub fn load_sidecar(path: &Path, base: u64) -> Result<SegmentIndex, Option<String>> {
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(None),
+            Err(e) => return Err(Some(format!("unreadable: {e}"))),
+        };
+        let damaged = |why: &str| Some(why.to_string());
+        let head = bytes
+            .get(..8 + SUMMARY_LEN + 4)
+            .ok_or_else(|| damaged("shorter than its header"))?;
+        let summary =
+            parse_summary(head).ok_or_else(|| damaged("bad magic or summary checksum"))?;
+        let crc = bytes.get(8 + SUMMARY_LEN + 4..8 + SUMMARY_LEN + 8);
+        let body = bytes.get(8 + SUMMARY_LEN + 8..).unwrap_or_default();
+        if crc != Some(crc32c::crc32c(body).to_le_bytes().as_slice()) {
+            return Err(damaged("body checksum mismatch"));
         }
-        let mut index: SegmentIndex = postcard::from_bytes(body).ok()?;
-        if index.offsets.len() as u64 != summary.count || index.times.len() != index.offsets.len() {
-            return None;
-        }
+        let mut index: SegmentIndex =
+            postcard::from_bytes(body).map_err(|e| Some(format!("body does not decode: {e}")))?;
         index.summary = summary;
-        Some(index)
+        index.check(base).map_err(Some)?;
+        Ok(index)
+    }
+
+    /// Checks that the index is of segment `base` and agrees with itself: one offset and time
+    /// per record number, offsets ascending inside the segment's valid bytes, postings
+    /// ascending and naming record numbers that exist.
+    fn check(&self, base: u64) -> Result<(), String> {
+        let s = &self.summary;
+        if s.base != base {
+            return Err(format!("indexes segment {} instead of {base}", s.base));
+        }
+        if self.offsets.len() as u64 != s.count || self.times.len() != self.offsets.len() {
+            return Err(format!(
+                "{} offsets and {} times for {} records",
+                self.offsets.len(),
+                self.times.len(),
+                s.count
+            ));
+        }
+        let mut previous = None;
+        for &offset in self.offsets.iter().filter(|&&o| o != HOLE) {
+            let offset = u64::from(offset);
+            let inside = offset >= crate::segment::HEADER_LEN
+                && offset + crate::segment::FRAME_LEN as u64 <= s.bytes;
+            if !inside || previous.is_some_and(|p| p >= offset) {
+                return Err(format!(
+                    "record offset {offset} out of order or outside the segment's {} valid bytes",
+                    s.bytes
+                ));
+            }
+            previous = Some(offset);
+        }
+        let p = &self.postings;
+        let lists = (p.src_ip.values().chain(p.dst_ip.values()))
+            .chain(p.plugin_id.values().chain(p.plugin_sid.values()))
+            .chain(p.sensor.values());
+        for list in lists {
+            let sorted = list.windows(2).all(|w| w[0] < w[1]);
+            if !sorted
+                || list
+                    .last()
+                    .is_some_and(|&o| o as usize >= self.offsets.len())
+            {
+                return Err(
+                    "a postings list is out of order or names a record that does not exist"
+                        .to_string(),
+                );
+            }
+        }
+        Ok(())
     }
 }
 
