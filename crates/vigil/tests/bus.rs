@@ -1015,7 +1015,10 @@ fn a_flipped_bit_early_in_the_spool_costs_one_event_and_the_core_alarms_its_sequ
         "{}",
         alarm.name
     );
-    assert_eq!(edge.metric("vigil_edge_spool_corruption_total").unwrap(), 1.0);
+    assert_eq!(
+        edge.metric("vigil_edge_spool_corruption_total").unwrap(),
+        1.0
+    );
     edge.terminate().unwrap();
     core.terminate().unwrap();
     // Every other event, each once: the ones after the damage were not cut off.
