@@ -1,6 +1,7 @@
 //! A flipped bit early in the active segment of a real server's store costs one event: after a
 //! restart every other acknowledged event is still found by `vigil search`, and the damage is
-//! quarantined, counted and alarmed.
+//! quarantined, counted and alarmed. A damaged index costs nothing: it is quarantined, counted,
+//! alarmed and rebuilt, and searches by the fields it indexes stay exact.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -26,12 +27,18 @@ fn record_offset(bytes: &[u8], n: usize) -> usize {
 }
 
 fn searched_ids(dir: &Path) -> BTreeSet<String> {
+    searched_ids_where(dir, &[])
+}
+
+/// The ids `vigil search` prints with these filters.
+fn searched_ids_where(dir: &Path, filters: &[&str]) -> BTreeSet<String> {
     let (stdout, _) = run_ok(
         Command::new(exe())
             .arg("search")
             .arg("--data-dir")
             .arg(dir)
-            .args(["--limit", "100000"]),
+            .args(["--limit", "100000"])
+            .args(filters),
     );
     stdout
         .lines()
@@ -100,6 +107,81 @@ fn a_flipped_bit_costs_one_event_and_raises_an_alarm() {
             .iter()
             .any(|a| a.name.starts_with("Store: damaged records quarantined")
                 && a.name.contains(&segment_name)),
+        "{:?}",
+        alarms.iter().map(|a| &a.name).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_damaged_index_is_rebuilt_and_searches_by_its_fields_stay_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let tables = "[store]\nsegment_mib = 1\n";
+    let server = start(dir.path(), "", tables);
+    let mut session = open_session(server.agent_addr().unwrap(), 0).unwrap();
+    const N: u64 = 6000;
+    let lines: String = (0..N)
+        .map(|seq| event_line(0, seq, 1_700_000_000))
+        .collect();
+    session.write_all(lines.as_bytes()).unwrap();
+    server
+        .wait_for_metric(
+            "vigil_events_stored_total",
+            N as f64,
+            Duration::from_secs(60),
+        )
+        .unwrap();
+    server.terminate().unwrap();
+    drop(session);
+    let all: BTreeSet<String> = (0..N).map(|s| event_id(0, s).to_string()).collect();
+    // Sequence 4 is the only event from 203.0.0.5, in the first (sealed) segment.
+    let one: BTreeSet<String> = [event_id(0, 4).to_string()].into();
+    let by_source = ["--src-ip", "203.0.0.5"];
+    assert_eq!(searched_ids_where(dir.path(), &by_source), one);
+
+    let events = dir.path().join("events");
+    let mut indexes: Vec<_> = std::fs::read_dir(&events)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "idx"))
+        .collect();
+    indexes.sort();
+    let index = indexes.first().expect("a sealed segment");
+    let mut bytes = std::fs::read(index).unwrap();
+    let mid = bytes.len() / 2;
+    for i in 0..8 {
+        bytes[mid + 13 * i] ^= 0x5a;
+    }
+    std::fs::write(index, &bytes).unwrap();
+    assert_eq!(
+        searched_ids_where(dir.path(), &by_source),
+        one,
+        "read-only search"
+    );
+
+    let server = start(dir.path(), "", tables);
+    server
+        .wait_for_metric("vigil_store_corruption_total", 1.0, Duration::from_secs(30))
+        .unwrap();
+    server.terminate().unwrap();
+    assert_eq!(searched_ids_where(dir.path(), &by_source), one);
+    assert_eq!(
+        searched_ids_where(dir.path(), &["--dst-ip", "10.0.0.10"])
+            .intersection(&all)
+            .count(),
+        N as usize
+    );
+    let name = index.file_name().unwrap().to_str().unwrap();
+    let kept = events
+        .join("quarantine")
+        .join(format!("{name}-0-{}.bin", bytes.len()));
+    assert_eq!(std::fs::read(&kept).unwrap(), bytes);
+    let alarms = stored_alarms(dir.path());
+    let index_name = index.display().to_string();
+    assert!(
+        alarms
+            .iter()
+            .any(|a| a.name.starts_with("Store: damaged records quarantined")
+                && a.name.contains(&index_name)),
         "{:?}",
         alarms.iter().map(|a| &a.name).collect::<Vec<_>>()
     );
