@@ -176,7 +176,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
     let mut store =
         Store::open(data_dir, &config.log_options()).context("cannot open the store")?;
     // The sequence book is brought up to date in the same pass over the store's tail.
-    let (mut book, mut book_from) =
+    let (mut book, mut book_from, book_damage) =
         bus::state::load(data_dir).context("cannot restore the bus sequence book")?;
     if book_from > store.events.next_record() {
         // Ahead of the store (a damaged or replaced store): it may name events the store no
@@ -255,8 +255,14 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
     };
     write_runtime_file(data_dir, &runtime_info)?;
 
-    let corruption: Vec<Corruption> =
+    let mut corruption: Vec<Corruption> =
         [store.events.corruption(), store.alarms.corruption()].concat();
+    // Damaged state files, quarantined and rebuilt from the store.
+    corruption.extend(
+        book_damage
+            .into_iter()
+            .chain(recovery.damaged_state.clone()),
+    );
     let clock = store.events.check_clock(Timestamp::now());
     let (queue, reloads, stop_writer, writer) = writer::spawn(
         writer::WriterSetup {

@@ -186,3 +186,86 @@ fn a_damaged_index_is_rebuilt_and_searches_by_its_fields_stay_exact() {
         alarms.iter().map(|a| &a.name).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn damaged_state_files_are_quarantined_alarmed_and_rebuilt_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), "", "");
+    let mut session = open_session(server.agent_addr().unwrap(), 0).unwrap();
+    let lines: String = (0..50)
+        .map(|seq| event_line(0, seq, 1_700_000_000))
+        .collect();
+    session.write_all(lines.as_bytes()).unwrap();
+    server
+        .wait_for_metric("vigil_events_stored_total", 50.0, Duration::from_secs(30))
+        .unwrap();
+    server.terminate().unwrap();
+    drop(session);
+    let files = [
+        dir.path().join("correlation").join("state.json"),
+        dir.path().join("bus").join("sequences.json"),
+    ];
+    let mut damaged = Vec::new();
+    for file in &files {
+        let mut bytes = std::fs::read(file).unwrap();
+        // A digit of "events_next" changed: still valid JSON, only the checksum can tell.
+        let at = bytes
+            .windows(14)
+            .position(|w| w == b"\"events_next\":")
+            .unwrap()
+            + 14;
+        bytes[at] = if bytes[at] == b'1' { b'2' } else { b'1' };
+        std::fs::write(file, &bytes).unwrap();
+        damaged.push(bytes);
+    }
+
+    // The server starts (it used to refuse), rebuilds both from the store and says so.
+    let config = vigil::process::loopback_config(dir.path(), "", "");
+    let server =
+        vigil::process::ServerProcess::start_logging(&exe(), dir.path(), &config, "info").unwrap();
+    server
+        .wait_for_metric("vigil_store_corruption_total", 2.0, Duration::from_secs(30))
+        .unwrap();
+    server.terminate().unwrap();
+    let alarms = stored_alarms(dir.path());
+    for (file, bytes) in files.iter().zip(&damaged) {
+        let kept = file.parent().unwrap().join("quarantine").join(format!(
+            "{}-0-{}.bin",
+            file.file_name().unwrap().to_str().unwrap(),
+            bytes.len()
+        ));
+        assert_eq!(&std::fs::read(&kept).unwrap(), bytes);
+        let name = file.display().to_string();
+        assert!(
+            alarms
+                .iter()
+                .any(|a| a.name.starts_with("Store: damaged records quarantined")
+                    && a.name.contains(&name)),
+            "{name}: {:?}",
+            alarms.iter().map(|a| &a.name).collect::<Vec<_>>()
+        );
+        // Written again whole, with its checksum.
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(text.contains("\ncrc32c "), "{text}");
+    }
+    // The log without its colours.
+    let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
+    let mut plain = String::new();
+    let mut in_escape = false;
+    for c in log.chars() {
+        match (in_escape, c) {
+            (false, '\u{1b}') => in_escape = true,
+            (false, c) => plain.push(c),
+            (true, 'm') => in_escape = false,
+            (true, _) => {}
+        }
+    }
+    let ready: Vec<&str> = plain
+        .lines()
+        .filter(|l| l.contains("correlation ready"))
+        .collect();
+    assert!(
+        ready.len() == 1 && ready[0].contains("replayed=50 "),
+        "the whole store correlated again: {ready:?}"
+    );
+}
