@@ -335,7 +335,6 @@ pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Re
         ForwardKind::Bus => {
             let (target, spool) =
                 bus_target(&config, &data_dir, verbosity.clone(), responses.clone())?;
-            count_spool_damage(spool.open_report(), &edge_metrics);
             info!(cores = ?target.endpoints, sensor = %target.sensor, "forwarding over the signed event bus");
             tokio::task::spawn_blocking(move || forward::bus::run(target, spool, parts, handle))
         }
@@ -414,16 +413,6 @@ async fn wait_for_shutdown(output: &mut tokio::task::JoinHandle<()>) -> anyhow::
 }
 
 /// The bus output's TLS identity, signer and spool (`<data_dir>/spool`).
-/// Counts each damaged range the spool quarantined when it was opened (it logged them), and
-/// its sequences as lost: the heartbeats' `dropped` includes them, and the core alarms on the
-/// gap they leave.
-fn count_spool_damage(report: &vigil_spool::OpenReport, metrics: &metrics::EdgeMetrics) {
-    for damaged in &report.damaged {
-        metrics.spool_corruption.increment(1);
-        metrics.lose(damaged.lost.map_or(0, |(first, last)| last - first + 1));
-    }
-}
-
 fn bus_target(
     config: &EdgeConfig,
     data_dir: &std::path::Path,

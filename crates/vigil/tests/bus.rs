@@ -1006,7 +1006,8 @@ fn a_flipped_bit_early_in_the_spool_costs_one_event_and_the_core_alarms_its_sequ
 
     let edge = start_edge(&edge_dir, &config);
     let core = start_core_on(&core_dir, &[port], "gap_timeout = \"1s\"");
-    wait_stored(&core_dir, "zeta", N - 1);
+    // Every other event, and the edge's report of the damage (numbered after them).
+    wait_stored(&core_dir, "zeta", N);
     let alarm = wait_alarm_where(&core_dir, "event loss naming the lost sequence", |a| {
         a.name.contains("event loss") && a.name.contains("sequence 3..=3 (1 events)")
     });
@@ -1019,13 +1020,31 @@ fn a_flipped_bit_early_in_the_spool_costs_one_event_and_the_core_alarms_its_sequ
         edge.metric("vigil_edge_spool_corruption_total").unwrap(),
         1.0
     );
+    // The edge also told the core which bytes of which segment: an alarm naming them.
+    let named = format!(
+        "spool segment {} bytes {from}..{to} damaged",
+        segment.display()
+    );
+    let told = wait_alarm_where(&core_dir, "spool damage reported by the edge", |a| {
+        a.name
+            .starts_with("Edge: damaged spool records quarantined")
+            && a.name.contains(&named)
+    });
+    assert!(told.name.contains("sequences 3..=3 lost"), "{}", told.name);
     edge.terminate().unwrap();
     core.terminate().unwrap();
-    // Every other event, each once: the ones after the damage were not cut off.
+    // Every other event, each once: the ones after the damage were not cut off; then the report.
     let (map, total) = by_sequence(&core_dir, "zeta");
-    assert_eq!(total, N - 1);
-    let want: Vec<u64> = (1..=N as u64).filter(|&s| s != 3).collect();
+    assert_eq!(total, N);
+    let want: Vec<u64> = (1..=N as u64 + 1).filter(|&s| s != 3).collect();
     assert_eq!(map.keys().copied().collect::<Vec<_>>(), want);
+    let report = &map[&(N as u64 + 1)];
+    assert_eq!(report.plugin_id, 1_000_000_001);
+    assert!(
+        report.log.as_deref().is_some_and(|l| l.starts_with(&named)),
+        "{:?}",
+        report.log
+    );
     assert_eq!(map[&4].log.as_deref(), Some(line(3).as_str()));
     // The damaged bytes are kept beside the spool.
     let quarantine = spool

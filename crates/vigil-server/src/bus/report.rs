@@ -26,7 +26,7 @@ use crate::metrics::Metrics;
 use crate::writer::IntakeQueue;
 
 /// Plugin id of the core's reports about the bus.
-pub const BUS_PLUGIN_ID: u32 = 1_000_000_001;
+pub const BUS_PLUGIN_ID: u32 = vigil_bus::REPORT_PLUGIN_ID;
 
 /// What a report is about; its plugin sid, alarm name and risk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,6 +50,8 @@ pub enum BusIncident {
     /// At start, the core's clock was behind the newest receive time stored, or so far ahead
     /// of it that age retention would have deleted more than `store.retention_max_share`.
     StoreClock,
+    /// An edge reported a damaged range of its spool, quarantined and skipped at its start.
+    SpoolCorruption,
 }
 
 impl BusIncident {
@@ -71,6 +73,7 @@ impl BusIncident {
             BusIncident::SensorStopped => 23,
             BusIncident::StoreCorruption => 30,
             BusIncident::StoreClock => 31,
+            BusIncident::SpoolCorruption => vigil_bus::SPOOL_CORRUPTION_SID,
         }
     }
 
@@ -92,6 +95,7 @@ impl BusIncident {
             BusIncident::SensorStopped => "Bus: sensor stopped",
             BusIncident::StoreCorruption => "Store: damaged records quarantined",
             BusIncident::StoreClock => "Store: core clock disagrees with stored history",
+            BusIncident::SpoolCorruption => "Edge: damaged spool records quarantined",
         }
     }
 

@@ -273,6 +273,7 @@ impl Session {
                 EdgeMessage::Batch(signed) => {
                     let (header, offset, events) = self.batch(&signed)?;
                     self.report_clock(offset).await;
+                    self.report_spool_damage(&events).await;
                     let count = events.len() as u64;
                     self.shared.metrics.bus_received.increment(count);
                     self.shared.sensor_heard(&self.name, None, false).await;
@@ -422,6 +423,28 @@ impl Session {
             events.push(event);
         }
         Ok((header, offset, events))
+    }
+
+    /// Raises an alarm for each report of spool damage among an edge's events (stored too, as
+    /// its evidence); the same report sent again within a minute is counted, not alarmed.
+    async fn report_spool_damage(&self, events: &[vigil_event::Event]) {
+        let reports = events.iter().filter(|e| {
+            e.plugin_id == vigil_bus::REPORT_PLUGIN_ID
+                && e.plugin_sid == vigil_bus::SPOOL_CORRUPTION_SID
+        });
+        for report in reports {
+            let detail = report.log.clone().unwrap_or_default();
+            self.shared
+                .reporter
+                .report(
+                    BusIncident::SpoolCorruption,
+                    &self.name,
+                    Some(self.peer),
+                    detail.clone(),
+                    Some(format!("{}: {detail}", self.name)),
+                )
+                .await;
+        }
     }
 
     /// The core's clock minus the edge's, when it is past `max_clock_skew`.
