@@ -148,11 +148,12 @@ pub fn run(target: BusTarget, spool: Spool, parts: OutputParts, runtime: tokio::
         seen_commands: Mutex::new(VecDeque::new()),
         handed: Mutex::new(VecDeque::new()),
     });
-    report_spool_damage(&shared, &give_up);
     let stop_paths = CancellationToken::new();
     let tasks: Vec<_> = (0..paths)
         .map(|i| runtime.spawn(path(shared.clone(), i, stop_paths.clone())))
         .collect();
+    // Once the paths run: a full spool waits for their acknowledgements.
+    report_spool_damage(&shared, &give_up);
     let mut last_flush = std::time::Instant::now();
     loop {
         let next = runtime.block_on(async { tokio::time::timeout(ACK_FLUSH, input.recv()).await });

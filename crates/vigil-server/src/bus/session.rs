@@ -425,8 +425,9 @@ impl Session {
         Ok((header, offset, events))
     }
 
-    /// Raises an alarm for each report of spool damage among an edge's events (stored too, as
-    /// its evidence); the same report sent again within a minute is counted, not alarmed.
+    /// Raises an alarm for a report of spool damage among an edge's events (each stored too, as
+    /// evidence): one a minute per sensor at most, so a sensor cannot flood alarms with them;
+    /// the others are counted (`vigil_bus_alarms_suppressed_total`).
     async fn report_spool_damage(&self, events: &[vigil_event::Event]) {
         let reports = events.iter().filter(|e| {
             e.plugin_id == vigil_bus::REPORT_PLUGIN_ID
@@ -440,8 +441,8 @@ impl Session {
                     BusIncident::SpoolCorruption,
                     &self.name,
                     Some(self.peer),
-                    detail.clone(),
-                    Some(format!("{}: {detail}", self.name)),
+                    detail,
+                    Some(self.name.clone()),
                 )
                 .await;
         }
