@@ -87,7 +87,12 @@ impl Segment {
             .append(is_last)
             .open(&path)
             .map_err(|e| SpoolError::io("open", &path, e))?;
-        let mut bytes = Vec::new();
+        let size_hint = file
+            .metadata()
+            .map_err(|e| SpoolError::io("stat", &path, e))?
+            .len();
+        // Sized once: a segment is read whole, to resynchronise forward past damage.
+        let mut bytes = Vec::with_capacity(usize::try_from(size_hint).unwrap_or(0));
         (&file)
             .read_to_end(&mut bytes)
             .map_err(|e| SpoolError::io("read", &path, e))?;
