@@ -331,9 +331,9 @@ impl<R: Record> Log<R> {
     }
 
     /// The summary of a sealed segment, from its sidecar or (when that is missing or damaged) by
-    /// scanning the segment. A writer passes `repair`: it checks the whole sidecar against the
-    /// segment, and damage found (in the sidecar or the segment) is then quarantined and added
-    /// to it, and the sidecar rewritten.
+    /// scanning the segment. A writer passes `repair`: it verifies the whole sidecar against the
+    /// segment ([`Self::checked_sidecar`]), and damage found (in the sidecar or the segment) is
+    /// then quarantined and added to it, and the sidecar rewritten.
     fn sealed_summary(
         dir: &Path,
         base: u64,
@@ -377,27 +377,28 @@ impl<R: Record> Log<R> {
         Ok(index.summary)
     }
 
-    /// The summary of a sealed segment's sidecar if it is whole, agrees with itself and
-    /// indexes no more bytes than the segment holds; otherwise why not (`None`: missing).
+    /// The summary of a sealed segment's sidecar if its checksums hold, it names this segment
+    /// and it indexes no more bytes than the segment holds; otherwise why not (`None`:
+    /// missing). Its body is decoded and checked further only when a search loads it.
     fn checked_sidecar(
         sidecar: &Path,
         segment_path: &Path,
         base: u64,
     ) -> Result<Result<Summary, Option<String>>, StoreError> {
-        let index = match SegmentIndex::load_sidecar(sidecar, base) {
-            Ok(index) => index,
+        let summary = match SegmentIndex::verify_sidecar(sidecar, base) {
+            Ok(summary) => summary,
             Err(why) => return Ok(Err(why)),
         };
         let segment_len = std::fs::metadata(segment_path)
             .map_err(StoreError::io("stat segment", segment_path))?
             .len();
-        if index.summary.bytes > segment_len {
+        if summary.bytes > segment_len {
             return Ok(Err(Some(format!(
                 "indexes {} bytes of a segment of {segment_len}",
-                index.summary.bytes
+                summary.bytes
             ))));
         }
-        Ok(Ok(index.summary))
+        Ok(Ok(summary))
     }
 
     /// The index of a sealed segment, from its sidecar or by scanning the segment; `None` if the
