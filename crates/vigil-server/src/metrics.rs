@@ -49,7 +49,8 @@ pub struct Metrics {
     /// `vigil_store_retention_refused_total`: retention passes refused for exceeding
     /// `store.retention_max_share`.
     pub retention_refused: Counter,
-    /// `vigil_store_corruption_total`: damaged segment ranges found when the store was opened.
+    /// `vigil_store_corruption_total`: damaged segment ranges, indexes and state files found
+    /// at start.
     pub store_corruption: Counter,
     rejected: Vec<(RejectReason, Counter)>,
     /// `vigil_bus_events_received_total`: events in verified bus batches.
@@ -148,7 +149,7 @@ impl Metrics {
         );
         describe_counter!(
             "vigil_store_corruption_total",
-            "Damaged ranges of store segments found at start: quarantined and skipped, the records around them kept"
+            "Damaged ranges of store segments (quarantined and skipped, the records around them kept), indexes and state files (quarantined and rebuilt) found at start"
         );
         describe_counter!(
             "vigil_bus_events_received_total",
