@@ -97,8 +97,13 @@ async fn report_corruption(
             Some(path) => format!("quarantined in {}", path.display()),
             None => "not quarantined".to_string(),
         };
+        // No record lost: an index or a state file, derived data rebuilt from the segments.
+        let after = match found.records_lost {
+            Some(0) => "rebuilt from the store",
+            _ => "the records after them are kept",
+        };
         let detail = format!(
-            "{} bytes {}..{} damaged, {lost}, {kept}; the records after them are kept",
+            "{} bytes {}..{} damaged, {lost}, {kept}; {after}",
             found.segment.display(),
             found.from,
             found.to
