@@ -21,7 +21,7 @@ use vigil_inventory::{Assets, Host, Inventory, Network};
 use vigil_plugins::references::References;
 use vigil_plugins::sid_table::SidTable;
 use vigil_policy::PolicySet;
-use vigil_store::Store;
+use vigil_store::{Corruption, StateFile, Store};
 
 use crate::analysis::{Analyzer, PolicyQualifier};
 use crate::config::CorrelationConfig;
@@ -267,14 +267,14 @@ pub fn save_state(data_dir: &Path, analyzer: &Analyzer, store: &Store) -> anyhow
         alarms_next: store.alarms.next_record(),
         engine: analyzer.engine().snapshot(),
     };
-    Ok(vigil_store::replace_file(
+    Ok(vigil_store::write_state(
         &path,
         &serde_json::to_vec(&state)?,
     )?)
 }
 
 /// What recovery did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Recovery {
     /// Stored events correlated again.
     pub replayed: u64,
@@ -284,6 +284,9 @@ pub struct Recovery {
     pub dropped_backlogs: usize,
     /// Event record number the replay read the store from (every later event was read).
     pub read_from: u64,
+    /// The saved state was damaged: quarantined, and the engine rebuilt by correlating the
+    /// whole store again.
+    pub damaged_state: Option<Corruption>,
 }
 
 /// Restores the engine from the saved state (if any) and correlates again the events stored
@@ -298,14 +301,23 @@ pub fn recover(
     also: &mut dyn FnMut(u64, &Event),
 ) -> anyhow::Result<(Analyzer, Recovery)> {
     let path = state_path(data_dir);
-    let saved: Option<SavedState> = match std::fs::read(&path) {
-        Ok(bytes) => Some(
-            serde_json::from_slice(&bytes)
-                .with_context(|| format!("{} is damaged", path.display()))?,
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
+    let parse = |bytes: &[u8]| serde_json::from_slice(bytes).map_err(|e| e.to_string());
+    let (saved, damaged_state): (Option<SavedState>, _) =
+        match vigil_store::read_state(&path, parse)
+            .with_context(|| format!("cannot read {}", path.display()))?
+        {
+            StateFile::Valid(saved) => (Some(saved), None),
+            StateFile::Missing => (None, None),
+            // Rebuilt from the whole store: outputs it already holds are not stored twice.
+            StateFile::Damaged(found) => {
+                let empty = SavedState {
+                    events_next: 0,
+                    alarms_next: 0,
+                    engine: setup.analyzer(sids.clone(), config).engine().snapshot(),
+                };
+                (Some(empty), Some(found))
+            }
+        };
     let Some(saved) = saved else {
         // First start (or state deliberately removed): correlation starts empty from here on.
         let analyzer = setup.analyzer(sids, config);
@@ -320,6 +332,7 @@ pub fn recover(
     let mut analyzer = setup.analyzer_with(sids, engine);
     let mut recovery = Recovery {
         dropped_backlogs: carry.dropped,
+        damaged_state,
         ..Recovery::default()
     };
 

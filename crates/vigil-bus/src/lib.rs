@@ -28,3 +28,11 @@ pub use sequence::{Gap, SensorBook, SequenceBook};
 
 /// ALPN protocol name of the bus.
 pub const ALPN: &[u8] = b"vigil-bus/1";
+
+/// Plugin id of the SIEM's reports about itself: the core's about the bus and its store, and
+/// an edge's about its spool.
+pub const REPORT_PLUGIN_ID: u32 = 1_000_000_001;
+
+/// Plugin sid of the event an edge spools for each damaged range it found in its spool
+/// (quarantined and skipped), naming the segment, the byte range and the sequences lost.
+pub const SPOOL_CORRUPTION_SID: u32 = 32;

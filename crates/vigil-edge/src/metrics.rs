@@ -173,6 +173,9 @@ pub struct EdgeMetrics {
     pub bus_acked: Counter,
     /// `vigil_edge_bus_refused_total`: refusals (`Reject`) received from a core.
     pub bus_refused: Counter,
+    /// `vigil_edge_spool_corruption_total`: damaged ranges of spool segments found at start
+    /// (quarantined and skipped; the records around them kept).
+    pub spool_corruption: Counter,
     /// `vigil_edge_bus_ack_seconds`: from handing a batch to the spool to a core's
     /// acknowledgement that it is stored (for the oldest event of each acknowledged batch).
     pub bus_ack_seconds: Histogram,
@@ -270,6 +273,10 @@ impl EdgeMetrics {
                 "Events a core acknowledged as stored (bus output)",
             ),
             (
+                "vigil_edge_spool_corruption_total",
+                "Damaged ranges of spool segments found at start (quarantined and skipped; the records around them kept)",
+            ),
+            (
                 "vigil_edge_bus_refused_total",
                 "Refusals received from a core (bus output); the edge reconnects",
             ),
@@ -312,6 +319,7 @@ impl EdgeMetrics {
             bus_spooled: gauge!("vigil_edge_bus_spooled_events"),
             bus_acked: counter!("vigil_edge_bus_acked_total"),
             bus_refused: counter!("vigil_edge_bus_refused_total"),
+            spool_corruption: counter!("vigil_edge_spool_corruption_total"),
             bus_ack_seconds: histogram!("vigil_edge_bus_ack_seconds"),
             lost: counter!("vigil_edge_lost_total"),
             lost_tally: Default::default(),

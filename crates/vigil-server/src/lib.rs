@@ -92,8 +92,13 @@ async fn report_corruption(
             Some(path) => format!("quarantined in {}", path.display()),
             None => "not quarantined".to_string(),
         };
+        // No record lost: an index or a state file, derived data rebuilt from the segments.
+        let after = match found.records_lost {
+            Some(0) => "rebuilt from the store",
+            _ => "the records after them are kept",
+        };
         let detail = format!(
-            "{} bytes {}..{} damaged, {lost}, {kept}; the records after them are kept",
+            "{} bytes {}..{} damaged, {lost}, {kept}; {after}",
             found.segment.display(),
             found.from,
             found.to
@@ -173,7 +178,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
     let mut store =
         Store::open(data_dir, &config.log_options()).context("cannot open the store")?;
     // The sequence book is brought up to date in the same pass over the store's tail.
-    let (mut book, mut book_from) =
+    let (mut book, mut book_from, book_damage) =
         bus::state::load(data_dir).context("cannot restore the bus sequence book")?;
     if book_from > store.events.next_record() {
         // Ahead of the store (a damaged or replaced store): it may name events the store no
@@ -255,8 +260,14 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
     };
     write_runtime_file(data_dir, &runtime_info)?;
 
-    let corruption: Vec<Corruption> =
+    let mut corruption: Vec<Corruption> =
         [store.events.corruption(), store.alarms.corruption()].concat();
+    // Damaged state files, quarantined and rebuilt from the store.
+    corruption.extend(
+        book_damage
+            .into_iter()
+            .chain(recovery.damaged_state.clone()),
+    );
     let wall = Timestamp::now();
     let check = store.events.check_clock(wall);
     let clock = Arc::new(clock::CoreClock::start(wall, check));

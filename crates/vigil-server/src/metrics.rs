@@ -55,7 +55,8 @@ pub struct Metrics {
     pub retention_passes: Counter,
     /// `vigil_core_clock_alarms_total`: core clock alarms raised.
     pub clock_alarms: Counter,
-    /// `vigil_store_corruption_total`: damaged segment ranges found when the store was opened.
+    /// `vigil_store_corruption_total`: damaged segment ranges, indexes and state files found
+    /// at start.
     pub store_corruption: Counter,
     /// `vigil_bus_keys_in_clear`: private key files of the bus identity stored in clear.
     pub keys_in_clear: Gauge,
@@ -172,7 +173,7 @@ impl Metrics {
         );
         describe_counter!(
             "vigil_store_corruption_total",
-            "Damaged ranges of store segments found at start: quarantined and skipped, the records around them kept"
+            "Damaged ranges of store segments (quarantined and skipped, the records around them kept), indexes and state files (quarantined and rebuilt) found at start"
         );
         describe_gauge!(
             "vigil_bus_keys_in_clear",

@@ -17,8 +17,9 @@ pub enum SpoolError {
         #[source]
         source: io::Error,
     },
-    /// A segment holds a record that does not verify, somewhere other than the torn tail of the
-    /// last segment: data would be lost by skipping it, so the spool refuses to guess.
+    /// A segment holds a record that verifies under a sequence other than the one expected
+    /// where it stands, or a record changed on disk since it was indexed: the spool refuses to
+    /// guess. (Damaged bytes found at open are quarantined and skipped instead.)
     #[error("corrupt segment {} at offset {offset}: {reason}", path.display())]
     Corrupt {
         /// The segment file.

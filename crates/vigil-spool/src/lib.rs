@@ -15,13 +15,21 @@
 //! first append); a spool from before epochs gets one when it is opened. Sequence numbers
 //! mean something only within one epoch: a spool made again numbers from 1 under a new one.
 //!
+//! A torn tail of the last segment (a crash mid-write) is cut off when the spool is opened.
+//! Damage anywhere else costs the damaged records only: the scan resynchronises on the next
+//! record that verifies and follows in sequence, copies the damaged bytes to
+//! `quarantine/<segment>-<from>-<to>.bin` and reports them ([`OpenReport::damaged`]); the
+//! sequences lost are never sent, so the core sees them as a gap.
+//!
 //! The code is synchronous `std::fs`; run it on a blocking thread. There is one writer per
 //! directory, enforced by a lock file.
 
 mod error;
 mod format;
 mod options;
+mod quarantine;
 mod ranges;
+mod scan;
 mod segment;
 mod spool;
 mod state;
@@ -30,4 +38,4 @@ mod types;
 pub use error::SpoolError;
 pub use options::{Overflow, SpoolOptions};
 pub use spool::Spool;
-pub use types::{Appended, OpenReport, Record, SpoolStats, TruncatedTail};
+pub use types::{Appended, DamagedRange, OpenReport, Record, SpoolStats, TruncatedTail};

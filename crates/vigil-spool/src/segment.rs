@@ -2,30 +2,32 @@
 //! opened, appending encoded records to it and reading runs of records back.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::SpoolError;
 use crate::format::{HEADER_LEN, HEADER_USIZE, Header, segment_name};
-use crate::types::{Record, TruncatedTail};
+use crate::types::{DamagedRange, Record, TruncatedTail};
+use crate::{quarantine, scan};
 
-/// Read buffer used while scanning a segment.
-const SCAN_BUFFER: usize = 1 << 20;
-
-/// A live segment file and its index. Holds at least one record, with consecutive sequences
-/// `first ..= last()`.
+/// A live segment file and its index. Holds at least one sequence, consecutive
+/// `first ..= last()`: each a record, or one lost to damage in the middle of the file.
 #[derive(Debug)]
 pub(crate) struct Segment {
     /// The file.
     path: PathBuf,
     /// Sequence of its first record (also its name).
     first: u64,
-    /// File offset of each record: record `i` has sequence `first + i`.
+    /// File offset of each sequence: record `i` has sequence `first + i`; a sequence lost to
+    /// damage has the offset where the damaged range starts.
     offsets: Vec<u64>,
+    /// Where each damaged range skipped in the file starts, ascending: a record ends at the
+    /// next offset, or at a damaged range starting before it.
+    damaged: Vec<u64>,
     /// The file's length: where the next record will go.
     size: u64,
-    /// How many of its records are acknowledged.
+    /// How many of its sequences are acknowledged (or lost to damage).
     pub(crate) acked: u64,
     /// Open handle (readable; also appendable if `appendable`).
     file: File,
@@ -33,50 +35,14 @@ pub(crate) struct Segment {
     appendable: bool,
 }
 
-/// Why the record at some offset is not accepted while scanning.
-enum Bad {
-    /// Incomplete or failing its checksum: what a crash mid-write leaves.
-    Torn(String),
-    /// Verifies but has the wrong sequence: never a torn write.
-    Misnumbered(String),
-}
-
-/// Reads and verifies the record expected to have sequence `expected`, with `remain` bytes
-/// left in the file; returns its length on disk.
-fn next_record(
-    reader: &mut impl Read,
-    payload: &mut Vec<u8>,
-    remain: u64,
-    expected: u64,
-) -> io::Result<Result<u64, Bad>> {
-    if remain < HEADER_LEN {
-        return Ok(Err(Bad::Torn(format!(
-            "incomplete header ({remain} bytes)"
-        ))));
-    }
-    let mut head = [0u8; HEADER_USIZE];
-    reader.read_exact(&mut head)?;
-    let h = Header::decode(&head);
-    let record_len = HEADER_LEN + u64::from(h.len);
-    if record_len > remain {
-        return Ok(Err(Bad::Torn(format!(
-            "incomplete record: {} payload bytes claimed, {} present",
-            h.len,
-            remain - HEADER_LEN
-        ))));
-    }
-    payload.resize(h.len as usize, 0);
-    reader.read_exact(payload)?;
-    if !h.verifies(payload) {
-        return Ok(Err(Bad::Torn("checksum mismatch".to_owned())));
-    }
-    if h.seq != expected {
-        return Ok(Err(Bad::Misnumbered(format!(
-            "sequence {} where {expected} was expected",
-            h.seq
-        ))));
-    }
-    Ok(Ok(record_len))
+/// A segment as opened, and what opening it found and repaired.
+pub(crate) struct Opened {
+    /// The segment.
+    pub(crate) segment: Segment,
+    /// The torn tail cut off, if any.
+    pub(crate) torn: Option<TruncatedTail>,
+    /// Damaged ranges quarantined and skipped, in file order.
+    pub(crate) damaged: Vec<DamagedRange>,
 }
 
 impl Segment {
@@ -95,6 +61,7 @@ impl Segment {
             path,
             first,
             offsets: Vec::new(),
+            damaged: Vec::new(),
             size: 0,
             acked: 0,
             file,
@@ -103,69 +70,87 @@ impl Segment {
     }
 
     /// Opens and indexes an existing segment named for `first`, verifying every record.
+    /// `next_first` is the first sequence of the next segment, `None` for the last segment.
     ///
-    /// A record that does not verify is a torn write if `is_last`: the file is cut there and
-    /// the cut is returned. Anywhere else it is [`SpoolError::Corrupt`]. A record whose
-    /// checksum holds but whose sequence is not the expected one is always `Corrupt`.
+    /// A bad frame with nothing valid after it in the last segment is a torn write: the file is
+    /// cut there and the cut is returned. Any other damaged range is copied to the quarantine
+    /// first, then skipped and returned; the sequences it held are never read. A record whose
+    /// checksum holds but whose sequence is not the expected one is [`SpoolError::Corrupt`].
     pub(crate) fn open(
         path: PathBuf,
         first: u64,
-        is_last: bool,
-    ) -> Result<(Self, Option<TruncatedTail>), SpoolError> {
+        next_first: Option<u64>,
+    ) -> Result<Opened, SpoolError> {
+        let is_last = next_first.is_none();
         let file = OpenOptions::new()
             .read(true)
             .append(is_last)
             .open(&path)
             .map_err(|e| SpoolError::io("open", &path, e))?;
-        let len = file
+        let size_hint = file
             .metadata()
             .map_err(|e| SpoolError::io("stat", &path, e))?
             .len();
-        let mut reader = BufReader::with_capacity(SCAN_BUFFER, &file);
-        let mut offsets = Vec::new();
-        let mut payload = Vec::new();
-        let mut off = 0u64;
-        let mut torn = None;
-        while off < len {
-            let expected = first + offsets.len() as u64;
-            let reason = match next_record(&mut reader, &mut payload, len - off, expected) {
-                Ok(Ok(record_len)) => {
-                    offsets.push(off);
-                    off += record_len;
-                    continue;
-                }
-                Ok(Err(Bad::Torn(reason))) if is_last => reason,
-                Ok(Err(Bad::Torn(reason) | Bad::Misnumbered(reason))) => {
-                    return Err(SpoolError::Corrupt {
-                        path,
-                        offset: off,
-                        reason,
-                    });
-                }
-                Err(e) => return Err(SpoolError::io("read", &path, e)),
-            };
-            file.set_len(off)
-                .and_then(|()| file.sync_all())
-                .map_err(|e| SpoolError::io("truncate", &path, e))?;
-            torn = Some(TruncatedTail {
+        // Sized once: a segment is read whole, to resynchronise forward past damage.
+        let mut bytes = Vec::with_capacity(usize::try_from(size_hint).unwrap_or(0));
+        (&file)
+            .read_to_end(&mut bytes)
+            .map_err(|e| SpoolError::io("read", &path, e))?;
+        let found = scan::scan(&bytes, first, next_first).map_err(|m| SpoolError::Corrupt {
+            path: path.clone(),
+            offset: m.offset,
+            reason: m.reason,
+        })?;
+        let starts = found.damage.iter().map(|d| d.from).collect();
+        let mut damaged = Vec::with_capacity(found.damage.len());
+        for d in found.damage {
+            let range = bytes
+                .get(d.from as usize..d.to as usize)
+                .unwrap_or_default();
+            damaged.push(DamagedRange {
+                quarantine: quarantine::keep(&path, d.from, range)?,
                 path: path.clone(),
-                offset: off,
-                bytes: len - off,
-                reason,
+                from: d.from,
+                to: d.to,
+                lost: d.lost,
+                reason: d.reason,
             });
-            break;
         }
-        drop(reader);
+        let len = bytes.len() as u64;
+        let torn = match found.torn {
+            Some(reason) => {
+                file.set_len(found.end)
+                    .and_then(|()| file.sync_all())
+                    .map_err(|e| SpoolError::io("truncate", &path, e))?;
+                Some(TruncatedTail {
+                    path: path.clone(),
+                    offset: found.end,
+                    bytes: len - found.end,
+                    reason,
+                })
+            }
+            None => None,
+        };
+        let size = if torn.is_some() { found.end } else { len };
+        debug_assert!(
+            !is_last || found.end == size,
+            "only the last segment's tail is cut"
+        );
         let segment = Self {
             path,
             first,
-            offsets,
-            size: off,
+            offsets: found.offsets,
+            damaged: starts,
+            size,
             acked: 0,
             file,
             appendable: is_last,
         };
-        Ok((segment, torn))
+        Ok(Opened {
+            segment,
+            torn,
+            damaged,
+        })
     }
 
     /// Reopens the handle for appending (for a segment that became the last one after an
@@ -217,6 +202,15 @@ impl Segment {
         self.size
     }
 
+    /// Whether the file ends with its last record (no damaged range after it), so records
+    /// appended follow it.
+    pub(crate) fn ends_clean(&self) -> bool {
+        // A damaged range in the middle starts before the record that follows it.
+        self.damaged
+            .last()
+            .is_none_or(|&from| self.offsets.last().is_some_and(|&o| from <= o))
+    }
+
     /// Records not yet acknowledged.
     pub(crate) fn unacked(&self) -> u64 {
         self.len() - self.acked
@@ -231,8 +225,10 @@ impl Segment {
     fn span(&self, seq: u64) -> (u64, u64) {
         let i = (seq - self.first) as usize;
         let start = self.offsets[i];
-        let end = self.offsets.get(i + 1).copied().unwrap_or(self.size);
-        (start, end)
+        let next = self.offsets.get(i + 1).copied().unwrap_or(self.size);
+        let k = self.damaged.partition_point(|&from| from <= start);
+        let end = self.damaged.get(k).copied().filter(|&from| from < next);
+        (start, end.unwrap_or(next))
     }
 
     /// Payload length of record `seq`, which must be in this segment.
@@ -247,6 +243,7 @@ impl Segment {
         (&self.file)
             .write_all(buf)
             .map_err(|e| SpoolError::io("write", &self.path, e))?;
+        debug_assert!(self.ends_clean(), "appending after a damaged range");
         self.offsets.extend(starts.iter().map(|s| self.size + s));
         self.size += buf.len() as u64;
         Ok(())
@@ -290,8 +287,9 @@ impl Segment {
         self.file
             .read_exact_at(&mut buf, start)
             .map_err(|e| SpoolError::io("read", &self.path, e))?;
-        let mut pos = 0usize;
         for s in seq..seq + count {
+            // Records are contiguous except across bytes inserted by damage.
+            let pos = (self.span(s).0 - start) as usize;
             let corrupt = |reason: &str| SpoolError::Corrupt {
                 path: self.path.clone(),
                 offset: start + pos as u64,
@@ -311,7 +309,6 @@ impl Segment {
                 seq: s,
                 payload: body.to_vec(),
             });
-            pos += HEADER_USIZE + h.len as usize;
         }
         Ok(())
     }

@@ -52,6 +52,26 @@ pub struct TruncatedTail {
     pub reason: String,
 }
 
+/// A damaged range in a segment found when the spool was opened: its bytes were copied to a
+/// quarantine file, then skipped; the records after it are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DamagedRange {
+    /// The segment file.
+    pub path: PathBuf,
+    /// First damaged byte.
+    pub from: u64,
+    /// End of the damaged bytes: where the next record starts, or the end of the file.
+    pub to: u64,
+    /// The sequences lost with it, inclusive; `None` if it held none (bytes inserted between
+    /// records). At the end of a segment other than the last, every sequence up to the next
+    /// segment: some may never have been there.
+    pub lost: Option<(u64, u64)>,
+    /// Why the frame at `from` did not verify.
+    pub reason: String,
+    /// The copy of the damaged bytes.
+    pub quarantine: PathBuf,
+}
+
 /// What [`crate::Spool::open`] found and repaired.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OpenReport {
@@ -59,6 +79,8 @@ pub struct OpenReport {
     pub segments: usize,
     /// Complete records found in them (acknowledged or not).
     pub records: u64,
+    /// Damaged ranges quarantined and skipped, in spool order.
+    pub damaged: Vec<DamagedRange>,
     /// Bytes cut off the torn tail of the last segment (0 if it was clean).
     pub truncated_bytes: u64,
     /// Details of the cut, if one was made.

@@ -265,22 +265,105 @@ impl SegmentIndex {
         parse_summary(&head)
     }
 
-    /// Reads a whole sidecar; `None` if the file is missing or damaged.
-    pub fn read_sidecar(path: &Path) -> Option<SegmentIndex> {
-        let bytes = std::fs::read(path).ok()?;
-        let summary = parse_summary(bytes.get(..8 + SUMMARY_LEN + 4)?)?;
-        let crc = bytes.get(8 + SUMMARY_LEN + 4..8 + SUMMARY_LEN + 8)?;
-        let body = bytes.get(8 + SUMMARY_LEN + 8..)?;
-        if crc32c::crc32c(body).to_le_bytes() != crc {
-            return None;
-        }
-        let mut index: SegmentIndex = postcard::from_bytes(body).ok()?;
-        if index.offsets.len() as u64 != summary.count || index.times.len() != index.offsets.len() {
-            return None;
-        }
-        index.summary = summary;
-        Some(index)
+    /// Reads a whole sidecar; `None` if the file is missing or damaged ([`Self::load_sidecar`]).
+    pub fn read_sidecar(path: &Path, base: u64) -> Option<SegmentIndex> {
+        Self::load_sidecar(path, base).ok()
     }
+
+    /// Reads a whole sidecar of the segment `base` and checks it: `Err(None)` if the file is
+    /// missing, `Err(Some(why))` if it is damaged or disagrees with itself.
+    pub fn load_sidecar(path: &Path, base: u64) -> Result<SegmentIndex, Option<String>> {
+        let bytes = read_existing(path)?;
+        let (summary, body) = verified(&bytes, base)?;
+        let mut index: SegmentIndex =
+            postcard::from_bytes(body).map_err(|e| Some(format!("body does not decode: {e}")))?;
+        index.summary = summary;
+        index.check().map_err(Some)?;
+        Ok(index)
+    }
+
+    /// Verifies a sidecar of the segment `base` without decoding its body (its checksums and
+    /// base), and returns its summary: what a writer checks of every index when it opens the
+    /// log, at the cost of reading it. Errors as [`Self::load_sidecar`].
+    pub fn verify_sidecar(path: &Path, base: u64) -> Result<Summary, Option<String>> {
+        Ok(verified(&read_existing(path)?, base)?.0)
+    }
+
+    /// Checks that the index agrees with itself: one offset and time per record number,
+    /// offsets ascending inside the segment's valid bytes, postings ascending and naming record
+    /// numbers that exist.
+    fn check(&self) -> Result<(), String> {
+        let s = &self.summary;
+        if self.offsets.len() as u64 != s.count || self.times.len() != self.offsets.len() {
+            return Err(format!(
+                "{} offsets and {} times for {} records",
+                self.offsets.len(),
+                self.times.len(),
+                s.count
+            ));
+        }
+        let mut previous = None;
+        for &offset in self.offsets.iter().filter(|&&o| o != HOLE) {
+            let offset = u64::from(offset);
+            let inside = offset >= crate::segment::HEADER_LEN
+                && offset + crate::segment::FRAME_LEN as u64 <= s.bytes;
+            if !inside || previous.is_some_and(|p| p >= offset) {
+                return Err(format!(
+                    "record offset {offset} out of order or outside the segment's {} valid bytes",
+                    s.bytes
+                ));
+            }
+            previous = Some(offset);
+        }
+        let p = &self.postings;
+        let lists = (p.src_ip.values().chain(p.dst_ip.values()))
+            .chain(p.plugin_id.values().chain(p.plugin_sid.values()))
+            .chain(p.sensor.values());
+        for list in lists {
+            let sorted = list.windows(2).all(|w| w[0] < w[1]);
+            if !sorted
+                || list
+                    .last()
+                    .is_some_and(|&o| o as usize >= self.offsets.len())
+            {
+                return Err(
+                    "a postings list is out of order or names a record that does not exist"
+                        .to_string(),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The bytes of a file: `Err(None)` if it is missing.
+fn read_existing(path: &Path) -> Result<Vec<u8>, Option<String>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(None),
+        Err(e) => Err(Some(format!("unreadable: {e}"))),
+    }
+}
+
+/// The summary and body of a sidecar of segment `base` whose checksums hold.
+fn verified(bytes: &[u8], base: u64) -> Result<(Summary, &[u8]), Option<String>> {
+    let damaged = |why: &str| Some(why.to_string());
+    let head = bytes
+        .get(..8 + SUMMARY_LEN + 4)
+        .ok_or_else(|| damaged("shorter than its header"))?;
+    let summary = parse_summary(head).ok_or_else(|| damaged("bad magic or summary checksum"))?;
+    let crc = bytes.get(8 + SUMMARY_LEN + 4..8 + SUMMARY_LEN + 8);
+    let body = bytes.get(8 + SUMMARY_LEN + 8..).unwrap_or_default();
+    if crc != Some(crc32c::crc32c(body).to_le_bytes().as_slice()) {
+        return Err(damaged("body checksum mismatch"));
+    }
+    if summary.base != base {
+        return Err(Some(format!(
+            "indexes segment {} instead of {base}",
+            summary.base
+        )));
+    }
+    Ok((summary, body))
 }
 
 fn parse_summary(head: &[u8]) -> Option<Summary> {
@@ -290,4 +373,55 @@ fn parse_summary(head: &[u8]) -> Option<Summary> {
     let summary: &[u8; SUMMARY_LEN] = head.get(8..8 + SUMMARY_LEN)?.try_into().ok()?;
     let crc = head.get(8 + SUMMARY_LEN..8 + SUMMARY_LEN + 4)?;
     (crc32c::crc32c(summary).to_le_bytes() == crc).then(|| Summary::from_bytes(summary))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// An index of segment 7 with three records, one posted under plugin 4000.
+    fn index() -> SegmentIndex {
+        let mut index = SegmentIndex::new(7);
+        for (i, offset) in [16u64, 40, 64].into_iter().enumerate() {
+            let fields = IndexFields {
+                plugin_id: (i == 1).then_some(4000),
+                ..IndexFields::default()
+            };
+            let t = Timestamp::from_secs(i as i64);
+            index.push(offset, offset + 24, t, t, fields);
+        }
+        index
+    }
+
+    #[test]
+    fn an_index_disagreeing_with_itself_is_never_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.idx");
+        index().write_sidecar(&path).unwrap();
+        assert!(SegmentIndex::load_sidecar(&path, 7).is_ok());
+        assert_eq!(
+            SegmentIndex::verify_sidecar(&path, 8).unwrap_err(),
+            Some("indexes segment 7 instead of 8".to_string())
+        );
+        // Checksums made to match, contents wrong: an offset past the valid bytes, offsets
+        // out of order, a posting naming a record that does not exist.
+        let mut past_end = index();
+        past_end.offsets[2] = 1_000;
+        let mut unordered = index();
+        unordered.offsets.swap(0, 1);
+        let mut dangling = index();
+        dangling.postings.plugin_id.insert(4001, vec![3]);
+        for bad in [past_end, unordered, dangling] {
+            bad.write_sidecar(&path).unwrap();
+            assert!(SegmentIndex::verify_sidecar(&path, 7).is_ok());
+            assert!(
+                matches!(SegmentIndex::load_sidecar(&path, 7), Err(Some(_))),
+                "{bad:?}"
+            );
+            assert!(SegmentIndex::read_sidecar(&path, 7).is_none());
+        }
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(SegmentIndex::load_sidecar(&path, 7).unwrap_err(), None);
+    }
 }

@@ -22,6 +22,7 @@ mod query;
 mod record;
 mod replace;
 mod segment;
+mod state_file;
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +32,7 @@ pub use log::{
 pub use query::{Order, Query};
 pub use record::{IndexFields, Record};
 pub use replace::replace_file;
+pub use state_file::{StateFile, read_state, write_state};
 use vigil_event::{Alarm, Event};
 
 /// Errors of the historian. Every variant names the file involved.

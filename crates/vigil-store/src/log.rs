@@ -331,35 +331,83 @@ impl<R: Record> Log<R> {
     }
 
     /// The summary of a sealed segment, from its sidecar or (when that is missing or damaged) by
-    /// scanning the segment. A writer passes `repair`: damage found is then quarantined and
-    /// added to it, and the sidecar rewritten.
+    /// scanning the segment. A writer passes `repair`: it verifies the whole sidecar against the
+    /// segment ([`Self::checked_sidecar`]), and damage found (in the sidecar or the segment) is
+    /// then quarantined and added to it, and the sidecar rewritten.
     fn sealed_summary(
         dir: &Path,
         base: u64,
         repair: Option<&mut Vec<Corruption>>,
     ) -> Result<Summary, StoreError> {
         let sidecar = segment::sidecar_path(dir, base);
-        if let Some(summary) = SegmentIndex::read_summary(&sidecar) {
-            return Ok(summary);
-        }
-        let (index, _, mut damage) = Self::scan_segment(&segment::segment_path(dir, base), base)?;
-        if let Some(corruption) = repair {
-            for found in &mut damage {
-                quarantine(dir, base, found)?;
+        let segment_path = segment::segment_path(dir, base);
+        let Some(corruption) = repair else {
+            // A reader checks the rest of the sidecar when it loads it to search.
+            if let Some(summary) = SegmentIndex::read_summary(&sidecar) {
+                return Ok(summary);
             }
-            corruption.append(&mut damage);
-            warn!(path = %sidecar.display(), "segment index missing or damaged; rebuilt from the segment");
-            index.write_sidecar(&sidecar)?;
+            return Ok(Self::scan_segment(&segment_path, base)?.0.summary);
+        };
+        match Self::checked_sidecar(&sidecar, &segment_path, base)? {
+            Ok(summary) => return Ok(summary),
+            Err(Some(reason)) => {
+                let len = std::fs::metadata(&sidecar)
+                    .map_err(StoreError::io("stat index", &sidecar))?
+                    .len();
+                let mut whole = Corruption {
+                    segment: sidecar.clone(),
+                    from: 0,
+                    to: len,
+                    records_lost: Some(0),
+                    quarantine: None,
+                };
+                quarantine(dir, base, &mut whole)?;
+                error!(path = %sidecar.display(), %reason, "segment index damaged; quarantined and rebuilt from the segment");
+                corruption.push(whole);
+            }
+            Err(None) => {}
         }
+        let (index, _, mut damage) = Self::scan_segment(&segment_path, base)?;
+        for found in &mut damage {
+            quarantine(dir, base, found)?;
+        }
+        corruption.append(&mut damage);
+        warn!(path = %sidecar.display(), "segment index missing or damaged; rebuilt from the segment");
+        index.write_sidecar(&sidecar)?;
         Ok(index.summary)
+    }
+
+    /// The summary of a sealed segment's sidecar if its checksums hold, it names this segment
+    /// and it indexes no more bytes than the segment holds; otherwise why not (`None`:
+    /// missing). Its body is decoded and checked further only when a search loads it.
+    fn checked_sidecar(
+        sidecar: &Path,
+        segment_path: &Path,
+        base: u64,
+    ) -> Result<Result<Summary, Option<String>>, StoreError> {
+        let summary = match SegmentIndex::verify_sidecar(sidecar, base) {
+            Ok(summary) => summary,
+            Err(why) => return Ok(Err(why)),
+        };
+        let segment_len = std::fs::metadata(segment_path)
+            .map_err(StoreError::io("stat segment", segment_path))?
+            .len();
+        if summary.bytes > segment_len {
+            return Ok(Err(Some(format!(
+                "indexes {} bytes of a segment of {segment_len}",
+                summary.bytes
+            ))));
+        }
+        Ok(Ok(summary))
     }
 
     /// The index of a sealed segment, from its sidecar or by scanning the segment; `None` if the
     /// segment was deleted by retention (in the writer process) since this log listed it.
     fn sealed_index(&self, summary: &Summary) -> Result<Option<SegmentIndex>, StoreError> {
-        if let Some(index) =
-            SegmentIndex::read_sidecar(&segment::sidecar_path(&self.dir, summary.base))
-        {
+        if let Some(index) = SegmentIndex::read_sidecar(
+            &segment::sidecar_path(&self.dir, summary.base),
+            summary.base,
+        ) {
             return Ok(Some(index));
         }
         let path = segment::segment_path(&self.dir, summary.base);
@@ -824,12 +872,18 @@ fn read_at<R: Record>(path: &Path, offset: u64, payload: Option<&[u8]>) -> Optio
 }
 
 /// Copies the damaged bytes of `found` to `<dir>/quarantine/<segment>-<from>-<to>.bin`
-/// durably, records where, and logs it.
+/// (`<segment>.idx-<from>-<to>.bin` for a segment's index) durably, records where, and logs
+/// it.
 fn quarantine(dir: &Path, base: u64, found: &mut Corruption) -> Result<(), StoreError> {
     use std::os::unix::fs::FileExt;
     let qdir = dir.join("quarantine");
     std::fs::create_dir_all(&qdir).map_err(StoreError::io("create directory", &qdir))?;
-    let path = qdir.join(format!("{base:020}-{}-{}.bin", found.from, found.to));
+    let index = if found.segment.extension().is_some_and(|e| e == "idx") {
+        ".idx"
+    } else {
+        ""
+    };
+    let path = qdir.join(format!("{base:020}{index}-{}-{}.bin", found.from, found.to));
     let len = usize::try_from(found.to - found.from).unwrap_or(usize::MAX);
     let mut bytes = vec![0u8; len];
     File::open(&found.segment)

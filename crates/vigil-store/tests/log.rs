@@ -183,6 +183,65 @@ fn reopening_gives_the_same_answers_and_rebuilds_damaged_indexes() {
 }
 
 #[test]
+fn a_damaged_or_inconsistent_index_is_quarantined_reported_and_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let events: Vec<Event> = (0..60).map(|n| event(n, 5000 - i64::from(n))).collect();
+    {
+        let mut log = Log::<Event>::open(dir.path(), small_segments()).unwrap();
+        for e in &events {
+            log.append(std::slice::from_ref(e)).unwrap();
+        }
+    }
+    let sidecars = segment_files(dir.path(), "idx");
+    assert!(sidecars.len() >= 2);
+    // A flipped bit in the body (offsets, times, postings) of the first index.
+    let mut first = std::fs::read(&sidecars[0]).unwrap();
+    let mid = 72 + (first.len() - 72) / 2;
+    first[mid] ^= 0x10;
+    std::fs::write(&sidecars[0], &first).unwrap();
+    // The second claims more bytes than its segment holds, its checksum made to match.
+    let mut second = std::fs::read(&sidecars[1]).unwrap();
+    second[24..32].copy_from_slice(&1_000_000u64.to_le_bytes());
+    let crc = crc32c::crc32c(&second[8..64]);
+    second[64..68].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&sidecars[1], &second).unwrap();
+
+    let log = Log::<Event>::open(dir.path(), small_segments()).unwrap();
+    let found = log.corruption();
+    assert_eq!(found.len(), 2, "{found:?}");
+    for (c, (path, bytes)) in found
+        .iter()
+        .zip([(&sidecars[0], &first), (&sidecars[1], &second)])
+    {
+        assert_eq!(
+            (&c.segment, c.from, c.to, c.records_lost),
+            (path, 0, bytes.len() as u64, Some(0))
+        );
+        let kept = c.quarantine.as_ref().unwrap();
+        assert_eq!(&std::fs::read(kept).unwrap(), bytes);
+        let name = kept.file_name().unwrap().to_str().unwrap();
+        assert!(name.contains(".idx-0-"), "{name}");
+    }
+    // Searches by an indexed field are exact.
+    let mut expected: Vec<Event> = events
+        .iter()
+        .filter(|e| e.src_ip == IpAddr::from([10, 0, 0, 2]))
+        .cloned()
+        .collect();
+    expected.sort_by_key(|e| e.time);
+    let query = Query {
+        src_ip: Some(IpAddr::from([10, 0, 0, 2])),
+        ..all_oldest()
+    };
+    assert_eq!(ids(&log.search(&query).unwrap()), ids(&expected));
+    drop(log);
+    // Rebuilt: the next open finds nothing wrong.
+    let log = Log::<Event>::open(dir.path(), small_segments()).unwrap();
+    assert!(log.corruption().is_empty(), "{:?}", log.corruption());
+    assert_eq!(ids(&log.search(&query).unwrap()), ids(&expected));
+}
+
+#[test]
 fn a_torn_tail_is_cut_and_nothing_acknowledged_is_lost() {
     let dir = tempfile::tempdir().unwrap();
     {

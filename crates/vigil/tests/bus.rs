@@ -986,6 +986,90 @@ fn a_full_spool_dropping_its_oldest_counts_the_loss_and_the_core_alarms_the_exac
     );
 }
 
+#[test]
+fn a_flipped_bit_early_in_the_spool_costs_one_event_and_the_core_alarms_its_sequence() {
+    let dir = tempfile::tempdir().unwrap();
+    let core_dir = dir.path().join("core");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let core = start_core(&core_dir, "");
+    let edge_dir = dir.path().join("edge");
+    issue_sensor(&core_dir, "zeta", &edge_dir.join("bus"));
+    core.terminate().unwrap();
+    // With no core to acknowledge them, N events stay in the edge's spool.
+    let config = edge_config(&edge_dir, "zeta", &[port], "");
+    let edge = start_edge(&edge_dir, &config);
+    const N: usize = 500;
+    send(&edge, 0..N);
+    edge.wait_for_metric("vigil_edge_forwarded_total", N as f64, WAIT)
+        .unwrap();
+    edge.terminate().unwrap();
+
+    // One bit flipped in the payload of sequence 3, early in the only (active) segment.
+    let spool = edge_dir.join("spool");
+    let segment = spool.join(format!("{:020}.spool", 1));
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let mut from = 0;
+    for _ in 0..2 {
+        from += 16 + u32::from_le_bytes(bytes[from..from + 4].try_into().unwrap()) as usize;
+    }
+    let to = from + 16 + u32::from_le_bytes(bytes[from..from + 4].try_into().unwrap()) as usize;
+    bytes[from + 30] ^= 0x04;
+    std::fs::write(&segment, &bytes).unwrap();
+
+    let edge = start_edge(&edge_dir, &config);
+    let core = start_core_on(&core_dir, &[port], "gap_timeout = \"1s\"");
+    // Every other event, and the edge's report of the damage (numbered after them).
+    wait_stored(&core_dir, "zeta", N);
+    let alarm = wait_alarm_where(&core_dir, "event loss naming the lost sequence", |a| {
+        a.name.contains("event loss") && a.name.contains("sequence 3..=3 (1 events)")
+    });
+    assert!(
+        alarm.name.contains("dropped at the edge 1"),
+        "{}",
+        alarm.name
+    );
+    assert_eq!(
+        edge.metric("vigil_edge_spool_corruption_total").unwrap(),
+        1.0
+    );
+    // The edge also told the core which bytes of which segment: an alarm naming them.
+    let named = format!(
+        "spool segment {} bytes {from}..{to} damaged",
+        segment.display()
+    );
+    let told = wait_alarm_where(&core_dir, "spool damage reported by the edge", |a| {
+        a.name
+            .starts_with("Edge: damaged spool records quarantined")
+            && a.name.contains(&named)
+    });
+    assert!(told.name.contains("sequences 3..=3 lost"), "{}", told.name);
+    edge.terminate().unwrap();
+    core.terminate().unwrap();
+    // Every other event, each once: the ones after the damage were not cut off; then the report.
+    let (map, total) = by_sequence(&core_dir, "zeta");
+    assert_eq!(total, N);
+    let want: Vec<u64> = (1..=N as u64 + 1).filter(|&s| s != 3).collect();
+    assert_eq!(map.keys().copied().collect::<Vec<_>>(), want);
+    let report = &map[&(N as u64 + 1)];
+    assert_eq!(report.plugin_id, 1_000_000_001);
+    assert!(
+        report.log.as_deref().is_some_and(|l| l.starts_with(&named)),
+        "{:?}",
+        report.log
+    );
+    assert_eq!(map[&4].log.as_deref(), Some(line(3).as_str()));
+    // The damaged bytes are kept beside the spool.
+    let quarantine = spool
+        .join("quarantine")
+        .join(format!("{:020}.spool-{from}-{to}.bin", 1));
+    assert_eq!(std::fs::read(&quarantine).unwrap(), bytes[from..to]);
+    let log = std::fs::read_to_string(edge_dir.join("edge.log")).unwrap_or_default();
+    assert!(log.contains("quarantine"), "{log}");
+}
+
 /// A failure (4004:2) from `src` to 10.0.0.5, stamped by the edge at `micros`.
 fn failure(src: &str, micros: i64) -> Event {
     let mut e = Event::new(

@@ -153,6 +153,8 @@ pub fn run(target: BusTarget, spool: Spool, parts: OutputParts, runtime: tokio::
     let tasks: Vec<_> = (0..paths)
         .map(|i| runtime.spawn(path(shared.clone(), i, stop_paths.clone())))
         .collect();
+    // Once the paths run: a full spool waits for their acknowledgements.
+    report_spool_damage(&shared, &mut receipts, &give_up);
     let mut last_flush = std::time::Instant::now();
     loop {
         let next = runtime.block_on(async { tokio::time::timeout(ACK_FLUSH, input.recv()).await });
@@ -198,6 +200,50 @@ pub fn run(target: BusTarget, spool: Spool, parts: OutputParts, runtime: tokio::
 fn flush_acks(shared: &Shared) {
     if let Err(e) = shared.spool().flush_acks() {
         warn!(error = %e, "cannot save the spool's acknowledgements (they are sent again)");
+    }
+}
+
+/// Counts each damaged range the spool quarantined when it was opened (it logged them) and its
+/// sequences as lost (so the heartbeats' `dropped` has them, and the core alarms on their
+/// gap), and spools a report of it for the core to alarm on: plugin
+/// [`vigil_bus::REPORT_PLUGIN_ID`], sid [`vigil_bus::SPOOL_CORRUPTION_SID`], naming the
+/// segment, the byte range, the sequences lost and the quarantine file.
+fn report_spool_damage(
+    shared: &Shared,
+    receipts: &mut super::Receipts,
+    give_up: &CancellationToken,
+) {
+    let damaged = shared.spool().open_report().damaged.clone();
+    let reports: Vec<Event> = damaged
+        .iter()
+        .map(|d| {
+            shared.metrics.spool_corruption.increment(1);
+            let lost = match d.lost {
+                Some((first, last)) => {
+                    shared.metrics.lose(last - first + 1);
+                    format!("sequences {first}..={last} lost")
+                }
+                None => "no sequence lost".to_string(),
+            };
+            let mut event = Event::new(
+                uuid::Uuid::now_v7(),
+                Timestamp::now(),
+                vigil_bus::REPORT_PLUGIN_ID,
+                vigil_bus::SPOOL_CORRUPTION_SID,
+            );
+            event.log = Some(format!(
+                "spool segment {} bytes {}..{} damaged ({}), {lost}, quarantined in {}; the records after them are kept",
+                d.path.display(),
+                d.from,
+                d.to,
+                d.reason,
+                d.quarantine.display()
+            ));
+            event
+        })
+        .collect();
+    if !reports.is_empty() {
+        spool_events(shared, reports, &[], receipts, give_up);
     }
 }
 

@@ -30,7 +30,7 @@ use crate::metrics::Metrics;
 use crate::writer::IntakeQueue;
 
 /// Plugin id of the core's reports about the bus.
-pub const BUS_PLUGIN_ID: u32 = 1_000_000_001;
+pub const BUS_PLUGIN_ID: u32 = vigil_bus::REPORT_PLUGIN_ID;
 
 /// What a report is about; its plugin sid, alarm name and risk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,6 +64,8 @@ pub enum BusIncident {
     /// Most of the edges heard from (at least two) disagree with the core's clock in the same
     /// direction: the core's clock is the wrong one.
     CoreClockDisagreesWithEdges,
+    /// An edge reported a damaged range of its spool, quarantined and skipped at its start.
+    SpoolCorruption,
 }
 
 impl BusIncident {
@@ -88,6 +90,7 @@ impl BusIncident {
             BusIncident::StoreCorruption => 30,
             BusIncident::StoreClock => 31,
             BusIncident::CoreClockDisagreesWithEdges => 33,
+            BusIncident::SpoolCorruption => vigil_bus::SPOOL_CORRUPTION_SID,
         }
     }
 
@@ -112,6 +115,7 @@ impl BusIncident {
             BusIncident::StoreCorruption => "Store: damaged records quarantined",
             BusIncident::StoreClock => "Store: core clock disagrees with stored history",
             BusIncident::CoreClockDisagreesWithEdges => "Core: clock disagrees with most edges",
+            BusIncident::SpoolCorruption => "Edge: damaged spool records quarantined",
         }
     }
 

@@ -420,6 +420,7 @@ impl Session {
                 EdgeMessage::Batch(signed) => {
                     let (header, offset, events) = self.batch(&signed)?;
                     self.report_clock(offset).await;
+                    self.report_spool_damage(&events).await;
                     let count = events.len() as u64;
                     self.shared.metrics.bus_received.increment(count);
                     self.shared.sensor_heard(&self.name, None, false).await;
@@ -576,6 +577,29 @@ impl Session {
             events.push(event);
         }
         Ok((header, offset, events))
+    }
+
+    /// Raises an alarm for a report of spool damage among an edge's events (each stored too, as
+    /// evidence): one a minute per sensor at most, so a sensor cannot flood alarms with them;
+    /// the others are counted (`vigil_bus_alarms_suppressed_total`).
+    async fn report_spool_damage(&self, events: &[vigil_event::Event]) {
+        let reports = events.iter().filter(|e| {
+            e.plugin_id == vigil_bus::REPORT_PLUGIN_ID
+                && e.plugin_sid == vigil_bus::SPOOL_CORRUPTION_SID
+        });
+        for report in reports {
+            let detail = report.log.clone().unwrap_or_default();
+            self.shared
+                .reporter
+                .report(
+                    BusIncident::SpoolCorruption,
+                    &self.name,
+                    Some(self.peer),
+                    detail,
+                    Some(self.name.clone()),
+                )
+                .await;
+        }
     }
 
     /// The core's clock minus the edge's, when it is past `max_clock_skew` and the edge's

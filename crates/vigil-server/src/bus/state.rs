@@ -1,6 +1,7 @@
 //! The sequence book across restarts (with each sensor's spool epochs): saved with the store
-//! position it reflects (`<data_dir>/bus/sequences.json`, written atomically; also right after a
-//! sensor's history restarts under a new epoch), and brought up to date at start with
+//! position it reflects (`<data_dir>/bus/sequences.json`, written atomically with a checksum;
+//! also right after a sensor's history restarts under a new epoch; a damaged one is
+//! quarantined and the book rebuilt from the whole store), and brought up to date at start with
 //! the bus events stored after that position, read in the same pass as correlation recovery. An event stored just before a crash is
 //! therefore known as stored, and its batch sent again by the edge is a duplicate, not a
 //! second copy.
@@ -11,7 +12,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use vigil_bus::SequenceBook;
 use vigil_event::{Event, Transport};
-use vigil_store::Store;
+use vigil_store::{Corruption, StateFile, Store};
 
 /// A saved book and the event record number it covers up to.
 #[derive(Debug, Serialize, Deserialize)]
@@ -35,24 +36,25 @@ pub fn save(data_dir: &Path, book: &SequenceBook, store: &Store) -> anyhow::Resu
         events_next: store.events.next_record(),
         book: book.clone(),
     };
-    Ok(vigil_store::replace_file(
+    Ok(vigil_store::write_state(
         &path,
         &serde_json::to_vec(&saved)?,
     )?)
 }
 
-/// The saved book and the event record number from which stored events are not in it (an
-/// empty book from 0 the first time).
-pub fn load(data_dir: &Path) -> anyhow::Result<(SequenceBook, u64)> {
+/// The saved book and the event record number from which stored events are not in it: an
+/// empty book from 0 (rebuilt from the whole store) the first time, or when the file is
+/// damaged, which is then quarantined and returned to be reported.
+pub fn load(data_dir: &Path) -> anyhow::Result<(SequenceBook, u64, Option<Corruption>)> {
     let path = book_path(data_dir);
-    match std::fs::read(&path) {
-        Ok(bytes) => {
-            let saved = serde_json::from_slice::<SavedBook>(&bytes)
-                .with_context(|| format!("{} is damaged", path.display()))?;
-            Ok((saved.book, saved.events_next))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((SequenceBook::default(), 0)),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    let parse =
+        |bytes: &[u8]| serde_json::from_slice::<SavedBook>(bytes).map_err(|e| e.to_string());
+    match vigil_store::read_state(&path, parse)
+        .with_context(|| format!("cannot read {}", path.display()))?
+    {
+        StateFile::Valid(saved) => Ok((saved.book, saved.events_next, None)),
+        StateFile::Missing => Ok((SequenceBook::default(), 0, None)),
+        StateFile::Damaged(found) => Ok((SequenceBook::default(), 0, Some(found))),
     }
 }
 

@@ -66,8 +66,11 @@ impl Spool {
     /// Opens (creating if missing, mode 0700) the spool in `dir`.
     ///
     /// Reads `state.json` and verifies every segment. A torn tail of the last segment (a
-    /// crash mid-write) is cut off, logged and reported in [`Spool::open_report`]; a bad record
-    /// anywhere else is [`SpoolError::Corrupt`] naming the file and offset.
+    /// crash mid-write) is cut off, logged and reported in [`Spool::open_report`]. A damaged
+    /// range anywhere else is quarantined, skipped, logged and reported there too: the
+    /// sequences it held count as acknowledged (never read, never sent again) and are never
+    /// given again. A record that verifies under the wrong sequence is
+    /// [`SpoolError::Corrupt`] naming the file and offset.
     ///
     /// A spool without an epoch (a new one, or one from before epochs) gets a random one,
     /// written durably to `state.json` before this returns.
@@ -98,11 +101,15 @@ impl Spool {
             last.make_appendable()?;
         }
 
+        let lost: Vec<(u64, u64)> = report.damaged.iter().filter_map(|d| d.lost).collect();
         let last_next = segments.back().map_or(1, Segment::next_seq);
         let saved_next = saved.as_ref().map_or(0, |s| s.next_sequence);
-        let next_sequence = last_next.max(saved_next).max(1);
+        let past_lost = lost.iter().map(|&(_, last)| last + 1).max().unwrap_or(0);
+        let next_sequence = last_next.max(saved_next).max(past_lost).max(1);
         let tail_open = segments.back().is_some_and(|s| {
-            s.next_seq() == next_sequence && s.size() + HEADER_LEN <= options.segment_bytes
+            s.next_seq() == next_sequence
+                && s.ends_clean()
+                && s.size() + HEADER_LEN <= options.segment_bytes
         });
         let mut spool = Self {
             bytes: segments.iter().map(Segment::size).sum(),
@@ -122,7 +129,12 @@ impl Spool {
             poisoned: false,
             _lock: lock,
         };
-        for (a, b) in saved.map(|s| s.acked).unwrap_or_default() {
+        for (a, b) in saved
+            .map(|s| s.acked)
+            .unwrap_or_default()
+            .into_iter()
+            .chain(lost)
+        {
             spool.apply_ack(a, b);
         }
         spool.state_dirty = false;
@@ -230,10 +242,32 @@ fn open_segments(dir: &Path) -> Result<(VecDeque<Segment>, OpenReport), SpoolErr
 
     let mut report = OpenReport::default();
     let mut segments: VecDeque<Segment> = VecDeque::with_capacity(found.len());
-    let count = found.len();
-    for (i, (first, path)) in found.into_iter().enumerate() {
-        let (segment, torn) = Segment::open(path, first, i + 1 == count)?;
-        if let Some(torn) = torn {
+    let next_firsts: Vec<Option<u64>> = found
+        .iter()
+        .skip(1)
+        .map(|&(first, _)| Some(first))
+        .chain([None])
+        .collect();
+    for ((first, path), next_first) in found.into_iter().zip(next_firsts) {
+        let opened = Segment::open(path, first, next_first)?;
+        let segment = opened.segment;
+        let mut lost_inside = 0;
+        for d in &opened.damaged {
+            tracing::error!(
+                file = %d.path.display(),
+                from = d.from,
+                to = d.to,
+                lost = ?d.lost,
+                reason = %d.reason,
+                quarantine = %d.quarantine.display(),
+                "damaged range of a spool segment quarantined and skipped; the records after it are kept",
+            );
+            if let Some((a, b)) = d.lost.filter(|&(_, b)| b <= segment.last()) {
+                lost_inside += b - a + 1;
+            }
+        }
+        report.damaged.extend(opened.damaged);
+        if let Some(torn) = opened.torn {
             tracing::warn!(
                 file = %torn.path.display(),
                 offset = torn.offset,
@@ -263,7 +297,7 @@ fn open_segments(dir: &Path) -> Result<(VecDeque<Segment>, OpenReport), SpoolErr
                 ),
             });
         }
-        report.records += segment.len();
+        report.records += segment.len() - lost_inside;
         segments.push_back(segment);
     }
     report.segments = segments.len();
