@@ -45,8 +45,8 @@ pub enum CaCommand {
         #[arg(long, default_value_t = vigil_ca::DEFAULT_LEAF_VALIDITY_DAYS)]
         days: u32,
     },
-    /// Revoke every live certificate of NAME and rewrite the CA's revocation list (the core
-    /// reads it again at the next connection).
+    /// Revoke every live certificate of NAME and rewrite the CA's revocation list (a running
+    /// core reads it within a second, ends NAME's open sessions and refuses its reconnects).
     Revoke {
         /// The CA directory.
         #[arg(long, value_name = "DIR")]

@@ -225,7 +225,11 @@ impl Session {
             })
         });
         let result = match result {
-            Ok(slot) => match self.shared.open_history(&self.name, self.peer, self.epoch).await {
+            Ok(slot) => match self
+                .shared
+                .open_history(&self.name, self.peer, self.epoch)
+                .await
+            {
                 Ok(true) => Ok(Some(slot)),
                 // The core is stopping.
                 Ok(false) => Ok(None),
