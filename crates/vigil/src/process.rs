@@ -328,18 +328,30 @@ impl EdgeProcess {
 
 /// Peak resident memory of process `pid` so far, in KiB (`VmHWM` of `/proc/<pid>/status`).
 pub fn peak_rss_kib_of(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    memory_kib(&pid.to_string(), "VmHWM")
+}
+
+/// Resident memory of process `pid` now, in KiB (`VmRSS`; `pid` "self" for this process).
+pub fn rss_kib_of(pid: &str) -> anyhow::Result<u64> {
+    memory_kib(pid, "VmRSS")
+}
+
+/// The memory figure `field` (`VmRSS`, `VmHWM`, in kB) of `/proc/<pid>/status`.
+fn memory_kib(pid: &str, field: &str) -> anyhow::Result<u64> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
     status
         .lines()
         .find_map(|l| {
-            l.strip_prefix("VmHWM:")?
+            l.strip_prefix(field)?
+                .strip_prefix(':')?
                 .trim()
                 .strip_suffix("kB")?
                 .trim()
                 .parse()
                 .ok()
         })
-        .context("no VmHWM in /proc status")
+        .with_context(|| format!("no {field} in {path}"))
 }
 
 /// The admin API's bearer token, read from the server's data directory `data_dir`

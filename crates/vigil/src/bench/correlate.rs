@@ -72,19 +72,7 @@ fn all_advancing(count: usize, sources: u32) -> Vec<Event> {
 }
 
 fn current_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("VmRSS:")?
-                    .trim()
-                    .strip_suffix("kB")?
-                    .trim()
-                    .parse()
-                    .ok()
-            })
-        })
-        .unwrap_or(0)
+    crate::process::rss_kib_of("self").unwrap_or(0)
 }
 
 /// Runs the correlation benchmark and prints its figures.

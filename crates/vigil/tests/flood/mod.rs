@@ -16,18 +16,7 @@ use super::{WAIT, bus_addr, enrol, raw, runtime, send, start_core, start_edge, w
 
 /// Resident memory of `pid` now, in KiB (`VmRSS`).
 fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("VmRSS:")?
-                .trim()
-                .strip_suffix("kB")?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap()
+    vigil::process::rss_kib_of(&pid.to_string()).unwrap()
 }
 
 /// Waits until the resident memory of `pid` stops moving (within 1 MiB over a second), and
