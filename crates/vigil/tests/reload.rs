@@ -241,3 +241,48 @@ fn a_reload_that_would_drop_a_directive_is_refused_counted_and_the_running_rules
     drop(s);
     server.terminate().unwrap();
 }
+
+/// A directive file any local user can write would let that user blind correlation: the
+/// server refuses it on reload (keeping its rules) and at start, naming the file.
+#[test]
+fn a_rule_file_anyone_can_write_is_refused_on_reload_and_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.xml");
+    std::fs::write(&rules, directives("")).unwrap();
+    let tables = rules_tables(&[], &rules, "");
+    let server = start(dir.path(), "", &tables);
+
+    std::fs::set_permissions(&rules, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let (status, body) = server.admin_post("/api/v1/reload", "").unwrap();
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.contains(&format!(
+            "directive file {} is writable by every user (mode 666)",
+            rules.display()
+        )),
+        "{body}"
+    );
+    // Once the permission is removed, the same file loads.
+    std::fs::set_permissions(&rules, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (status, body) = server.admin_post("/api/v1/reload", "").unwrap();
+    assert_eq!(status, 200, "{body}");
+    let report: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(report["directives"], 1);
+    std::fs::set_permissions(&rules, std::fs::Permissions::from_mode(0o666)).unwrap();
+    server.terminate().unwrap();
+
+    let refused = vigil::process::ServerProcess::start(
+        &exe(),
+        dir.path(),
+        &vigil::process::loopback_config(dir.path(), "", &tables),
+    )
+    .err()
+    .expect("a world-writable directive file stops the start");
+    let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
+    assert!(
+        log.contains(&format!("{} is writable by every user", rules.display())),
+        "{refused:#}\n{log}"
+    );
+}
