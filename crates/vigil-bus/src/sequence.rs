@@ -184,6 +184,12 @@ impl SequenceBook {
         announced
     }
 
+    /// Forgets the numbers stored of `sensor`, keeping its epochs: its history restarted at
+    /// this point of the store (rebuilding the book from stored events).
+    pub fn restart_numbers(&mut self, sensor: &str) {
+        self.sensors.remove(sensor);
+    }
+
     /// The book of `sensor`, if it ever stored anything (under its current epoch).
     pub fn sensor(&self, sensor: &str) -> Option<&SensorBook> {
         self.sensors.get(sensor)

@@ -14,6 +14,8 @@ use vigil_bus::SequenceBook;
 use vigil_event::{Event, Transport};
 use vigil_store::{Corruption, StateFile, Store};
 
+use super::report::{BUS_PLUGIN_ID, BusIncident};
+
 /// A saved book and the event record number it covers up to.
 #[derive(Debug, Serialize, Deserialize)]
 struct SavedBook {
@@ -58,10 +60,23 @@ pub fn load(data_dir: &Path) -> anyhow::Result<(SequenceBook, u64, Option<Corrup
     }
 }
 
-/// Records a stored event in the book, if it is a numbered bus event.
+/// Records a stored event in the book: a numbered bus event's number, or the report that a
+/// sensor's history restarted, after which its numbers start afresh (as they did when it was
+/// stored: the report is stored before any event of the new epoch). Without that, a book
+/// rebuilt from a store holding two histories of one sensor would count the first one's
+/// numbers as stored in the second, and drop its new events as duplicates.
 pub fn record(book: &mut SequenceBook, event: &Event) {
-    if let (Transport::Bus, Some(seq)) = (event.provenance.transport, event.provenance.sequence) {
-        book.insert(&event.provenance.sensor, seq, seq);
+    match (event.provenance.transport, event.provenance.sequence) {
+        (Transport::Bus, Some(seq)) => book.insert(&event.provenance.sensor, seq, seq),
+        (Transport::Core, _)
+            if event.plugin_id == BUS_PLUGIN_ID
+                && event.plugin_sid == BusIncident::HistoryRestarted.sid() =>
+        {
+            if let Some(sensor) = &event.userdata.userdata1 {
+                book.restart_numbers(sensor);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -74,4 +89,48 @@ pub fn catch_up(book: &mut SequenceBook, store: &Store, from: u64, to: u64) -> a
         }
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_event::Timestamp;
+
+    fn bus_event(sensor: &str, seq: u64) -> Event {
+        let mut event = Event::new(uuid::Uuid::nil(), Timestamp::from_secs(1), 4003, 1);
+        event.provenance.transport = Transport::Bus;
+        event.provenance.sensor = sensor.to_string();
+        event.provenance.sequence = Some(seq);
+        event
+    }
+
+    fn restart_report(sensor: &str) -> Event {
+        let mut event = Event::new(
+            uuid::Uuid::nil(),
+            Timestamp::from_secs(2),
+            BUS_PLUGIN_ID,
+            BusIncident::HistoryRestarted.sid(),
+        );
+        event.provenance.transport = Transport::Core;
+        event.provenance.sensor = "core".to_string();
+        event.userdata.userdata1 = Some(sensor.to_string());
+        event
+    }
+
+    #[test]
+    fn a_book_rebuilt_from_two_histories_counts_only_the_second() {
+        let mut book = SequenceBook::default();
+        for seq in 1..=50 {
+            record(&mut book, &bus_event("edge1", seq));
+        }
+        record(&mut book, &bus_event("edge2", 1));
+        record(&mut book, &restart_report("edge1"));
+        for seq in 1..=30 {
+            record(&mut book, &bus_event("edge1", seq));
+        }
+        let edge1 = book.sensor("edge1").unwrap();
+        assert_eq!((edge1.stored_through(), edge1.highest()), (30, 30));
+        assert!(!book.contains("edge1", 31));
+        assert_eq!(book.sensor("edge2").unwrap().stored_through(), 1);
+    }
 }
