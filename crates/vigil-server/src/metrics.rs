@@ -26,6 +26,12 @@ pub struct Metrics {
     pub connections_total: Counter,
     /// `vigil_agent_connections_refused_total`: connections closed because of the session limit.
     pub connections_refused: Counter,
+    /// `vigil_agent_sessions_timed_out_total{stage="line"}`: agent sessions closed for a line
+    /// not completed within `agent.line_timeout`.
+    pub agent_line_timed_out: Counter,
+    /// `vigil_agent_sessions_timed_out_total{stage="idle"}`: agent sessions closed after
+    /// `agent.idle_timeout` without a byte.
+    pub agent_idle_timed_out: Counter,
     /// `vigil_sensors_first_seen_total`: sensors admitted for the first time by policy.
     pub sensors_first_seen: Counter,
     /// `vigil_events_not_stored_total`: events a policy told not to store (and that raised nothing).
@@ -143,6 +149,10 @@ impl Metrics {
         describe_counter!(
             "vigil_agent_connections_refused_total",
             "Connections closed at the session limit"
+        );
+        describe_counter!(
+            "vigil_agent_sessions_timed_out_total",
+            "Agent sessions closed for taking too long, by stage: line (a line not completed within agent.line_timeout), idle (nothing received for agent.idle_timeout)"
         );
         describe_counter!(
             "vigil_sensors_first_seen_total",
@@ -304,6 +314,12 @@ impl Metrics {
             connections: gauge!("vigil_agent_connections"),
             connections_total: counter!("vigil_agent_connections_total"),
             connections_refused: counter!("vigil_agent_connections_refused_total"),
+            agent_line_timed_out: zero(
+                counter!("vigil_agent_sessions_timed_out_total", "stage" => "line"),
+            ),
+            agent_idle_timed_out: zero(
+                counter!("vigil_agent_sessions_timed_out_total", "stage" => "idle"),
+            ),
             sensors_first_seen: counter!("vigil_sensors_first_seen_total"),
             not_stored: counter!("vigil_events_not_stored_total"),
             directive_events: counter!("vigil_directive_events_total"),
@@ -365,6 +381,12 @@ impl Metrics {
             counter.increment(1);
         }
     }
+}
+
+/// `counter`, shown as 0 until it counts.
+fn zero(counter: Counter) -> Counter {
+    counter.absolute(0);
+    counter
 }
 
 /// Installs the Prometheus recorder for this process. Call once, before [`Metrics::register`].
