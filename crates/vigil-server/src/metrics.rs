@@ -79,8 +79,8 @@ pub struct Metrics {
     pub bus_connections_refused: Counter,
     /// `vigil_bus_handshakes_refused_total`: TLS handshakes refused (no valid certificate...).
     pub bus_handshakes_refused: Counter,
-    /// `vigil_bus_alarms_suppressed_total`: bus security alarms not raised because the same
-    /// alarm was raised for the same peer within the last minute (the rejections are still counted).
+    /// `vigil_bus_alarms_suppressed_total`: bus incidents counted into an alarm of the same
+    /// kind and sensor or peer raised within the last minute, instead of raising another.
     pub bus_alarms_suppressed: Counter,
     /// `vigil_bus_commands_total`: commands sent to edges.
     pub bus_commands: Counter,
@@ -220,7 +220,7 @@ impl Metrics {
         );
         describe_counter!(
             "vigil_bus_alarms_suppressed_total",
-            "Bus security alarms not raised again for the same peer within a minute"
+            "Bus incidents counted into the open alarm of their kind and sensor or peer (raised within the last minute; its revisions carry the counts) instead of raising another"
         );
         describe_counter!("vigil_bus_commands_total", "Signed commands sent to edges");
         describe_counter!(

@@ -216,13 +216,11 @@ impl BusShared {
                     "nothing heard for {timeout:?}; last heartbeat: {}",
                     counters(status.heartbeat.as_ref())
                 );
-                if let Some((event, alarm)) =
+                let (event, alarm) =
                     self.reporter
-                        .raise(report::BusIncident::SensorSilent, name, None, detail, None)
-                {
-                    status.silent = Some(alarm.clone());
-                    raised.push((event, alarm));
-                }
+                        .raise(report::BusIncident::SensorSilent, name, None, detail);
+                status.silent = Some(alarm.clone());
+                raised.push((event, alarm));
             }
         }
         raised
