@@ -208,7 +208,7 @@ impl Metrics {
         );
         describe_counter!(
             "vigil_bus_connections_refused_total",
-            "Bus connections closed at the session limit (bus.max_connections)"
+            "Bus connections closed at the session limit (bus.max_connections), each counted into the alarm Bus: connection limit reached"
         );
         describe_counter!(
             "vigil_bus_handshakes_refused_total",

@@ -199,6 +199,29 @@ impl BusShared {
         }
     }
 
+    /// A connection from `peer` closed at `bus.max_connections`: counted, and counted into the
+    /// core's connection-limit alarm, stored on `tracker` (the accept loop does not wait).
+    fn connection_refused(self: &Arc<Self>, peer: std::net::SocketAddr, tracker: &TaskTracker) {
+        self.metrics.bus_connections_refused.increment(1);
+        let detail = format!(
+            "from {}: {} connections open (bus.max_connections)",
+            peer.ip(),
+            self.config.max_connections
+        );
+        let (events, alarms) = self.reporter.count(
+            report::BusIncident::ConnectionLimit,
+            &self.core_name,
+            Some(peer.ip()),
+            detail,
+            self.core_name.clone(),
+            None,
+        );
+        if !events.is_empty() {
+            let shared = self.clone();
+            tracker.spawn(async move { shared.reporter.store(events, alarms).await });
+        }
+    }
+
     /// The counters of `sensor`'s last heartbeat, as text.
     fn last_heartbeat(&self, sensor: &str) -> String {
         let sensors = self.sensors.lock().unwrap_or_else(|p| p.into_inner());
@@ -245,13 +268,14 @@ pub async fn serve(
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
+    let refusals = tracker.clone();
     crate::listen::accept_sessions(
         listener,
         "bus",
         shared.connections.clone(),
         shutdown.clone(),
         tracker,
-        |_| shared.metrics.bus_connections_refused.increment(1),
+        |peer| shared.connection_refused(peer, &refusals),
         |stream, peer| {
             let (shared, shutdown) = (shared.clone(), shutdown.clone());
             async move {

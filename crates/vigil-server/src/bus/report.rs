@@ -1,4 +1,4 @@
-//! Reports about the bus itself: each refused input, connection too slow,
+//! Reports about the bus itself: each refused input, connection too slow or over the limit,
 //! event loss, silent sensor and clock skew becomes an event of the reserved plugin
 //! [`BUS_PLUGIN_ID`] and an alarm, stored together; a
 //! silent sensor heard again completes its alarm (a new revision), and a sensor that stopped
@@ -45,6 +45,8 @@ pub enum BusIncident {
     /// A connection did not finish its TLS handshake, its `Hello` or a started frame in time
     /// (a slowloris).
     SessionTimedOut,
+    /// A connection closed at once: `bus.max_connections` sessions were open.
+    ConnectionLimit,
     /// Sequence numbers missing past the gap timeout.
     EventLoss,
     /// No heartbeat past the silence timeout.
@@ -83,6 +85,7 @@ impl BusIncident {
             BusIncident::HandshakeRefused => 10,
             BusIncident::SessionRevoked => 11,
             BusIncident::SessionTimedOut => 12,
+            BusIncident::ConnectionLimit => 13,
             BusIncident::EventLoss => 20,
             BusIncident::SensorSilent => 21,
             BusIncident::ClockSkew => 22,
@@ -108,6 +111,7 @@ impl BusIncident {
             BusIncident::HandshakeRefused => "Bus: connection without a valid certificate",
             BusIncident::SessionRevoked => "Bus: certificate revoked, session ended",
             BusIncident::SessionTimedOut => "Bus: connection too slow, closed",
+            BusIncident::ConnectionLimit => "Bus: connection limit reached",
             BusIncident::EventLoss => "Bus: event loss",
             BusIncident::SensorSilent => "Bus: sensor silent",
             BusIncident::ClockSkew => "Bus: sensor clock skew",
@@ -127,7 +131,8 @@ impl BusIncident {
         match self {
             BusIncident::Rejected(_)
             | BusIncident::HandshakeRefused
-            | BusIncident::SessionTimedOut => 5,
+            | BusIncident::SessionTimedOut
+            | BusIncident::ConnectionLimit => 5,
             BusIncident::SensorStopped => 1,
             _ => 4,
         }
