@@ -1,11 +1,13 @@
 //! The core's side of the signed event bus: the TLS listener and its sessions ([`session`]),
-//! the core's identity ([`identity`]), reports about the bus itself ([`report`]), the gap and
+//! the core's identity ([`identity`]), reports about the bus itself ([`report`]) and their
+//! aggregation ([`aggregate`]), the gap and
 //! silence monitor ([`monitor`]), downstream commands ([`commands`]), the sessions a
 //! revocation ends ([`revocation`]), the sequence book across restarts ([`state`]) and the
 //! sensors' spool epochs ([`history`]).
 //! What a session may cost: the intake memory budget ([`budget`]), how a frame is read within
 //! it and in time ([`reading`]), and the sessions one sensor may open ([`slots`]).
 
+pub mod aggregate;
 pub mod budget;
 pub mod commands;
 pub mod history;

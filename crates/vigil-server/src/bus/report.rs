@@ -14,18 +14,19 @@
 //! key (a sensor, a peer) within a minute of the first are one alarm, raised at the first and
 //! revised with the counts at most once a second ([`Reporter::count`], [`Reporter::revise`]):
 //! how many, over how long, the peers and the first distinct details (for event loss, the
-//! ranges and events missing); each incident is stored as its own event up to [`EVIDENCE`].
+//! ranges and events missing); each incident is stored as its own event up to
+//! [`super::aggregate::EVIDENCE`].
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 use uuid::Uuid;
 use vigil_bus::Gap;
 use vigil_event::{Alarm, CorrelationState, Event, Evidence, Timestamp, Transport};
 
+use super::aggregate::Open;
 use crate::clock::CoreClock;
 use crate::metrics::Metrics;
 use crate::writer::IntakeQueue;
@@ -152,124 +153,6 @@ impl BusIncident {
 
 /// Asset value of the SIEM itself in the risk formula (the highest).
 const SIEM_ASSET: u8 = 5;
-/// How long an aggregated alarm stays open to further incidents of its kind and key, from
-/// its first.
-const WINDOW: Duration = Duration::from_secs(60);
-
-/// Evidence events stored per aggregated alarm, at most; further incidents are only counted.
-pub const EVIDENCE: usize = 100;
-/// Distinct details, peers and missing ranges named in a revised alarm; the rest are counted.
-const NAMED: usize = 5;
-
-/// What event loss adds to its alarm: the ranges missing.
-#[derive(Default)]
-struct Missing {
-    /// The first [`NAMED`] ranges.
-    ranges: Vec<Gap>,
-    events: u64,
-}
-
-/// The open alarm of one kind and key: every incident within [`WINDOW`] of the first is
-/// counted into it.
-struct Open {
-    incident: BusIncident,
-    sensor: String,
-    since: Instant,
-    latest: Instant,
-    alarm: Alarm,
-    count: u64,
-    /// The first [`NAMED`] distinct details, and the latest.
-    details: Vec<String>,
-    last_detail: String,
-    /// The first [`NAMED`] distinct peers.
-    peers: Vec<IpAddr>,
-    missing: Option<Missing>,
-    /// Incidents counted since the last stored revision.
-    pending: bool,
-}
-
-impl Open {
-    /// Counts one more incident into the alarm.
-    fn count(&mut self, peer: Option<IpAddr>, detail: String, gap: Option<Gap>) {
-        self.count += 1;
-        self.latest = Instant::now();
-        self.pending = true;
-        if let Some(peer) = peer.filter(|p| self.peers.len() < NAMED && !self.peers.contains(p)) {
-            self.peers.push(peer);
-        }
-        if let (Some(missing), Some(gap)) = (self.missing.as_mut(), gap) {
-            missing.events += gap.len();
-            if missing.ranges.len() < NAMED {
-                missing.ranges.push(gap);
-            }
-        }
-        if self.details.len() < NAMED && !self.details.contains(&detail) {
-            self.details.push(detail.clone());
-        }
-        self.last_detail = detail;
-    }
-
-    /// What the revised alarm says beyond its title and sensor.
-    fn summary(&self) -> String {
-        let seconds = self.latest.duration_since(self.since).as_secs_f64();
-        let more = |named: usize| {
-            (self.count > named as u64).then(|| format!("and {} more", self.count - named as u64))
-        };
-        match &self.missing {
-            Some(missing) => {
-                let ranges: Vec<String> = missing
-                    .ranges
-                    .iter()
-                    .map(|g| format!("{}..={}", g.first, g.last))
-                    .chain(more(missing.ranges.len()))
-                    .collect();
-                format!(
-                    "{} gaps, {} events missing in {seconds:.1} s ({}); latest: {}",
-                    self.count,
-                    missing.events,
-                    ranges.join(", "),
-                    self.last_detail
-                )
-            }
-            None => {
-                let peers: Vec<String> = self.peers.iter().map(IpAddr::to_string).collect();
-                let peers = match peers.is_empty() {
-                    true => String::new(),
-                    false => format!(" from {}", peers.join(", ")),
-                };
-                let distinct = match self.details.len() {
-                    NAMED => format!("first {NAMED} distinct"),
-                    _ => "distinct".into(),
-                };
-                format!(
-                    "{} times in {seconds:.1} s{peers}; {distinct}: {}; latest: {}",
-                    self.count,
-                    self.details.join(" | "),
-                    self.last_detail
-                )
-            }
-        }
-    }
-
-    /// The alarm's next revision, with the counts so far, if incidents were counted since the
-    /// last.
-    fn revision(&mut self, now: Timestamp) -> Option<Alarm> {
-        if !std::mem::take(&mut self.pending) {
-            return None;
-        }
-        self.alarm.revision += 1;
-        self.alarm.event_count = self.count;
-        self.alarm.last_seen = now;
-        self.alarm.name = format!(
-            "{}: {}: {}",
-            self.incident.title(),
-            self.sensor,
-            self.summary()
-        );
-        Some(self.alarm.clone())
-    }
-}
-
 /// Builds, aggregates and queues bus reports.
 pub struct Reporter {
     core: String,
@@ -329,8 +212,8 @@ impl Reporter {
     }
 
     /// Counts an incident into the open alarm of its kind and `key`, or raises that alarm
-    /// when none is open (its first incident, or the first after [`WINDOW`]); returns what to
-    /// store: its evidence event while the alarm has fewer than [`EVIDENCE`], the new alarm
+    /// when none is open (its first incident, or the first after [`super::aggregate::WINDOW`]);
+    /// returns what to store: its evidence event while the alarm has room for it, the new alarm
     /// (and the revision still owed by the window it replaces). Revisions with the counts are
     /// stored by [`Reporter::revise`]. A `gap` is what an event-loss incident misses.
     pub fn count(
@@ -348,45 +231,19 @@ impl Reporter {
         }
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         match open.get_mut(&(incident, key.clone())) {
-            Some(current) if current.since.elapsed() < WINDOW => {
+            Some(current) if current.is_open() => {
                 self.metrics.bus_alarms_suppressed.increment(1);
-                let room = current
-                    .alarm
-                    .evidence
-                    .first_mut()
-                    .filter(|e| e.event_ids.len() < EVIDENCE);
-                let events = match room {
-                    Some(evidence) => {
-                        let event = self.event(incident, sensor, peer, &detail);
-                        evidence.event_ids.push(event.id);
-                        vec![event]
-                    }
-                    None => Vec::new(),
-                };
-                current.count(peer, detail, gap);
-                (events, Vec::new())
+                let event = current
+                    .wants_evidence()
+                    .then(|| self.event(incident, sensor, peer, &detail));
+                current.count(peer, detail, gap, event.as_ref().map(|e| e.id));
+                (event.into_iter().collect(), Vec::new())
             }
             _ => {
                 warn!(sensor, ?peer, incident = incident.title(), %detail, "bus alarm");
                 let event = self.event(incident, sensor, peer, &detail);
                 let raised = alarm(incident, sensor, &detail, &event);
-                let now = Instant::now();
-                let first = Open {
-                    incident,
-                    sensor: sensor.to_string(),
-                    since: now,
-                    latest: now,
-                    alarm: raised.clone(),
-                    count: 1,
-                    details: vec![detail.clone()],
-                    last_detail: detail,
-                    peers: peer.into_iter().collect(),
-                    missing: gap.map(|gap| Missing {
-                        ranges: vec![gap],
-                        events: gap.len(),
-                    }),
-                    pending: false,
-                };
+                let first = Open::new(incident, sensor, raised.clone(), peer, detail, gap);
                 let owed = open
                     .insert((incident, key), first)
                     .and_then(|mut old| old.revision(self.clock.now()));
@@ -404,7 +261,7 @@ impl Reporter {
                 .values_mut()
                 .filter_map(|alarm| alarm.revision(self.clock.now()))
                 .collect();
-            open.retain(|_, alarm| alarm.since.elapsed() < WINDOW);
+            open.retain(|_, alarm| alarm.is_open());
             revisions
         };
         for alarm in &revisions {
