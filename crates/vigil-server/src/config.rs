@@ -415,6 +415,10 @@ mod tests {
         assert!(text.contains("listen = \"127.0.0.1:40001\""), "{text}");
         assert!(text.contains("retention_max_age = \"90d\""), "{text}");
         assert!(text.contains("handshake_timeout = \"30s\""), "{text}");
+        assert!(
+            text.contains("line_timeout = \"1m\"\nidle_timeout = \"2h\""),
+            "{text}"
+        );
     }
 
     #[test]
