@@ -230,14 +230,16 @@ impl<'a> Session<'a> {
                 start = buf.len();
             }
             buf.drain(..start);
+            if !self.flush(&mut stream).await || flow == Flow::Close {
+                break;
+            }
+            // Timed once flushed: a wait for the store (only after completed lines) is not the
+            // agent's.
             line_since = match (buf.is_empty() && !discarding, completed, line_since) {
                 (true, _, _) => None,
                 (false, false, Some(since)) => Some(since),
                 _ => Some(tokio::time::Instant::now()),
             };
-            if !self.flush(&mut stream).await || flow == Flow::Close {
-                break;
-            }
             if buf.capacity() - buf.len() < READ_CHUNK / 4 {
                 buf.reserve(READ_CHUNK);
             }
