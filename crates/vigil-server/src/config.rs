@@ -122,6 +122,13 @@ pub struct AgentConfig {
     /// Time a new connection has to send its first bytes.
     #[serde(with = "duration_text")]
     pub handshake_timeout: Duration,
+    /// Time a session has to complete a line once its first bytes arrived.
+    #[serde(with = "duration_text")]
+    pub line_timeout: Duration,
+    /// Time a session may stay silent between lines (an agent's watchdog writes its plugins'
+    /// state every `[watchdog] interval`, at most an hour by default).
+    #[serde(with = "duration_text")]
+    pub idle_timeout: Duration,
     /// Allow a non-loopback `listen` (the protocol has no authentication or encryption).
     pub allow_remote: bool,
     /// What to do with a sensor that is not configured below.
@@ -244,6 +251,8 @@ impl Default for AgentConfig {
             max_line_bytes: vigil_agent_proto::MAX_LINE_BYTES,
             max_connections: 10_000,
             handshake_timeout: Duration::from_secs(30),
+            line_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(2 * 3600),
             allow_remote: false,
             unknown_sensors: UnknownSensors::Accept,
             sensors: Vec::new(),
@@ -305,6 +314,16 @@ impl Config {
         }
         if !(64..=1 << 20).contains(&self.agent.max_line_bytes) {
             return Err("agent.max_line_bytes must be between 64 and 1048576".into());
+        }
+        let a = &self.agent;
+        if [a.handshake_timeout, a.line_timeout, a.idle_timeout]
+            .iter()
+            .any(Duration::is_zero)
+        {
+            return Err(
+                "agent.handshake_timeout, agent.line_timeout and agent.idle_timeout must be above 0"
+                    .into(),
+            );
         }
         if self.agent.enabled && !self.agent.listen.ip().is_loopback() && !self.agent.allow_remote {
             return Err(format!(
@@ -396,6 +415,10 @@ mod tests {
         assert!(text.contains("listen = \"127.0.0.1:40001\""), "{text}");
         assert!(text.contains("retention_max_age = \"90d\""), "{text}");
         assert!(text.contains("handshake_timeout = \"30s\""), "{text}");
+        assert!(
+            text.contains("line_timeout = \"1m\"\nidle_timeout = \"2h\""),
+            "{text}"
+        );
     }
 
     #[test]
@@ -462,6 +485,8 @@ mod tests {
         assert!(err.contains("bus.frame_timeout"), "{err}");
         let err = Config::parse("[log]\nrepeat_limit = 0\n").unwrap_err();
         assert!(err.contains("log.repeat_limit"), "{err}");
+        let err = Config::parse("[agent]\nline_timeout = \"0s\"\n").unwrap_err();
+        assert!(err.contains("agent.line_timeout"), "{err}");
     }
 
     #[test]

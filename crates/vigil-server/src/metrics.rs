@@ -26,6 +26,12 @@ pub struct Metrics {
     pub connections_total: Counter,
     /// `vigil_agent_connections_refused_total`: connections closed because of the session limit.
     pub connections_refused: Counter,
+    /// `vigil_agent_sessions_timed_out_total{stage="line"}`: agent sessions closed for a line
+    /// not completed within `agent.line_timeout`.
+    pub agent_line_timed_out: Counter,
+    /// `vigil_agent_sessions_timed_out_total{stage="idle"}`: agent sessions closed after
+    /// `agent.idle_timeout` without a byte.
+    pub agent_idle_timed_out: Counter,
     /// `vigil_sensors_first_seen_total`: sensors admitted for the first time by policy.
     pub sensors_first_seen: Counter,
     /// `vigil_events_not_stored_total`: events a policy told not to store (and that raised nothing).
@@ -73,8 +79,8 @@ pub struct Metrics {
     pub bus_connections_refused: Counter,
     /// `vigil_bus_handshakes_refused_total`: TLS handshakes refused (no valid certificate...).
     pub bus_handshakes_refused: Counter,
-    /// `vigil_bus_alarms_suppressed_total`: bus security alarms not raised because the same
-    /// alarm was raised for the same peer within the last minute (the rejections are still counted).
+    /// `vigil_bus_alarms_suppressed_total`: bus incidents counted into an alarm of the same
+    /// kind and sensor or peer raised within the last minute, instead of raising another.
     pub bus_alarms_suppressed: Counter,
     /// `vigil_bus_commands_total`: commands sent to edges.
     pub bus_commands: Counter,
@@ -145,6 +151,10 @@ impl Metrics {
             "Connections closed at the session limit"
         );
         describe_counter!(
+            "vigil_agent_sessions_timed_out_total",
+            "Agent sessions closed for taking too long, by stage: line (a line not completed within agent.line_timeout), idle (nothing received for agent.idle_timeout)"
+        );
+        describe_counter!(
             "vigil_sensors_first_seen_total",
             "Unconfigured sensors admitted for the first time"
         );
@@ -198,7 +208,7 @@ impl Metrics {
         );
         describe_counter!(
             "vigil_bus_connections_refused_total",
-            "Bus connections closed at the session limit (bus.max_connections)"
+            "Bus connections closed at the session limit (bus.max_connections), each counted into the alarm Bus: connection limit reached"
         );
         describe_counter!(
             "vigil_bus_handshakes_refused_total",
@@ -210,7 +220,7 @@ impl Metrics {
         );
         describe_counter!(
             "vigil_bus_alarms_suppressed_total",
-            "Bus security alarms not raised again for the same peer within a minute"
+            "Bus incidents counted into the open alarm of their kind and sensor or peer (raised within the last minute; its revisions carry the counts) instead of raising another"
         );
         describe_counter!("vigil_bus_commands_total", "Signed commands sent to edges");
         describe_counter!(
@@ -304,6 +314,12 @@ impl Metrics {
             connections: gauge!("vigil_agent_connections"),
             connections_total: counter!("vigil_agent_connections_total"),
             connections_refused: counter!("vigil_agent_connections_refused_total"),
+            agent_line_timed_out: zero(
+                counter!("vigil_agent_sessions_timed_out_total", "stage" => "line"),
+            ),
+            agent_idle_timed_out: zero(
+                counter!("vigil_agent_sessions_timed_out_total", "stage" => "idle"),
+            ),
             sensors_first_seen: counter!("vigil_sensors_first_seen_total"),
             not_stored: counter!("vigil_events_not_stored_total"),
             directive_events: counter!("vigil_directive_events_total"),
@@ -365,6 +381,12 @@ impl Metrics {
             counter.increment(1);
         }
     }
+}
+
+/// `counter`, shown as 0 until it counts.
+fn zero(counter: Counter) -> Counter {
+    counter.absolute(0);
+    counter
 }
 
 /// Installs the Prometheus recorder for this process. Call once, before [`Metrics::register`].

@@ -235,3 +235,75 @@ fn unknown_sensors_are_refused_when_configured_so() {
     server.terminate().unwrap();
     assert!(stored(dir.path()).is_empty());
 }
+
+/// A session that sends `connect` and half a line, then stops, is closed within
+/// `agent.line_timeout`; one silent after its `connect` within `agent.idle_timeout`; each
+/// counted by stage. A session sending whole lines more slowly than the line timeout is not
+/// closed for it.
+#[test]
+fn a_half_line_or_a_silent_session_is_closed_within_its_timeout_and_counted() {
+    use std::time::Instant;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        dir.path(),
+        "line_timeout = \"1s\"\nidle_timeout = \"3s\"",
+        "",
+    );
+    let closed_after = |s: &mut std::net::TcpStream, started: Instant| {
+        assert!(closed_by_server(s));
+        started.elapsed()
+    };
+    let series = |stage: &str| {
+        server
+            .metric_series(&format!(
+                "vigil_agent_sessions_timed_out_total{{stage=\"{stage}\"}}"
+            ))
+            .unwrap()
+    };
+
+    // Whole lines 600 ms apart: each within the line timeout, none idle for long.
+    let mut slow = connect(&server);
+    send(&mut slow, &connect_line());
+    assert_eq!(read_line(&slow), "ok id=\"7\"\n");
+    for n in 1..=4 {
+        std::thread::sleep(Duration::from_millis(600));
+        send(&mut slow, &event(n));
+    }
+
+    // `connect`, then half an event line, then nothing.
+    let mut half = connect(&server);
+    send(&mut half, &connect_line());
+    assert_eq!(read_line(&half), "ok id=\"7\"\n");
+    let started = Instant::now();
+    send(&mut half, "event type=\"detector\" plugin_id=\"4003\" plug");
+    let took = closed_after(&mut half, started);
+    eprintln!("half a line: closed after {took:?}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    assert_eq!(series("line"), 1.0);
+
+    // `connect`, then nothing at all.
+    let mut silent = connect(&server);
+    send(&mut silent, &connect_line());
+    assert_eq!(read_line(&silent), "ok id=\"7\"\n");
+    let started = Instant::now();
+    let took = closed_after(&mut silent, started);
+    eprintln!("silent session: closed after {took:?}");
+    assert!(
+        took >= Duration::from_millis(2900) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+
+    // The slow session's events were all stored; it timed out only once idle (before or
+    // after the silent one).
+    assert!(closed_by_server(&mut slow));
+    assert_eq!(series("line"), 1.0);
+    assert_eq!(series("idle"), 2.0);
+    server.terminate().unwrap();
+    assert_eq!(
+        tags(dir.path()),
+        vec!["event-1", "event-2", "event-3", "event-4"]
+    );
+}

@@ -861,6 +861,97 @@ fn a_burst_of_gaps_from_one_sensor_is_one_event_loss_alarm_revised_with_the_coun
 }
 
 #[test]
+fn five_hundred_forged_batches_from_one_sensor_are_one_alarm_revised_with_the_count() {
+    use vigil_bus::RejectReason;
+    const FORGED: u64 = 500;
+    let dir = tempfile::tempdir().unwrap();
+    let core_dir = dir.path().join("core");
+    let core = start_core(&core_dir, "");
+    let addr = bus_addr(&core);
+    let mallory = enrol(&core_dir, &dir.path().join("certs"), "mallory");
+    let started = Instant::now();
+    runtime().block_on(async {
+        // Each refusal ends its session: one forged batch per session; in five waves over
+        // about three seconds, so the alarm is revised as they come.
+        for seq in 1..=FORGED {
+            if seq % (FORGED / 5) == 0 {
+                tokio::time::sleep(Duration::from_millis(700)).await;
+            }
+            let mut c = raw::connect(addr, &mallory, "mallory").await;
+            let mut forged = c.batch(seq, 1, raw::now());
+            let at = forged.len() - 3;
+            forged[at] ^= 0x01;
+            c.send(&forged).await;
+            assert_eq!(
+                reject_reason(c.next().await),
+                Some(RejectReason::BadSignature)
+            );
+        }
+    });
+    let sent = started.elapsed();
+    core.wait_for_metric(
+        "vigil_bus_rejected_total{reason=\"bad_signature\"}",
+        FORGED as f64,
+        WAIT,
+    )
+    .unwrap();
+    let title = "Bus: forged or tampered batch: mallory: ";
+    let forgery = |a: &Alarm| a.name.starts_with(title);
+    wait_alarm_where(&core_dir, "the forgery alarm counting every batch", |a| {
+        forgery(a) && a.event_count == FORGED
+    });
+    let elapsed = started.elapsed();
+    assert_eq!(
+        core.metric("vigil_bus_alarms_suppressed_total").unwrap(),
+        (FORGED - 1) as f64
+    );
+    core.terminate().unwrap();
+    let revisions: Vec<Alarm> = stored_alarms(&core_dir)
+        .into_iter()
+        .filter(forgery)
+        .collect();
+    let ids: std::collections::BTreeSet<_> = revisions.iter().map(|a| a.id).collect();
+    let latest = revisions.iter().max_by_key(|a| a.revision).unwrap();
+    eprintln!(
+        "{FORGED} forged batches sent in {sent:?}: {} alarm(s), {} revision(s) stored in {elapsed:?}; {}",
+        ids.len(),
+        revisions.len(),
+        latest.name
+    );
+    assert_eq!(ids.len(), 1, "one alarm for the forgeries");
+    assert!(
+        revisions.len() as f64 <= elapsed.as_secs_f64().ceil() + 1.0,
+        "{} revisions in {elapsed:?}",
+        revisions.len()
+    );
+    assert_eq!((latest.event_count, latest.priority), (FORGED, 5));
+    let detail = "from 127.0.0.1: the signature does not verify with the sensor's certificate";
+    assert!(
+        latest
+            .name
+            .starts_with(&format!("{title}{FORGED} times in "))
+            && latest.name.ends_with(&format!(
+                " s from 127.0.0.1; distinct: {detail}; latest: {detail}"
+            )),
+        "{}",
+        latest.name
+    );
+    // Each forgery is its own evidence event, up to 100 per alarm.
+    let mut evidence: Vec<_> = stored(&core_dir)
+        .into_iter()
+        .filter(|e| {
+            (e.plugin_id, e.plugin_sid) == (1_000_000_001, 2)
+                && e.userdata.userdata1.as_deref() == Some("mallory")
+        })
+        .map(|e| e.id)
+        .collect();
+    let mut named = latest.evidence[0].event_ids.clone();
+    evidence.sort();
+    named.sort();
+    assert_eq!((evidence.len(), &evidence), (100, &named));
+}
+
+#[test]
 fn signed_commands_reach_the_edge_and_their_results_come_back() {
     let dir = tempfile::tempdir().unwrap();
     let core_dir = dir.path().join("core");

@@ -45,15 +45,10 @@ impl BusShared {
                     "spool epoch {previous} (stored through sequence {through}, highest {highest}) replaced by {epoch}: the edge's spool was lost or it was reinstalled; its events, numbered from 1 again, are stored as a new sequence"
                 );
                 // Never rate limited: each restart is its own alarm.
-                let report = self.reporter.raise(
-                    BusIncident::HistoryRestarted,
-                    sensor,
-                    Some(peer),
-                    detail,
-                    None,
-                );
-                let (events, alarms) = report.into_iter().unzip();
-                self.enter(sensor, epoch, events, alarms).await
+                let (event, alarm) =
+                    self.reporter
+                        .raise(BusIncident::HistoryRestarted, sensor, Some(peer), detail);
+                self.enter(sensor, epoch, vec![event], vec![alarm]).await
             }
         }
     }

@@ -1,11 +1,13 @@
 //! The core's side of the signed event bus: the TLS listener and its sessions ([`session`]),
-//! the core's identity ([`identity`]), reports about the bus itself ([`report`]), the gap and
+//! the core's identity ([`identity`]), reports about the bus itself ([`report`]) and their
+//! aggregation ([`aggregate`]), the gap and
 //! silence monitor ([`monitor`]), downstream commands ([`commands`]), the sessions a
 //! revocation ends ([`revocation`]), the sequence book across restarts ([`state`]) and the
 //! sensors' spool epochs ([`history`]).
 //! What a session may cost: the intake memory budget ([`budget`]), how a frame is read within
 //! it and in time ([`reading`]), and the sessions one sensor may open ([`slots`]).
 
+pub mod aggregate;
 pub mod budget;
 pub mod commands;
 pub mod history;
@@ -199,6 +201,29 @@ impl BusShared {
         }
     }
 
+    /// A connection from `peer` closed at `bus.max_connections`: counted, and counted into the
+    /// core's connection-limit alarm, stored on `tracker` (the accept loop does not wait).
+    fn connection_refused(self: &Arc<Self>, peer: std::net::SocketAddr, tracker: &TaskTracker) {
+        self.metrics.bus_connections_refused.increment(1);
+        let detail = format!(
+            "from {}: {} connections open (bus.max_connections)",
+            peer.ip(),
+            self.config.max_connections
+        );
+        let (events, alarms) = self.reporter.count(
+            report::BusIncident::ConnectionLimit,
+            &self.core_name,
+            Some(peer.ip()),
+            detail,
+            self.core_name.clone(),
+            None,
+        );
+        if !events.is_empty() {
+            let shared = self.clone();
+            tracker.spawn(async move { shared.reporter.store(events, alarms).await });
+        }
+    }
+
     /// The counters of `sensor`'s last heartbeat, as text.
     fn last_heartbeat(&self, sensor: &str) -> String {
         let sensors = self.sensors.lock().unwrap_or_else(|p| p.into_inner());
@@ -216,13 +241,11 @@ impl BusShared {
                     "nothing heard for {timeout:?}; last heartbeat: {}",
                     counters(status.heartbeat.as_ref())
                 );
-                if let Some((event, alarm)) =
+                let (event, alarm) =
                     self.reporter
-                        .raise(report::BusIncident::SensorSilent, name, None, detail, None)
-                {
-                    status.silent = Some(alarm.clone());
-                    raised.push((event, alarm));
-                }
+                        .raise(report::BusIncident::SensorSilent, name, None, detail);
+                status.silent = Some(alarm.clone());
+                raised.push((event, alarm));
             }
         }
         raised
@@ -247,13 +270,14 @@ pub async fn serve(
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
+    let refusals = tracker.clone();
     crate::listen::accept_sessions(
         listener,
         "bus",
         shared.connections.clone(),
         shutdown.clone(),
         tracker,
-        |_| shared.metrics.bus_connections_refused.increment(1),
+        |peer| shared.connection_refused(peer, &refusals),
         |stream, peer| {
             let (shared, shutdown) = (shared.clone(), shutdown.clone());
             async move {

@@ -26,7 +26,7 @@ pub async fn run(shared: Arc<BusShared>, shutdown: CancellationToken) {
     loop {
         tokio::select! {
             () = shutdown.cancelled() => {
-                shared.reporter.revise_losses().await;
+                shared.reporter.revise().await;
                 return;
             }
             () = tokio::time::sleep(TICK) => {}
@@ -57,7 +57,7 @@ pub async fn run(shared: Arc<BusShared>, shutdown: CancellationToken) {
                 shared.reporter.event_loss(&sensor, gap, detail).await;
             }
         }
-        shared.reporter.revise_losses().await;
+        shared.reporter.revise().await;
         for (event, alarm) in shared.silent_sensors(shared.config.silence_timeout) {
             shared.reporter.store(vec![event], vec![alarm]).await;
         }

@@ -1,5 +1,6 @@
-//! Reports about the bus itself: each refused input, connection too slow, event loss, silent
-//! sensor and clock skew becomes an event of the reserved plugin [`BUS_PLUGIN_ID`] and an alarm, stored together; a
+//! Reports about the bus itself: each refused input, connection too slow or over the limit,
+//! event loss, silent sensor and clock skew becomes an event of the reserved plugin
+//! [`BUS_PLUGIN_ID`] and an alarm, stored together; a
 //! silent sensor heard again completes its alarm (a new revision), and a sensor that stopped
 //! cleanly is a low-priority event without an alarm. A sensor whose history restarted under a
 //! new spool epoch ([`BusIncident::HistoryRestarted`]) is an alarm like event loss.
@@ -9,22 +10,23 @@
 //! ([`BusIncident::CoreClockDisagreesWithEdges`]). Reports are dated by the core's proven time
 //! ([`crate::clock`]), never by a wall clock found wrong.
 //! These are attacks on the SIEM (or its failures): the alarm is raised whatever the
-//! directives say. A peer repeating the same offence raises one alarm a minute, not one per
-//! attempt; the rest are counted (`vigil_bus_alarms_suppressed_total`). Event loss is
-//! aggregated instead: the gaps of one sensor within a minute of its first are one alarm, raised
-//! at the first and revised with the counts at most once a second ([`Reporter::event_loss`],
-//! [`Reporter::revise_losses`]), each gap stored as its own event up to [`LOSS_EVIDENCE`].
+//! directives say. Repeats are aggregated, not raised one by one: the incidents of one kind and
+//! key (a sensor, a peer) within a minute of the first are one alarm, raised at the first and
+//! revised with the counts at most once a second ([`Reporter::count`], [`Reporter::revise`]):
+//! how many, over how long, the peers and the first distinct details (for event loss, the
+//! ranges and events missing); each incident is stored as its own event up to
+//! [`super::aggregate::EVIDENCE`].
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 use uuid::Uuid;
 use vigil_bus::Gap;
 use vigil_event::{Alarm, CorrelationState, Event, Evidence, Timestamp, Transport};
 
+use super::aggregate::Open;
 use crate::clock::CoreClock;
 use crate::metrics::Metrics;
 use crate::writer::IntakeQueue;
@@ -44,6 +46,8 @@ pub enum BusIncident {
     /// A connection did not finish its TLS handshake, its `Hello` or a started frame in time
     /// (a slowloris).
     SessionTimedOut,
+    /// A connection closed at once: `bus.max_connections` sessions were open.
+    ConnectionLimit,
     /// Sequence numbers missing past the gap timeout.
     EventLoss,
     /// No heartbeat past the silence timeout.
@@ -82,6 +86,7 @@ impl BusIncident {
             BusIncident::HandshakeRefused => 10,
             BusIncident::SessionRevoked => 11,
             BusIncident::SessionTimedOut => 12,
+            BusIncident::ConnectionLimit => 13,
             BusIncident::EventLoss => 20,
             BusIncident::SensorSilent => 21,
             BusIncident::ClockSkew => 22,
@@ -107,6 +112,7 @@ impl BusIncident {
             BusIncident::HandshakeRefused => "Bus: connection without a valid certificate",
             BusIncident::SessionRevoked => "Bus: certificate revoked, session ended",
             BusIncident::SessionTimedOut => "Bus: connection too slow, closed",
+            BusIncident::ConnectionLimit => "Bus: connection limit reached",
             BusIncident::EventLoss => "Bus: event loss",
             BusIncident::SensorSilent => "Bus: sensor silent",
             BusIncident::ClockSkew => "Bus: sensor clock skew",
@@ -126,7 +132,8 @@ impl BusIncident {
         match self {
             BusIncident::Rejected(_)
             | BusIncident::HandshakeRefused
-            | BusIncident::SessionTimedOut => 5,
+            | BusIncident::SessionTimedOut
+            | BusIncident::ConnectionLimit => 5,
             BusIncident::SensorStopped => 1,
             _ => 4,
         }
@@ -146,66 +153,13 @@ impl BusIncident {
 
 /// Asset value of the SIEM itself in the risk formula (the highest).
 const SIEM_ASSET: u8 = 5;
-/// The same incident from the same peer raises at most one alarm this often; the window of an
-/// aggregated event-loss alarm.
-const ALARM_EVERY: Duration = Duration::from_secs(60);
-
-/// Evidence events stored per event-loss alarm, at most; further gaps are only counted.
-pub const LOSS_EVIDENCE: usize = 100;
-/// Missing ranges named in a revised event-loss alarm; the rest are counted.
-const LOSS_RANGES_NAMED: usize = 5;
-
-/// The event-loss alarm of one sensor's current window (from its first gap, [`ALARM_EVERY`]).
-struct Loss {
-    since: Instant,
-    latest: Instant,
-    alarm: Alarm,
-    ranges: Vec<Gap>,
-    gaps: u64,
-    missing: u64,
-    detail: String,
-    /// Gaps counted since the last stored revision.
-    pending: bool,
-}
-
-impl Loss {
-    /// The alarm's next revision, with the counts so far, if gaps were counted since the last.
-    fn revision(&mut self, sensor: &str, now: Timestamp) -> Option<Alarm> {
-        if !std::mem::take(&mut self.pending) {
-            return None;
-        }
-        let mut named: Vec<String> = self
-            .ranges
-            .iter()
-            .map(|g| format!("{}..={}", g.first, g.last))
-            .collect();
-        if self.gaps > self.ranges.len() as u64 {
-            named.push(format!("and {} more", self.gaps - self.ranges.len() as u64));
-        }
-        self.alarm.revision += 1;
-        self.alarm.event_count = self.gaps;
-        self.alarm.last_seen = now;
-        self.alarm.name = format!(
-            "{}: {sensor}: {} gaps, {} events missing in {:.1} s ({}); latest: {}",
-            BusIncident::EventLoss.title(),
-            self.gaps,
-            self.missing,
-            self.latest.duration_since(self.since).as_secs_f64(),
-            named.join(", "),
-            self.detail
-        );
-        Some(self.alarm.clone())
-    }
-}
-
-/// Builds, rate-limits and queues bus reports.
+/// Builds, aggregates and queues bus reports.
 pub struct Reporter {
     core: String,
     queue: IntakeQueue,
     metrics: Metrics,
     clock: Arc<CoreClock>,
-    last: Mutex<HashMap<(BusIncident, String), Instant>>,
-    losses: Mutex<HashMap<String, Loss>>,
+    open: Mutex<HashMap<(BusIncident, String), Open>>,
 }
 
 impl Reporter {
@@ -216,137 +170,129 @@ impl Reporter {
             queue,
             metrics,
             clock,
-            last: Mutex::new(HashMap::new()),
-            losses: Mutex::new(HashMap::new()),
+            open: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Reports `gap` missing from `sensor` (`detail` says so): the first gap of a window raises
-    /// the sensor's event-loss alarm, later ones are counted into it (stored by
-    /// [`Reporter::revise_losses`]); each is stored as an event while the alarm has fewer than
-    /// [`LOSS_EVIDENCE`], and counted in `vigil_bus_alerts_total`.
+    /// Reports `gap` missing from `sensor` (`detail` says so): counted into the sensor's
+    /// event-loss alarm like any aggregated incident ([`Reporter::count`]), its revisions
+    /// naming the ranges and events missing.
     pub async fn event_loss(&self, sensor: &str, gap: Gap, detail: String) {
-        let incident = BusIncident::EventLoss;
-        if let Some(kind) = incident.alert_kind() {
-            self.metrics.bus_alert(kind);
-        }
-        let now = Instant::now();
-        let (events, alarms) = {
-            let mut losses = self.losses.lock().unwrap_or_else(|p| p.into_inner());
-            match losses.get_mut(sensor) {
-                Some(loss) if now.duration_since(loss.since) < ALARM_EVERY => {
-                    loss.gaps += 1;
-                    loss.missing += gap.len();
-                    loss.latest = now;
-                    loss.pending = true;
-                    if loss.ranges.len() < LOSS_RANGES_NAMED {
-                        loss.ranges.push(gap);
-                    }
-                    loss.detail = detail;
-                    let evidence = loss
-                        .alarm
-                        .evidence
-                        .first_mut()
-                        .filter(|e| e.event_ids.len() < LOSS_EVIDENCE);
-                    match evidence {
-                        Some(evidence) => {
-                            let event = self.event(incident, sensor, None, &loss.detail);
-                            evidence.event_ids.push(event.id);
-                            (vec![event], Vec::new())
-                        }
-                        None => (Vec::new(), Vec::new()),
-                    }
-                }
-                _ => {
-                    warn!(sensor, incident = incident.title(), %detail, "bus alarm");
-                    let event = self.event(incident, sensor, None, &detail);
-                    let alarm = alarm(incident, sensor, &detail, &event);
-                    let loss = Loss {
-                        since: now,
-                        latest: now,
-                        alarm: alarm.clone(),
-                        ranges: vec![gap],
-                        gaps: 1,
-                        missing: gap.len(),
-                        detail,
-                        pending: false,
-                    };
-                    // The revision still owed by the window this one replaces.
-                    let owed = losses
-                        .insert(sensor.to_string(), loss)
-                        .and_then(|mut old| old.revision(sensor, self.clock.now()));
-                    (vec![event], owed.into_iter().chain([alarm]).collect())
-                }
-            }
-        };
-        if !events.is_empty() || !alarms.is_empty() {
-            self.store(events, alarms).await;
-        }
-    }
-
-    /// Stores the next revision of every event-loss alarm that counted gaps since its last one
-    /// (called once a second), and forgets the windows that are over.
-    pub async fn revise_losses(&self) {
-        let revisions: Vec<Alarm> = {
-            let mut losses = self.losses.lock().unwrap_or_else(|p| p.into_inner());
-            let revisions = losses
-                .iter_mut()
-                .filter_map(|(sensor, loss)| loss.revision(sensor, self.clock.now()))
-                .collect();
-            losses.retain(|_, loss| loss.since.elapsed() < ALARM_EVERY);
-            revisions
-        };
-        for alarm in &revisions {
-            warn!(alarm = %alarm.name, revision = alarm.revision, "bus alarm revised");
-        }
-        if !revisions.is_empty() {
-            self.store(Vec::new(), revisions).await;
-        }
+        let (events, alarms) = self.count(
+            BusIncident::EventLoss,
+            sensor,
+            None,
+            detail,
+            sensor.to_string(),
+            Some(gap),
+        );
+        self.store_any(events, alarms).await;
     }
 
     /// Reports an incident about `sensor` (or the peer address when it has no identity),
-    /// from `peer`, with a human `detail`. `limit_key` groups repeats for rate limiting
-    /// (None: never limited, for incidents that are raised once by construction).
+    /// from `peer`, with a human `detail`. Incidents of the same kind and `window` key are
+    /// aggregated ([`Reporter::count`]); without a key (incidents raised once by
+    /// construction) each is its own alarm.
     pub async fn report(
         &self,
         incident: BusIncident,
         sensor: &str,
         peer: Option<IpAddr>,
         detail: String,
-        limit_key: Option<String>,
+        window: Option<String>,
     ) {
-        if let Some((event, alarm)) = self.raise(incident, sensor, peer, detail, limit_key) {
-            self.store(vec![event], vec![alarm]).await;
+        let (events, alarms) = match window {
+            Some(key) => self.count(incident, sensor, peer, detail, key, None),
+            None => {
+                let (event, alarm) = self.raise(incident, sensor, peer, detail);
+                (vec![event], vec![alarm])
+            }
+        };
+        self.store_any(events, alarms).await;
+    }
+
+    /// Counts an incident into the open alarm of its kind and `key`, or raises that alarm
+    /// when none is open (its first incident, or the first after [`super::aggregate::WINDOW`]);
+    /// returns what to store: its evidence event while the alarm has room for it, the new alarm
+    /// (and the revision still owed by the window it replaces). Revisions with the counts are
+    /// stored by [`Reporter::revise`]. A `gap` is what an event-loss incident misses.
+    pub fn count(
+        &self,
+        incident: BusIncident,
+        sensor: &str,
+        peer: Option<IpAddr>,
+        detail: String,
+        key: String,
+        gap: Option<Gap>,
+    ) -> (Vec<Event>, Vec<Alarm>) {
+        debug_assert_eq!(gap.is_some(), incident == BusIncident::EventLoss);
+        if let Some(kind) = incident.alert_kind() {
+            self.metrics.bus_alert(kind);
+        }
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        match open.get_mut(&(incident, key.clone())) {
+            Some(current) if current.is_open() => {
+                self.metrics.bus_alarms_suppressed.increment(1);
+                let event = current
+                    .wants_evidence()
+                    .then(|| self.event(incident, sensor, peer, &detail));
+                current.count(peer, detail, gap, event.as_ref().map(|e| e.id));
+                (event.into_iter().collect(), Vec::new())
+            }
+            _ => {
+                warn!(sensor, ?peer, incident = incident.title(), %detail, "bus alarm");
+                let event = self.event(incident, sensor, peer, &detail);
+                let raised = alarm(incident, sensor, &detail, &event);
+                let first = Open::new(incident, sensor, raised.clone(), peer, detail, gap);
+                let owed = open
+                    .insert((incident, key), first)
+                    .and_then(|mut old| old.revision(self.clock.now()));
+                (vec![event], owed.into_iter().chain([raised]).collect())
+            }
         }
     }
 
-    /// Builds the event and alarm of an incident, unless rate limiting suppresses it (counted),
-    /// and counts and logs it; [`Reporter::store`] stores them.
+    /// Stores the next revision of every open alarm that counted incidents since its last one
+    /// (called once a second), and forgets the windows that are over.
+    pub async fn revise(&self) {
+        let revisions: Vec<Alarm> = {
+            let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+            let revisions = open
+                .values_mut()
+                .filter_map(|alarm| alarm.revision(self.clock.now()))
+                .collect();
+            open.retain(|_, alarm| alarm.is_open());
+            revisions
+        };
+        for alarm in &revisions {
+            warn!(alarm = %alarm.name, revision = alarm.revision, "bus alarm revised");
+        }
+        self.store_any(Vec::new(), revisions).await;
+    }
+
+    /// Builds the event and alarm of an incident that is never aggregated, and counts and
+    /// logs it; [`Reporter::store`] stores them.
     pub fn raise(
         &self,
         incident: BusIncident,
         sensor: &str,
         peer: Option<IpAddr>,
         detail: String,
-        limit_key: Option<String>,
-    ) -> Option<(Event, Alarm)> {
-        if let Some(key) = limit_key {
-            let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
-            last.retain(|_, at| now.duration_since(*at) < ALARM_EVERY);
-            if last.contains_key(&(incident, key.clone())) {
-                self.metrics.bus_alarms_suppressed.increment(1);
-                return None;
-            }
-            last.insert((incident, key), now);
-        }
+    ) -> (Event, Alarm) {
         if let Some(kind) = incident.alert_kind() {
             self.metrics.bus_alert(kind);
         }
         warn!(sensor, ?peer, incident = incident.title(), %detail, "bus alarm");
         let event = self.event(incident, sensor, peer, &detail);
         let alarm = alarm(incident, sensor, &detail, &event);
-        Some((event, alarm))
+        (event, alarm)
+    }
+
+    /// Stores events and alarms unless there are none.
+    async fn store_any(&self, events: Vec<Event>, alarms: Vec<Alarm>) {
+        if !events.is_empty() || !alarms.is_empty() {
+            self.store(events, alarms).await;
+        }
     }
 
     /// Stores a sensor's clean stop: a low-priority event, no alarm.

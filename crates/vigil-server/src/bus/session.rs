@@ -151,8 +151,8 @@ pub async fn run(shared: Arc<BusShared>, stream: TcpStream, peer: SocketAddr) {
     shared.metrics.bus_connections.decrement(1.0);
 }
 
-/// Counts a connection closed at `stage` for taking too long, and raises its alarm (one a
-/// minute per stage, sensor and peer) unless it was merely idle.
+/// Counts a connection closed at `stage` for taking too long, and counts it into its alarm
+/// (one per stage, sensor and peer) unless it was merely idle.
 async fn timed_out(shared: &BusShared, stage: Stage, who: &str, peer: IpAddr, detail: String) {
     shared.metrics.bus_timed_out(stage);
     if stage == Stage::Idle {
@@ -584,8 +584,8 @@ impl Session {
     }
 
     /// Raises an alarm for a report of spool damage among an edge's events (each stored too, as
-    /// evidence): one a minute per sensor at most, so a sensor cannot flood alarms with them;
-    /// the others are counted (`vigil_bus_alarms_suppressed_total`).
+    /// evidence): one per sensor, the reports of a minute counted into it, so a sensor cannot
+    /// flood alarms with them.
     async fn report_spool_damage(&self, events: &[vigil_event::Event]) {
         let reports = events.iter().filter(|e| {
             e.plugin_id == vigil_bus::REPORT_PLUGIN_ID

@@ -5,6 +5,10 @@
 //! (enrichment, policies and correlation happen after, in `vigil_analysis`). When
 //! the store queue is full the session stops reading, so TCP pushes back on the agent.
 //! At shutdown a session still processes every byte the kernel has already received, then ends.
+//! A session is closed when a line is not completed within `agent.line_timeout` of its first
+//! bytes, or nothing arrives for `agent.idle_timeout` (a slowloris holds no session for long);
+//! counted in `vigil_agent_sessions_timed_out_total{stage}` and logged (the log's repeat limit
+//! bounds a flood of them).
 //! Every rejected input is counted by reason; the first [`LOGGED_REJECTIONS`] of a session are
 //! logged one by one and the rest are summed up when the session ends, so a hostile peer cannot
 //! flood the log.
@@ -105,6 +109,15 @@ struct Admitted {
     sensor_id: Option<Uuid>,
 }
 
+/// What a session was waiting for when it timed out.
+#[derive(Clone, Copy)]
+enum Stage {
+    /// The rest of a line begun.
+    Line,
+    /// Any line.
+    Idle,
+}
+
 #[derive(PartialEq, Eq)]
 enum Flow {
     Continue,
@@ -178,14 +191,18 @@ impl<'a> Session<'a> {
         let max_line = self.intake.config.max_line_bytes;
         let mut discarding = false;
         let mut draining = false;
+        // When the line not yet completed began (None between lines).
+        let mut line_since = None;
         loop {
             let received_at = self.intake.clock.now();
             let mut start = 0;
             let mut flow = Flow::Continue;
+            let mut completed = false;
             while let Some(newline) = memchr::memchr(b'\n', &buf[start..]) {
                 let line = &buf[start..start + newline];
                 start += newline + 1;
                 self.line_no += 1;
+                completed = true;
                 if std::mem::take(&mut discarding) {
                     continue;
                 }
@@ -216,6 +233,13 @@ impl<'a> Session<'a> {
             if !self.flush(&mut stream).await || flow == Flow::Close {
                 break;
             }
+            // Timed once flushed: a wait for the store (only after completed lines) is not the
+            // agent's.
+            line_since = match (buf.is_empty() && !discarding, completed, line_since) {
+                (true, _, _) => None,
+                (false, false, Some(since)) => Some(since),
+                _ => Some(tokio::time::Instant::now()),
+            };
             if buf.capacity() - buf.len() < READ_CHUNK / 4 {
                 buf.reserve(READ_CHUNK);
             }
@@ -226,12 +250,19 @@ impl<'a> Session<'a> {
                     other => other,
                 }
             } else {
+                let (deadline, stage) = self.deadline(line_since);
                 tokio::select! {
                     () = shutdown.cancelled() => {
                         draining = true;
                         continue;
                     }
-                    read = stream.read_buf(&mut buf) => read,
+                    read = tokio::time::timeout_at(deadline, stream.read_buf(&mut buf)) => match read {
+                        Ok(read) => read,
+                        Err(_) => {
+                            self.timed_out(stage);
+                            break;
+                        }
+                    },
                 }
             };
             match read {
@@ -254,6 +285,35 @@ impl<'a> Session<'a> {
             }
         }
         self.finish();
+    }
+
+    /// When the next bytes are due: the line begun at `line_since` within `agent.line_timeout`,
+    /// else any within `agent.idle_timeout`.
+    fn deadline(&self, line_since: Option<tokio::time::Instant>) -> (tokio::time::Instant, Stage) {
+        let config = &self.intake.config;
+        match line_since {
+            Some(since) => (since + config.line_timeout, Stage::Line),
+            None => (
+                tokio::time::Instant::now() + config.idle_timeout,
+                Stage::Idle,
+            ),
+        }
+    }
+
+    /// Counts and logs the session closed for being too slow at `stage`.
+    fn timed_out(&self, stage: Stage) {
+        let (limit, option) = match stage {
+            Stage::Line => {
+                self.intake.metrics.agent_line_timed_out.increment(1);
+                (self.intake.config.line_timeout, "agent.line_timeout")
+            }
+            Stage::Idle => {
+                self.intake.metrics.agent_idle_timed_out.increment(1);
+                (self.intake.config.idle_timeout, "agent.idle_timeout")
+            }
+        };
+        let sensor = self.sensor.as_ref().map_or("-", |s| s.name.as_str());
+        warn!(peer = %self.peer, sensor, ?limit, option, "agent session too slow, closed");
     }
 
     /// Sends replies and queues the batch; false if the session must end.

@@ -1,7 +1,8 @@
 //! Floods cost the attacker, not the core: a holder of a valid sensor certificate sending
 //! large partial frames on many sessions is held to the intake memory budget while other
 //! sensors are stored; connections too slow at any stage are closed, counted and alarmed; a
-//! sensor's sessions are capped; a flood of refused input logs a bounded number of lines.
+//! sensor's sessions are capped; connections over the total cap are counted into one alarm; a
+//! flood of refused input logs a bounded number of lines.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -354,4 +355,56 @@ fn a_flood_of_refused_input_logs_ten_lines_and_one_summary_while_the_metric_coun
     );
     assert_eq!((rejected, summaries), (10, 1), "{text}");
     core.terminate().unwrap();
+}
+
+#[test]
+fn connections_over_bus_max_connections_are_counted_into_one_alarm() {
+    const OVER: u64 = 50;
+    let dir = tempfile::tempdir().unwrap();
+    let core_dir = dir.path().join("core");
+    let core = start_core(
+        &core_dir,
+        "max_connections = 2\nhandshake_timeout = \"60s\"",
+    );
+    let addr = bus_addr(&core);
+    // Two connections that never start TLS hold the limit.
+    let _held: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    let started = Instant::now();
+    for _ in 0..OVER {
+        let mut tcp = TcpStream::connect(addr).unwrap();
+        tcp.set_read_timeout(Some(WAIT)).unwrap();
+        assert!(common::closed_by_server(&mut tcp));
+    }
+    let sent = started.elapsed();
+    core.wait_for_metric("vigil_bus_connections_refused_total", OVER as f64, WAIT)
+        .unwrap();
+    let title = "Bus: connection limit reached: ";
+    let limit = |a: &vigil_event::Alarm| a.name.starts_with(title);
+    wait_alarm_where(
+        &core_dir,
+        "the connection-limit alarm counting every refusal",
+        |a| limit(a) && a.event_count == OVER,
+    );
+    core.terminate().unwrap();
+    let revisions: Vec<_> = stored_alarms(&core_dir).into_iter().filter(limit).collect();
+    let ids: std::collections::BTreeSet<_> = revisions.iter().map(|a| a.id).collect();
+    let latest = revisions.iter().max_by_key(|a| a.revision).unwrap();
+    eprintln!(
+        "{OVER} connections over the limit in {sent:?}: {} alarm(s), {} revision(s); {}",
+        ids.len(),
+        revisions.len(),
+        latest.name
+    );
+    assert_eq!(ids.len(), 1);
+    assert_eq!((latest.event_count, latest.priority), (OVER, 5));
+    let detail = "from 127.0.0.1: 2 connections open (bus.max_connections)";
+    assert!(
+        latest.name.contains(&format!(": {OVER} times in "))
+            && latest.name.ends_with(&format!(
+                " s from 127.0.0.1; distinct: {detail}; latest: {detail}"
+            )),
+        "{}",
+        latest.name
+    );
+    assert_eq!(reports(&core_dir, 13), OVER as usize);
 }
