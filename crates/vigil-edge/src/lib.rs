@@ -40,6 +40,7 @@ use std::time::Duration;
 use anyhow::Context;
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::{Deserialize, Serialize};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
@@ -158,6 +159,12 @@ fn correlation(config: &EdgeConfig) -> anyhow::Result<Option<pipeline::EdgeCorre
 
 /// Runs the edge until SIGTERM or SIGINT. `prometheus` renders `/metrics`.
 pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Result<()> {
+    // Watched from the start: a SIGTERM once the runtime file says the edge is up, but before
+    // it waits for signals, must stop it cleanly, not kill it.
+    let signals = [
+        signal(SignalKind::terminate()).context("cannot watch SIGTERM")?,
+        signal(SignalKind::interrupt()).context("cannot watch SIGINT")?,
+    ];
     let data_dir = config.data_dir.clone();
     vigil_keys::private_dir(&data_dir)?;
     let passphrase = vigil_ca::passphrase(vigil_ca::KeyKind::Certificate)?;
@@ -370,7 +377,7 @@ pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Re
     };
     info!(data_dir = %data_dir.display(), sensor = %config.sensor.name, "vigil edge started");
 
-    let stopped_early = wait_for_shutdown(&mut output_task).await?;
+    let stopped_early = wait_for_shutdown(signals, &mut output_task).await?;
     info!("shutting down: sources stop, the pipeline drains, the output writes everything");
     shutdown.cancel();
     // Past the grace period the output stops trying, and everything still queued fails fast.
@@ -459,10 +466,10 @@ fn relp_resends(
 
 /// Waits for SIGTERM or SIGINT, or for the output to stop on its own (which it only does when
 /// something went wrong): returns true in that case.
-async fn wait_for_shutdown(output: &mut tokio::task::JoinHandle<()>) -> anyhow::Result<bool> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+async fn wait_for_shutdown(
+    [mut term, mut int]: [Signal; 2],
+    output: &mut tokio::task::JoinHandle<()>,
+) -> anyhow::Result<bool> {
     Ok(tokio::select! {
         _ = term.recv() => { info!("SIGTERM received"); false }
         _ = int.recv() => { info!("SIGINT received"); false }

@@ -27,6 +27,7 @@ use anyhow::Context;
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Serialize;
 use tokio::net::TcpListener;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
@@ -158,6 +159,13 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
     if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
         warn!(error = %e, "cannot raise the open-file limit; fewer agent sessions fit");
     }
+    // Watched from the start: a SIGTERM once the runtime file says the server is up, but before
+    // it waits for signals, must stop it cleanly, not kill it.
+    let signals = [
+        signal(SignalKind::terminate()).context("cannot watch SIGTERM")?,
+        signal(SignalKind::interrupt()).context("cannot watch SIGINT")?,
+        signal(SignalKind::hangup()).context("cannot watch SIGHUP")?,
+    ];
     let data_dir = &config.data_dir;
     vigil_keys::private_dir(data_dir)?;
     let admin_token = vigil_keys::load_or_create_token(&data_dir.join(ADMIN_TOKEN_FILE))?;
@@ -370,7 +378,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
     drop(queue);
     info!(data_dir = %data_dir.display(), "vigil server started");
 
-    wait_for_shutdown(&reloads).await?;
+    wait_for_shutdown(signals, &reloads).await?;
     info!("shutting down: closing listeners and sessions, storing everything queued");
     shutdown.cancel();
     for task in tasks {
@@ -405,12 +413,9 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
 
 /// Waits for SIGTERM or SIGINT; SIGHUP reloads the correlation rules meanwhile.
 async fn wait_for_shutdown(
+    [mut term, mut int, mut hup]: [Signal; 3],
     reloads: &tokio::sync::mpsc::UnboundedSender<writer::ReloadRequest>,
 ) -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
     loop {
         tokio::select! {
             _ = term.recv() => {
