@@ -278,6 +278,10 @@ impl EdgeMetrics {
                 "Damaged ranges of spool segments (quarantined and skipped; the records around them kept) and damaged spool state files (quarantined and rebuilt) found at start",
             ),
             (
+                "vigil_edge_state_corruption_total",
+                "Damaged state files of the edge outside the spool found at start (quarantined; file positions: the followed files are read again from their beginning; edge correlation: rebuilt from the edge's store), by file",
+            ),
+            (
                 "vigil_edge_bus_refused_total",
                 "Refusals received from a core (bus output); the edge reconnects",
             ),
@@ -325,6 +329,12 @@ impl EdgeMetrics {
             lost: counter!("vigil_edge_lost_total"),
             lost_tally: Default::default(),
         }
+    }
+
+    /// Counts a damaged state file of the edge outside the spool, quarantined at start
+    /// (`vigil_edge_state_corruption_total{file}`, `file` relative to the data directory).
+    pub fn state_damaged(&self, file: &'static str) {
+        counter!("vigil_edge_state_corruption_total", "file" => file).increment(1);
     }
 
     /// Counts `n` events that could not be forwarded (`vigil_edge_lost_total`).

@@ -347,6 +347,57 @@ fn a_killed_edge_loses_no_line_of_a_file() {
     );
 }
 
+#[test]
+fn damaged_file_positions_are_quarantined_and_every_file_is_read_again_from_its_beginning() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let out = dir.path().join("out.jsonl");
+    let edge_dir = dir.path().join("edge");
+    // `start_at = "end"`: without positions the file would be read only from its end.
+    let config = format!(
+        "[[source]]\nname = \"app\"\nkind = \"file\"\npath = {:?}\nstart_at = \"end\"\npoll_interval = \"20ms\"\n[forward]\nkind = \"file\"\npath = {:?}\n",
+        log.display().to_string(),
+        out.display().to_string()
+    );
+    append(&log, 0, 0);
+    let edge = start_edge(&edge_dir, &config);
+    append(&log, 0, 10);
+    edge.wait_for_metric("vigil_edge_forwarded_total", 10.0, Duration::from_secs(20))
+        .unwrap();
+    edge.terminate().unwrap();
+    append(&log, 10, 20);
+
+    // One digit of the saved offset changed, still valid JSON: it would skip lines 10 and 11.
+    let positions = edge_dir.join("file-checkpoints.json");
+    let text = std::fs::read_to_string(&positions).unwrap();
+    assert!(text.contains("\"offset\": 70,"), "{text}");
+    let damaged = text.replace("\"offset\": 70,", "\"offset\": 86,");
+    std::fs::write(&positions, &damaged).unwrap();
+
+    let edge = start_edge(&edge_dir, &config);
+    edge.wait_for_metric("vigil_edge_forwarded_total", 20.0, Duration::from_secs(20))
+        .unwrap();
+    assert_eq!(
+        edge.metric_series("vigil_edge_state_corruption_total{file=\"file-checkpoints.json\"}")
+            .unwrap(),
+        1.0
+    );
+    edge.terminate().unwrap();
+    // Nothing lost: the first ten lines twice (read again from the beginning), then the rest.
+    let mut want = expected_lines(10);
+    want.extend(expected_lines(20));
+    assert_eq!(logged_lines(&out), want);
+    let quarantine = edge_dir
+        .join("quarantine")
+        .join(format!("file-checkpoints.json-0-{}.bin", damaged.len()));
+    assert_eq!(std::fs::read_to_string(&quarantine).unwrap(), damaged);
+    let log = edge_log(&edge_dir);
+    assert!(
+        log.contains("file positions damaged") && log.contains("from its beginning"),
+        "{log}"
+    );
+}
+
 fn tcp_edge_body(extra: &str, out: &std::path::Path) -> String {
     format!(
         "{plugins}\n[[source]]\nname = \"tcp\"\nkind = \"syslog_tcp\"\nlisten = \"127.0.0.1:0\"\n{extra}\n[forward]\nkind = \"file\"\npath = {out:?}\n",

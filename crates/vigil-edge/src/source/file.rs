@@ -16,8 +16,14 @@ use crate::config::StartAtConfig;
 use crate::intake::IntakeCounts;
 use crate::metrics::Rejected;
 
-/// Opens the tailer: from `checkpoint` when there is one, else where the configuration says.
-pub fn open(source: &Source, checkpoint: Option<&Checkpoint>) -> anyhow::Result<Tailer> {
+/// Opens the tailer: from `checkpoint` when there is one, else where the configuration says,
+/// or at the beginning if the saved positions were `lost` (damaged): no line is skipped, the
+/// lines forwarded before are forwarded again.
+pub fn open(
+    source: &Source,
+    checkpoint: Option<&Checkpoint>,
+    lost: bool,
+) -> anyhow::Result<Tailer> {
     let path = source
         .config
         .path
@@ -29,12 +35,16 @@ pub fn open(source: &Source, checkpoint: Option<&Checkpoint>) -> anyhow::Result<
         None => Tailer::new(
             path,
             match source.config.start_at {
+                _ if lost => StartAt::Beginning,
                 StartAtConfig::Beginning => StartAt::Beginning,
                 StartAtConfig::End => StartAt::End,
             },
             max,
         )?,
     };
+    if lost {
+        warn!(source = %source.config.name, path = %path.display(), "file positions were damaged: reading the file again from its beginning (its lines forwarded before are forwarded again)");
+    }
     info!(source = %source.config.name, path = %path.display(), resumed = checkpoint.is_some(), "following file");
     Ok(tailer)
 }
