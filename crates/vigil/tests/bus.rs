@@ -1513,10 +1513,11 @@ fn a_slow_response_is_killed_after_its_timeout_and_never_holds_up_forwarding() {
     core.terminate().unwrap();
 }
 
-/// The edge's spool state in `edge_dir` (`state.json`).
+/// The edge's spool state in `edge_dir` (`state.json`, without its checksum trailer).
 fn spool_state(edge_dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(edge_dir.join("spool").join("state.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
+    let (json, _trailer) = text.rsplit_once("\ncrc32c ").unwrap();
+    serde_json::from_str(json).unwrap()
 }
 
 /// The epoch a spool state holds.
