@@ -484,20 +484,18 @@ fn edge_correlation_raises_and_keeps_site_local_alarms() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.jsonl");
     let edge_dir = dir.path().join("edge");
-    let edge = start_edge(
-        &edge_dir,
-        &format!(
-            "{}\n[correlation]\ndirectives = [{:?}]\n",
-            tcp_edge_body("", &out).replace(
-                "[plugins]\n",
-                &format!(
-                    "[plugins]\nsid_tables = [{:?}]\n",
-                    corpus("ossim/plugins-sql").display().to_string()
-                )
-            ),
-            corpus("ossim/directives").display().to_string()
+    let config = format!(
+        "{}\n[correlation]\ndirectives = [{:?}]\n",
+        tcp_edge_body("", &out).replace(
+            "[plugins]\n",
+            &format!(
+                "[plugins]\nsid_tables = [{:?}]\n",
+                corpus("ossim/plugins-sql").display().to_string()
+            )
         ),
+        corpus("ossim/directives").display().to_string()
     );
+    let edge = start_edge(&edge_dir, &config);
     let lines: Vec<String> = (0..16)
         .map(|n| failed(n, "root", "203.0.113.7", 4000 + n as u16))
         .collect();
@@ -523,6 +521,26 @@ fn edge_correlation_raises_and_keeps_site_local_alarms() {
     let directive_events = events.iter().filter(|e| e.plugin_id == 1505).count();
     // One directive event per level reached after the root (levels 2 and 3).
     assert_eq!((events.len() - directive_events, directive_events), (16, 2));
+
+    // A damaged correlation state is quarantined, counted and rebuilt from the edge's store:
+    // the alarm is not raised again.
+    let state = edge_dir.join("correlation").join("state.json");
+    let mut bytes = std::fs::read(&state).unwrap();
+    bytes[10] ^= 0x01;
+    std::fs::write(&state, &bytes).unwrap();
+    let edge = start_edge(&edge_dir, &config);
+    assert_eq!(
+        edge.metric_series("vigil_edge_state_corruption_total{file=\"correlation/state.json\"}")
+            .unwrap(),
+        1.0
+    );
+    edge.terminate().unwrap();
+    let quarantine = edge_dir
+        .join("correlation")
+        .join("quarantine")
+        .join(format!("state.json-0-{}.bin", bytes.len()));
+    assert_eq!(std::fs::read(&quarantine).unwrap(), bytes);
+    assert_eq!(jsonl_events(&out).len(), events.len());
 }
 
 #[test]

@@ -30,21 +30,19 @@ pub fn open(
         .as_deref()
         .ok_or_else(|| anyhow::anyhow!("source {:?} has no path", source.config.name))?;
     let max = source.config.max_message_bytes;
-    let tailer = match checkpoint {
-        Some(c) => Tailer::resume(path, c, max)?,
-        None => Tailer::new(
-            path,
-            match source.config.start_at {
-                _ if lost => StartAt::Beginning,
-                StartAtConfig::Beginning => StartAt::Beginning,
-                StartAtConfig::End => StartAt::End,
-            },
-            max,
-        )?,
-    };
     if lost {
+        debug_assert!(checkpoint.is_none(), "no position survives damage");
         warn!(source = %source.config.name, path = %path.display(), "file positions were damaged: reading the file again from its beginning (its lines forwarded before are forwarded again)");
     }
+    let start = match source.config.start_at {
+        StartAtConfig::Beginning => StartAt::Beginning,
+        StartAtConfig::End if lost => StartAt::Beginning,
+        StartAtConfig::End => StartAt::End,
+    };
+    let tailer = match checkpoint {
+        Some(c) => Tailer::resume(path, c, max)?,
+        None => Tailer::new(path, start, max)?,
+    };
     info!(source = %source.config.name, path = %path.display(), resumed = checkpoint.is_some(), "following file");
     Ok(tailer)
 }
