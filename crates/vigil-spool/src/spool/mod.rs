@@ -157,8 +157,8 @@ impl Spool {
     }
 
     /// This spool's epoch: a random id made with the spool and kept in `state.json` and
-    /// `epoch.json`. A spool
-    /// made again (the directory lost or deleted) has another, and numbers from 1 again.
+    /// `epoch.json`. A spool made again (the directory lost or deleted) has another, and
+    /// numbers from 1 again.
     pub fn epoch(&self) -> [u8; 16] {
         self.epoch
     }
