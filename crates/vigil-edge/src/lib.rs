@@ -122,8 +122,13 @@ fn write_runtime_file(data_dir: &Path, info: &RuntimeInfo) -> anyhow::Result<()>
     )?)
 }
 
-/// Edge correlation, when directives are configured: restored from the data directory.
-fn correlation(config: &EdgeConfig) -> anyhow::Result<Option<pipeline::EdgeCorrelation>> {
+/// Edge correlation, when directives are configured: restored from the data directory. A
+/// damaged `correlation/state.json` is quarantined and rebuilt from the edge's store
+/// (`vigil_analysis::correlation::recover`), and counted here.
+fn correlation(
+    config: &EdgeConfig,
+    metrics: &metrics::EdgeMetrics,
+) -> anyhow::Result<Option<pipeline::EdgeCorrelation>> {
     if config.correlation.directives.is_empty() {
         return Ok(None);
     }
@@ -135,7 +140,7 @@ fn correlation(config: &EdgeConfig) -> anyhow::Result<Option<pipeline::EdgeCorre
     let setup = vigil_analysis::correlation::Setup::load(&config.correlation, taxonomy)?;
     let mut store = vigil_store::Store::open(&config.data_dir, &vigil_store::LogOptions::default())
         .context("cannot open the edge's store of alarms")?;
-    let (analyzer, _) = vigil_analysis::correlation::recover(
+    let (analyzer, recovery) = vigil_analysis::correlation::recover(
         &config.data_dir,
         &setup,
         sids,
@@ -144,6 +149,9 @@ fn correlation(config: &EdgeConfig) -> anyhow::Result<Option<pipeline::EdgeCorre
         &mut |_, _| {},
     )
     .context("cannot restore the edge correlation state")?;
+    if recovery.damaged_state.is_some() {
+        metrics.state_damaged("correlation/state.json");
+    }
     info!(
         directives = setup.set.directives.len(),
         backlogs = analyzer.engine().live_backlogs(),
@@ -204,12 +212,12 @@ pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Re
             ))
         }
     };
-    let correlation = correlation(&config)?;
     let edge_metrics = metrics::EdgeMetrics::register();
+    let correlation = correlation(&config, &edge_metrics)?;
 
     let (input, input_rx) = queue::bounded::<source::Batch>(config.queue_events);
     let (output, output_rx) = queue::bounded::<pipeline::ForwardBatch>(config.forward.queue_events);
-    let checkpoints = forward::Checkpoints::load(&data_dir)?;
+    let checkpoints = forward::Checkpoints::load(&data_dir, &edge_metrics)?;
     let verbosity = verbosity::Verbosity::new(config.sources.iter().map(|s| s.name.as_str()));
     let responses = std::sync::Arc::new(
         response::Responses::new(&config.responses).map_err(|e| anyhow::anyhow!(e))?,
@@ -299,8 +307,9 @@ pub async fn run(config: EdgeConfig, prometheus: PrometheusHandle) -> anyhow::Re
             }
             SourceKind::File => {
                 let path = sc.path.clone().unwrap_or_default();
-                let tailer = source::file::open(&source, checkpoints.get(&path))
-                    .with_context(|| format!("source {:?}", sc.name))?;
+                let tailer =
+                    source::file::open(&source, checkpoints.get(&path), checkpoints.lost())
+                        .with_context(|| format!("source {:?}", sc.name))?;
                 tasks.spawn(source::file::follow(tailer, source, shutdown.clone()));
             }
         }

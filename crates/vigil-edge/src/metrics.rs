@@ -173,8 +173,9 @@ pub struct EdgeMetrics {
     pub bus_acked: Counter,
     /// `vigil_edge_bus_refused_total`: refusals (`Reject`) received from a core.
     pub bus_refused: Counter,
-    /// `vigil_edge_spool_corruption_total`: damaged ranges of spool segments found at start
-    /// (quarantined and skipped; the records around them kept).
+    /// `vigil_edge_spool_corruption_total`: damaged ranges of spool segments (quarantined and
+    /// skipped; the records around them kept) and damaged spool state files (quarantined and
+    /// rebuilt) found at start.
     pub spool_corruption: Counter,
     /// `vigil_edge_bus_ack_seconds`: from handing a batch to the spool to a core's
     /// acknowledgement that it is stored (for the oldest event of each acknowledged batch).
@@ -274,7 +275,11 @@ impl EdgeMetrics {
             ),
             (
                 "vigil_edge_spool_corruption_total",
-                "Damaged ranges of spool segments found at start (quarantined and skipped; the records around them kept)",
+                "Damaged ranges of spool segments (quarantined and skipped; the records around them kept) and damaged spool state files (quarantined and rebuilt) found at start",
+            ),
+            (
+                "vigil_edge_state_corruption_total",
+                "Damaged state files of the edge outside the spool found at start (quarantined; file positions: the followed files are read again from their beginning; edge correlation: rebuilt from the edge's store), by file",
             ),
             (
                 "vigil_edge_bus_refused_total",
@@ -324,6 +329,12 @@ impl EdgeMetrics {
             lost: counter!("vigil_edge_lost_total"),
             lost_tally: Default::default(),
         }
+    }
+
+    /// Counts a damaged state file of the edge outside the spool, quarantined at start
+    /// (`vigil_edge_state_corruption_total{file}`, `file` relative to the data directory).
+    pub fn state_damaged(&self, file: &'static str) {
+        counter!("vigil_edge_state_corruption_total", "file" => file).increment(1);
     }
 
     /// Counts `n` events that could not be forwarded (`vigil_edge_lost_total`).

@@ -29,7 +29,9 @@ pub enum SpoolError {
         /// What did not verify.
         reason: String,
     },
-    /// `state.json` could not be understood.
+    /// A state file the spool cannot use and will not guess about: `state.json` of another
+    /// version, or `epoch.json` naming another epoch than `state.json`. (A damaged one is
+    /// quarantined and rebuilt instead.)
     #[error("bad state file {}: {reason}", path.display())]
     BadState {
         /// The state file.

@@ -72,6 +72,21 @@ pub struct DamagedRange {
     pub quarantine: PathBuf,
 }
 
+/// A state file of the spool (`state.json` or `epoch.json`) found damaged when the spool was
+/// opened: moved to the quarantine and rebuilt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DamagedFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Its length.
+    pub bytes: u64,
+    /// Where it was moved: `<spool>/quarantine/<name>-0-<bytes>.bin`.
+    pub quarantine: PathBuf,
+    /// How it was rebuilt, in words (whether the epoch was kept, where numbering goes on, how
+    /// many records are sent again).
+    pub rebuilt: String,
+}
+
 /// What [`crate::Spool::open`] found and repaired.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OpenReport {
@@ -81,6 +96,8 @@ pub struct OpenReport {
     pub records: u64,
     /// Damaged ranges quarantined and skipped, in spool order.
     pub damaged: Vec<DamagedRange>,
+    /// Damaged state files quarantined and rebuilt.
+    pub damaged_files: Vec<DamagedFile>,
     /// Bytes cut off the torn tail of the last segment (0 if it was clean).
     pub truncated_bytes: u64,
     /// Details of the cut, if one was made.

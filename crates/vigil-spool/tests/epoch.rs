@@ -8,11 +8,18 @@ use std::path::Path;
 
 use vigil_spool::{Spool, SpoolOptions};
 
-/// The `epoch` field of the spool's `state.json`, as written on disk.
+/// The `epoch` field of the spool's `state.json`, as written on disk (the same in
+/// `epoch.json`).
 fn epoch_on_disk(dir: &Path) -> String {
-    let text = fs::read_to_string(dir.join("state.json")).unwrap();
-    let state: serde_json::Value = serde_json::from_str(&text).unwrap();
-    state["epoch"].as_str().unwrap().to_string()
+    let field = |name: &str| {
+        let text = fs::read_to_string(dir.join(name)).unwrap();
+        let (json, _trailer) = text.rsplit_once("\ncrc32c ").unwrap();
+        let value: serde_json::Value = serde_json::from_str(json).unwrap();
+        value["epoch"].as_str().unwrap().to_string()
+    };
+    let epoch = field("state.json");
+    assert_eq!(field("epoch.json"), epoch);
+    epoch
 }
 
 fn hex(epoch: [u8; 16]) -> String {

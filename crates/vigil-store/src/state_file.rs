@@ -50,7 +50,7 @@ pub fn read_state<T>(
         Ok(value) => Ok(StateFile::Valid(value)),
         Err(reason) => {
             let found = quarantine(path, bytes.len() as u64)?;
-            error!(path = %path.display(), %reason, quarantine = ?found.quarantine, "state file damaged; quarantined, rebuilt from the store");
+            error!(path = %path.display(), %reason, quarantine = ?found.quarantine, "state file damaged; quarantined (its owner rebuilds it)");
             Ok(StateFile::Damaged(found))
         }
     }

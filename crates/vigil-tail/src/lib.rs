@@ -479,44 +479,9 @@ impl Tailer {
     }
 }
 
-/// Checkpoints of several files, saved as one JSON document written atomically.
+/// Checkpoints of several files, as one JSON document (its owner writes and reads it).
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckpointFile {
     /// Checkpoint per followed path.
     pub files: std::collections::BTreeMap<PathBuf, Checkpoint>,
-}
-
-impl CheckpointFile {
-    /// Reads the document (an absent file is empty).
-    pub fn load(path: &Path) -> Result<CheckpointFile, TailError> {
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| TailError {
-                action: "parse",
-                path: path.to_path_buf(),
-                source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(CheckpointFile::default()),
-            Err(e) => Err(TailError {
-                action: "read",
-                path: path.to_path_buf(),
-                source: e,
-            }),
-        }
-    }
-
-    /// Writes the document durably (temporary file, fsync, rename).
-    pub fn save(&self, path: &Path) -> Result<(), TailError> {
-        use std::io::Write;
-        let tmp = path.with_extension("tmp");
-        let bytes = serde_json::to_vec_pretty(self).map_err(|e| TailError {
-            action: "encode",
-            path: path.to_path_buf(),
-            source: std::io::Error::other(e),
-        })?;
-        let mut file = File::create(&tmp).map_err(io("create", &tmp))?;
-        file.write_all(&bytes)
-            .and_then(|()| file.sync_all())
-            .map_err(io("write", &tmp))?;
-        std::fs::rename(&tmp, path).map_err(io("rename", path))
-    }
 }

@@ -1161,6 +1161,97 @@ fn a_flipped_bit_early_in_the_spool_costs_one_event_and_the_core_alarms_its_sequ
     assert!(log.contains("quarantine"), "{log}");
 }
 
+#[test]
+fn a_damaged_spool_state_is_rebuilt_under_its_epoch_and_every_event_is_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let core_dir = dir.path().join("core");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let core = start_core_on(&core_dir, &[port], "");
+    let edge_dir = dir.path().join("edge");
+    issue_sensor(&core_dir, "theta", &edge_dir.join("bus"));
+    let config = edge_config(&edge_dir, "theta", &[port], "");
+    // 100 events stored and acknowledged: the core knows the spool's epoch.
+    let edge = start_edge(&edge_dir, &config);
+    send(&edge, 0..100);
+    wait_stored(&core_dir, "theta", 100);
+    edge.wait_for_metric("vigil_edge_bus_acked_total", 100.0, WAIT)
+        .unwrap();
+    core.terminate().unwrap();
+    // 200 more with no core: spooled, not acknowledged.
+    send(&edge, 100..300);
+    edge.wait_for_metric("vigil_edge_forwarded_total", 300.0, WAIT)
+        .unwrap();
+    edge.terminate().unwrap();
+
+    // One digit of state.json changed, still valid JSON: it would say 101..=190 were
+    // acknowledged (never sent again).
+    let state = edge_dir.join("spool").join("state.json");
+    let text = std::fs::read_to_string(&state).unwrap();
+    assert!(text.contains(r#""acked":[[1,100]]"#), "{text}");
+    let damaged = text.replace(r#""acked":[[1,100]]"#, r#""acked":[[1,190]]"#);
+    std::fs::write(&state, &damaged).unwrap();
+
+    let edge = start_edge(&edge_dir, &config);
+    let core = start_core_on(&core_dir, &[port], "gap_timeout = \"1s\"");
+    // Every event once (the first 100 sent again and dropped by the core as duplicates), and
+    // the edge's report of the damage, numbered after them: no number reused.
+    wait_stored(&core_dir, "theta", 301);
+    let told = wait_alarm_where(&core_dir, "spool state damage reported by the edge", |a| {
+        a.name
+            .starts_with("Edge: damaged spool records quarantined")
+            && a.name
+                .contains(&format!("spool state file {}", state.display()))
+    });
+    assert!(
+        told.name.contains("epoch") && told.name.contains("kept"),
+        "{}",
+        told.name
+    );
+    assert_eq!(
+        edge.metric("vigil_edge_spool_corruption_total").unwrap(),
+        1.0
+    );
+    edge.terminate().unwrap();
+    core.terminate().unwrap();
+    let (map, total) = by_sequence(&core_dir, "theta");
+    assert_eq!(total, 301);
+    assert_eq!(
+        map.keys().copied().collect::<Vec<_>>(),
+        (1..=301).collect::<Vec<u64>>()
+    );
+    for (seq, event) in map.range(..=300) {
+        assert_eq!(event.log.as_deref(), Some(line(*seq as usize - 1).as_str()));
+    }
+    assert_eq!(map[&301].plugin_id, 1_000_000_001);
+    // The same epoch: no history restarted, no event loss.
+    let alarms = stored_alarms(&core_dir);
+    assert!(
+        !alarms
+            .iter()
+            .any(|a| a.name.contains("history restarted") || a.name.contains("event loss")),
+        "{:?}",
+        alarms.iter().map(|a| &a.name).collect::<Vec<_>>()
+    );
+    let spool_alarms: std::collections::HashSet<_> = alarms
+        .iter()
+        .filter(|a| {
+            a.name
+                .starts_with("Edge: damaged spool records quarantined")
+        })
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(spool_alarms.len(), 1);
+    // The damaged file is kept beside the spool.
+    let quarantine = edge_dir
+        .join("spool")
+        .join("quarantine")
+        .join(format!("state.json-0-{}.bin", damaged.len()));
+    assert_eq!(std::fs::read_to_string(&quarantine).unwrap(), damaged);
+}
+
 /// A failure (4004:2) from `src` to 10.0.0.5, stamped by the edge at `micros`.
 fn failure(src: &str, micros: i64) -> Event {
     let mut e = Event::new(
@@ -1513,10 +1604,11 @@ fn a_slow_response_is_killed_after_its_timeout_and_never_holds_up_forwarding() {
     core.terminate().unwrap();
 }
 
-/// The edge's spool state in `edge_dir` (`state.json`).
+/// The edge's spool state in `edge_dir` (`state.json`, without its checksum trailer).
 fn spool_state(edge_dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(edge_dir.join("spool").join("state.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
+    let (json, _trailer) = text.rsplit_once("\ncrc32c ").unwrap();
+    serde_json::from_str(json).unwrap()
 }
 
 /// The epoch a spool state holds.

@@ -349,6 +349,57 @@ fn a_killed_edge_loses_no_line_of_a_file() {
     );
 }
 
+#[test]
+fn damaged_file_positions_are_quarantined_and_every_file_is_read_again_from_its_beginning() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let out = dir.path().join("out.jsonl");
+    let edge_dir = dir.path().join("edge");
+    // `start_at = "end"`: without positions the file would be read only from its end.
+    let config = format!(
+        "[[source]]\nname = \"app\"\nkind = \"file\"\npath = {:?}\nstart_at = \"end\"\npoll_interval = \"20ms\"\n[forward]\nkind = \"file\"\npath = {:?}\n",
+        log.display().to_string(),
+        out.display().to_string()
+    );
+    append(&log, 0, 0);
+    let edge = start_edge(&edge_dir, &config);
+    append(&log, 0, 10);
+    edge.wait_for_metric("vigil_edge_forwarded_total", 10.0, Duration::from_secs(20))
+        .unwrap();
+    edge.terminate().unwrap();
+    append(&log, 10, 20);
+
+    // One digit of the saved offset changed, still valid JSON: it would skip lines 10 and 11.
+    let positions = edge_dir.join("file-checkpoints.json");
+    let text = std::fs::read_to_string(&positions).unwrap();
+    assert!(text.contains("\"offset\": 70,"), "{text}");
+    let damaged = text.replace("\"offset\": 70,", "\"offset\": 86,");
+    std::fs::write(&positions, &damaged).unwrap();
+
+    let edge = start_edge(&edge_dir, &config);
+    edge.wait_for_metric("vigil_edge_forwarded_total", 20.0, Duration::from_secs(20))
+        .unwrap();
+    assert_eq!(
+        edge.metric_series("vigil_edge_state_corruption_total{file=\"file-checkpoints.json\"}")
+            .unwrap(),
+        1.0
+    );
+    edge.terminate().unwrap();
+    // Nothing lost: the first ten lines twice (read again from the beginning), then the rest.
+    let mut want = expected_lines(10);
+    want.extend(expected_lines(20));
+    assert_eq!(logged_lines(&out), want);
+    let quarantine = edge_dir
+        .join("quarantine")
+        .join(format!("file-checkpoints.json-0-{}.bin", damaged.len()));
+    assert_eq!(std::fs::read_to_string(&quarantine).unwrap(), damaged);
+    let log = edge_log(&edge_dir);
+    assert!(
+        log.contains("file positions damaged") && log.contains("from its beginning"),
+        "{log}"
+    );
+}
+
 fn tcp_edge_body(extra: &str, out: &std::path::Path) -> String {
     format!(
         "{plugins}\n[[source]]\nname = \"tcp\"\nkind = \"syslog_tcp\"\nlisten = \"127.0.0.1:0\"\n{extra}\n[forward]\nkind = \"file\"\npath = {out:?}\n",
@@ -435,20 +486,18 @@ fn edge_correlation_raises_and_keeps_site_local_alarms() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.jsonl");
     let edge_dir = dir.path().join("edge");
-    let edge = start_edge(
-        &edge_dir,
-        &format!(
-            "{}\n[correlation]\ndirectives = [{:?}]\n",
-            tcp_edge_body("", &out).replace(
-                "[plugins]\n",
-                &format!(
-                    "[plugins]\nsid_tables = [{:?}]\n",
-                    corpus("ossim/plugins-sql").display().to_string()
-                )
-            ),
-            corpus("ossim/directives").display().to_string()
+    let config = format!(
+        "{}\n[correlation]\ndirectives = [{:?}]\n",
+        tcp_edge_body("", &out).replace(
+            "[plugins]\n",
+            &format!(
+                "[plugins]\nsid_tables = [{:?}]\n",
+                corpus("ossim/plugins-sql").display().to_string()
+            )
         ),
+        corpus("ossim/directives").display().to_string()
     );
+    let edge = start_edge(&edge_dir, &config);
     let lines: Vec<String> = (0..16)
         .map(|n| failed(n, "root", "203.0.113.7", 4000 + n as u16))
         .collect();
@@ -474,6 +523,26 @@ fn edge_correlation_raises_and_keeps_site_local_alarms() {
     let directive_events = events.iter().filter(|e| e.plugin_id == 1505).count();
     // One directive event per level reached after the root (levels 2 and 3).
     assert_eq!((events.len() - directive_events, directive_events), (16, 2));
+
+    // A damaged correlation state is quarantined, counted and rebuilt from the edge's store:
+    // the alarm is not raised again.
+    let state = edge_dir.join("correlation").join("state.json");
+    let mut bytes = std::fs::read(&state).unwrap();
+    bytes[10] ^= 0x01;
+    std::fs::write(&state, &bytes).unwrap();
+    let edge = start_edge(&edge_dir, &config);
+    assert_eq!(
+        edge.metric_series("vigil_edge_state_corruption_total{file=\"correlation/state.json\"}")
+            .unwrap(),
+        1.0
+    );
+    edge.terminate().unwrap();
+    let quarantine = edge_dir
+        .join("correlation")
+        .join("quarantine")
+        .join(format!("state.json-0-{}.bin", bytes.len()));
+    assert_eq!(std::fs::read(&quarantine).unwrap(), bytes);
+    assert_eq!(jsonl_events(&out).len(), events.len());
 }
 
 #[test]

@@ -203,42 +203,55 @@ fn flush_acks(shared: &Shared) {
     }
 }
 
-/// Counts each damaged range the spool quarantined when it was opened (it logged them) and its
-/// sequences as lost (so the heartbeats' `dropped` has them, and the core alarms on their
-/// gap), and spools a report of it for the core to alarm on: plugin
-/// [`vigil_bus::REPORT_PLUGIN_ID`], sid [`vigil_bus::SPOOL_CORRUPTION_SID`], naming the
-/// segment, the byte range, the sequences lost and the quarantine file.
+/// Counts each damaged range and each damaged state file the spool quarantined when it was
+/// opened (it logged them), and a damaged range's sequences as lost (so the heartbeats'
+/// `dropped` has them, and the core alarms on their gap), and spools a report of each for the
+/// core to alarm on: plugin [`vigil_bus::REPORT_PLUGIN_ID`], sid
+/// [`vigil_bus::SPOOL_CORRUPTION_SID`], naming the segment, the byte range, the sequences lost
+/// and the quarantine file, or the state file, the quarantine file and how it was rebuilt.
 fn report_spool_damage(
     shared: &Shared,
     receipts: &mut super::Receipts,
     give_up: &CancellationToken,
 ) {
-    let damaged = shared.spool().open_report().damaged.clone();
-    let reports: Vec<Event> = damaged
-        .iter()
-        .map(|d| {
+    let report = shared.spool().open_report().clone();
+    let ranges = report.damaged.iter().map(|d| {
+        let lost = match d.lost {
+            Some((first, last)) => {
+                shared.metrics.lose(last - first + 1);
+                format!("sequences {first}..={last} lost")
+            }
+            None => "no sequence lost".to_string(),
+        };
+        format!(
+            "spool segment {} bytes {}..{} damaged ({}), {lost}, quarantined in {}; the records after them are kept",
+            d.path.display(),
+            d.from,
+            d.to,
+            d.reason,
+            d.quarantine.display()
+        )
+    });
+    let files = report.damaged_files.iter().map(|f| {
+        format!(
+            "spool state file {} ({} bytes) damaged, quarantined in {}; {}",
+            f.path.display(),
+            f.bytes,
+            f.quarantine.display(),
+            f.rebuilt
+        )
+    });
+    let reports: Vec<Event> = ranges
+        .chain(files)
+        .map(|log| {
             shared.metrics.spool_corruption.increment(1);
-            let lost = match d.lost {
-                Some((first, last)) => {
-                    shared.metrics.lose(last - first + 1);
-                    format!("sequences {first}..={last} lost")
-                }
-                None => "no sequence lost".to_string(),
-            };
             let mut event = Event::new(
                 uuid::Uuid::now_v7(),
                 Timestamp::now(),
                 vigil_bus::REPORT_PLUGIN_ID,
                 vigil_bus::SPOOL_CORRUPTION_SID,
             );
-            event.log = Some(format!(
-                "spool segment {} bytes {}..{} damaged ({}), {lost}, quarantined in {}; the records after them are kept",
-                d.path.display(),
-                d.from,
-                d.to,
-                d.reason,
-                d.quarantine.display()
-            ));
+            event.log = Some(log);
             event
         })
         .collect();

@@ -10,9 +10,11 @@ pub mod file;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
-use tracing::warn;
+use tracing::{error, warn};
+use vigil_store::StateFile;
 use vigil_tail::{Checkpoint, CheckpointFile};
 
 use crate::metrics::EdgeMetrics;
@@ -84,14 +86,21 @@ fn lines(receipts: &[Receipt]) -> Vec<SentLine> {
         .collect()
 }
 
+/// Name of the file positions' file in the data directory.
+const CHECKPOINTS_FILE: &str = "file-checkpoints.json";
+
 /// How often file positions are written to disk at most (and always at shutdown, and once
 /// the output has been idle this long).
 pub const SAVE_EVERY: Duration = Duration::from_secs(1);
 
-/// The saved positions of every followed file (`<data_dir>/file-checkpoints.json`).
+/// The saved positions of every followed file (`<data_dir>/file-checkpoints.json`, with a
+/// checksum trailer: [`vigil_store::write_state`]).
 pub struct Checkpoints {
     path: PathBuf,
     file: CheckpointFile,
+    /// The file was damaged: no position is known, every followed file is read from its
+    /// beginning.
+    lost: bool,
     dirty: bool,
     saved: Instant,
 }
@@ -99,21 +108,46 @@ pub struct Checkpoints {
 impl Checkpoints {
     /// `<data_dir>/file-checkpoints.json`.
     pub fn path_in(data_dir: &Path) -> PathBuf {
-        data_dir.join("file-checkpoints.json")
+        data_dir.join(CHECKPOINTS_FILE)
     }
 
-    /// Loads the saved positions (none the first time).
-    pub fn load(data_dir: &Path) -> anyhow::Result<Checkpoints> {
+    /// Loads the saved positions (none the first time). A damaged file (it fails its checksum
+    /// or does not parse) is quarantined (`<data_dir>/quarantine/`), logged and counted
+    /// (`vigil_edge_state_corruption_total{file="file-checkpoints.json"}`): no line is lost,
+    /// every followed file is read again from its beginning ([`Checkpoints::lost`]).
+    pub fn load(data_dir: &Path, metrics: &EdgeMetrics) -> anyhow::Result<Checkpoints> {
         let path = Checkpoints::path_in(data_dir);
-        let file = CheckpointFile::load(&path)?;
+        let parse = |bytes: &[u8]| serde_json::from_slice(bytes).map_err(|e| e.to_string());
+        let read = vigil_store::read_state(&path, parse)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let (file, lost) = match read {
+            StateFile::Valid(file) => (file, false),
+            StateFile::Missing => (CheckpointFile::default(), false),
+            StateFile::Damaged(found) => {
+                metrics.state_damaged(CHECKPOINTS_FILE);
+                error!(
+                    file = %path.display(),
+                    quarantine = ?found.quarantine,
+                    "file positions damaged: every followed file is read again from its beginning, so lines forwarded before are forwarded again"
+                );
+                (CheckpointFile::default(), true)
+            }
+        };
         Ok(Checkpoints {
             path,
             file,
+            lost,
             dirty: false,
             saved: Instant::now()
                 .checked_sub(SAVE_EVERY)
                 .unwrap_or_else(Instant::now),
         })
+    }
+
+    /// Whether the saved positions were damaged: followed files start at their beginning
+    /// whatever their `start_at`.
+    pub fn lost(&self) -> bool {
+        self.lost
     }
 
     /// The saved position of `path`.
@@ -142,7 +176,10 @@ impl Checkpoints {
         if !self.dirty {
             return;
         }
-        match self.file.save(&self.path) {
+        let saved = serde_json::to_vec_pretty(&self.file)
+            .map_err(std::io::Error::other)
+            .and_then(|json| vigil_store::write_state(&self.path, &json));
+        match saved {
             Ok(()) => {
                 self.dirty = false;
                 self.saved = Instant::now();

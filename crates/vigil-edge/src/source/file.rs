@@ -16,24 +16,32 @@ use crate::config::StartAtConfig;
 use crate::intake::IntakeCounts;
 use crate::metrics::Rejected;
 
-/// Opens the tailer: from `checkpoint` when there is one, else where the configuration says.
-pub fn open(source: &Source, checkpoint: Option<&Checkpoint>) -> anyhow::Result<Tailer> {
+/// Opens the tailer: from `checkpoint` when there is one, else where the configuration says,
+/// or at the beginning if the saved positions were `lost` (damaged): no line is skipped, the
+/// lines forwarded before are forwarded again.
+pub fn open(
+    source: &Source,
+    checkpoint: Option<&Checkpoint>,
+    lost: bool,
+) -> anyhow::Result<Tailer> {
     let path = source
         .config
         .path
         .as_deref()
         .ok_or_else(|| anyhow::anyhow!("source {:?} has no path", source.config.name))?;
     let max = source.config.max_message_bytes;
+    if lost {
+        debug_assert!(checkpoint.is_none(), "no position survives damage");
+        warn!(source = %source.config.name, path = %path.display(), "file positions were damaged: reading the file again from its beginning (its lines forwarded before are forwarded again)");
+    }
+    let start = match source.config.start_at {
+        StartAtConfig::Beginning => StartAt::Beginning,
+        StartAtConfig::End if lost => StartAt::Beginning,
+        StartAtConfig::End => StartAt::End,
+    };
     let tailer = match checkpoint {
         Some(c) => Tailer::resume(path, c, max)?,
-        None => Tailer::new(
-            path,
-            match source.config.start_at {
-                StartAtConfig::Beginning => StartAt::Beginning,
-                StartAtConfig::End => StartAt::End,
-            },
-            max,
-        )?,
+        None => Tailer::new(path, start, max)?,
     };
     info!(source = %source.config.name, path = %path.display(), resumed = checkpoint.is_some(), "following file");
     Ok(tailer)

@@ -3,7 +3,7 @@
 
 use crate::error::SpoolError;
 use crate::format::HEADER_LEN;
-use crate::state::{self, State};
+use crate::state::{self, Numbering, State};
 
 use super::Spool;
 
@@ -93,9 +93,12 @@ impl Spool {
     }
 
     /// Deletes segment `i` (acknowledged or not) and forgets its records. If it holds the
-    /// newest record, `state.json` is made to hold the next sequence first.
+    /// newest record, `epoch.json` and `state.json` are made to hold the next sequence first.
     pub(super) fn delete_segment(&mut self, i: usize) -> Result<(), SpoolError> {
         let is_newest = i + 1 == self.segments.len();
+        if is_newest && self.durable_floor < self.next_sequence {
+            self.write_numbering()?;
+        }
         if is_newest && self.durable_next < self.next_sequence {
             self.write_state()?;
         }
@@ -124,6 +127,17 @@ impl Spool {
         state::store(&self.dir, &state)?;
         self.durable_next = self.next_sequence;
         self.state_dirty = false;
+        Ok(())
+    }
+
+    /// Writes `epoch.json` now, with the next sequence as its floor.
+    pub(super) fn write_numbering(&mut self) -> Result<(), SpoolError> {
+        let numbering = Numbering {
+            epoch: Some(self.epoch),
+            floor: self.next_sequence,
+        };
+        state::store_numbering(&self.dir, &numbering)?;
+        self.durable_floor = self.next_sequence;
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 mod ack;
 mod append;
 mod read;
+mod saved;
 
 use std::collections::VecDeque;
 use std::fs::{self, DirBuilder, File, OpenOptions, TryLockError};
@@ -42,6 +43,8 @@ pub struct Spool {
     next_sequence: u64,
     /// `next_sequence` as last written to `state.json` (0 if never written).
     durable_next: u64,
+    /// The floor as last written to `epoch.json` (0 if never written).
+    durable_floor: u64,
     /// The acknowledgements changed since `state.json` was written.
     state_dirty: bool,
     /// The last segment accepts appends (it is ours to extend, with matching numbering).
@@ -65,15 +68,20 @@ pub struct Spool {
 impl Spool {
     /// Opens (creating if missing, mode 0700) the spool in `dir`.
     ///
-    /// Reads `state.json` and verifies every segment. A torn tail of the last segment (a
-    /// crash mid-write) is cut off, logged and reported in [`Spool::open_report`]. A damaged
-    /// range anywhere else is quarantined, skipped, logged and reported there too: the
-    /// sequences it held count as acknowledged (never read, never sent again) and are never
-    /// given again. A record that verifies under the wrong sequence is
+    /// Reads `state.json` and `epoch.json` and verifies every segment. A torn tail of the last
+    /// segment (a crash mid-write) is cut off, logged and reported in [`Spool::open_report`].
+    /// A damaged range anywhere else is quarantined, skipped, logged and reported there too:
+    /// the sequences it held count as acknowledged (never read, never sent again) and are
+    /// never given again. A record that verifies under the wrong sequence is
     /// [`SpoolError::Corrupt`] naming the file and offset.
     ///
-    /// A spool without an epoch (a new one, or one from before epochs) gets a random one,
-    /// written durably to `state.json` before this returns.
+    /// A damaged state file is quarantined, logged, reported there and rebuilt: the epoch from
+    /// the other file, the numbering from the segments and both files' floors, and no
+    /// acknowledgement beyond the damaged records' (so what is still spooled is sent again).
+    ///
+    /// A spool without an epoch (a new one, one from before epochs, or one whose two state
+    /// files were both damaged) gets a random one, written durably to both files before this
+    /// returns.
     pub fn open(dir: impl AsRef<Path>, options: SpoolOptions) -> Result<Self, SpoolError> {
         options.validate()?;
         let dir = dir.as_ref().to_path_buf();
@@ -90,27 +98,26 @@ impl Spool {
             state::sync_dir(parent)?;
         }
         let lock = lock_dir(&dir)?;
-        let saved = state::load(&dir)?;
-        let saved_epoch = saved.as_ref().and_then(|s| s.epoch);
-        let epoch = match saved_epoch {
+        let saved = saved::load(&dir)?;
+        let epoch = match saved.epoch {
             Some(epoch) => epoch,
             None => state::new_epoch()?,
         };
-        let (mut segments, report) = open_segments(&dir)?;
+        let (mut segments, mut report) = open_segments(&dir)?;
         if let Some(last) = segments.back_mut() {
             last.make_appendable()?;
         }
 
         let lost: Vec<(u64, u64)> = report.damaged.iter().filter_map(|d| d.lost).collect();
         let last_next = segments.back().map_or(1, Segment::next_seq);
-        let saved_next = saved.as_ref().map_or(0, |s| s.next_sequence);
         let past_lost = lost.iter().map(|&(_, last)| last + 1).max().unwrap_or(0);
-        let next_sequence = last_next.max(saved_next).max(past_lost).max(1);
+        let next_sequence = last_next.max(saved.floor).max(past_lost).max(1);
         let tail_open = segments.back().is_some_and(|s| {
             s.next_seq() == next_sequence
                 && s.ends_clean()
                 && s.size() + HEADER_LEN <= options.segment_bytes
         });
+        report.damaged_files = saved.damaged;
         let mut spool = Self {
             bytes: segments.iter().map(Segment::size).sum(),
             records_unacked: segments.iter().map(Segment::len).sum(),
@@ -120,7 +127,8 @@ impl Spool {
             acked: RangeSet::default(),
             epoch,
             next_sequence,
-            durable_next: saved_next,
+            durable_next: saved.state_next,
+            durable_floor: saved.epoch_floor,
             state_dirty: false,
             tail_open,
             report,
@@ -129,26 +137,28 @@ impl Spool {
             poisoned: false,
             _lock: lock,
         };
-        for (a, b) in saved
-            .map(|s| s.acked)
-            .unwrap_or_default()
-            .into_iter()
-            .chain(lost)
-        {
+        for (a, b) in saved.acked.into_iter().chain(lost) {
             spool.apply_ack(a, b);
         }
         spool.state_dirty = false;
         spool.delete_acked_segments()?;
-        if saved_epoch.is_none() {
-            // Durable before anything is numbered under it.
+        // Durable before anything is numbered under the epoch.
+        if !saved.epoch_whole {
+            spool.write_numbering()?;
+        }
+        if !saved.state_whole {
             spool.write_state()?;
+        }
+        if saved.epoch.is_none() {
             tracing::info!(dir = %spool.dir.display(), epoch = %state::hex(&epoch), "new spool epoch");
         }
+        spool.describe_rebuilt(saved.epoch.is_some());
         Ok(spool)
     }
 
-    /// This spool's epoch: a random id made with the spool and kept in `state.json`. A spool
-    /// made again (the directory lost or deleted) has another, and numbers from 1 again.
+    /// This spool's epoch: a random id made with the spool and kept in `state.json` and
+    /// `epoch.json`. A spool made again (the directory lost or deleted) has another, and
+    /// numbers from 1 again.
     pub fn epoch(&self) -> [u8; 16] {
         self.epoch
     }
@@ -200,6 +210,35 @@ impl Spool {
         match self.acked.containing(seg.last()) {
             Some((start, _)) => start - 1,
             None => seg.last(),
+        }
+    }
+}
+
+impl Spool {
+    /// Says, for each state file found damaged, how it was rebuilt, and logs it.
+    fn describe_rebuilt(&mut self, epoch_kept: bool) {
+        let epoch = state::hex(&self.epoch);
+        let (next, resent) = (self.next_sequence, self.records_unacked);
+        let state_file = state::state_path(&self.dir);
+        for found in &mut self.report.damaged_files {
+            found.rebuilt = match (epoch_kept, found.path == state_file) {
+                (true, true) => format!(
+                    "rebuilt from the segments and epoch.json: epoch {epoch} kept, numbering goes on from {next}, the {resent} records still spooled are sent again (the core drops those it has)"
+                ),
+                (true, false) => format!(
+                    "rewritten from state.json: epoch {epoch} kept, numbering goes on from {next}"
+                ),
+                (false, _) => format!(
+                    "no copy of the epoch survived: new epoch {epoch}, numbering goes on from {next}, the {resent} records still spooled are sent again under it (the core reports the sensor's history restarted)"
+                ),
+            };
+            tracing::error!(
+                file = %found.path.display(),
+                bytes = found.bytes,
+                quarantine = %found.quarantine.display(),
+                rebuilt = %found.rebuilt,
+                "damaged spool state file quarantined",
+            );
         }
     }
 }
