@@ -846,18 +846,7 @@ fn a_burst_of_gaps_from_one_sensor_is_one_event_loss_alarm_revised_with_the_coun
         latest.name
     );
     // Each gap is its own evidence event, up to 100 per alarm.
-    let mut evidence: Vec<_> = stored(&core_dir)
-        .into_iter()
-        .filter(|e| {
-            (e.plugin_id, e.plugin_sid) == (1_000_000_001, 20)
-                && e.userdata.userdata1.as_deref() == Some("burst")
-        })
-        .map(|e| e.id)
-        .collect();
-    let mut named = latest.evidence[0].event_ids.clone();
-    evidence.sort();
-    named.sort();
-    assert_eq!((evidence.len(), &evidence), (100, &named));
+    assert_evidence_is_the_reports(&core_dir, &latest, 20, "burst");
 }
 
 #[test]
@@ -937,18 +926,7 @@ fn five_hundred_forged_batches_from_one_sensor_are_one_alarm_revised_with_the_co
         latest.name
     );
     // Each forgery is its own evidence event, up to 100 per alarm.
-    let mut evidence: Vec<_> = stored(&core_dir)
-        .into_iter()
-        .filter(|e| {
-            (e.plugin_id, e.plugin_sid) == (1_000_000_001, 2)
-                && e.userdata.userdata1.as_deref() == Some("mallory")
-        })
-        .map(|e| e.id)
-        .collect();
-    let mut named = latest.evidence[0].event_ids.clone();
-    evidence.sort();
-    named.sort();
-    assert_eq!((evidence.len(), &evidence), (100, &named));
+    assert_evidence_is_the_reports(&core_dir, &latest, 2, "mallory");
 }
 
 #[test]
@@ -1819,4 +1797,21 @@ fn a_superseded_spool_epoch_is_refused_counted_and_alarmed_also_after_a_core_res
     sequences.sort_unstable();
     let expected: Vec<u64> = (1..=10).flat_map(|n| [n, n]).collect();
     assert_eq!(sequences, expected);
+}
+
+/// The alarm `latest` names as evidence exactly the 100 stored reports of sid `sid` about
+/// `sensor` (an aggregated incident keeps its first 100 as evidence).
+fn assert_evidence_is_the_reports(core_dir: &Path, latest: &Alarm, sid: u32, sensor: &str) {
+    let mut evidence: Vec<_> = stored(core_dir)
+        .into_iter()
+        .filter(|e| {
+            (e.plugin_id, e.plugin_sid) == (1_000_000_001, sid)
+                && e.userdata.userdata1.as_deref() == Some(sensor)
+        })
+        .map(|e| e.id)
+        .collect();
+    let mut named = latest.evidence[0].event_ids.clone();
+    evidence.sort();
+    named.sort();
+    assert_eq!((evidence.len(), &evidence), (100, &named));
 }
