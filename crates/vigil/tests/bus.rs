@@ -846,7 +846,7 @@ fn a_burst_of_gaps_from_one_sensor_is_one_event_loss_alarm_revised_with_the_coun
         latest.name
     );
     // Each gap is its own evidence event, up to 100 per alarm.
-    assert_evidence_is_the_reports(&core_dir, &latest, 20, "burst");
+    assert_evidence_is_the_reports(&core_dir, latest, 20, "burst");
 }
 
 #[test]
@@ -926,7 +926,7 @@ fn five_hundred_forged_batches_from_one_sensor_are_one_alarm_revised_with_the_co
         latest.name
     );
     // Each forgery is its own evidence event, up to 100 per alarm.
-    assert_evidence_is_the_reports(&core_dir, &latest, 2, "mallory");
+    assert_evidence_is_the_reports(&core_dir, latest, 2, "mallory");
 }
 
 #[test]
