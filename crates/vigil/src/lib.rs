@@ -9,3 +9,4 @@ pub mod process;
 pub mod replay;
 pub mod search;
 pub mod time_arg;
+pub mod user_command;

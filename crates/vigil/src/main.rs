@@ -49,6 +49,9 @@ enum Commands {
     Command(CommandArgs),
     /// Reload the running core's correlation rules through its admin endpoint.
     Reload(AdminArgs),
+    /// Manage the console's accounts in the core's data directory: add, list, passwd,
+    /// disable, enable, remove.
+    User(vigil::user_command::UserArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -588,6 +591,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Commands::Reload(args) => {
             let (admin, token) = args.resolve()?;
             vigil::ca_command::reload(admin, &token, &mut std::io::stdout())
+        }
+        Commands::User(args) => {
+            let config = load_config(args.config.as_ref())?;
+            let data_dir = args.data_dir.unwrap_or(config.data_dir);
+            vigil::user_command::run(
+                args.action,
+                &data_dir,
+                &mut std::io::stdin().lock(),
+                &mut std::io::stdout(),
+            )
         }
         Commands::Bench(BenchCommand::Correlate {
             directives,

@@ -1,0 +1,133 @@
+//! `vigil user`: the console's accounts, managed from the command line with the password on
+//! standard input (never an argument), hashed with Argon2id in a file only the owner reads.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::exe;
+
+/// Runs `vigil user ARGS --data-dir DIR` with `stdin` as its standard input.
+fn user(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(exe())
+        .arg("user")
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn ok(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn refused(output: Output) -> String {
+    assert!(!output.status.success());
+    String::from_utf8(output.stderr).unwrap()
+}
+
+#[test]
+fn accounts_are_managed_from_the_command_line_and_kept_hashed_and_private() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vigil-data");
+
+    let out = ok(user(
+        &dir,
+        &["add", "alice", "--role", "admin"],
+        "Correct-Horse-7\n",
+    ));
+    assert_eq!(out, "added user alice (admin)\n");
+    ok(user(
+        &dir,
+        &["add", "bob", "--role", "analyst"],
+        "Battery-Staple-9\n",
+    ));
+
+    let err = refused(user(
+        &dir,
+        &["add", "carol", "--role", "viewer"],
+        "hunter2\n",
+    ));
+    assert!(
+        err.contains("password refused: a password needs at least 12 characters (this one has 7)"),
+        "{err}"
+    );
+    let err = refused(user(
+        &dir,
+        &["add", "carol", "--role", "root"],
+        "Correct-Horse-7\n",
+    ));
+    assert!(
+        err.contains("unknown role \"root\": expected admin, analyst or viewer"),
+        "{err}"
+    );
+    let err = refused(user(&dir, &["add", "carol", "--role", "viewer"], ""));
+    assert!(err.contains("no password on standard input"), "{err}");
+    let err = refused(user(
+        &dir,
+        &["add", "bob", "--role", "viewer"],
+        "Correct-Horse-7\n",
+    ));
+    assert!(err.contains("user \"bob\" exists already"), "{err}");
+
+    ok(user(&dir, &["disable", "bob"], ""));
+    let list = ok(user(&dir, &["list"], ""));
+    let rows: Vec<Vec<&str>> = list
+        .lines()
+        .map(|l| l.split_whitespace().take(3).collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            vec!["NAME", "ROLE", "STATUS"],
+            vec!["alice", "admin", "enabled"],
+            vec!["bob", "analyst", "disabled"],
+        ]
+    );
+
+    let out = ok(user(&dir, &["passwd", "bob"], "Another-Secret-5\n"));
+    assert_eq!(out, "changed the password of user bob (analyst)\n");
+    let err = refused(user(&dir, &["remove", "alice"], ""));
+    assert!(err.contains("\"alice\" is the last enabled admin"), "{err}");
+    assert_eq!(
+        ok(user(&dir, &["remove", "bob"], "")),
+        "removed user bob (analyst)\n"
+    );
+
+    // Only the owner reads the file, and it holds hashes, never a password.
+    let file = dir.join("users.json");
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    for password in ["Correct-Horse-7", "Battery-Staple-9", "Another-Secret-5"] {
+        assert!(!text.contains(password));
+    }
+    assert_eq!(text.matches("$argon2id$v=19$m=19456,t=2,p=1$").count(), 1);
+}
