@@ -4,6 +4,7 @@
 //! change). A damaged file is quarantined and reported, never taken for "no users".
 
 pub mod password;
+pub mod token;
 
 use std::fmt;
 use std::fs::File;
@@ -87,6 +88,8 @@ pub struct User {
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Saved {
     users: Vec<User>,
+    #[serde(default)]
+    tokens: Vec<token::Token>,
 }
 
 /// Checks a new user name: 1 to [`MAX_NAME_CHARS`] characters, letters, digits and `._@-`,
@@ -110,6 +113,7 @@ pub fn check_name(name: &str) -> anyhow::Result<()> {
 pub struct Accounts {
     path: PathBuf,
     users: Vec<User>,
+    tokens: Vec<token::Token>,
 }
 
 impl Accounts {
@@ -119,11 +123,11 @@ impl Accounts {
         let path = data_dir.join(USERS_FILE);
         let parse =
             |bytes: &[u8]| serde_json::from_slice::<Saved>(bytes).map_err(|e| e.to_string());
-        let users = match vigil_store::read_state(&path, parse)
+        let saved = match vigil_store::read_state(&path, parse)
             .with_context(|| format!("cannot read {}", path.display()))?
         {
-            StateFile::Valid(saved) => saved.users,
-            StateFile::Missing => Vec::new(),
+            StateFile::Valid(saved) => saved,
+            StateFile::Missing => Saved::default(),
             StateFile::Damaged(found) => bail!(
                 "{} is damaged; it was moved to {}: restore it from a backup, or add the users again",
                 path.display(),
@@ -133,7 +137,11 @@ impl Accounts {
                     .map_or_else(|| "the quarantine".into(), |q| q.display().to_string())
             ),
         };
-        Ok(Accounts { path, users })
+        Ok(Accounts {
+            path,
+            users: saved.users,
+            tokens: saved.tokens,
+        })
     }
 
     /// Every user, in the order they were added.
@@ -183,9 +191,24 @@ pub enum Change<'a> {
 /// Applies `change` to the accounts of `data_dir` under the lock and saves them; returns the
 /// user as it is afterwards (as it was, for a removal). Refusals name what was wrong.
 pub fn change(data_dir: &Path, change: Change<'_>) -> anyhow::Result<User> {
+    modify(data_dir, |accounts| apply(accounts, change))
+}
+
+/// Loads the accounts of `data_dir` under the lock, lets `f` change them, and saves them if it
+/// succeeds.
+fn modify<T>(
+    data_dir: &Path,
+    f: impl FnOnce(&mut Accounts) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     vigil_keys::private_dir(data_dir)?;
     let _lock = lock(data_dir)?;
     let mut accounts = Accounts::load(data_dir)?;
+    let result = f(&mut accounts)?;
+    save(&accounts)?;
+    Ok(result)
+}
+
+fn apply(accounts: &mut Accounts, change: Change<'_>) -> anyhow::Result<User> {
     let now = Timestamp::now();
     let index = |accounts: &Accounts, name: &str| {
         accounts
@@ -194,7 +217,7 @@ pub fn change(data_dir: &Path, change: Change<'_>) -> anyhow::Result<User> {
             .position(|u| u.name == name)
             .with_context(|| format!("no user {name:?}"))
     };
-    let user = match change {
+    Ok(match change {
         Change::Add(name, role, password) => {
             check_name(name)?;
             if accounts.get(name).is_some() {
@@ -213,7 +236,7 @@ pub fn change(data_dir: &Path, change: Change<'_>) -> anyhow::Result<User> {
             user
         }
         Change::Password(name, password) => {
-            let i = index(&accounts, name)?;
+            let i = index(accounts, name)?;
             refuse_weak(password, name)?;
             let user = &mut accounts.users[i];
             user.password_hash = password::hash(password)?;
@@ -221,21 +244,19 @@ pub fn change(data_dir: &Path, change: Change<'_>) -> anyhow::Result<User> {
             user.clone()
         }
         Change::Disable(name, disabled) => {
-            let i = index(&accounts, name)?;
+            let i = index(accounts, name)?;
             if disabled {
-                refuse_last_admin(&accounts, i)?;
+                refuse_last_admin(accounts, i)?;
             }
             accounts.users[i].disabled = disabled;
             accounts.users[i].clone()
         }
         Change::Remove(name) => {
-            let i = index(&accounts, name)?;
-            refuse_last_admin(&accounts, i)?;
+            let i = index(accounts, name)?;
+            refuse_last_admin(accounts, i)?;
             accounts.users.remove(i)
         }
-    };
-    save(&accounts)?;
-    Ok(user)
+    })
 }
 
 /// Refuses to disable or remove user `i` when it is the last enabled admin: no one could
@@ -267,6 +288,7 @@ fn refuse_weak(password: &str, name: &str) -> anyhow::Result<()> {
 fn save(accounts: &Accounts) -> anyhow::Result<()> {
     let saved = Saved {
         users: accounts.users.clone(),
+        tokens: accounts.tokens.clone(),
     };
     vigil_store::write_state(&accounts.path, &serde_json::to_vec_pretty(&saved)?)
         .with_context(|| format!("cannot write {}", accounts.path.display()))?;

@@ -52,9 +52,18 @@ enum Commands {
     /// Manage the console's accounts in the core's data directory: add, list, passwd,
     /// disable, enable, remove.
     User(vigil::user_command::UserArgs),
+    /// Manage the API tokens scripts use (`Authorization: Bearer`): create, list, revoke.
+    Token(vigil::user_command::TokenArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+/// The data directory holding the accounts: `--data-dir`, else that of `--config`, else the
+/// default.
+fn accounts_dir(dir: vigil::user_command::AccountsDir) -> anyhow::Result<PathBuf> {
+    let config = load_config(dir.config.as_ref())?;
+    Ok(dir.data_dir.unwrap_or(config.data_dir))
 }
 
 /// How to reach the core's admin API: its address, and the data directory holding its token
@@ -592,16 +601,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let (admin, token) = args.resolve()?;
             vigil::ca_command::reload(admin, &token, &mut std::io::stdout())
         }
-        Commands::User(args) => {
-            let config = load_config(args.config.as_ref())?;
-            let data_dir = args.data_dir.unwrap_or(config.data_dir);
-            vigil::user_command::run(
-                args.action,
-                &data_dir,
-                &mut std::io::stdin().lock(),
-                &mut std::io::stdout(),
-            )
-        }
+        Commands::User(args) => vigil::user_command::run(
+            args.action,
+            &accounts_dir(args.dir)?,
+            &mut std::io::stdin().lock(),
+            &mut std::io::stdout(),
+        ),
+        Commands::Token(args) => vigil::user_command::run_token(
+            args.action,
+            &accounts_dir(args.dir)?,
+            &mut std::io::stdout(),
+        ),
         Commands::Bench(BenchCommand::Correlate {
             directives,
             events,

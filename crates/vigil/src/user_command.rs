@@ -1,5 +1,5 @@
-//! `vigil user ...`: the console's accounts in the core's data directory
-//! ([`vigil_accounts`]). Passwords are read without echo from the terminal (twice), or as one
+//! `vigil user ...` and `vigil token ...`: the console's accounts and API tokens in the core's
+//! data directory ([`vigil_accounts`]). Passwords are read without echo from the terminal (twice), or as one
 //! line from standard input when it is not a terminal (scripts); never from an argument, where
 //! every local user could read it in the process list.
 
@@ -8,7 +8,18 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use vigil_accounts::{Accounts, Change, Role};
+use vigil_accounts::{Accounts, Change, Role, token};
+
+/// Where the accounts are: the core's data directory.
+#[derive(clap::Args)]
+pub struct AccountsDir {
+    /// The core's data directory (default: data_dir of --config, else ./vigil-data).
+    #[arg(long, value_name = "DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// The core's configuration file, for its data_dir.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+}
 
 /// `vigil user ...`
 #[derive(clap::Args)]
@@ -16,12 +27,104 @@ pub struct UserArgs {
     /// What to do.
     #[command(subcommand)]
     pub action: UserAction,
-    /// The core's data directory (default: data_dir of --config, else ./vigil-data).
-    #[arg(long, value_name = "DIR", global = true)]
-    pub data_dir: Option<PathBuf>,
-    /// The core's configuration file, for its data_dir.
-    #[arg(long, value_name = "FILE", global = true)]
-    pub config: Option<PathBuf>,
+    /// Where the accounts are.
+    #[command(flatten)]
+    pub dir: AccountsDir,
+}
+
+/// `vigil token ...`
+#[derive(clap::Args)]
+pub struct TokenArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: TokenAction,
+    /// Where the accounts are.
+    #[command(flatten)]
+    pub dir: AccountsDir,
+}
+
+/// The API token operations.
+#[derive(Subcommand)]
+pub enum TokenAction {
+    /// Create a token for scripts (`Authorization: Bearer ...`); it is printed once, only its
+    /// hash is kept.
+    Create {
+        /// What it is for: letters, digits, '.', '_', '@' or '-'.
+        name: String,
+        /// What requests with it may do: admin, analyst or viewer.
+        #[arg(long)]
+        role: Role,
+        /// Refused after this long (`90d`, `12h`); without it, valid until revoked.
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        expires: Option<std::time::Duration>,
+    },
+    /// List the tokens: id, name, role, status, created, expiry.
+    List,
+    /// Revoke a token by its id (from `list`).
+    Revoke {
+        /// The token's id.
+        id: String,
+    },
+}
+
+/// Runs a token `action` on the accounts of `data_dir`.
+pub fn run_token(action: TokenAction, data_dir: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
+    match action {
+        TokenAction::Create {
+            name,
+            role,
+            expires,
+        } => {
+            let now = vigil_event::Timestamp::now();
+            let expires_at = expires.map(|d| {
+                let micros = i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+                vigil_event::Timestamp::from_micros(now.as_micros().saturating_add(micros))
+            });
+            let (token, whole) = token::create(data_dir, &name, role, expires_at)?;
+            writeln!(out, "{whole}")?;
+            eprintln!(
+                "created token {} ({}, {}); it is shown only now: keep it in your script's secret store",
+                token.id, token.name, token.role
+            );
+        }
+        TokenAction::Revoke { id } => {
+            let token = token::revoke(data_dir, &id)?;
+            writeln!(
+                out,
+                "revoked token {} ({}, {})",
+                token.id, token.name, token.role
+            )?;
+        }
+        TokenAction::List => {
+            let accounts = Accounts::load(data_dir)?;
+            let now = vigil_event::Timestamp::now();
+            writeln!(
+                out,
+                "{:16}  {:24}  {:7}  {:7}  {:27}  EXPIRES",
+                "ID", "NAME", "ROLE", "STATUS", "CREATED"
+            )?;
+            for t in accounts.tokens() {
+                let status = match (t.revoked_at, t.live(now)) {
+                    (Some(_), _) => "revoked",
+                    (None, false) => "expired",
+                    (None, true) => "live",
+                };
+                let expires = t
+                    .expires_at
+                    .map_or_else(|| "never".to_string(), |at| at.to_string());
+                writeln!(
+                    out,
+                    "{:16}  {:24}  {:7}  {:7}  {:27}  {expires}",
+                    t.id,
+                    t.name,
+                    t.role.to_string(),
+                    status,
+                    t.created_at.to_string()
+                )?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The account operations.

@@ -131,3 +131,67 @@ fn accounts_are_managed_from_the_command_line_and_kept_hashed_and_private() {
     }
     assert_eq!(text.matches("$argon2id$v=19$m=19456,t=2,p=1$").count(), 1);
 }
+
+#[test]
+fn api_tokens_are_shown_once_kept_hashed_and_revocable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vigil-data");
+    let token = |args: &[&str]| {
+        let output = Command::new(exe())
+            .arg("token")
+            .args(args)
+            .arg("--data-dir")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+
+    let printed = token(&[
+        "create",
+        "siem-export",
+        "--role",
+        "viewer",
+        "--expires",
+        "90d",
+    ]);
+    let whole = printed.trim_end();
+    assert!(whole.starts_with("vgl_") && whole.len() == 64, "{printed}");
+    let id = &whole[4..20];
+    let accounts = vigil_accounts::Accounts::load(&dir).unwrap();
+    let now = vigil_event::Timestamp::now();
+    let found = accounts.authenticate_token(whole, now).unwrap();
+    assert_eq!(
+        (found.name.as_str(), found.role),
+        ("siem-export", vigil_accounts::Role::Viewer)
+    );
+
+    let list = token(&["list"]);
+    let row: Vec<&str> = list
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .take(4)
+        .collect();
+    assert_eq!(row, [id, "siem-export", "viewer", "live"]);
+
+    assert_eq!(
+        token(&["revoke", id]),
+        format!("revoked token {id} (siem-export, viewer)\n")
+    );
+    let list = token(&["list"]);
+    assert_eq!(
+        list.lines().nth(1).unwrap().split_whitespace().nth(3),
+        Some("revoked")
+    );
+    let accounts = vigil_accounts::Accounts::load(&dir).unwrap();
+    assert!(accounts.authenticate_token(whole, now).is_none());
+    let text = std::fs::read_to_string(dir.join("users.json")).unwrap();
+    assert!(!text.contains(&whole[21..]), "the secret is never stored");
+}
