@@ -14,7 +14,8 @@ use std::sync::Arc;
 use rustls::pki_types::ServerName;
 use serde_json::{Value, json};
 
-use common::{exe, start};
+use common::exe;
+use vigil::process::{ServerProcess, loopback_config};
 
 /// Runs `vigil user ARGS --data-dir DIR` with `stdin`; it must succeed.
 fn user(dir: &Path, args: &[&str], stdin: &str) {
@@ -154,6 +155,18 @@ fn login(
     )
 }
 
+/// `text` without its terminal colour sequences.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('\x1b') {
+        out.push_str(&rest[..start]);
+        rest = rest[start..].split_once('m').map_or("", |(_, after)| after);
+    }
+    out.push_str(rest);
+    out
+}
+
 fn problem(status: u16, title: &str, detail: &str) -> Value {
     json!({"type": "about:blank", "title": title, "status": status, "detail": detail})
 }
@@ -183,7 +196,8 @@ fn console_logins_sessions_and_their_protections() {
         &["add", "bob", "--role", "viewer"],
         "Battery-Staple-9\n",
     );
-    let server = start(&dir, "", "");
+    let config = loopback_config(&dir, "", "");
+    let server = ServerProcess::start_logging(&exe(), &dir, &config, "info").unwrap();
     let addr = server.console_addr().unwrap();
     let tls13 = client_config(&dir, &rustls::version::TLS13);
 
@@ -291,6 +305,15 @@ fn console_logins_sessions_and_their_protections() {
         no_csrf.json(),
         problem(403, "Forbidden", "missing or wrong X-CSRF-Token")
     );
+    let bad_csrf = request(
+        &tls13,
+        addr,
+        "POST",
+        "/api/v1/logout",
+        &[("Cookie", &cookie), ("X-CSRF-Token", token)],
+        "",
+    );
+    assert_eq!(bad_csrf.status, 403);
     let origin = format!("https://{addr}");
     let out = request(
         &tls13,
@@ -379,5 +402,78 @@ fn console_logins_sessions_and_their_protections() {
         let series = format!("vigil_console_logins_total{{outcome=\"{outcome}\"}}");
         assert_eq!(server.metric_series(&series).unwrap(), n, "{outcome}");
     }
+    for (reason, n) in [
+        ("session", 3.0),
+        ("csrf", 2.0),
+        ("origin", 1.0),
+        ("media_type", 1.0),
+    ] {
+        let series = format!("vigil_console_requests_refused_total{{reason=\"{reason}\"}}");
+        assert_eq!(server.metric_series(&series).unwrap(), n, "{reason}");
+    }
+
+    // The certificate was issued from the core's CA, and its fingerprint logged.
+    assert!(dir.join("keys/console.crt").exists());
+    assert!(dir.join("keys/console.key").exists());
+    let log = strip_ansi(&std::fs::read_to_string(dir.join("server.log")).unwrap());
+    let line = log
+        .lines()
+        .find(|l| l.contains("console certificate"))
+        .unwrap();
+    let sha = line
+        .split("sha256=")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(
+        sha.split(':')
+            .all(|b| b.len() == 2 && b.bytes().all(|c| c.is_ascii_hexdigit())),
+        "{line}"
+    );
+    assert_eq!(sha.len(), 32 * 3 - 1, "{line}");
+    server.terminate().unwrap();
+}
+
+#[test]
+fn an_idle_session_ends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vigil-data");
+    user(
+        &dir,
+        &["add", "alice", "--role", "admin"],
+        "Correct-Horse-7\n",
+    );
+    let config =
+        loopback_config(&dir, "", "").replace("[console]\n", "[console]\nidle_timeout = \"1s\"\n");
+    let server = ServerProcess::start(&exe(), &dir, &config).unwrap();
+    let addr = server.console_addr().unwrap();
+    let tls13 = client_config(&dir, &rustls::version::TLS13);
+    let ok = login(&tls13, addr, "alice", "Correct-Horse-7");
+    assert_eq!(ok.json()["role"], "admin");
+    let cookie = ok
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let who = request(
+        &tls13,
+        addr,
+        "GET",
+        "/api/v1/session",
+        &[("Cookie", &cookie)],
+        "",
+    );
+    assert_eq!(who.status, 200);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let idle = request(
+        &tls13,
+        addr,
+        "GET",
+        "/api/v1/session",
+        &[("Cookie", &cookie)],
+        "",
+    );
+    assert_eq!(idle.status, 401);
     server.terminate().unwrap();
 }

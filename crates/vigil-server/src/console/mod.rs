@@ -124,6 +124,7 @@ async fn same_origin(request: Request, next: Next) -> Response {
             .and_then(|h| h.to_str().ok())
             .map(|host| format!("https://{host}"));
         if own.as_deref().map(str::as_bytes) != Some(origin.as_bytes()) {
+            refused("origin");
             return problem(StatusCode::FORBIDDEN, "cross-origin requests are refused");
         }
     }
@@ -148,14 +149,17 @@ async fn require_session(
     next: Next,
 ) -> Response {
     let Some(id) = session_id(request.headers()).map(str::to_string) else {
+        refused("session");
         return problem(StatusCode::UNAUTHORIZED, "not logged in");
     };
     let Some(session) = console.sessions.touch(&id) else {
+        refused("session");
         return problem(StatusCode::UNAUTHORIZED, "not logged in");
     };
     if console.users.role(&session.user).is_none() {
         console.sessions.end(&id);
         info!(user = %session.user, "console session ended: the account is disabled or removed");
+        refused("session");
         return problem(StatusCode::UNAUTHORIZED, "not logged in");
     }
     let safe = matches!(
@@ -167,6 +171,7 @@ async fn require_session(
         .get("x-csrf-token")
         .map(HeaderValue::as_bytes);
     if !safe && csrf != Some(session.csrf.as_bytes()) {
+        refused("csrf");
         return problem(StatusCode::FORBIDDEN, "missing or wrong X-CSRF-Token");
     }
     request.extensions_mut().insert(SessionId(id));
@@ -184,6 +189,12 @@ struct Credentials {
     password: String,
 }
 
+/// Counts a request refused before reaching its handler's work, by reason.
+fn refused(reason: &'static str) {
+    metrics::counter!("vigil_console_requests_refused_total", "reason" => reason).increment(1);
+}
+
+/// Counts a login attempt by outcome.
 fn count(outcome: &'static str) {
     metrics::counter!("vigil_console_logins_total", "outcome" => outcome).increment(1);
 }
@@ -200,12 +211,14 @@ async fn login(
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
     if !json {
+        refused("media_type");
         return problem(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "send the credentials as application/json",
         );
     }
     let Ok(creds) = serde_json::from_slice::<Credentials>(&body) else {
+        refused("bad_request");
         return problem(
             StatusCode::BAD_REQUEST,
             "expected {\"username\": ..., \"password\": ...}",
