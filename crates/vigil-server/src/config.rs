@@ -455,6 +455,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn console_cert_and_key_go_together() {
+        let err = Config::parse("[console]\ncert = \"c.pem\"\n").unwrap_err();
+        assert!(
+            err.contains("console.cert and console.key go together"),
+            "{err}"
+        );
+        let config = Config::parse("[console]\ncert = \"c.pem\"\nkey = \"c.key\"\n").unwrap();
+        assert_eq!(
+            config.console.listen,
+            SocketAddr::from(([127, 0, 0, 1], 8443))
+        );
+        let err = Config::parse("[console]\nidle_timeout = \"0s\"\n").unwrap_err();
+        assert!(err.contains("above zero"), "{err}");
+    }
+
+    #[test]
     fn defaults_round_trip_through_toml() {
         let text = Config::default().to_toml();
         assert_eq!(Config::parse(&text).unwrap(), Config::default());

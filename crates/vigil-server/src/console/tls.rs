@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 use vigil_ca::{Passphrase, Role};
 
 use crate::config::{BusConfig, ConsoleConfig};
@@ -33,25 +33,36 @@ pub fn files(
     }
     let keys = data_dir.join("keys");
     let (cert, key) = (keys.join("console.crt"), keys.join("console.key"));
-    if cert.exists() && key.exists() {
-        return Ok((cert, key));
-    }
-    vigil_keys::private_dir(&keys)?;
-    let (mut authority, _) = crate::bus::identity::authority(bus, data_dir)?;
     let key_pass = vigil_ca::own_passphrase()?;
-    info!("issuing the console's certificate from the core's CA");
-    authority
-        .issue(
-            Role::Core,
-            "console",
-            &bus.hosts,
-            &keys,
-            key_pass.as_ref().map(Passphrase::as_str),
-            vigil_ca::DEFAULT_LEAF_VALIDITY_DAYS,
-        )
-        .context("cannot issue the console's certificate")?;
-    std::fs::rename(keys.join("console.pem"), &cert)
-        .with_context(|| format!("cannot write {}", cert.display()))?;
+    if !cert.exists() || !key.exists() {
+        vigil_keys::private_dir(&keys)?;
+        let (mut authority, _) = crate::bus::identity::authority(bus, data_dir)?;
+        info!("issuing the console's certificate from the core's CA");
+        authority
+            .issue(
+                Role::Core,
+                "console",
+                &bus.hosts,
+                &keys,
+                key_pass.as_ref().map(Passphrase::as_str),
+                vigil_ca::DEFAULT_LEAF_VALIDITY_DAYS,
+            )
+            .context("cannot issue the console's certificate")?;
+        std::fs::rename(keys.join("console.pem"), &cert)
+            .with_context(|| format!("cannot write {}", cert.display()))?;
+    }
+    match &key_pass {
+        Some(pass) => {
+            if vigil_ca::encrypt_in_place(&key, pass.as_str(), &Default::default())? {
+                info!(file = %key.display(), passphrase = pass.origin(), "encrypted a private key found in clear");
+            }
+        }
+        None => warn!(
+            file = %key.display(),
+            "the console's private key is stored in clear: configure {}",
+            vigil_ca::KeyKind::Ca.sources()
+        ),
+    }
     Ok((cert, key))
 }
 
