@@ -34,7 +34,12 @@ pub struct Console {
     users: UserBook,
     sessions: Sessions,
     throttle: Throttle,
+    /// Password checks running at once (each Argon2id check takes 19 MiB).
+    checks: tokio::sync::Semaphore,
 }
+
+/// Most password checks at once; further logins wait their turn.
+const MAX_CHECKS: usize = 4;
 
 impl Console {
     /// The console of `data_dir`'s accounts.
@@ -43,6 +48,7 @@ impl Console {
             users: UserBook::load(data_dir)?,
             sessions: Sessions::new(config.idle_timeout, config.session_lifetime),
             throttle: Throttle::default(),
+            checks: tokio::sync::Semaphore::new(MAX_CHECKS),
         })
     }
 }
@@ -240,6 +246,8 @@ async fn login(
     }
     let accounts = console.users.accounts();
     let name = user.clone();
+    // The semaphore is never closed: a permit always comes.
+    let _permit = console.checks.acquire().await.ok();
     let role = tokio::task::spawn_blocking(move || {
         accounts
             .authenticate(&name, &creds.password)
