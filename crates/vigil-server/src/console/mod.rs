@@ -144,7 +144,12 @@ fn session_id(headers: &HeaderMap) -> Option<&str> {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix("vigil_session="))
+        .find_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+}
+
+/// Whether `a` and `b` are equal, in time independent of where they differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The session of the request's cookie, its user still enabled; for state-changing methods
@@ -176,7 +181,7 @@ async fn require_session(
         .headers()
         .get("x-csrf-token")
         .map(HeaderValue::as_bytes);
-    if !safe && csrf != Some(session.csrf.as_bytes()) {
+    if !safe && !csrf.is_some_and(|token| same_secret(token, session.csrf.as_bytes())) {
         refused("csrf");
         return problem(StatusCode::FORBIDDEN, "missing or wrong X-CSRF-Token");
     }
