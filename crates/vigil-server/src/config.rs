@@ -27,6 +27,8 @@ pub struct Config {
     pub correlation: CorrelationConfig,
     /// The Prometheus endpoint.
     pub metrics: MetricsConfig,
+    /// The analyst's console API (HTTPS).
+    pub console: ConsoleConfig,
     /// The process log.
     pub log: LogConfig,
 }
@@ -202,6 +204,40 @@ pub struct MetricsConfig {
     pub allow_remote: bool,
 }
 
+/// The analyst's console API: `/api/v1/` over HTTPS (TLS 1.3), no plain-HTTP listener.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Whether to serve the console at all.
+    pub enabled: bool,
+    /// Address to serve it on.
+    pub listen: SocketAddr,
+    /// The console's certificate (PEM); with `key`, replaces the one issued from the core's CA
+    /// into `<data_dir>/keys/console.crt` at the first start.
+    pub cert: Option<PathBuf>,
+    /// Its private key (PEM, mode 0600; `VIGIL_KEY_PASSPHRASE` if protected).
+    pub key: Option<PathBuf>,
+    /// A session ends after this long without requests.
+    #[serde(with = "duration_text")]
+    pub idle_timeout: Duration,
+    /// A session ends this long after its login, used or not.
+    #[serde(with = "duration_text")]
+    pub session_lifetime: Duration,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            cert: None,
+            key: None,
+            idle_timeout: Duration::from_secs(30 * 60),
+            session_lifetime: Duration::from_secs(12 * 3600),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -212,6 +248,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             correlation: CorrelationConfig::default(),
             metrics: MetricsConfig::default(),
+            console: ConsoleConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -339,6 +376,15 @@ impl Config {
             ));
         }
         let b = &self.bus;
+        let c = &self.console;
+        if c.cert.is_some() != c.key.is_some() {
+            return Err("console.cert and console.key go together: set both, or neither (the core then issues the console's certificate from its CA)".into());
+        }
+        if c.idle_timeout.is_zero() || c.session_lifetime.is_zero() {
+            return Err(
+                "console.idle_timeout and console.session_lifetime must be above zero".into(),
+            );
+        }
         if b.enabled && b.listen.is_empty() {
             return Err("bus.listen needs at least one address (or bus.enabled = false)".into());
         }
@@ -407,6 +453,22 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn console_cert_and_key_go_together() {
+        let err = Config::parse("[console]\ncert = \"c.pem\"\n").unwrap_err();
+        assert!(
+            err.contains("console.cert and console.key go together"),
+            "{err}"
+        );
+        let config = Config::parse("[console]\ncert = \"c.pem\"\nkey = \"c.key\"\n").unwrap();
+        assert_eq!(
+            config.console.listen,
+            SocketAddr::from(([127, 0, 0, 1], 8443))
+        );
+        let err = Config::parse("[console]\nidle_timeout = \"0s\"\n").unwrap_err();
+        assert!(err.contains("above zero"), "{err}");
+    }
 
     #[test]
     fn defaults_round_trip_through_toml() {

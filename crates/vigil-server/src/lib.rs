@@ -12,6 +12,7 @@ pub mod admin;
 pub mod bus;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod intake;
 pub mod listen;
 pub mod metrics;
@@ -58,6 +59,9 @@ pub struct RuntimeInfo {
     pub bus: Vec<SocketAddr>,
     /// Bound metrics address, when enabled.
     pub metrics: Option<SocketAddr>,
+    /// Bound console address (HTTPS), when enabled.
+    #[serde(default)]
+    pub console: Option<SocketAddr>,
 }
 
 /// How long sessions get to finish after shutdown begins.
@@ -251,7 +255,24 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
         true => Some(bind(config.metrics.listen, "metrics").await?),
         false => None,
     };
+    let console = match config.console.enabled {
+        true => {
+            let (cert, key) = console::tls::files(&config.console, &config.bus, data_dir)?;
+            let tls = console::tls::server_config(&cert, &key)?;
+            let state = Arc::new(console::Console::new(&config.console, data_dir)?);
+            Some((
+                bind(config.console.listen, "the console").await?,
+                tls,
+                state,
+            ))
+        }
+        false => None,
+    };
     let runtime_info = RuntimeInfo {
+        console: console
+            .as_ref()
+            .map(|(listener, ..)| listener.local_addr())
+            .transpose()?,
         pid: std::process::id(),
         agent: agent_listener
             .as_ref()
@@ -357,6 +378,14 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
             reloads.clone(),
             bus_shared.clone(),
             admin::AdminGuard::new(&admin_token, metrics.clone()),
+            shutdown.clone(),
+        )));
+    }
+    if let Some((listener, tls, state)) = console {
+        tasks.push(tokio::spawn(console::serve(
+            listener,
+            tls,
+            state,
             shutdown.clone(),
         )));
     }

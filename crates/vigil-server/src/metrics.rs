@@ -121,6 +121,14 @@ impl Metrics {
     /// all visible before the first one happens).
     pub fn register() -> Metrics {
         describe_counter!(
+            "vigil_console_logins_total",
+            "Console login attempts, by outcome (success, failure, locked)"
+        );
+        describe_counter!(
+            "vigil_console_requests_refused_total",
+            "Console requests refused, by reason (session, csrf, origin, media_type, bad_request)"
+        );
+        describe_counter!(
             "vigil_events_received_total",
             "Event lines parsed into events on the agent port"
         );

@@ -83,7 +83,7 @@ pub fn loopback_config_with_bus(
 ) -> String {
     let listen: Vec<String> = bus_listen.iter().map(|a| format!("\"{a}\"")).collect();
     format!(
-        "data_dir = {:?}\n[metrics]\nlisten = \"127.0.0.1:0\"\n{tables}\n[bus]\nlisten = [{}]\n{bus_keys}\n[agent]\nenabled = true\nlisten = \"127.0.0.1:0\"\n{agent_keys}",
+        "data_dir = {:?}\n[metrics]\nlisten = \"127.0.0.1:0\"\n[console]\nlisten = \"127.0.0.1:0\"\n{tables}\n[bus]\nlisten = [{}]\n{bus_keys}\n[agent]\nenabled = true\nlisten = \"127.0.0.1:0\"\n{agent_keys}",
         data_dir.display().to_string(),
         listen.join(", ")
     )
@@ -275,6 +275,11 @@ impl<R: Runtime> Drop for VigilProcess<R> {
 }
 
 impl ServerProcess {
+    /// The bound console address (`console.listen`, HTTPS).
+    pub fn console_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.info.console.context("console disabled")
+    }
+
     /// The bound admin endpoint address (`metrics.listen`).
     pub fn admin_addr(&self) -> anyhow::Result<SocketAddr> {
         self.info.metrics.context("admin endpoint disabled")

@@ -21,7 +21,7 @@ const JSON: &str = "Content-Type: application/json";
 /// `metrics_keys`.
 fn config(dir: &Path, listen: &str, metrics_keys: &str) -> String {
     format!(
-        "data_dir = {:?}\n[bus]\nenabled = false\n[agent]\nenabled = true\nlisten = \"127.0.0.1:0\"\n[metrics]\nlisten = \"{listen}\"\n{metrics_keys}",
+        "data_dir = {:?}\n[bus]\nenabled = false\n[agent]\nenabled = true\nlisten = \"127.0.0.1:0\"\n[console]\nlisten = \"127.0.0.1:0\"\n[metrics]\nlisten = \"{listen}\"\n{metrics_keys}",
         dir.display().to_string()
     )
 }

@@ -551,7 +551,7 @@ fn the_edge_forwards_to_a_core_and_delivers_what_waited_while_it_was_down() {
     let core_dir = dir.path().join("core");
     let core_config = |port: u16| {
         format!(
-            "data_dir = {:?}\n[metrics]\nlisten = \"127.0.0.1:0\"\n[bus]\nlisten = [\"127.0.0.1:0\"]\n[agent]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\n",
+            "data_dir = {:?}\n[metrics]\nlisten = \"127.0.0.1:0\"\n[console]\nlisten = \"127.0.0.1:0\"\n[bus]\nlisten = [\"127.0.0.1:0\"]\n[agent]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\n",
             core_dir.display().to_string()
         )
     };

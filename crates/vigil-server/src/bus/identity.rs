@@ -58,17 +58,7 @@ pub fn identity_files(config: &BusConfig, data_dir: &Path) -> anyhow::Result<Ide
             std::slice::from_ref(key),
         );
     }
-    let ca_dir = config.ca_dir.clone().unwrap_or_else(|| data_dir.join("ca"));
-    let ca_pass = vigil_ca::passphrase(KeyKind::Ca)?;
-    let ca_str = ca_pass.as_ref().map(Passphrase::as_str);
-    let mut authority = if ca_dir.join("ca.pem").exists() {
-        Authority::open(&ca_dir, ca_str)
-            .with_context(|| format!("cannot open the bus CA in {}", ca_dir.display()))?
-    } else {
-        info!(dir = %ca_dir.display(), "creating the bus CA (first start)");
-        Authority::init(&ca_dir, &config.name, ca_str)
-            .with_context(|| format!("cannot create the bus CA in {}", ca_dir.display()))?
-    };
+    let (mut authority, ca_pass) = authority(config, data_dir)?;
     let keys = data_dir.join("keys");
     let cert = keys.join(format!("{}.pem", config.name));
     let key = keys.join(format!("{}.key", config.name));
@@ -105,6 +95,25 @@ pub fn identity_files(config: &BusConfig, data_dir: &Path) -> anyhow::Result<Ide
         },
         &owned,
     )
+}
+
+/// The core's automatic CA (created when missing) and its passphrase.
+pub fn authority(
+    config: &BusConfig,
+    data_dir: &Path,
+) -> anyhow::Result<(Authority, Option<Passphrase>)> {
+    let ca_dir = config.ca_dir.clone().unwrap_or_else(|| data_dir.join("ca"));
+    let ca_pass = vigil_ca::passphrase(KeyKind::Ca)?;
+    let ca_str = ca_pass.as_ref().map(Passphrase::as_str);
+    let authority = if ca_dir.join("ca.pem").exists() {
+        Authority::open(&ca_dir, ca_str)
+            .with_context(|| format!("cannot open the bus CA in {}", ca_dir.display()))?
+    } else {
+        info!(dir = %ca_dir.display(), "creating the bus CA (first start)");
+        Authority::init(&ca_dir, &config.name, ca_str)
+            .with_context(|| format!("cannot create the bus CA in {}", ca_dir.display()))?
+    };
+    Ok((authority, ca_pass))
 }
 
 /// `files` with those of `keys` stored in clear, warning once when there are any.

@@ -1,0 +1,170 @@
+//! The console's TLS: its certificate (configured, or issued from the core's CA at the first
+//! start), a TLS 1.3 server configuration without client certificates, and a listener that
+//! hands axum connections whose handshake is done.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+use vigil_ca::{Passphrase, Role};
+
+use crate::config::{BusConfig, ConsoleConfig};
+
+/// How long a client gets to finish its TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The console's certificate and key files: configured, or `<data_dir>/keys/console.crt|key`
+/// issued from the core's CA when missing.
+pub fn files(
+    console: &ConsoleConfig,
+    bus: &BusConfig,
+    data_dir: &Path,
+) -> anyhow::Result<(PathBuf, PathBuf)> {
+    if let (Some(cert), Some(key)) = (&console.cert, &console.key) {
+        return Ok((cert.clone(), key.clone()));
+    }
+    let keys = data_dir.join("keys");
+    let (cert, key) = (keys.join("console.crt"), keys.join("console.key"));
+    let key_pass = vigil_ca::own_passphrase()?;
+    if !cert.exists() || !key.exists() {
+        vigil_keys::private_dir(&keys)?;
+        let (mut authority, _) = crate::bus::identity::authority(bus, data_dir)?;
+        info!("issuing the console's certificate from the core's CA");
+        authority
+            .issue(
+                Role::Core,
+                "console",
+                &bus.hosts,
+                &keys,
+                key_pass.as_ref().map(Passphrase::as_str),
+                vigil_ca::DEFAULT_LEAF_VALIDITY_DAYS,
+            )
+            .context("cannot issue the console's certificate")?;
+        std::fs::rename(keys.join("console.pem"), &cert)
+            .with_context(|| format!("cannot write {}", cert.display()))?;
+    }
+    match &key_pass {
+        Some(pass) => {
+            if vigil_ca::encrypt_in_place(&key, pass.as_str(), &Default::default())? {
+                info!(file = %key.display(), passphrase = pass.origin(), "encrypted a private key found in clear");
+            }
+        }
+        None => warn!(
+            file = %key.display(),
+            "the console's private key is stored in clear: configure {}",
+            vigil_ca::KeyKind::Ca.sources()
+        ),
+    }
+    Ok((cert, key))
+}
+
+/// TLS 1.3 only, no client certificates, ALPN `http/1.1`; logs the certificate's fingerprint.
+pub fn server_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let certs = vigil_ca::load_certs(cert)?;
+    let pass = vigil_ca::own_passphrase()?;
+    let key = vigil_ca::load_private_key(key, pass.as_ref().map(Passphrase::as_str))?;
+    let first = certs
+        .first()
+        .with_context(|| format!("{} holds no certificate", cert.display()))?;
+    info!(
+        cert = %cert.display(),
+        sha256 = %fingerprint(first),
+        "console certificate"
+    );
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS13])
+    .context("cannot configure console TLS")?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .context("cannot use the console certificate")?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// SHA-256 of a DER certificate, as colon-separated hex.
+fn fingerprint(der: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, der);
+    let hex: Vec<String> = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
+    hex.join(":")
+}
+
+/// Connections whose TLS handshake succeeded, for `axum::serve`.
+pub struct TlsListener {
+    ready: mpsc::Receiver<(TlsStream<tokio::net::TcpStream>, SocketAddr)>,
+    addr: SocketAddr,
+}
+
+impl TlsListener {
+    /// Accepts on `listener` until `shutdown`, each handshake in its own task.
+    pub fn new(
+        listener: TcpListener,
+        config: Arc<rustls::ServerConfig>,
+        shutdown: CancellationToken,
+    ) -> std::io::Result<TlsListener> {
+        let addr = listener.local_addr()?;
+        let (tx, ready) = mpsc::channel(64);
+        let acceptor = TlsAcceptor::from(config);
+        tokio::spawn(async move {
+            loop {
+                let (tcp, peer) = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    accepted = listener.accept() => match accepted {
+                        Ok(pair) => pair,
+                        Err(e) => {
+                            debug!(error = %e, "console accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    },
+                };
+                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                        Ok(Ok(tls)) => {
+                            let _ = tx.send((tls, peer)).await;
+                        }
+                        Ok(Err(e)) => debug!(%peer, error = %e, "console TLS handshake failed"),
+                        Err(_) => debug!(%peer, "console TLS handshake timed out"),
+                    }
+                });
+            }
+        });
+        Ok(TlsListener { ready, addr })
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(conn) => conn,
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        Ok(self.addr)
+    }
+}
+
+/// The client's address, for `ConnectInfo`.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Peer {
+        Peer(*stream.remote_addr())
+    }
+}

@@ -1,0 +1,479 @@
+//! The console API end to end: the real binary over real TLS 1.3, its security headers, login,
+//! sessions, CSRF and origin checks, throttling, and accounts disabled while logged in.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use rustls::pki_types::ServerName;
+use serde_json::{Value, json};
+
+use common::exe;
+use vigil::process::{ServerProcess, loopback_config};
+
+/// Runs `vigil user ARGS --data-dir DIR` with `stdin`; it must succeed.
+fn user(dir: &Path, args: &[&str], stdin: &str) {
+    let mut child = Command::new(exe())
+        .arg("user")
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn client_config(
+    dir: &Path,
+    version: &'static rustls::SupportedProtocolVersion,
+) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read_to_string(dir.join("ca").join("ca.pem")).unwrap();
+    let der = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<String>();
+    use base64::Engine;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(der)
+        .unwrap();
+    roots.add(der.into()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[version])
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Arc::new(config)
+}
+
+/// An HTTP response: status, headers (lower-case names, in order) and body.
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap()
+    }
+}
+
+/// Sends one HTTP/1.1 request over TLS 1.3 to `addr` and reads the whole reply.
+fn request(
+    config: &Arc<rustls::ClientConfig>,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Reply {
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(config.clone(), name).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, TcpStream::connect(addr).unwrap());
+    let mut text = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        text.push_str(&format!("{name}: {value}\r\n"));
+    }
+    text.push_str("\r\n");
+    text.push_str(body);
+    tls.write_all(text.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    if let Err(e) = tls.read_to_end(&mut raw) {
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "{e}");
+    }
+    let raw = String::from_utf8(raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .map(|l| {
+            let (n, v) = l.split_once(':').unwrap();
+            (n.to_ascii_lowercase(), v.trim().to_string())
+        })
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+fn login(
+    config: &Arc<rustls::ClientConfig>,
+    addr: SocketAddr,
+    name: &str,
+    password: &str,
+) -> Reply {
+    let body = json!({"username": name, "password": password}).to_string();
+    request(
+        config,
+        addr,
+        "POST",
+        "/api/v1/login",
+        &[("Content-Type", "application/json")],
+        &body,
+    )
+}
+
+/// `text` without its terminal colour sequences.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('\x1b') {
+        out.push_str(&rest[..start]);
+        rest = rest[start..].split_once('m').map_or("", |(_, after)| after);
+    }
+    out.push_str(rest);
+    out
+}
+
+fn problem(status: u16, title: &str, detail: &str) -> Value {
+    json!({"type": "about:blank", "title": title, "status": status, "detail": detail})
+}
+
+const SECURITY_HEADERS: [(&str, &str); 5] = [
+    ("strict-transport-security", "max-age=31536000"),
+    (
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("cache-control", "no-store"),
+];
+
+#[test]
+fn console_logins_sessions_and_their_protections() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vigil-data");
+    user(
+        &dir,
+        &["add", "alice", "--role", "analyst"],
+        "Correct-Horse-7\n",
+    );
+    user(
+        &dir,
+        &["add", "bob", "--role", "viewer"],
+        "Battery-Staple-9\n",
+    );
+    let config = loopback_config(&dir, "", "");
+    let server = ServerProcess::start_logging(&exe(), &dir, &config, "info").unwrap();
+    let addr = server.console_addr().unwrap();
+    let tls13 = client_config(&dir, &rustls::version::TLS13);
+
+    // TLS 1.2 is refused.
+    let tls12 = client_config(&dir, &rustls::version::TLS12);
+    let conn =
+        rustls::ClientConnection::new(tls12, ServerName::try_from("127.0.0.1").unwrap()).unwrap();
+    let mut stream = rustls::StreamOwned::new(conn, TcpStream::connect(addr).unwrap());
+    assert!(stream.write_all(b"GET / HTTP/1.1\r\n\r\n").is_err());
+
+    // Login: role, CSRF token, and the cookie with exactly these attributes.
+    let ok = login(&tls13, addr, "alice", "Correct-Horse-7");
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    for (name, value) in SECURITY_HEADERS {
+        assert_eq!(ok.header(name), Some(value), "{name}");
+    }
+    let body = ok.json();
+    assert_eq!(body["username"], "alice");
+    assert_eq!(body["role"], "analyst");
+    let csrf = body["csrf_token"].as_str().unwrap().to_string();
+    assert_eq!(csrf.len(), 43);
+    let set_cookie = ok.header("set-cookie").unwrap();
+    let (pair, attributes) = set_cookie.split_once("; ").unwrap();
+    assert_eq!(attributes, "Secure; HttpOnly; SameSite=Strict; Path=/");
+    let token = pair.strip_prefix("vigil_session=").unwrap();
+    assert_eq!(token.len(), 43, "256 bits in base64url");
+    assert!(
+        token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    );
+    let cookie = format!("vigil_session={token}");
+
+    // Who is logged in; nobody without the cookie.
+    let who = request(
+        &tls13,
+        addr,
+        "GET",
+        "/api/v1/session",
+        &[("Cookie", &cookie)],
+        "",
+    );
+    assert_eq!(who.status, 200);
+    assert_eq!(who.json(), json!({"username": "alice", "role": "analyst"}));
+    let anon = request(&tls13, addr, "GET", "/api/v1/session", &[], "");
+    assert_eq!(anon.status, 401);
+    assert_eq!(
+        anon.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(anon.json(), problem(401, "Unauthorized", "not logged in"));
+    for (name, value) in SECURITY_HEADERS {
+        assert_eq!(anon.header(name), Some(value), "{name}");
+    }
+
+    // Not JSON: 415.
+    let form = request(
+        &tls13,
+        addr,
+        "POST",
+        "/api/v1/login",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        "username=alice&password=x",
+    );
+    assert_eq!(form.status, 415);
+    assert_eq!(
+        form.json(),
+        problem(
+            415,
+            "Unsupported Media Type",
+            "send the credentials as application/json"
+        )
+    );
+
+    // Another origin: 403, even with the session and its token.
+    let cross = request(
+        &tls13,
+        addr,
+        "POST",
+        "/api/v1/logout",
+        &[
+            ("Cookie", &cookie),
+            ("X-CSRF-Token", &csrf),
+            ("Origin", "https://evil.example"),
+        ],
+        "",
+    );
+    assert_eq!(cross.status, 403);
+    assert_eq!(
+        cross.json(),
+        problem(403, "Forbidden", "cross-origin requests are refused")
+    );
+
+    // A state change without the CSRF token: 403; with it (and the own origin): done.
+    let no_csrf = request(
+        &tls13,
+        addr,
+        "POST",
+        "/api/v1/logout",
+        &[("Cookie", &cookie)],
+        "",
+    );
+    assert_eq!(no_csrf.status, 403);
+    assert_eq!(
+        no_csrf.json(),
+        problem(403, "Forbidden", "missing or wrong X-CSRF-Token")
+    );
+    let bad_csrf = request(
+        &tls13,
+        addr,
+        "POST",
+        "/api/v1/logout",
+        &[("Cookie", &cookie), ("X-CSRF-Token", token)],
+        "",
+    );
+    assert_eq!(bad_csrf.status, 403);
+    let origin = format!("https://{addr}");
+    let out = request(
+        &tls13,
+        addr,
+        "POST",
+        "/api/v1/logout",
+        &[
+            ("Cookie", &cookie),
+            ("X-CSRF-Token", &csrf),
+            ("Origin", &origin),
+        ],
+        "",
+    );
+    assert_eq!(out.status, 204, "{}", out.body);
+    let after = request(
+        &tls13,
+        addr,
+        "GET",
+        "/api/v1/session",
+        &[("Cookie", &cookie)],
+        "",
+    );
+    assert_eq!(after.status, 401);
+
+    // A disabled user loses their session at the next request.
+    let bob = login(&tls13, addr, "bob", "Battery-Staple-9");
+    assert_eq!(bob.status, 200);
+    let bob_cookie = bob
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let who = request(
+        &tls13,
+        addr,
+        "GET",
+        "/api/v1/session",
+        &[("Cookie", &bob_cookie)],
+        "",
+    );
+    assert_eq!(who.json(), json!({"username": "bob", "role": "viewer"}));
+    user(&dir, &["disable", "bob"], "");
+    let gone = request(
+        &tls13,
+        addr,
+        "GET",
+        "/api/v1/session",
+        &[("Cookie", &bob_cookie)],
+        "",
+    );
+    assert_eq!(gone.status, 401);
+    assert_eq!(gone.json(), problem(401, "Unauthorized", "not logged in"));
+
+    // Wrong password and unknown user: the same answer.
+    let wrong = login(&tls13, addr, "alice", "not-her-password");
+    let unknown = login(&tls13, addr, "mallory", "Correct-Horse-7");
+    assert_eq!(wrong.status, 401);
+    assert_eq!(unknown.status, 401);
+    assert_eq!(wrong.body, unknown.body);
+    assert_eq!(
+        wrong.json(),
+        problem(401, "Unauthorized", "wrong user name or password")
+    );
+
+    // Five failures from this address within the window: the sixth attempt is refused, even
+    // with the right password.
+    for _ in 0..3 {
+        assert_eq!(login(&tls13, addr, "alice", "guess").status, 401);
+    }
+    let locked = login(&tls13, addr, "alice", "Correct-Horse-7");
+    assert_eq!(locked.status, 429);
+    let retry: u64 = locked.header("retry-after").unwrap().parse().unwrap();
+    assert!((890..=900).contains(&retry), "{retry}");
+    assert_eq!(
+        locked.json(),
+        problem(
+            429,
+            "Too Many Requests",
+            "too many failed logins; try again later"
+        )
+    );
+
+    for (outcome, n) in [("success", 2.0), ("failure", 5.0), ("locked", 1.0)] {
+        let series = format!("vigil_console_logins_total{{outcome=\"{outcome}\"}}");
+        assert_eq!(server.metric_series(&series).unwrap(), n, "{outcome}");
+    }
+    for (reason, n) in [
+        ("session", 3.0),
+        ("csrf", 2.0),
+        ("origin", 1.0),
+        ("media_type", 1.0),
+    ] {
+        let series = format!("vigil_console_requests_refused_total{{reason=\"{reason}\"}}");
+        assert_eq!(server.metric_series(&series).unwrap(), n, "{reason}");
+    }
+
+    // The certificate was issued from the core's CA, and its fingerprint logged.
+    assert!(dir.join("keys/console.crt").exists());
+    assert!(dir.join("keys/console.key").exists());
+    let log = strip_ansi(&std::fs::read_to_string(dir.join("server.log")).unwrap());
+    let line = log
+        .lines()
+        .find(|l| l.contains("console certificate"))
+        .unwrap();
+    let sha = line
+        .split("sha256=")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(
+        sha.split(':')
+            .all(|b| b.len() == 2 && b.bytes().all(|c| c.is_ascii_hexdigit())),
+        "{line}"
+    );
+    assert_eq!(sha.len(), 32 * 3 - 1, "{line}");
+    server.terminate().unwrap();
+}
+
+#[test]
+fn an_idle_session_ends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vigil-data");
+    user(
+        &dir,
+        &["add", "alice", "--role", "admin"],
+        "Correct-Horse-7\n",
+    );
+    let config =
+        loopback_config(&dir, "", "").replace("[console]\n", "[console]\nidle_timeout = \"1s\"\n");
+    let server = ServerProcess::start(&exe(), &dir, &config).unwrap();
+    let addr = server.console_addr().unwrap();
+    let tls13 = client_config(&dir, &rustls::version::TLS13);
+    let ok = login(&tls13, addr, "alice", "Correct-Horse-7");
+    assert_eq!(ok.json()["role"], "admin");
+    let cookie = ok
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let who = request(
+        &tls13,
+        addr,
+        "GET",
+        "/api/v1/session",
+        &[("Cookie", &cookie)],
+        "",
+    );
+    assert_eq!(who.status, 200);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let idle = request(
+        &tls13,
+        addr,
+        "GET",
+        "/api/v1/session",
+        &[("Cookie", &cookie)],
+        "",
+    );
+    assert_eq!(idle.status, 401);
+    server.terminate().unwrap();
+}
