@@ -126,7 +126,7 @@ impl Metrics {
         );
         describe_counter!(
             "vigil_console_requests_refused_total",
-            "Console requests refused, by reason (session, csrf, origin, media_type, bad_request)"
+            "Console requests refused, by reason (session, token, csrf, origin, media_type, bad_request)"
         );
         describe_counter!(
             "vigil_events_received_total",

@@ -477,3 +477,79 @@ fn an_idle_session_ends() {
     assert_eq!(idle.status, 401);
     server.terminate().unwrap();
 }
+
+/// Runs `vigil token ARGS --data-dir DIR`; it must succeed; returns its standard output.
+fn token(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(exe())
+        .arg("token")
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn an_api_token_acts_with_its_role_until_it_is_revoked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vigil-data");
+    let whole = token(&dir, &["create", "nightly-export", "--role", "viewer"]);
+    let whole = whole.trim_end();
+    let server = ServerProcess::start(&exe(), &dir, &loopback_config(&dir, "", "")).unwrap();
+    let addr = server.console_addr().unwrap();
+    let tls = client_config(&dir, &rustls::version::TLS13);
+    let bearer = format!("Bearer {whole}");
+    let session = |auth: &str| {
+        request(
+            &tls,
+            addr,
+            "GET",
+            "/api/v1/session",
+            &[("Authorization", auth)],
+            "",
+        )
+    };
+
+    let ok = session(&bearer);
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(
+        ok.json(),
+        json!({"username": "token:nightly-export", "role": "viewer"})
+    );
+    // Logout is for login sessions; a token is revoked instead.
+    let out = request(
+        &tls,
+        addr,
+        "POST",
+        "/api/v1/logout",
+        &[("Authorization", &bearer)],
+        "",
+    );
+    assert_eq!(out.status, 400, "{}", out.body);
+
+    let forged = format!("{}A", &bearer[..bearer.len() - 1]);
+    let refused = session(&forged);
+    assert_eq!(refused.status, 401);
+    assert_eq!(
+        refused.json()["detail"],
+        "unknown, expired or revoked API token"
+    );
+
+    token(&dir, &["revoke", &whole[4..20]]);
+    assert_eq!(
+        session(&bearer).status,
+        401,
+        "a revoked token is refused at once"
+    );
+    let refused_tokens = server
+        .metric_series("vigil_console_requests_refused_total{reason=\"token\"}")
+        .unwrap();
+    assert_eq!(refused_tokens, 2.0);
+    server.terminate().unwrap();
+}

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::config::ConsoleConfig;
-use session::{Session, Sessions, UserBook};
+use session::{Sessions, UserBook};
 use throttle::Throttle;
 
 /// The session cookie's name.
@@ -152,13 +152,48 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The session of the request's cookie, its user still enabled; for state-changing methods
-/// also its CSRF token. Puts the [`Session`] and its id in the request's extensions.
+/// Who a request acts as: a logged-in user, or an API token (named `token:<name>`).
+#[derive(Debug, Clone)]
+struct Principal {
+    name: String,
+    role: vigil_accounts::Role,
+}
+
+/// The API token of an `Authorization: Bearer` header, if the request has one.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+}
+
+/// The request's [`Principal`]: an API token's (`Authorization: Bearer`; a browser never
+/// sends one by itself, so no CSRF token is needed), or the session of the request's cookie,
+/// its user still enabled, and for state-changing methods its CSRF token (then the session's
+/// id goes in the request's extensions too).
 async fn require_session(
     State(console): State<Arc<Console>>,
     mut request: Request,
     next: Next,
 ) -> Response {
+    if let Some(presented) = bearer(request.headers()) {
+        let accounts = console.users.accounts();
+        let Some(token) = accounts.authenticate_token(presented, vigil_event::Timestamp::now())
+        else {
+            refused("token");
+            return problem(
+                StatusCode::UNAUTHORIZED,
+                "unknown, expired or revoked API token",
+            );
+        };
+        let principal = Principal {
+            name: format!("token:{}", token.name),
+            role: token.role,
+        };
+        request.extensions_mut().insert(principal);
+        return next.run(request).await;
+    }
     let Some(id) = session_id(request.headers()).map(str::to_string) else {
         refused("session");
         return problem(StatusCode::UNAUTHORIZED, "not logged in");
@@ -167,12 +202,12 @@ async fn require_session(
         refused("session");
         return problem(StatusCode::UNAUTHORIZED, "not logged in");
     };
-    if console.users.role(&session.user).is_none() {
+    let Some(role) = console.users.role(&session.user) else {
         console.sessions.end(&id);
         info!(user = %session.user, "console session ended: the account is disabled or removed");
         refused("session");
         return problem(StatusCode::UNAUTHORIZED, "not logged in");
-    }
+    };
     let safe = matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -185,8 +220,11 @@ async fn require_session(
         refused("csrf");
         return problem(StatusCode::FORBIDDEN, "missing or wrong X-CSRF-Token");
     }
+    request.extensions_mut().insert(Principal {
+        name: session.user.clone(),
+        role,
+    });
     request.extensions_mut().insert(SessionId(id));
-    request.extensions_mut().insert(session);
     next.run(request).await
 }
 
@@ -288,19 +326,22 @@ async fn login(
 async fn logout(
     State(console): State<Arc<Console>>,
     ConnectInfo(tls::Peer(peer)): ConnectInfo<tls::Peer>,
-    Extension(SessionId(id)): Extension<SessionId>,
-    Extension(session): Extension<Session>,
+    session: Option<Extension<SessionId>>,
 ) -> Response {
-    console.sessions.end(&id);
-    info!(user = %session.user, %peer, "console logout");
+    let Some(Extension(SessionId(id))) = session else {
+        refused("bad_request");
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "logout ends a login session; an API token is revoked with `vigil token revoke`",
+        );
+    };
+    if let Some(session) = console.sessions.end(&id) {
+        info!(user = %session.user, %peer, "console logout");
+    }
     let cookie = format!("{COOKIE}=; Secure; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     (StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response()
 }
 
-async fn current(
-    State(console): State<Arc<Console>>,
-    Extension(session): Extension<Session>,
-) -> Response {
-    let role = console.users.role(&session.user).map(|r| r.to_string());
-    Json(serde_json::json!({ "username": session.user, "role": role })).into_response()
+async fn current(Extension(who): Extension<Principal>) -> Response {
+    Json(serde_json::json!({ "username": who.name, "role": who.role.to_string() })).into_response()
 }
