@@ -8,39 +8,17 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use rustls::pki_types::ServerName;
 use serde_json::{Value, json};
 
-use common::exe;
+use common::{accounts_command, exe, succeeded};
 use vigil::process::{ServerProcess, loopback_config};
 
 /// Runs `vigil user ARGS --data-dir DIR` with `stdin`; it must succeed.
 fn user(dir: &Path, args: &[&str], stdin: &str) {
-    let mut child = Command::new(exe())
-        .arg("user")
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(accounts_command("user", dir, args, stdin));
 }
 
 fn client_config(
@@ -480,19 +458,7 @@ fn an_idle_session_ends() {
 
 /// Runs `vigil token ARGS --data-dir DIR`; it must succeed; returns its standard output.
 fn token(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(exe())
-        .arg("token")
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    succeeded(accounts_command("token", dir, args, ""))
 }
 
 #[test]

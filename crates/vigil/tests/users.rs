@@ -5,41 +5,15 @@
 
 mod common;
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-use common::exe;
+use common::{accounts_command, succeeded};
 
 /// Runs `vigil user ARGS --data-dir DIR` with `stdin` as its standard input.
 fn user(dir: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(exe())
-        .arg("user")
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn ok(output: Output) -> String {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+    accounts_command("user", dir, args, stdin)
 }
 
 fn refused(output: Output) -> String {
@@ -52,13 +26,13 @@ fn accounts_are_managed_from_the_command_line_and_kept_hashed_and_private() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("vigil-data");
 
-    let out = ok(user(
+    let out = succeeded(user(
         &dir,
         &["add", "alice", "--role", "admin"],
         "Correct-Horse-7\n",
     ));
     assert_eq!(out, "added user alice (admin)\n");
-    ok(user(
+    succeeded(user(
         &dir,
         &["add", "bob", "--role", "analyst"],
         "Battery-Staple-9\n",
@@ -91,8 +65,8 @@ fn accounts_are_managed_from_the_command_line_and_kept_hashed_and_private() {
     ));
     assert!(err.contains("user \"bob\" exists already"), "{err}");
 
-    ok(user(&dir, &["disable", "bob"], ""));
-    let list = ok(user(&dir, &["list"], ""));
+    succeeded(user(&dir, &["disable", "bob"], ""));
+    let list = succeeded(user(&dir, &["list"], ""));
     let rows: Vec<Vec<&str>> = list
         .lines()
         .map(|l| l.split_whitespace().take(3).collect())
@@ -106,12 +80,12 @@ fn accounts_are_managed_from_the_command_line_and_kept_hashed_and_private() {
         ]
     );
 
-    let out = ok(user(&dir, &["passwd", "bob"], "Another-Secret-5\n"));
+    let out = succeeded(user(&dir, &["passwd", "bob"], "Another-Secret-5\n"));
     assert_eq!(out, "changed the password of user bob (analyst)\n");
     let err = refused(user(&dir, &["remove", "alice"], ""));
     assert!(err.contains("\"alice\" is the last enabled admin"), "{err}");
     assert_eq!(
-        ok(user(&dir, &["remove", "bob"], "")),
+        succeeded(user(&dir, &["remove", "bob"], "")),
         "removed user bob (analyst)\n"
     );
 
@@ -136,21 +110,7 @@ fn accounts_are_managed_from_the_command_line_and_kept_hashed_and_private() {
 fn api_tokens_are_shown_once_kept_hashed_and_revocable() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("vigil-data");
-    let token = |args: &[&str]| {
-        let output = Command::new(exe())
-            .arg("token")
-            .args(args)
-            .arg("--data-dir")
-            .arg(&dir)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
-    };
+    let token = |args: &[&str]| succeeded(accounts_command("token", &dir, args, ""));
 
     let printed = token(&[
         "create",

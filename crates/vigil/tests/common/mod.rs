@@ -204,3 +204,41 @@ pub fn corpus_rules(extra: &str) -> String {
         extra,
     )
 }
+
+/// Runs `vigil SUBCOMMAND ARGS --data-dir DIR` (an accounts command: `user`, `token`) with
+/// `stdin` as its standard input (where `user` reads passwords).
+pub fn accounts_command(
+    subcommand: &str,
+    dir: &Path,
+    args: &[&str],
+    stdin: &str,
+) -> std::process::Output {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(exe())
+        .arg(subcommand)
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The standard output of a command that must have succeeded (its stderr is shown if not).
+pub fn succeeded(output: std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
