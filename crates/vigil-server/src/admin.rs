@@ -110,22 +110,13 @@ impl AdminGuard {
                 .get(header::CONTENT_LENGTH)
                 .is_some_and(|v| v.to_str().ok().and_then(|v| v.parse::<u64>().ok()) != Some(0));
         if has_body || headers.contains_key(header::CONTENT_TYPE) {
-            let json = headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(';').next())
-                .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
+            let json = crate::http::is_json(headers);
             if !json {
                 return Err(NOT_JSON);
             }
         }
-        let authorization = headers.get(header::AUTHORIZATION).ok_or(NO_AUTHORIZATION)?;
-        let token = authorization
-            .to_str()
-            .ok()
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
+        let token = crate::http::bearer(headers)
+            .ok_or(NO_AUTHORIZATION)?
             .ok_or(NOT_BEARER)?;
         // blake3::Hash compares in constant time.
         if blake3::hash(token.as_bytes()) != self.token_hash {
@@ -149,19 +140,11 @@ impl AdminGuard {
                 refusal.detail
             );
         }
-        let body = serde_json::json!({
-            "type": "about:blank",
-            "title": refusal.status.canonical_reason().unwrap_or("Refused"),
-            "status": refusal.status.as_u16(),
-            "detail": refusal.detail,
-            "reason": refusal.reason,
-        });
-        let mut response = (
+        let mut response = crate::http::problem(
             refusal.status,
-            [(header::CONTENT_TYPE, "application/problem+json")],
-            body.to_string(),
-        )
-            .into_response();
+            refusal.detail,
+            &[("reason", refusal.reason)],
+        );
         if refusal.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

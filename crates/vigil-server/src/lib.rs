@@ -13,6 +13,7 @@ pub mod bus;
 pub mod clock;
 pub mod config;
 pub mod console;
+pub mod http;
 pub mod intake;
 pub mod listen;
 pub mod metrics;

@@ -90,18 +90,7 @@ fn router(console: Arc<Console>) -> Router {
 
 /// An RFC 9457 problem response.
 fn problem(status: StatusCode, detail: &str) -> Response {
-    let body = serde_json::json!({
-        "type": "about:blank",
-        "title": status.canonical_reason().unwrap_or("Error"),
-        "status": status.as_u16(),
-        "detail": detail,
-    });
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/problem+json")],
-        body.to_string(),
-    )
-        .into_response()
+    crate::http::problem(status, detail, &[])
 }
 
 async fn security_headers(mut response: Response) -> Response {
@@ -159,15 +148,6 @@ struct Principal {
     role: vigil_accounts::Role,
 }
 
-/// The API token of an `Authorization: Bearer` header, if the request has one.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-}
-
 /// The request's [`Principal`]: an API token's (`Authorization: Bearer`; a browser never
 /// sends one by itself, so no CSRF token is needed), or the session of the request's cookie,
 /// its user still enabled, and for state-changing methods its CSRF token (then the session's
@@ -177,7 +157,8 @@ async fn require_session(
     mut request: Request,
     next: Next,
 ) -> Response {
-    if let Some(presented) = bearer(request.headers()) {
+    if let Some(presented) = crate::http::bearer(request.headers()) {
+        let presented = presented.unwrap_or_default();
         let accounts = console.users.accounts();
         let Some(token) = accounts.authenticate_token(presented, vigil_event::Timestamp::now())
         else {
@@ -254,11 +235,7 @@ async fn login(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    let json = crate::http::is_json(&headers);
     if !json {
         refused("media_type");
         return problem(
