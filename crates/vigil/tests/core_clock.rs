@@ -120,6 +120,20 @@ fn evidence_sid(dir: &Path, alarm: &Alarm) -> u32 {
     event.plugin_sid
 }
 
+/// Sends the later events to the shifted `server`, waits until they are stored and three
+/// retention passes have run, and checks that retention deleted nothing.
+fn send_later_events_and_check_nothing_deleted(server: &ServerProcess, dir: &Path) {
+    send_events(server, 1, 0..LATER);
+    wait_count(dir, (FILLED + LATER) as usize);
+    wait_retention_passes(server, 3.0);
+    assert_eq!(
+        server
+            .metric("vigil_store_retention_deleted_total")
+            .unwrap(),
+        0.0
+    );
+}
+
 fn micros_between(a: Timestamp, b: Timestamp) -> i64 {
     (a.as_micros() - b.as_micros()).abs()
 }
@@ -136,15 +150,7 @@ fn started_100_days_ahead_the_core_deletes_nothing_and_says_so() {
     let server = start_faked(dir.path(), &tables, &[("FAKETIME", "+100d")]);
     let alarm = clock_alarm(dir.path(), "ahead");
     // Sensors go on sending: their events are dated by the faked clock.
-    send_events(&server, 1, 0..LATER);
-    wait_count(dir.path(), (FILLED + LATER) as usize);
-    wait_retention_passes(&server, 3.0);
-    assert_eq!(
-        server
-            .metric("vigil_store_retention_deleted_total")
-            .unwrap(),
-        0.0
-    );
+    send_later_events_and_check_nothing_deleted(&server, dir.path());
     server.terminate().unwrap();
 
     assert!(
@@ -171,15 +177,7 @@ fn started_30_days_behind_the_core_deletes_nothing_and_dates_nothing_in_the_past
 
     let server = start_faked(dir.path(), &tables, &[("FAKETIME", "-30d")]);
     let alarm = clock_alarm(dir.path(), "behind");
-    send_events(&server, 1, 0..LATER);
-    wait_count(dir.path(), (FILLED + LATER) as usize);
-    wait_retention_passes(&server, 3.0);
-    assert_eq!(
-        server
-            .metric("vigil_store_retention_deleted_total")
-            .unwrap(),
-        0.0
-    );
+    send_later_events_and_check_nothing_deleted(&server, dir.path());
     server.terminate().unwrap();
     let real_now = Timestamp::now();
 
@@ -252,15 +250,7 @@ fn a_clock_jumping_2_days_ahead_while_running_raises_the_alarm_and_deletes_nothi
     );
     std::fs::write(&offset, "+2d\n").unwrap();
     let alarm = clock_alarm(dir.path(), "jumped");
-    send_events(&server, 1, 0..LATER);
-    wait_count(dir.path(), (FILLED + LATER) as usize);
-    wait_retention_passes(&server, 3.0);
-    assert_eq!(
-        server
-            .metric("vigil_store_retention_deleted_total")
-            .unwrap(),
-        0.0
-    );
+    send_later_events_and_check_nothing_deleted(&server, dir.path());
     server.terminate().unwrap();
     let real_now = Timestamp::now();
 
