@@ -1009,17 +1009,7 @@ fn signed_commands_reach_the_edge_and_their_results_come_back() {
 #[test]
 fn a_full_spool_dropping_its_oldest_counts_the_loss_and_the_core_alarms_the_exact_range() {
     let dir = tempfile::tempdir().unwrap();
-    let core_dir = dir.path().join("core");
-    // A port nobody listens on yet: the core starts there later.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    // The CA and the edge's certificate first, from a core started once and stopped.
-    let core = start_core(&core_dir, "");
-    let edge_dir = dir.path().join("edge");
-    issue_sensor(&core_dir, "epsilon", &edge_dir.join("bus"));
-    core.terminate().unwrap();
+    let (core_dir, edge_dir, port) = enrolled_before_the_core_runs(dir.path(), "epsilon");
     let edge = start_edge(
         &edge_dir,
         &edge_config(&edge_dir, "epsilon", &[port], "").replace(
@@ -1058,15 +1048,7 @@ fn a_full_spool_dropping_its_oldest_counts_the_loss_and_the_core_alarms_the_exac
 #[test]
 fn a_flipped_bit_early_in_the_spool_costs_one_event_and_the_core_alarms_its_sequence() {
     let dir = tempfile::tempdir().unwrap();
-    let core_dir = dir.path().join("core");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let core = start_core(&core_dir, "");
-    let edge_dir = dir.path().join("edge");
-    issue_sensor(&core_dir, "zeta", &edge_dir.join("bus"));
-    core.terminate().unwrap();
+    let (core_dir, edge_dir, port) = enrolled_before_the_core_runs(dir.path(), "zeta");
     // With no core to acknowledge them, N events stay in the edge's spool.
     let config = edge_config(&edge_dir, "zeta", &[port], "");
     let edge = start_edge(&edge_dir, &config);
@@ -1814,4 +1796,23 @@ fn assert_evidence_is_the_reports(core_dir: &Path, latest: &Alarm, sid: u32, sen
     evidence.sort();
     named.sort();
     assert_eq!((evidence.len(), &evidence), (100, &named));
+}
+
+/// For an edge that spools while no core runs: the core's CA and the certificate of `sensor`
+/// (from a core in `<dir>/core` started once and stopped), the edge's directory `<dir>/edge`,
+/// and a free port the core will listen on later.
+fn enrolled_before_the_core_runs(
+    dir: &Path,
+    sensor: &str,
+) -> (std::path::PathBuf, std::path::PathBuf, SocketAddr) {
+    let core_dir = dir.join("core");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let core = start_core(&core_dir, "");
+    let edge_dir = dir.join("edge");
+    issue_sensor(&core_dir, sensor, &edge_dir.join("bus"));
+    core.terminate().unwrap();
+    (core_dir, edge_dir, port)
 }
