@@ -245,7 +245,7 @@ impl<'a> Session<'a> {
             }
             let read = if draining {
                 // Shutting down: take only what the kernel already holds, then stop.
-                match stream.try_read_buf(&mut buf) {
+                match read_held(&stream, &mut buf) {
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                     other => other,
                 }
@@ -458,4 +458,14 @@ impl<'a> Session<'a> {
         }
         debug!(peer = %self.peer, lines = self.line_no, "agent session ended");
     }
+}
+
+/// Reads what the kernel already holds for `stream` into `buf` without waiting. Asks the socket
+/// itself: tokio's `try_read_buf` answers from its cached readiness, which can say "would block"
+/// while bytes that arrived just before shutdown wait unread.
+fn read_held(stream: &TcpStream, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    let mut chunk = [0u8; READ_CHUNK];
+    let read = std::io::Read::read(&mut &*socket2::SockRef::from(stream), &mut chunk)?;
+    buf.extend_from_slice(&chunk[..read]);
+    Ok(read)
 }
