@@ -5,132 +5,18 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
 
-use rustls::pki_types::ServerName;
-use serde_json::{Value, json};
+use serde_json::json;
 
+use common::console::{ConsoleClient, problem};
 use common::{accounts_command, exe, succeeded};
 use vigil::process::{ServerProcess, loopback_config};
 
 /// Runs `vigil user ARGS --data-dir DIR` with `stdin`; it must succeed.
 fn user(dir: &Path, args: &[&str], stdin: &str) {
     succeeded(accounts_command("user", dir, args, stdin));
-}
-
-fn client_config(
-    dir: &Path,
-    version: &'static rustls::SupportedProtocolVersion,
-) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    let pem = std::fs::read_to_string(dir.join("ca").join("ca.pem")).unwrap();
-    let der = pem
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect::<String>();
-    use base64::Engine;
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(der)
-        .unwrap();
-    roots.add(der.into()).unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(&[version])
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Arc::new(config)
-}
-
-/// An HTTP response: status, headers (lower-case names, in order) and body.
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap()
-    }
-}
-
-/// Sends one HTTP/1.1 request over TLS 1.3 to `addr` and reads the whole reply.
-fn request(
-    config: &Arc<rustls::ClientConfig>,
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> Reply {
-    let name = ServerName::try_from("127.0.0.1").unwrap();
-    let conn = rustls::ClientConnection::new(config.clone(), name).unwrap();
-    let mut tls = rustls::StreamOwned::new(conn, TcpStream::connect(addr).unwrap());
-    let mut text = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        text.push_str(&format!("{name}: {value}\r\n"));
-    }
-    text.push_str("\r\n");
-    text.push_str(body);
-    tls.write_all(text.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    if let Err(e) = tls.read_to_end(&mut raw) {
-        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "{e}");
-    }
-    let raw = String::from_utf8(raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .map(|l| {
-            let (n, v) = l.split_once(':').unwrap();
-            (n.to_ascii_lowercase(), v.trim().to_string())
-        })
-        .collect();
-    Reply {
-        status,
-        headers,
-        body: body.to_string(),
-    }
-}
-
-fn login(
-    config: &Arc<rustls::ClientConfig>,
-    addr: SocketAddr,
-    name: &str,
-    password: &str,
-) -> Reply {
-    let body = json!({"username": name, "password": password}).to_string();
-    request(
-        config,
-        addr,
-        "POST",
-        "/api/v1/login",
-        &[("Content-Type", "application/json")],
-        &body,
-    )
 }
 
 /// `text` without its terminal colour sequences.
@@ -143,10 +29,6 @@ fn strip_ansi(text: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-fn problem(status: u16, title: &str, detail: &str) -> Value {
-    json!({"type": "about:blank", "title": title, "status": status, "detail": detail})
 }
 
 const SECURITY_HEADERS: [(&str, &str); 5] = [
@@ -177,17 +59,14 @@ fn console_logins_sessions_and_their_protections() {
     let config = loopback_config(&dir, "", "");
     let server = ServerProcess::start_logging(&exe(), &dir, &config, "info").unwrap();
     let addr = server.console_addr().unwrap();
-    let tls13 = client_config(&dir, &rustls::version::TLS13);
+    let tls13 = ConsoleClient::new(&dir, addr);
 
     // TLS 1.2 is refused.
-    let tls12 = client_config(&dir, &rustls::version::TLS12);
-    let conn =
-        rustls::ClientConnection::new(tls12, ServerName::try_from("127.0.0.1").unwrap()).unwrap();
-    let mut stream = rustls::StreamOwned::new(conn, TcpStream::connect(addr).unwrap());
+    let mut stream = ConsoleClient::with_version(&dir, addr, &rustls::version::TLS12).connect();
     assert!(stream.write_all(b"GET / HTTP/1.1\r\n\r\n").is_err());
 
     // Login: role, CSRF token, and the cookie with exactly these attributes.
-    let ok = login(&tls13, addr, "alice", "Correct-Horse-7");
+    let ok = tls13.login("alice", "Correct-Horse-7");
     assert_eq!(ok.status, 200, "{}", ok.body);
     for (name, value) in SECURITY_HEADERS {
         assert_eq!(ok.header(name), Some(value), "{name}");
@@ -210,17 +89,14 @@ fn console_logins_sessions_and_their_protections() {
     let cookie = format!("vigil_session={token}");
 
     // Who is logged in; nobody without the cookie.
-    let who = request(
-        &tls13,
-        addr,
-        "GET",
-        "/api/v1/session",
-        &[("Cookie", &cookie)],
-        "",
-    );
+    let who = tls13.request("GET", "/api/v1/session", &[("Cookie", &cookie)], "");
     assert_eq!(who.status, 200);
-    assert_eq!(who.json(), json!({"username": "alice", "role": "analyst"}));
-    let anon = request(&tls13, addr, "GET", "/api/v1/session", &[], "");
+    assert_eq!(
+        who.json(),
+        json!({"username": "alice", "role": "analyst", "csrf_token": csrf}),
+        "a reloaded page gets its session's CSRF token back"
+    );
+    let anon = tls13.request("GET", "/api/v1/session", &[], "");
     assert_eq!(anon.status, 401);
     assert_eq!(
         anon.header("content-type"),
@@ -231,10 +107,25 @@ fn console_logins_sessions_and_their_protections() {
         assert_eq!(anon.header(name), Some(value), "{name}");
     }
 
+    // The API's OpenAPI document is readable without logging in and lists these operations.
+    let doc = tls13.request("GET", "/api/v1/openapi.json", &[], "");
+    assert_eq!(doc.status, 200);
+    let doc = doc.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for (path, method) in [
+        ("/api/v1/login", "post"),
+        ("/api/v1/logout", "post"),
+        ("/api/v1/session", "get"),
+    ] {
+        assert!(doc["paths"][path][method].is_object(), "{path} {method}");
+    }
+    assert_eq!(
+        doc["paths"]["/api/v1/login"]["post"]["security"],
+        json!([{}])
+    );
+
     // Not JSON: 415.
-    let form = request(
-        &tls13,
-        addr,
+    let form = tls13.request(
         "POST",
         "/api/v1/login",
         &[("Content-Type", "application/x-www-form-urlencoded")],
@@ -251,9 +142,7 @@ fn console_logins_sessions_and_their_protections() {
     );
 
     // Another origin: 403, even with the session and its token.
-    let cross = request(
-        &tls13,
-        addr,
+    let cross = tls13.request(
         "POST",
         "/api/v1/logout",
         &[
@@ -270,22 +159,13 @@ fn console_logins_sessions_and_their_protections() {
     );
 
     // A state change without the CSRF token: 403; with it (and the own origin): done.
-    let no_csrf = request(
-        &tls13,
-        addr,
-        "POST",
-        "/api/v1/logout",
-        &[("Cookie", &cookie)],
-        "",
-    );
+    let no_csrf = tls13.request("POST", "/api/v1/logout", &[("Cookie", &cookie)], "");
     assert_eq!(no_csrf.status, 403);
     assert_eq!(
         no_csrf.json(),
         problem(403, "Forbidden", "missing or wrong X-CSRF-Token")
     );
-    let bad_csrf = request(
-        &tls13,
-        addr,
+    let bad_csrf = tls13.request(
         "POST",
         "/api/v1/logout",
         &[("Cookie", &cookie), ("X-CSRF-Token", token)],
@@ -293,9 +173,7 @@ fn console_logins_sessions_and_their_protections() {
     );
     assert_eq!(bad_csrf.status, 403);
     let origin = format!("https://{addr}");
-    let out = request(
-        &tls13,
-        addr,
+    let out = tls13.request(
         "POST",
         "/api/v1/logout",
         &[
@@ -306,18 +184,11 @@ fn console_logins_sessions_and_their_protections() {
         "",
     );
     assert_eq!(out.status, 204, "{}", out.body);
-    let after = request(
-        &tls13,
-        addr,
-        "GET",
-        "/api/v1/session",
-        &[("Cookie", &cookie)],
-        "",
-    );
+    let after = tls13.request("GET", "/api/v1/session", &[("Cookie", &cookie)], "");
     assert_eq!(after.status, 401);
 
     // A disabled user loses their session at the next request.
-    let bob = login(&tls13, addr, "bob", "Battery-Staple-9");
+    let bob = tls13.login("bob", "Battery-Staple-9");
     assert_eq!(bob.status, 200);
     let bob_cookie = bob
         .header("set-cookie")
@@ -326,30 +197,20 @@ fn console_logins_sessions_and_their_protections() {
         .next()
         .unwrap()
         .to_string();
-    let who = request(
-        &tls13,
-        addr,
-        "GET",
-        "/api/v1/session",
-        &[("Cookie", &bob_cookie)],
-        "",
+    let who = tls13.request("GET", "/api/v1/session", &[("Cookie", &bob_cookie)], "");
+    let bob_csrf = bob.json()["csrf_token"].clone();
+    assert_eq!(
+        who.json(),
+        json!({"username": "bob", "role": "viewer", "csrf_token": bob_csrf})
     );
-    assert_eq!(who.json(), json!({"username": "bob", "role": "viewer"}));
     user(&dir, &["disable", "bob"], "");
-    let gone = request(
-        &tls13,
-        addr,
-        "GET",
-        "/api/v1/session",
-        &[("Cookie", &bob_cookie)],
-        "",
-    );
+    let gone = tls13.request("GET", "/api/v1/session", &[("Cookie", &bob_cookie)], "");
     assert_eq!(gone.status, 401);
     assert_eq!(gone.json(), problem(401, "Unauthorized", "not logged in"));
 
     // Wrong password and unknown user: the same answer.
-    let wrong = login(&tls13, addr, "alice", "not-her-password");
-    let unknown = login(&tls13, addr, "mallory", "Correct-Horse-7");
+    let wrong = tls13.login("alice", "not-her-password");
+    let unknown = tls13.login("mallory", "Correct-Horse-7");
     assert_eq!(wrong.status, 401);
     assert_eq!(unknown.status, 401);
     assert_eq!(wrong.body, unknown.body);
@@ -361,9 +222,9 @@ fn console_logins_sessions_and_their_protections() {
     // Five failures from this address within the window: the sixth attempt is refused, even
     // with the right password.
     for _ in 0..3 {
-        assert_eq!(login(&tls13, addr, "alice", "guess").status, 401);
+        assert_eq!(tls13.login("alice", "guess").status, 401);
     }
-    let locked = login(&tls13, addr, "alice", "Correct-Horse-7");
+    let locked = tls13.login("alice", "Correct-Horse-7");
     assert_eq!(locked.status, 429);
     let retry: u64 = locked.header("retry-after").unwrap().parse().unwrap();
     assert!((890..=900).contains(&retry), "{retry}");
@@ -424,8 +285,8 @@ fn an_idle_session_ends() {
         loopback_config(&dir, "", "").replace("[console]\n", "[console]\nidle_timeout = \"1s\"\n");
     let server = ServerProcess::start(&exe(), &dir, &config).unwrap();
     let addr = server.console_addr().unwrap();
-    let tls13 = client_config(&dir, &rustls::version::TLS13);
-    let ok = login(&tls13, addr, "alice", "Correct-Horse-7");
+    let tls13 = ConsoleClient::new(&dir, addr);
+    let ok = tls13.login("alice", "Correct-Horse-7");
     assert_eq!(ok.json()["role"], "admin");
     let cookie = ok
         .header("set-cookie")
@@ -434,24 +295,10 @@ fn an_idle_session_ends() {
         .next()
         .unwrap()
         .to_string();
-    let who = request(
-        &tls13,
-        addr,
-        "GET",
-        "/api/v1/session",
-        &[("Cookie", &cookie)],
-        "",
-    );
+    let who = tls13.request("GET", "/api/v1/session", &[("Cookie", &cookie)], "");
     assert_eq!(who.status, 200);
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    let idle = request(
-        &tls13,
-        addr,
-        "GET",
-        "/api/v1/session",
-        &[("Cookie", &cookie)],
-        "",
-    );
+    let idle = tls13.request("GET", "/api/v1/session", &[("Cookie", &cookie)], "");
     assert_eq!(idle.status, 401);
     server.terminate().unwrap();
 }
@@ -469,18 +316,10 @@ fn an_api_token_acts_with_its_role_until_it_is_revoked() {
     let whole = whole.trim_end();
     let server = ServerProcess::start(&exe(), &dir, &loopback_config(&dir, "", "")).unwrap();
     let addr = server.console_addr().unwrap();
-    let tls = client_config(&dir, &rustls::version::TLS13);
+    let tls = ConsoleClient::new(&dir, addr);
     let bearer = format!("Bearer {whole}");
-    let session = |auth: &str| {
-        request(
-            &tls,
-            addr,
-            "GET",
-            "/api/v1/session",
-            &[("Authorization", auth)],
-            "",
-        )
-    };
+    let session =
+        |auth: &str| tls.request("GET", "/api/v1/session", &[("Authorization", auth)], "");
 
     let ok = session(&bearer);
     assert_eq!(ok.status, 200, "{}", ok.body);
@@ -489,14 +328,7 @@ fn an_api_token_acts_with_its_role_until_it_is_revoked() {
         json!({"username": "token:nightly-export", "role": "viewer"})
     );
     // Logout is for login sessions; a token is revoked instead.
-    let out = request(
-        &tls,
-        addr,
-        "POST",
-        "/api/v1/logout",
-        &[("Authorization", &bearer)],
-        "",
-    );
+    let out = tls.request("POST", "/api/v1/logout", &[("Authorization", &bearer)], "");
     assert_eq!(out.status, 400, "{}", out.body);
 
     // The same token with its last character changed.

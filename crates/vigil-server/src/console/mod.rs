@@ -4,6 +4,8 @@
 //! cookie; state-changing requests other than login carry the session's `X-CSRF-Token`, and
 //! requests from another origin are refused. Failed logins are throttled ([`throttle`]).
 
+pub mod auth;
+pub mod openapi;
 pub mod session;
 pub mod throttle;
 pub mod tls;
@@ -12,17 +14,20 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::config::ConsoleConfig;
+use auth::{Principal, SessionId};
 use session::{Sessions, UserBook};
 use throttle::Throttle;
 
@@ -64,32 +69,35 @@ pub async fn serve(
     info!(addr = %axum::serve::Listener::local_addr(&listener)?, "console API listening (HTTPS, TLS 1.3)");
     axum::serve(
         listener,
-        router(console).into_make_service_with_connect_info::<tls::Peer>(),
+        router(console)?.into_make_service_with_connect_info::<tls::Peer>(),
     )
     .with_graceful_shutdown(shutdown.cancelled_owned())
     .await?;
     Ok(())
 }
 
-fn router(console: Arc<Console>) -> Router {
-    let with_session = Router::new()
-        .route("/api/v1/session", get(current))
-        .route("/api/v1/logout", post(logout))
+fn router(console: Arc<Console>) -> anyhow::Result<Router> {
+    let with_session = OpenApiRouter::new()
+        .routes(routes!(current))
+        .routes(routes!(logout))
         .route_layer(axum::middleware::from_fn_with_state(
             console.clone(),
-            require_session,
+            auth::require_session,
         ));
-    Router::new()
-        .route("/api/v1/login", post(login))
+    let (api, doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(login))
         .merge(with_session)
+        .split_for_parts();
+    Ok(api
+        .merge(openapi::routes(doc)?)
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "no such resource") })
         .layer(axum::middleware::from_fn(same_origin))
         .layer(axum::middleware::map_response(security_headers))
-        .with_state(console)
+        .with_state(console))
 }
 
 /// An RFC 9457 problem response.
-fn problem(status: StatusCode, detail: &str) -> Response {
+pub fn problem(status: StatusCode, detail: &str) -> Response {
     crate::http::problem(status, detail, &[])
 }
 
@@ -126,101 +134,28 @@ async fn same_origin(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// The session cookie's value in `headers`.
-fn session_id(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('='))
-}
-
-/// Whether `a` and `b` are equal, in time independent of where they differ.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Who a request acts as: a logged-in user, or an API token (named `token:<name>`).
-#[derive(Debug, Clone)]
-struct Principal {
-    name: String,
-    role: vigil_accounts::Role,
-}
-
-/// The request's [`Principal`]: an API token's (`Authorization: Bearer`; a browser never
-/// sends one by itself, so no CSRF token is needed), or the session of the request's cookie,
-/// its user still enabled, and for state-changing methods its CSRF token (then the session's
-/// id goes in the request's extensions too).
-async fn require_session(
-    State(console): State<Arc<Console>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    if let Some(presented) = crate::http::bearer(request.headers()) {
-        let presented = presented.unwrap_or_default();
-        let accounts = console.users.accounts();
-        let Some(token) = accounts.authenticate_token(presented, vigil_event::Timestamp::now())
-        else {
-            refused("token");
-            return problem(
-                StatusCode::UNAUTHORIZED,
-                "unknown, expired or revoked API token",
-            );
-        };
-        let principal = Principal {
-            name: format!("token:{}", token.name),
-            role: token.role,
-        };
-        request.extensions_mut().insert(principal);
-        return next.run(request).await;
-    }
-    let Some(id) = session_id(request.headers()).map(str::to_string) else {
-        refused("session");
-        return problem(StatusCode::UNAUTHORIZED, "not logged in");
-    };
-    let Some(session) = console.sessions.touch(&id) else {
-        refused("session");
-        return problem(StatusCode::UNAUTHORIZED, "not logged in");
-    };
-    let Some(role) = console.users.role(&session.user) else {
-        console.sessions.end(&id);
-        info!(user = %session.user, "console session ended: the account is disabled or removed");
-        refused("session");
-        return problem(StatusCode::UNAUTHORIZED, "not logged in");
-    };
-    let safe = matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    );
-    let csrf = request
-        .headers()
-        .get("x-csrf-token")
-        .map(HeaderValue::as_bytes);
-    if !safe && !csrf.is_some_and(|token| same_secret(token, session.csrf.as_bytes())) {
-        refused("csrf");
-        return problem(StatusCode::FORBIDDEN, "missing or wrong X-CSRF-Token");
-    }
-    request.extensions_mut().insert(Principal {
-        name: session.user.clone(),
-        role,
-    });
-    request.extensions_mut().insert(SessionId(id));
-    next.run(request).await
-}
-
-/// The cookie value of the request's session.
-#[derive(Clone)]
-struct SessionId(String);
-
-#[derive(Deserialize)]
+/// What `POST /api/v1/login` takes.
+#[derive(Deserialize, utoipa::ToSchema)]
 struct Credentials {
     username: String,
     password: String,
 }
 
+/// Who is logged in: the answer to a login and to `GET /api/v1/session`.
+#[derive(Serialize, utoipa::ToSchema)]
+struct SessionInfo {
+    /// The user's name (`token:<name>` for an API token).
+    username: String,
+    /// `admin`, `analyst` or `viewer`.
+    role: String,
+    /// What state-changing requests of this login session carry in `X-CSRF-Token` (none for
+    /// an API token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csrf_token: Option<String>,
+}
+
 /// Counts a request refused before reaching its handler's work, by reason.
-fn refused(reason: &'static str) {
+pub fn refused(reason: &'static str) {
     metrics::counter!("vigil_console_requests_refused_total", "reason" => reason).increment(1);
 }
 
@@ -229,6 +164,17 @@ fn count(outcome: &'static str) {
     metrics::counter!("vigil_console_logins_total", "outcome" => outcome).increment(1);
 }
 
+/// Logs in with a user name and password: sets the session cookie and returns the CSRF token.
+#[utoipa::path(post, path = "/api/v1/login", tag = "session",
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "Logged in; the `vigil_session` cookie is set", body = SessionInfo),
+        (status = 400, description = "Not the expected JSON", body = openapi::Problem),
+        (status = 401, description = "Wrong user name or password", body = openapi::Problem),
+        (status = 415, description = "Not JSON", body = openapi::Problem),
+        (status = 429, description = "Too many failed logins", body = openapi::Problem),
+    ),
+    security(()))]
 async fn login(
     State(console): State<Arc<Console>>,
     ConnectInfo(tls::Peer(peer)): ConnectInfo<tls::Peer>,
@@ -292,14 +238,22 @@ async fn login(
     count("success");
     info!(%user, %peer, %role, "console login");
     let cookie = format!("{COOKIE}={id}; Secure; HttpOnly; SameSite=Strict; Path=/");
-    let body = serde_json::json!({
-        "username": user,
-        "role": role.to_string(),
-        "csrf_token": session.csrf,
-    });
+    let body = SessionInfo {
+        username: user,
+        role: role.to_string(),
+        csrf_token: Some(session.csrf),
+    };
     ([(header::SET_COOKIE, cookie)], Json(body)).into_response()
 }
 
+/// Ends the login session and clears its cookie.
+#[utoipa::path(post, path = "/api/v1/logout", tag = "session",
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 400, description = "Not a login session (an API token)", body = openapi::Problem),
+        (status = 401, description = "Not logged in", body = openapi::Problem),
+        (status = 403, description = "Missing or wrong CSRF token", body = openapi::Problem),
+    ))]
 async fn logout(
     State(console): State<Arc<Console>>,
     ConnectInfo(tls::Peer(peer)): ConnectInfo<tls::Peer>,
@@ -319,6 +273,24 @@ async fn logout(
     (StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response()
 }
 
-async fn current(Extension(who): Extension<Principal>) -> Response {
-    Json(serde_json::json!({ "username": who.name, "role": who.role.to_string() })).into_response()
+/// Who is logged in, and the session's CSRF token (so a reloaded page gets it back).
+#[utoipa::path(get, path = "/api/v1/session", tag = "session",
+    responses(
+        (status = 200, description = "The current login", body = SessionInfo),
+        (status = 401, description = "Not logged in", body = openapi::Problem),
+    ))]
+async fn current(
+    State(console): State<Arc<Console>>,
+    Extension(who): Extension<Principal>,
+    session: Option<Extension<SessionId>>,
+) -> Response {
+    let csrf_token = session
+        .and_then(|Extension(SessionId(id))| console.sessions.touch(&id))
+        .map(|s| s.csrf);
+    Json(SessionInfo {
+        username: who.name,
+        role: who.role.to_string(),
+        csrf_token,
+    })
+    .into_response()
 }

@@ -2,6 +2,7 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod console;
 pub mod pki;
 
 use std::io::{Read, Write};
