@@ -260,12 +260,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
         true => {
             let (cert, key) = console::tls::files(&config.console, &config.bus, data_dir)?;
             let tls = console::tls::server_config(&cert, &key)?;
-            let state = Arc::new(console::Console::new(&config.console, data_dir)?);
-            Some((
-                bind(config.console.listen, "the console").await?,
-                tls,
-                state,
-            ))
+            Some((bind(config.console.listen, "the console").await?, tls))
         }
         false => None,
     };
@@ -382,7 +377,14 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
             shutdown.clone(),
         )));
     }
-    if let Some((listener, tls, state)) = console {
+    if let Some((listener, tls)) = console {
+        let links = console::CoreLinks {
+            config: Arc::new(config.clone()),
+            reloads: reloads.clone(),
+            bus: bus_shared.clone(),
+            book: book.clone(),
+        };
+        let state = Arc::new(console::Console::new(&config.console, links)?);
         tasks.push(tokio::spawn(console::serve(
             listener,
             tls,

@@ -34,8 +34,22 @@ use throttle::Throttle;
 /// The session cookie's name.
 pub const COOKIE: &str = "vigil_session";
 
+/// What the console reaches of the running core.
+pub struct CoreLinks {
+    /// The server's configuration (data directory, correlation rules, store options).
+    pub config: Arc<crate::config::Config>,
+    /// Asks the store writer to reload the correlation rules.
+    pub reloads: tokio::sync::mpsc::UnboundedSender<crate::writer::ReloadRequest>,
+    /// The event bus's shared state (sensors' sessions, commands), when the bus is on.
+    pub bus: Option<Arc<crate::bus::BusShared>>,
+    /// Per-sensor sequence numbering: what the core has of each sensor.
+    pub book: Arc<std::sync::Mutex<vigil_bus::SequenceBook>>,
+}
+
 /// The console's shared state.
 pub struct Console {
+    /// The running core.
+    pub core: CoreLinks,
     users: UserBook,
     sessions: Sessions,
     throttle: Throttle,
@@ -47,10 +61,11 @@ pub struct Console {
 const MAX_CHECKS: usize = 4;
 
 impl Console {
-    /// The console of `data_dir`'s accounts.
-    pub fn new(config: &ConsoleConfig, data_dir: &std::path::Path) -> anyhow::Result<Console> {
+    /// The console of the core `core` links to, with the accounts of its data directory.
+    pub fn new(config: &ConsoleConfig, core: CoreLinks) -> anyhow::Result<Console> {
         Ok(Console {
-            users: UserBook::load(data_dir)?,
+            users: UserBook::load(&core.config.data_dir)?,
+            core,
             sessions: Sessions::new(config.idle_timeout, config.session_lifetime),
             throttle: Throttle::default(),
             checks: tokio::sync::Semaphore::new(MAX_CHECKS),
