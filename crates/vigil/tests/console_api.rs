@@ -246,6 +246,7 @@ fn console_logins_sessions_and_their_protections() {
         ("csrf", 2.0),
         ("origin", 1.0),
         ("media_type", 1.0),
+        ("tls", 1.0),
     ] {
         let series = format!("vigil_console_requests_refused_total{{reason=\"{reason}\"}}");
         assert_eq!(server.metric_series(&series).unwrap(), n, "{reason}");

@@ -212,7 +212,7 @@ async fn login(
         );
     };
     let user = creds.username;
-    if let Some(wait) = console.throttle.locked(&user, peer.ip()) {
+    if let Err(wait) = console.throttle.attempt(&user, peer.ip()) {
         count("locked");
         info!(%user, %peer, "console login refused: too many failures");
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -238,7 +238,6 @@ async fn login(
     .ok()
     .flatten();
     let Some(role) = role else {
-        console.throttle.fail(&user, peer.ip());
         count("failure");
         info!(%user, %peer, "console login failed");
         return problem(StatusCode::UNAUTHORIZED, "wrong user name or password");
@@ -249,7 +248,7 @@ async fn login(
             return problem(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}"));
         }
     };
-    console.throttle.succeed(&user);
+    console.throttle.succeed(&user, peer.ip());
     count("success");
     info!(%user, %peer, %role, "console login");
     let cookie = format!("{COOKIE}={id}; Secure; HttpOnly; SameSite=Strict; Path=/");

@@ -1,5 +1,11 @@
 //! Login throttling: after [`MAX_FAILURES`] failures within [`WINDOW`] for one user name or one
 //! client address, further attempts are refused until the oldest failure leaves the window.
+//!
+//! An attempt counts as a failure from the moment it starts, so attempts made at once cannot
+//! all slip in before the first of them fails; a success takes its count back. At most
+//! [`MAX_KEYS`] names and addresses are tracked (an IPv6 address by its /64, so that one host's
+//! many addresses count as one): a spray of names or addresses cannot grow memory without bound;
+//! beyond it, new names and addresses are not tracked, and those already tracked still lock.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -10,12 +16,24 @@ use std::time::{Duration, Instant};
 pub const MAX_FAILURES: usize = 5;
 /// How long a failure counts.
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Most user names and addresses tracked at once.
+pub const MAX_KEYS: usize = 65_536;
 
 /// Recent failures by user name and by client address.
 #[derive(Default)]
 pub struct Throttle {
-    failures: Mutex<HashMap<Key, VecDeque<Instant>>>,
+    failures: Mutex<Failures>,
 }
+
+/// The failures by key, and when a full table was last swept of what left the window.
+#[derive(Default)]
+struct Failures {
+    by_key: HashMap<Key, VecDeque<Instant>>,
+    swept: Option<Instant>,
+}
+
+/// How often a full table is swept at most (a sweep visits every key).
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
@@ -23,50 +41,77 @@ enum Key {
     Addr(IpAddr),
 }
 
+impl Key {
+    /// The key of a client address: an IPv6 address by its /64.
+    fn addr(addr: IpAddr) -> Key {
+        Key::Addr(match addr.to_canonical() {
+            IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+            v4 => v4,
+        })
+    }
+}
+
 impl Throttle {
-    /// How long `user` from `addr` must wait, if locked.
-    pub fn locked(&self, user: &str, addr: IpAddr) -> Option<Duration> {
+    /// Starts a login attempt of `user` from `addr`, counted as a failure until
+    /// [`Throttle::succeed`]; or how long they must wait, if locked.
+    pub fn attempt(&self, user: &str, addr: IpAddr) -> Result<(), Duration> {
         let now = Instant::now();
-        let mut map = self.lock();
-        [Key::User(user.to_string()), Key::Addr(addr)]
-            .into_iter()
-            .filter_map(|key| {
-                let times = map.get_mut(&key)?;
+        let mut failures = self.lock();
+        let keys = [Key::User(user.to_string()), Key::addr(addr)];
+        if failures.by_key.len() >= MAX_KEYS
+            && failures
+                .swept
+                .is_none_or(|at| now.duration_since(at) >= SWEEP_INTERVAL)
+        {
+            // Full: forget what has left the window before deciding what no longer fits.
+            failures.swept = Some(now);
+            failures.by_key.retain(|_, times| {
                 prune(times, now);
-                let wait = (times.len() >= MAX_FAILURES)
+                !times.is_empty()
+            });
+        }
+        let map = &mut failures.by_key;
+        let wait = keys
+            .iter()
+            .filter_map(|key| {
+                let times = map.get_mut(key)?;
+                prune(times, now);
+                (times.len() >= MAX_FAILURES)
                     .then(|| {
                         times
                             .front()
                             .map(|first| WINDOW - now.duration_since(*first))
                     })
-                    .flatten();
-                if times.is_empty() {
-                    map.remove(&key);
-                }
-                wait
+                    .flatten()
             })
-            .max()
+            .max();
+        if let Some(wait) = wait {
+            return Err(wait);
+        }
+        for key in keys {
+            if map.contains_key(&key) || map.len() < MAX_KEYS {
+                map.entry(key).or_default().push_back(now);
+            }
+        }
+        debug_assert!(map.len() <= MAX_KEYS);
+        Ok(())
     }
 
-    /// Records a failure of `user` from `addr`.
-    pub fn fail(&self, user: &str, addr: IpAddr) {
-        let now = Instant::now();
-        let mut map = self.lock();
-        map.retain(|_, times| {
-            prune(times, now);
-            !times.is_empty()
-        });
-        for key in [Key::User(user.to_string()), Key::Addr(addr)] {
-            map.entry(key).or_default().push_back(now);
+    /// Ends the attempt of `user` from `addr` as a success: the user's failures are forgotten
+    /// and the address's count of this attempt taken back.
+    pub fn succeed(&self, user: &str, addr: IpAddr) {
+        let map = &mut self.lock().by_key;
+        map.remove(&Key::User(user.to_string()));
+        let addr = Key::addr(addr);
+        if let Some(times) = map.get_mut(&addr) {
+            times.pop_back();
+            if times.is_empty() {
+                map.remove(&addr);
+            }
         }
     }
 
-    /// Forgets the failures of `user` after a successful login.
-    pub fn succeed(&self, user: &str) {
-        self.lock().remove(&Key::User(user.to_string()));
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, VecDeque<Instant>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Failures> {
         self.failures.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -90,11 +135,48 @@ mod tests {
         let a: IpAddr = [127, 0, 0, 1].into();
         let b: IpAddr = [127, 0, 0, 2].into();
         for _ in 0..MAX_FAILURES {
-            assert!(t.locked("alice", a).is_none());
-            t.fail("alice", a);
+            assert!(t.attempt("alice", a).is_ok());
         }
-        assert!(t.locked("alice", b).is_some_and(|d| d <= WINDOW));
-        assert!(t.locked("bob", a).is_some());
-        assert!(t.locked("bob", b).is_none());
+        assert!(t.attempt("alice", b).is_err_and(|d| d <= WINDOW));
+        assert!(t.attempt("bob", a).is_err());
+        assert!(t.attempt("bob", b).is_ok());
+    }
+
+    #[test]
+    fn a_success_takes_its_attempt_back() {
+        let t = Throttle::default();
+        let a: IpAddr = [127, 0, 0, 1].into();
+        for _ in 0..20 {
+            assert!(t.attempt("alice", a).is_ok());
+            t.succeed("alice", a);
+        }
+        assert!(t.lock().by_key.is_empty());
+    }
+
+    #[test]
+    fn a_spray_of_names_is_bounded_and_its_address_still_locked() {
+        let t = Throttle::default();
+        let sprayer: IpAddr = [10, 0, 0, 1].into();
+        assert!(t.attempt("spray", sprayer).is_ok());
+        for n in 0..MAX_KEYS as u32 {
+            let addr = IpAddr::from((n / MAX_FAILURES as u32).to_be_bytes());
+            let _ = t.attempt(&format!("user{n}"), addr);
+        }
+        assert_eq!(t.lock().by_key.len(), MAX_KEYS);
+        for n in 1..MAX_FAILURES {
+            assert!(t.attempt(&format!("spray{n}"), sprayer).is_ok());
+        }
+        assert!(t.attempt("another", sprayer).is_err());
+
+        // One host's IPv6 addresses count as one.
+        let t = Throttle::default();
+        for n in 0..MAX_FAILURES as u16 {
+            let addr = IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, n]);
+            assert!(t.attempt(&format!("v6-{n}"), addr).is_ok());
+        }
+        assert!(
+            t.attempt("v6-last", IpAddr::from([0x2001, 0xdb8, 0, 0, 1, 2, 3, 4]))
+                .is_err()
+        );
     }
 }

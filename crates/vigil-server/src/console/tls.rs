@@ -20,6 +20,8 @@ use crate::config::{BusConfig, ConsoleConfig};
 
 /// How long a client gets to finish its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most TLS handshakes under way at once; a connection beyond is closed at once.
+const MAX_HANDSHAKES: usize = 256;
 
 /// The console's certificate and key files: configured, or `<data_dir>/keys/console.crt|key`
 /// issued from the core's CA when missing.
@@ -114,6 +116,7 @@ impl TlsListener {
         let addr = listener.local_addr()?;
         let (tx, ready) = mpsc::channel(64);
         let acceptor = TlsAcceptor::from(config);
+        let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
         tokio::spawn(async move {
             loop {
                 let (tcp, peer) = tokio::select! {
@@ -127,14 +130,28 @@ impl TlsListener {
                         }
                     },
                 };
+                let Ok(permit) = handshakes.clone().try_acquire_owned() else {
+                    super::refused("handshakes");
+                    debug!(%peer, "too many console TLS handshakes under way; connection closed");
+                    continue;
+                };
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    let handshake =
+                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await;
+                    drop(permit);
+                    match handshake {
                         Ok(Ok(tls)) => {
                             let _ = tx.send((tls, peer)).await;
                         }
-                        Ok(Err(e)) => debug!(%peer, error = %e, "console TLS handshake failed"),
-                        Err(_) => debug!(%peer, "console TLS handshake timed out"),
+                        Ok(Err(e)) => {
+                            super::refused("tls");
+                            debug!(%peer, error = %e, "console TLS handshake failed");
+                        }
+                        Err(_) => {
+                            super::refused("handshake_timeout");
+                            debug!(%peer, "console TLS handshake timed out");
+                        }
                     }
                 });
             }
