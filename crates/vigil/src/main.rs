@@ -118,9 +118,20 @@ alarm whose backlog began before --from differs from (or is missing against) the
 whole store gives exactly the server's alarms, unless the server's rules were reloaded meanwhile.";
 
 fn config_help() -> String {
+    let defaults = Config::default();
+    let cert = defaults.data_dir.join("keys").join("console.crt");
+    let fingerprint = match vigil_server::console::tls::file_fingerprint(&cert) {
+        Ok(sha256) => format!("its SHA-256 fingerprint: {sha256}"),
+        Err(_) => "not issued yet: the first start issues it and logs its fingerprint".to_string(),
+    };
     format!(
-        "Configuration (--config FILE, TOML). Every key is optional; these are the defaults:\n\n{}",
-        Config::default().to_toml()
+        "Configuration (--config FILE, TOML). Every key is optional; these are the defaults:\n\n{}\n\
+         The console (https://{}) presents {} unless console.cert and console.key are set,\n\
+         issued from the core's CA ({}) at the first start; {fingerprint}.",
+        defaults.to_toml(),
+        defaults.console.listen,
+        cert.display(),
+        defaults.data_dir.join("ca").join("ca.pem").display(),
     )
 }
 

@@ -93,6 +93,15 @@ pub fn server_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::Serv
     Ok(Arc::new(config))
 }
 
+/// The SHA-256 fingerprint of the first certificate of the PEM file `cert`.
+pub fn file_fingerprint(cert: &Path) -> anyhow::Result<String> {
+    let certs = vigil_ca::load_certs(cert)?;
+    let first = certs
+        .first()
+        .with_context(|| format!("{} holds no certificate", cert.display()))?;
+    Ok(fingerprint(first))
+}
+
 /// SHA-256 of a DER certificate, as colon-separated hex.
 fn fingerprint(der: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, der);
