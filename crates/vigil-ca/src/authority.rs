@@ -46,7 +46,7 @@ pub const DEFAULT_LEAF_VALIDITY_DAYS: u32 = 825;
 /// How far ahead each CRL announces its successor.
 pub const CRL_NEXT_UPDATE_DAYS: i64 = 30;
 /// Certificates start this long before their issuance, for peers whose clock is a little behind.
-const BACKDATE: Duration = Duration::minutes(5);
+pub(crate) const BACKDATE: Duration = Duration::minutes(5);
 const INDEX_VERSION: u32 = 1;
 
 const CA_CERT: &str = "ca.pem";
@@ -149,18 +149,18 @@ fn rfc3339(t: OffsetDateTime) -> Result<String, CaError> {
     })
 }
 
-fn now() -> OffsetDateTime {
+pub(crate) fn now() -> OffsetDateTime {
     let t = OffsetDateTime::now_utc();
     t.replace_nanosecond(0).unwrap_or(t)
 }
 
-fn generate_err(what: impl Into<String>) -> impl FnOnce(rcgen::Error) -> CaError {
+pub(crate) fn generate_err(what: impl Into<String>) -> impl FnOnce(rcgen::Error) -> CaError {
     let what = what.into();
     move |source| CaError::Generate { what, source }
 }
 
 /// 16 random bytes forming a positive integer of exactly 16 bytes.
-fn new_serial() -> Result<[u8; 16], CaError> {
+pub(crate) fn new_serial() -> Result<[u8; 16], CaError> {
     let mut serial = random_bytes::<16>()?;
     serial[0] &= 0x7f;
     if serial[0] == 0 {
@@ -179,13 +179,13 @@ fn parse_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-fn dn_with_cn(cn: &str) -> DistinguishedName {
+pub(crate) fn dn_with_cn(cn: &str) -> DistinguishedName {
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, cn);
     dn
 }
 
-fn dns_san(name: &str) -> Result<SanType, CaError> {
+pub(crate) fn dns_san(name: &str) -> Result<SanType, CaError> {
     rcgen::string::Ia5String::try_from(name.to_string())
         .map(SanType::DnsName)
         .map_err(|e| CaError::InvalidName {

@@ -22,6 +22,7 @@ pub mod passphrase;
 mod pemfile;
 mod sign;
 pub mod tls;
+pub mod web;
 
 pub use authority::{
     Authority, DEFAULT_CA_VALIDITY_DAYS, DEFAULT_LEAF_VALIDITY_DAYS, Issued, IssuedCert, Role,

@@ -127,11 +127,16 @@ fn config_help() -> String {
     format!(
         "Configuration (--config FILE, TOML). Every key is optional; these are the defaults:\n\n{}\n\
          The console (https://{}) presents {} unless console.cert and console.key are set,\n\
-         issued from the core's CA ({}) at the first start; {fingerprint}.",
+         issued at the first start by a single-use CA whose certificate, {}, is what a browser\n\
+         is told to trust; {fingerprint}.",
         defaults.to_toml(),
         defaults.console.listen,
         cert.display(),
-        defaults.data_dir.join("ca").join("ca.pem").display(),
+        defaults
+            .data_dir
+            .join("keys")
+            .join("console-ca.pem")
+            .display(),
     )
 }
 

@@ -42,7 +42,7 @@ fn no_generated_request_gets_a_server_error() {
         .arg("run")
         .arg(format!("https://{addr}/api/v1/openapi.json"))
         .arg("--tls-verify")
-        .arg(dir.join("ca").join("ca.pem"))
+        .arg(dir.join("keys").join("console-ca.pem"))
         .arg("--header")
         .arg(format!("Authorization: Bearer {}", token.trim()))
         .args(["--checks", "not_a_server_error"])

@@ -14,17 +14,21 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
-use vigil_ca::{Passphrase, Role};
+use vigil_ca::Passphrase;
 
 use crate::config::{BusConfig, ConsoleConfig};
 
 /// How long a client gets to finish its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an issued console certificate is valid (what browsers accept of a certificate).
+const CERTIFICATE_DAYS: u32 = 397;
 /// Most TLS handshakes under way at once; a connection beyond is closed at once.
 const MAX_HANDSHAKES: usize = 256;
 
 /// The console's certificate and key files: configured, or `<data_dir>/keys/console.crt|key`
-/// issued from the core's CA when missing.
+/// issued at the first start (ECDSA P-256, which browsers take, from a single-use CA whose
+/// certificate is `<data_dir>/keys/console-ca.pem`: [`vigil_ca::web`]) for the bus's `hosts`
+/// and the console's own listen address. A certificate from before that CA is issued again.
 pub fn files(
     console: &ConsoleConfig,
     bus: &BusConfig,
@@ -36,22 +40,22 @@ pub fn files(
     let keys = data_dir.join("keys");
     let (cert, key) = (keys.join("console.crt"), keys.join("console.key"));
     let key_pass = vigil_ca::own_passphrase()?;
-    if !cert.exists() || !key.exists() {
+    if !cert.exists() || !key.exists() || !keys.join("console-ca.pem").exists() {
         vigil_keys::private_dir(&keys)?;
-        let (mut authority, _) = crate::bus::identity::authority(bus, data_dir)?;
-        info!("issuing the console's certificate from the core's CA");
-        authority
-            .issue(
-                Role::Core,
-                "console",
-                &bus.hosts,
-                &keys,
-                key_pass.as_ref().map(Passphrase::as_str),
-                vigil_ca::DEFAULT_LEAF_VALIDITY_DAYS,
-            )
-            .context("cannot issue the console's certificate")?;
-        std::fs::rename(keys.join("console.pem"), &cert)
-            .with_context(|| format!("cannot write {}", cert.display()))?;
+        let mut hosts = bus.hosts.clone();
+        let ip = console.listen.ip();
+        if !ip.is_unspecified() && !hosts.contains(&ip.to_string()) {
+            hosts.push(ip.to_string());
+        }
+        info!(?hosts, "issuing the console's certificate");
+        vigil_ca::web::issue_web_certificate(
+            &keys,
+            "console",
+            &hosts,
+            key_pass.as_ref().map(Passphrase::as_str),
+            CERTIFICATE_DAYS,
+        )
+        .context("cannot issue the console's certificate")?;
     }
     match &key_pass {
         Some(pass) => {

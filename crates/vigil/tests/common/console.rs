@@ -41,7 +41,7 @@ pub struct Login {
     pub csrf: String,
 }
 
-/// A client of the console at `addr`, trusting only the CA of a data directory.
+/// A client of the console at `addr`, trusting only the console CA of a data directory.
 pub struct ConsoleClient {
     config: Arc<rustls::ClientConfig>,
     pub addr: SocketAddr,
@@ -60,7 +60,7 @@ impl ConsoleClient {
         version: &'static rustls::SupportedProtocolVersion,
     ) -> ConsoleClient {
         let mut roots = rustls::RootCertStore::empty();
-        let pem = std::fs::read_to_string(data_dir.join("ca").join("ca.pem")).unwrap();
+        let pem = std::fs::read_to_string(data_dir.join("keys").join("console-ca.pem")).unwrap();
         let der = pem
             .lines()
             .filter(|l| !l.starts_with("-----"))
