@@ -4,6 +4,7 @@
 //! cookie; state-changing requests other than login carry the session's `X-CSRF-Token`, and
 //! requests from another origin are refused. Failed logins are throttled ([`throttle`]).
 
+pub mod assets;
 pub mod session;
 pub mod throttle;
 pub mod tls;
@@ -82,6 +83,7 @@ fn router(console: Arc<Console>) -> Router {
     Router::new()
         .route("/api/v1/login", post(login))
         .merge(with_session)
+        .merge(assets::router())
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "no such resource") })
         .layer(axum::middleware::from_fn(same_origin))
         .layer(axum::middleware::map_response(security_headers))
@@ -319,6 +321,14 @@ async fn logout(
     (StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response()
 }
 
-async fn current(Extension(who): Extension<Principal>) -> Response {
-    Json(serde_json::json!({ "username": who.name, "role": who.role.to_string() })).into_response()
+/// Who is logged in, and for a cookie session its CSRF token (so a reloaded page gets it back).
+async fn current(
+    State(console): State<Arc<Console>>,
+    Extension(who): Extension<Principal>,
+    session: Option<Extension<SessionId>>,
+) -> Response {
+    let csrf =
+        session.and_then(|Extension(SessionId(id))| console.sessions.touch(&id).map(|s| s.csrf));
+    Json(serde_json::json!({ "username": who.name, "role": who.role.to_string(), "csrf_token": csrf }))
+        .into_response()
 }
