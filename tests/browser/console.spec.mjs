@@ -65,10 +65,18 @@ function agentLines(count) {
   return text;
 }
 
-/** Sends the lines over the agent port and waits for the connect reply. */
-function sendAgent(text) {
+/** Opens an agent session (`connect`, waits for `ok`), sends the event lines and closes it. */
+function sendAgent(lines) {
+  const [connect, ...events] = lines.split(/(?<=\n)/);
   return new Promise((resolve, reject) => {
-    const s = net.connect(Number(AGENT_PORT), AGENT_HOST, () => s.write(text, () => setTimeout(() => { s.end(); resolve(); }, 200)));
+    const s = net.connect(Number(AGENT_PORT), AGENT_HOST, () => s.write(connect));
+    let reply = '';
+    s.on('data', (d) => {
+      reply += d;
+      if (!reply.includes('\n')) return;
+      if (reply !== 'ok id="1"\n') return reject(new Error(`connect answered ${JSON.stringify(reply)}`));
+      s.end(events.join(''), resolve);
+    });
     s.on('error', reject);
   });
 }
@@ -156,7 +164,7 @@ try {
 
   await step('from the alarm to a raw log in two clicks', async () => {
     assert.ok(alarmId, 'needs the live alarm');
-    await page.click(`#alarm-list tr[data-id="${alarmId}"] td.name .sub, #alarm-list tr[data-id="${alarmId}"] td:nth-child(5)`);
+    await page.click(`#alarm-list tr[data-id="${alarmId}"] td.name a`);
     await page.waitForSelector('#timeline pre.rawlog');
     const raw = page.locator('#timeline pre.rawlog').first();
     assert.ok(await raw.isVisible(), 'the raw log is visible on the alarm page (click 1)');
@@ -189,17 +197,31 @@ try {
     assert.deepEqual(a.body.history.map((e) => e.action), ['alarm_triage', 'alarm_triage']);
   });
 
-  await step('keyboard: j/k move, x selects, Enter opens', async () => {
+  await step('keyboard and bulk triage in the list: a acknowledges, x selects, bulk close, Enter opens', async () => {
+    assert.ok(alarmId, 'needs the live alarm');
     await page.goto(`${BASE}/#/alarms`);
     await page.fill('#alarm-filters input[name="status"]', '');
     await page.click('#alarm-filters button[type="submit"]');
+    const row = `#alarm-list tr.cursor[data-id="${alarmId}"]`;
     await page.waitForSelector('#alarm-list tr.cursor');
-    await page.keyboard.press('j');
-    await page.keyboard.press('k');
+    // Other directives may have raised alarms too: j moves down to ours, k back up once.
+    const rows = await page.locator('#alarm-list tr[data-id]').evaluateAll((trs) => trs.map((tr) => tr.dataset.id));
+    const at = rows.indexOf(alarmId);
+    assert.ok(at >= 0, 'the alarm is listed');
+    for (let i = 0; i < at + 1; i++) await page.keyboard.press('j');
+    if (at + 1 < rows.length) await page.keyboard.press('k');
+    await page.waitForSelector(row);
+    await page.keyboard.press('a');
+    await page.waitForSelector(`${row} .pill-acknowledged`);
+    assert.equal((await pageFetch(page, `/api/v1/alarms/${alarmId}`)).body.alarm.triage.status, 'acknowledged');
     await page.keyboard.press('x');
-    assert.equal(await page.textContent('#selected-count'), '1 selected');
+    await page.waitForSelector('#selected-count:text("1 selected")');
+    await page.click('#bulk-close');
+    await page.waitForSelector(`${row} .pill-closed`);
+    assert.equal((await pageFetch(page, `/api/v1/alarms/${alarmId}`)).body.alarm.triage.status, 'closed');
+    await page.waitForSelector('#selected-count:text("0 selected")');
     await page.keyboard.press('Enter');
-    await page.waitForURL(/#\/alarms\/[0-9a-f-]{36}$/);
+    await page.waitForURL(`${BASE}/#/alarms/${alarmId}`);
   });
 
   await step('a request without the CSRF token, or without the cookie, is refused', async () => {

@@ -110,9 +110,9 @@ export function pageHead(title, ...actions) {
   return h('div.page-head', h('h1', title), h('div.actions', ...actions));
 }
 
-/** Key/value pairs as a definition list. */
-export function facts(pairs) {
-  return h('dl.facts', pairs.filter(Boolean).flatMap(([k, v]) => [h('dt', k), h('dd', v === undefined || v === null || v === '' ? '—' : v)]));
+/** Key/value pairs as a definition list (`wide`: two pairs a row). */
+export function facts(pairs, wide = false) {
+  return h(wide ? 'dl.facts.wide' : 'dl.facts', pairs.filter(Boolean).flatMap(([k, v]) => [h('dt', k), h('dd', v === undefined || v === null || v === '' ? '—' : v)]));
 }
 
 /** A toast message at the bottom of the screen. */

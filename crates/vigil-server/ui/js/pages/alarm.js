@@ -139,7 +139,7 @@ export async function render(main, id) {
               ['Assignee', a.assignee],
               ['Triage', a.triage?.by ? `${a.triage.status} by ${a.triage.by} at ${time(a.triage.at)}${a.triage.comment ? ` — “${a.triage.comment}”` : ''}` : a.triage?.status],
               ['Revisions', String((d.revisions || []).length)],
-            ]),
+            ], true),
           ),
           panel('Directive levels and evidence', levels.length ? timeline : emptyState('This alarm has no evidence events.')),
         ),

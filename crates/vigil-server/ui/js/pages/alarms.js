@@ -118,9 +118,9 @@ export function render(main) {
         h('td', pill(a.correlation)),
         h('td', ipLink(a.src_ip)),
         h('td', ipLink(a.dst_ip)),
-        h('td.num', String(a.level ?? '')),
+        h('td.num.opt', String(a.level ?? '')),
         h('td.num', String(a.event_count ?? '')),
-        h('td', (a.sensors || []).join(', ') || '—'),
+        h('td.opt', (a.sensors || []).join(', ') || '—'),
         h('td', a.assignee || '—'),
         h('td', h('span', { title: time(a.last_seen) }, ago(a.last_seen))),
       );
@@ -133,8 +133,9 @@ export function render(main) {
       });
       return tr;
     });
-    const heads = [canTriage ? '' : null, 'Risk', 'Alarm', 'Triage', 'Correlation', 'Source', 'Destination', 'Level', 'Events', 'Sensors', 'Assignee', 'Last seen'].filter((x) => x !== null);
-    fill(list, h('div.table-wrap', h('table.grid.alarms', h('thead', h('tr', heads.map((t) => h('th', t)))), h('tbody', rows))));
+    const heads = [canTriage ? '' : null, 'Risk', 'Alarm', 'Triage', 'Correlation', 'Source', 'Destination', 'Level.opt', 'Events', 'Sensors.opt', 'Assignee', 'Last seen'].filter((x) => x !== null);
+    const th = (t) => h(t.endsWith('.opt') ? 'th.opt' : 'th', t.replace('.opt', ''));
+    fill(list, h('div.table-wrap', h('table.grid.alarms', h('thead', h('tr', heads.map(th))), h('tbody', rows))));
   }
 
   function toggle(id, on) {
@@ -154,6 +155,7 @@ export function render(main) {
   }
 
   async function bulkAction(action) {
+    document.activeElement?.blur();
     if (!selected.size) {
       toast('Select alarms first (x or the checkboxes).', 'bad');
       return;
@@ -188,6 +190,7 @@ export function render(main) {
 
   function onKey(e) {
     if (e.target.closest('input,textarea,select') || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === 'Enter' && e.target.closest('button,a')) return;
     const a = alarms[cursor];
     const move = (d) => {
       cursor = Math.min(Math.max(cursor + d, 0), Math.max(alarms.length - 1, 0));

@@ -103,7 +103,7 @@ export async function renderDetail(main, id) {
         pageHead(`${d.id} · ${d.name}`, pill(d.enabled ? 'enabled' : 'disabled'), session.can('admin') ? toggleButton(d, load) : null),
         h('p', h('a', { href: '#/directives' }, '← directives')),
         h(
-          'div.grid2',
+          'div.grid2.wide-left',
           panel('Source', h('p.muted', `${d.file} · priority ${d.priority} · ${d.levels} level(s)`), h('pre.source', d.source || '')),
           session.can('analyst') ? panel('Dry run over stored events', dryRunForm(d.id)) : panel('Dry run', emptyState('Dry runs need the analyst role.')),
         ),

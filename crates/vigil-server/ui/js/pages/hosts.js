@@ -42,21 +42,24 @@ export async function renderDetail(main, ip) {
       h(
         'div.grid2',
         panel('Levels', facts([['Asset value', String(d.asset ?? '—')], ['Compromise (C)', String(d.compromise ?? 0)], ['Attack (A)', String(d.attack ?? 0)]]), h('h3', 'Compromise over time'), chart(levels.map((l) => ({ time: l.time, value: l.compromise }))), h('h3', 'Attack over time'), chart(levels.map((l) => ({ time: l.time, value: l.attack })))),
-        panel('Inventory', d.inventory ? facts(Object.entries(d.inventory).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)])) : h('p.muted', 'This host is not in the inventory.')),
-      ),
-      panel(
-        'Alarms',
-        table(
-          [
-            { title: 'Risk', cell: (a) => riskBadge(a.risk) },
-            { title: 'Alarm', cell: (a) => h('a', { href: `#/alarms/${a.id}` }, a.name) },
-            { title: 'Triage', cell: (a) => pill(a.triage?.status) },
-            { title: 'Source', cell: (a) => ipLink(a.src_ip) },
-            { title: 'Destination', cell: (a) => ipLink(a.dst_ip) },
-            { title: 'Last seen', cell: (a) => h('span', { title: time(a.last_seen) }, ago(a.last_seen)) },
-          ],
-          d.alarms || [],
-          { empty: 'No alarm names this host.' },
+        h(
+          'div',
+          panel('Inventory', d.inventory ? facts(Object.entries(d.inventory).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)])) : h('p.muted', 'This host is not in the inventory.')),
+          panel(
+            'Alarms',
+            table(
+              [
+                { title: 'Risk', cell: (a) => riskBadge(a.risk) },
+                { title: 'Alarm', cell: (a) => h('a', { href: `#/alarms/${a.id}` }, a.name) },
+                { title: 'Triage', cell: (a) => pill(a.triage?.status) },
+                { title: 'Source', cell: (a) => ipLink(a.src_ip) },
+                { title: 'Destination', cell: (a) => ipLink(a.dst_ip) },
+                { title: 'Last seen', cell: (a) => h('span', { title: time(a.last_seen) }, ago(a.last_seen)) },
+              ],
+              d.alarms || [],
+              { empty: 'No alarm names this host.' },
+            ),
+          ),
         ),
       ),
     );
