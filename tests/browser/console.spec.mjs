@@ -140,6 +140,24 @@ try {
     assert.equal(await page.locator('#nav a[data-route="users"]').count(), 0, 'no Users link for an analyst');
   });
 
+  await step('the page and its assets are served with their content types under the CSP', async () => {
+    const types = await page.evaluate(async () => {
+      const out = {};
+      for (const path of ['/', '/assets/app.css', '/assets/js/main.js', '/assets/logo.svg', '/assets/nope.js']) {
+        const r = await fetch(path);
+        out[path] = [r.status, r.headers.get('content-type'), r.headers.get('content-security-policy')?.split(';')[0]];
+      }
+      return out;
+    });
+    assert.deepEqual(types, {
+      '/': [200, 'text/html; charset=utf-8', "default-src 'self'"],
+      '/assets/app.css': [200, 'text/css; charset=utf-8', "default-src 'self'"],
+      '/assets/js/main.js': [200, 'text/javascript; charset=utf-8', "default-src 'self'"],
+      '/assets/logo.svg': [200, 'image/svg+xml', "default-src 'self'"],
+      '/assets/nope.js': [404, 'application/problem+json', "default-src 'self'"],
+    });
+  });
+
   await step('a reload keeps the session and gets the CSRF token back', async () => {
     await page.reload();
     await page.waitForSelector('#alarm-list');

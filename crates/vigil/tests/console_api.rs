@@ -219,7 +219,11 @@ fn console_logins_sessions_and_their_protections() {
         "",
     );
     assert_eq!(who.status, 200);
-    assert_eq!(who.json(), json!({"username": "alice", "role": "analyst"}));
+    assert_eq!(
+        who.json(),
+        json!({"username": "alice", "role": "analyst", "csrf_token": csrf}),
+        "a reloaded page gets its CSRF token back"
+    );
     let anon = request(&tls13, addr, "GET", "/api/v1/session", &[], "");
     assert_eq!(anon.status, 401);
     assert_eq!(
@@ -334,7 +338,11 @@ fn console_logins_sessions_and_their_protections() {
         &[("Cookie", &bob_cookie)],
         "",
     );
-    assert_eq!(who.json(), json!({"username": "bob", "role": "viewer"}));
+    let bob_csrf = bob.json()["csrf_token"].clone();
+    assert_eq!(
+        who.json(),
+        json!({"username": "bob", "role": "viewer", "csrf_token": bob_csrf})
+    );
     user(&dir, &["disable", "bob"], "");
     let gone = request(
         &tls13,

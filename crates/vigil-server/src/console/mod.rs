@@ -321,14 +321,17 @@ async fn logout(
     (StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response()
 }
 
-/// Who is logged in, and for a cookie session its CSRF token (so a reloaded page gets it back).
+/// Who is logged in, and for a cookie session its CSRF token (so a reloaded page gets it back;
+/// an API token needs none).
 async fn current(
     State(console): State<Arc<Console>>,
     Extension(who): Extension<Principal>,
     session: Option<Extension<SessionId>>,
 ) -> Response {
-    let csrf =
-        session.and_then(|Extension(SessionId(id))| console.sessions.touch(&id).map(|s| s.csrf));
-    Json(serde_json::json!({ "username": who.name, "role": who.role.to_string(), "csrf_token": csrf }))
-        .into_response()
+    let mut body = serde_json::json!({ "username": who.name, "role": who.role.to_string() });
+    if let Some(session) = session.and_then(|Extension(SessionId(id))| console.sessions.touch(&id))
+    {
+        body["csrf_token"] = session.csrf.into();
+    }
+    Json(body).into_response()
 }

@@ -6,12 +6,16 @@ import { get, post } from '../api.js';
 import { h, fill, panel, pageHead, errorState, emptyState, table, time, ago, riskBadge, pill, ipLink, facts, toast } from '../dom.js';
 import { session } from '../main.js';
 
+/** Evidence events shown before "show all". */
+const SHOWN = 20;
+
 /** Evidence events as rows whose raw log is shown under the fields; a click opens the event. */
-export function evidenceList(events) {
+export function evidenceList(events, all = false) {
   if (!events.length) return emptyState('No stored event for this level (the store may have expired them).');
-  return h(
+  const shown = all ? events : events.slice(0, SHOWN);
+  const list = h(
     'ul.evidence',
-    events.map((e) =>
+    shown.map((e) =>
       h(
         'li.ev',
         h(
@@ -26,6 +30,10 @@ export function evidenceList(events) {
       ),
     ),
   );
+  if (shown.length === events.length) return list;
+  const more = h('button.btn.small', { type: 'button', onclick: () => wrap.replaceWith(evidenceList(events, true)) }, `Show all ${events.length} events`);
+  const wrap = h('div', list, more);
+  return wrap;
 }
 
 function hostCard(title, ip) {
