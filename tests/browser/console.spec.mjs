@@ -174,8 +174,11 @@ try {
     await sendAgent(agentLines(21));
     const row = page.locator('#alarm-list tr[data-id]', { hasText: 'Bruteforce' }).first();
     await row.waitFor({ timeout: 15000 });
+    const elapsed = Date.now() - sent;
     alarmId = await row.getAttribute('data-id');
-    console.log(`      alarm ${alarmId} listed ${Date.now() - sent} ms after the events were sent`);
+    console.log(`      alarm ${alarmId} listed ${elapsed} ms after the events were sent`);
+    assert.ok(elapsed < 2000, `listed within 2 s of the events (took ${elapsed} ms)`);
+    assert.equal(await page.locator('#alarm-list tr.fresh').count() >= 1, true, 'the new row is highlighted');
     assert.match(alarmId, /^[0-9a-f-]{36}$/);
     await shot(page, 'alarms');
   });

@@ -20,8 +20,11 @@ use common::{accounts_command, corpus_rules, start, succeeded};
 
 const PASSWORD: &str = "Correct-Horse-7";
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("the crate is two levels down")
 }
 
 #[test]
