@@ -52,7 +52,7 @@ function hostCard(title, ip) {
         ]),
       );
     })
-    .catch((err) => fill(box, h('h3', title, ' ', ipLink(ip)), errorState(err)));
+    .catch((err) => fill(box, h('h3', title, ' ', ipLink(ip)), err.status === 404 ? h('p.muted', 'No record of this host yet.') : errorState(err)));
   return box;
 }
 
