@@ -63,12 +63,14 @@ function dryRunForm(directiveId) {
     field('From', { name: 'from', value: hourAgo, required: true }),
     field('To', { name: 'to', value: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), required: true }),
     h('div.filter-buttons', h('button.btn.primary', { type: 'submit' }, 'Dry run')),
+    h('label.field.grow', h('span', 'Edited source (optional: tried instead of the loaded directive)'), h('textarea.mono', { name: 'source', rows: 4, placeholder: '<directive id="…" …>…</directive>' })),
   );
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     fill(out, h('p.muted', 'replaying stored events…'));
     try {
-      const r = await post('directives/dry-run', { directive_id: Number(directiveId), ...formValues(form) });
+      const { source, ...range } = formValues(form);
+      const r = await post('directives/dry-run', source ? { source, ...range } : { directive_id: Number(directiveId), ...range });
       fill(
         out,
         h('p.muted', `${r.events_read} event(s) read, ${r.alarms.length} alarm(s) would be raised`),

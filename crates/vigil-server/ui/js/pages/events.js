@@ -9,9 +9,17 @@ let query = {};
 /** The search form and its results, with "more" paging. */
 export function render(main) {
   const results = h('div', { id: 'event-results' });
+  const preset = h('select', { name: 'range', 'aria-label': 'time range' }, [['', 'custom'], ['900', 'last 15 min'], ['3600', 'last hour'], ['86400', 'last 24 h'], ['604800', 'last 7 days']].map(([v, t]) => h('option', { value: v }, t)));
+  preset.addEventListener('change', () => {
+    if (!preset.value) return;
+    const now = Math.floor(Date.now() / 1000);
+    form.elements.from.value = String(now - Number(preset.value));
+    form.elements.to.value = '';
+  });
   const form = h(
     'form.filters',
     { id: 'event-search' },
+    h('label.field', h('span', 'Range'), preset),
     field('From', { name: 'from', value: query.from || '', placeholder: 'RFC 3339 or epoch s' }),
     field('To', { name: 'to', value: query.to || '', placeholder: 'RFC 3339 or epoch s' }),
     field('Source IP', { name: 'src_ip', value: query.src_ip || '' }),
@@ -48,7 +56,8 @@ export function render(main) {
   };
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    query = formValues(form);
+    const { range, ...rest } = formValues(form);
+    query = rest;
     search();
   });
   fill(main, pageHead('Events'), form, results);
