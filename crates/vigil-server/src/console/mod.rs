@@ -4,6 +4,7 @@
 //! cookie; state-changing requests other than login carry the session's `X-CSRF-Token`, and
 //! requests from another origin are refused. Failed logins are throttled ([`throttle`]).
 
+pub mod assets;
 pub mod auth;
 pub mod openapi;
 pub mod session;
@@ -105,6 +106,7 @@ fn router(console: Arc<Console>) -> anyhow::Result<Router> {
         .split_for_parts();
     Ok(api
         .merge(openapi::routes(doc)?)
+        .merge(assets::router())
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "no such resource") })
         .layer(axum::middleware::from_fn(same_origin))
         .layer(axum::middleware::map_response(security_headers))
