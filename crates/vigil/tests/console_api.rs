@@ -5,133 +5,16 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::TcpStream;
 use std::path::Path;
-use std::sync::Arc;
 
 use rustls::pki_types::ServerName;
 use serde_json::{Value, json};
 
+use common::console::{client_config, login, request, user};
 use common::{accounts_command, exe, succeeded};
 use vigil::process::{ServerProcess, loopback_config};
-
-/// Runs `vigil user ARGS --data-dir DIR` with `stdin`; it must succeed.
-fn user(dir: &Path, args: &[&str], stdin: &str) {
-    succeeded(accounts_command("user", dir, args, stdin));
-}
-
-fn client_config(
-    dir: &Path,
-    version: &'static rustls::SupportedProtocolVersion,
-) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    let pem = std::fs::read_to_string(dir.join("ca").join("ca.pem")).unwrap();
-    let der = pem
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect::<String>();
-    use base64::Engine;
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(der)
-        .unwrap();
-    roots.add(der.into()).unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(&[version])
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Arc::new(config)
-}
-
-/// An HTTP response: status, headers (lower-case names, in order) and body.
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap()
-    }
-}
-
-/// Sends one HTTP/1.1 request over TLS 1.3 to `addr` and reads the whole reply.
-fn request(
-    config: &Arc<rustls::ClientConfig>,
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> Reply {
-    let name = ServerName::try_from("127.0.0.1").unwrap();
-    let conn = rustls::ClientConnection::new(config.clone(), name).unwrap();
-    let mut tls = rustls::StreamOwned::new(conn, TcpStream::connect(addr).unwrap());
-    let mut text = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        text.push_str(&format!("{name}: {value}\r\n"));
-    }
-    text.push_str("\r\n");
-    text.push_str(body);
-    tls.write_all(text.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    if let Err(e) = tls.read_to_end(&mut raw) {
-        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "{e}");
-    }
-    let raw = String::from_utf8(raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .map(|l| {
-            let (n, v) = l.split_once(':').unwrap();
-            (n.to_ascii_lowercase(), v.trim().to_string())
-        })
-        .collect();
-    Reply {
-        status,
-        headers,
-        body: body.to_string(),
-    }
-}
-
-fn login(
-    config: &Arc<rustls::ClientConfig>,
-    addr: SocketAddr,
-    name: &str,
-    password: &str,
-) -> Reply {
-    let body = json!({"username": name, "password": password}).to_string();
-    request(
-        config,
-        addr,
-        "POST",
-        "/api/v1/login",
-        &[("Content-Type", "application/json")],
-        &body,
-    )
-}
 
 /// `text` without its terminal colour sequences.
 fn strip_ansi(text: &str) -> String {
@@ -376,8 +259,13 @@ fn console_logins_sessions_and_their_protections() {
         )
     );
 
-    for (outcome, n) in [("success", 2.0), ("failure", 5.0), ("locked", 1.0)] {
-        let series = format!("vigil_console_logins_total{{outcome=\"{outcome}\"}}");
+    for (method, outcome, n) in [
+        ("local", "success", 2.0),
+        ("local", "failure", 5.0),
+        ("password", "locked", 1.0),
+    ] {
+        let series =
+            format!("vigil_console_logins_total{{method=\"{method}\",outcome=\"{outcome}\"}}");
         assert_eq!(server.metric_series(&series).unwrap(), n, "{outcome}");
     }
     for (reason, n) in [

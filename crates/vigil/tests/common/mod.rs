@@ -2,7 +2,9 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod console;
 pub mod pki;
+pub mod slapd;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
