@@ -176,9 +176,19 @@ group_base = \"ou=groups,{SUFFIX}\"
         slapd.log_lines("SRCH base=\"ou=people")
     );
 
+    // Failures count towards the login throttle as local ones do: the fifth from this address
+    // locks it, and the directory is not asked again.
+    let fifth = login(&tls, addr, "erin", "not-hers");
+    assert_eq!(fifth.status, 401, "{}", fifth.body);
+    let before = connections(&slapd);
+    let locked = login(&tls, addr, "dave", "dave-Pass-1");
+    assert_eq!(locked.status, 429, "{}", locked.body);
+    assert_eq!(connections(&slapd), before);
+
     for (method, outcome, n) in [
         ("ldap", "success", 2.0),
-        ("ldap", "failure", 3.0),
+        ("ldap", "failure", 4.0),
+        ("password", "locked", 1.0),
         ("ldap", "no_role", 1.0),
         ("local", "success", 1.0),
         ("local", "failure", 1.0),

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use common::console::{Reply, client_config, request};
+use common::console::{Reply, client_config, request, user};
 use common::{exe, pki};
 use vigil::process::{ServerProcess, loopback_config};
 
@@ -195,13 +195,22 @@ fn refused(detail: &str) -> Value {
     })
 }
 
-/// A provider signing with `alg` for an account in `groups`, and a core using it.
-fn setup(tmp: &Path, alg: &str, groups: &str) -> (OidcProvider, ServerProcess, Browser) {
+/// A provider signing with `alg` for an account in `groups`, and a core using it, with the
+/// local `accounts` (name and role).
+fn setup(
+    tmp: &Path,
+    alg: &str,
+    groups: &str,
+    accounts: &[(&str, &str)],
+) -> (OidcProvider, ServerProcess, Browser) {
     let pki = pki::create(&tmp.join("pki"));
     let mut provider = OidcProvider::start(tmp, &pki, alg, groups);
     let secret = tmp.join("client.secret");
     std::fs::write(&secret, "Client-Secret-1\n").unwrap();
     let dir = tmp.join("vigil-data");
+    for (name, role) in accounts {
+        user(&dir, &["add", name, "--role", role], "Correct-Horse-7\n");
+    }
     let oidc = format!(
         "[console.oidc]
 issuer = \"{}\"
@@ -231,7 +240,7 @@ vigil-admins = \"admin\"
 #[test]
 fn an_oidc_login_with_pkce_and_its_refusals() {
     let tmp = tempfile::tempdir().unwrap();
-    let (provider, server, mut browser) = setup(tmp.path(), "RS256", "staff,vigil-analysts");
+    let (provider, server, mut browser) = setup(tmp.path(), "RS256", "staff,vigil-analysts", &[]);
 
     let methods = request(
         &browser.console_tls,
@@ -338,7 +347,7 @@ fn an_oidc_login_with_pkce_and_its_refusals() {
 fn es256_id_tokens_and_the_highest_role() {
     let tmp = tempfile::tempdir().unwrap();
     let (_provider, _server, mut browser) =
-        setup(tmp.path(), "ES256", "vigil-analysts,vigil-admins");
+        setup(tmp.path(), "ES256", "vigil-analysts,vigil-admins", &[]);
     let url = browser.start_login();
     let back = browser.authorize(&url);
     let done = browser.callback(&back);
@@ -359,4 +368,29 @@ fn es256_id_tokens_and_the_highest_role() {
         "",
     );
     assert_eq!(who.json(), json!({"username": "carol", "role": "admin"}));
+}
+
+#[test]
+fn a_provider_user_never_takes_a_local_account_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_provider, server, mut browser) = setup(
+        tmp.path(),
+        "RS256",
+        "vigil-admins",
+        &[("carol", "viewer"), ("root", "admin")],
+    );
+    let url = browser.start_login();
+    let back = browser.authorize(&url);
+    let reply = browser.callback(&back);
+    assert_eq!(
+        (reply.status, reply.json()),
+        (401, refused("carol is the name of a local account"))
+    );
+    assert_eq!(reply.header("set-cookie"), None);
+    assert_eq!(
+        server
+            .metric_series("vigil_console_logins_total{method=\"oidc\",outcome=\"failure\"}")
+            .unwrap(),
+        1.0
+    );
 }

@@ -194,7 +194,20 @@ async fn oidc_callback(
         Ok(provider) => provider,
         Err(response) => return response,
     };
-    let identity = match provider.finish(query.as_deref().unwrap_or_default()).await {
+    // Like the directory's, a provider's user never takes over a local account's name.
+    let identity = provider
+        .finish(query.as_deref().unwrap_or_default())
+        .await
+        .and_then(
+            |identity| match console.users.accounts().get(&identity.name) {
+                Some(_) => Err(anyhow::anyhow!(
+                    "{} is the name of a local account",
+                    identity.name
+                )),
+                None => Ok(identity),
+            },
+        );
+    let identity = match identity {
         Ok(identity) => identity,
         Err(e) => {
             refused("oidc");

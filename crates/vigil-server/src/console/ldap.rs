@@ -20,7 +20,7 @@ use vigil_accounts::Role;
 
 /// Result code of a bind with a wrong password (RFC 4511).
 const INVALID_CREDENTIALS: u32 = 49;
-/// How long connecting and each operation may take.
+/// How long a whole login (connecting, binds and searches) may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `[console.ldap]`: where the directory is and how its users and groups map to roles.
@@ -182,14 +182,23 @@ impl Directory {
         if password.is_empty() || user.is_empty() {
             return Ok(Outcome::Denied);
         }
-        let (conn, mut ldap) = LdapConnAsync::with_settings(self.settings.clone(), &self.url)
+        let login = async {
+            let (conn, mut ldap) = LdapConnAsync::with_settings(self.settings.clone(), &self.url)
+                .await
+                .with_context(|| format!("cannot reach the directory {}", self.url))?;
+            ldap3::drive!(conn);
+            let outcome = self.check(&mut ldap, user, password).await;
+            let _ = ldap.unbind().await;
+            outcome
+        };
+        tokio::time::timeout(TIMEOUT, login)
             .await
-            .with_context(|| format!("cannot reach the directory {}", self.url))?;
-        ldap3::drive!(conn);
-        ldap.with_timeout(TIMEOUT);
-        let outcome = self.check(&mut ldap, user, password).await;
-        let _ = ldap.unbind().await;
-        outcome
+            .with_context(|| {
+                format!(
+                    "the directory {} did not answer within {TIMEOUT:?}",
+                    self.url
+                )
+            })?
     }
 
     async fn check(&self, ldap: &mut Ldap, user: &str, password: &str) -> anyhow::Result<Outcome> {
