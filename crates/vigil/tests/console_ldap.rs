@@ -168,7 +168,7 @@ group_base = \"ou=groups,{SUFFIX}\"
 
     // Filter syntax in the name is escaped (RFC 4515): it matches nobody.
     let injection = login(&tls, addr, "*)(uid=*", "dave-Pass-1");
-    assert_eq!((injection.status, injection.json()), (401, wrong));
+    assert_eq!((injection.status, injection.json()), (401, wrong.clone()));
     assert_eq!(
         slapd.log_lines(r#"filter="(uid=\2A\29\28uid=\2A)""#).len(),
         1,
@@ -176,17 +176,22 @@ group_base = \"ou=groups,{SUFFIX}\"
         slapd.log_lines("SRCH base=\"ou=people")
     );
 
+    // The session shows the name as the directory spells it (LDAP matches without case),
+    // and that spelling must not be a local account's either.
+    let upper = login(&tls, addr, "DAVE", "dave-Pass-1");
+    assert_eq!(upper.status, 200, "{}", upper.body);
+    assert_eq!(upper.json()["username"], "dave");
     // Failures count towards the login throttle as local ones do: the fifth from this address
     // locks it, and the directory is not asked again.
-    let fifth = login(&tls, addr, "erin", "not-hers");
-    assert_eq!(fifth.status, 401, "{}", fifth.body);
+    let fifth = login(&tls, addr, "GINA", "gina-Pass-1");
+    assert_eq!((fifth.status, fifth.json()), (401, wrong));
     let before = connections(&slapd);
     let locked = login(&tls, addr, "dave", "dave-Pass-1");
     assert_eq!(locked.status, 429, "{}", locked.body);
     assert_eq!(connections(&slapd), before);
 
     for (method, outcome, n) in [
-        ("ldap", "success", 2.0),
+        ("ldap", "success", 3.0),
         ("ldap", "failure", 4.0),
         ("password", "locked", 1.0),
         ("ldap", "no_role", 1.0),

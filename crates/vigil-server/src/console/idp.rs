@@ -39,9 +39,12 @@ impl Providers {
     }
 }
 
-/// A password login that succeeded: the role, and whether it comes from a provider (then it
-/// holds for the session) rather than the local accounts (read again at each request).
+/// A password login that succeeded: the name and role, and whether they come from a provider
+/// (then the role holds for the session) rather than the local accounts (read again at each
+/// request).
 pub struct Granted {
+    /// The user's name (as the directory spells it for an LDAP login).
+    pub name: String,
     /// The user's role.
     pub role: Role,
     /// Which check granted it: `local` or `ldap`.
@@ -90,6 +93,7 @@ pub async fn password_login(
             .flatten();
             return role
                 .map(|role| Granted {
+                    name: user.to_string(),
                     role,
                     method: "local",
                 })
@@ -97,10 +101,27 @@ pub async fn password_login(
         }
     };
     match directory.authenticate(user, &password).await {
-        Ok(super::ldap::Outcome::Granted(role)) => Ok(Granted {
-            role,
-            method: "ldap",
-        }),
+        Ok(super::ldap::Outcome::Granted { name, role }) => {
+            // The directory's spelling of the name may differ from the one typed (LDAP
+            // matches without case): it must not be a local account's either.
+            if let Some(why) = vigil_accounts::check_name(&name)
+                .err()
+                .map(|e| format!("{e:#}"))
+                .or_else(|| {
+                    accounts
+                        .get(&name)
+                        .map(|_| "the name is a local account's".into())
+                })
+            {
+                warn!(%user, %name, reason = %why, "LDAP login refused");
+                return Err(wrong("ldap"));
+            }
+            Ok(Granted {
+                name,
+                role,
+                method: "ldap",
+            })
+        }
         Ok(super::ldap::Outcome::Denied) => Err(wrong("ldap")),
         Ok(super::ldap::Outcome::NoRole) => Err(Refusal {
             method: "ldap",

@@ -45,6 +45,9 @@ pub struct LdapConfig {
     /// The filter finding a user, with `{user}` for the name.
     #[serde(default = "default_user_filter")]
     pub user_filter: String,
+    /// The attribute of a user's entry giving the name their session shows.
+    #[serde(default = "default_name_attribute")]
+    pub name_attribute: String,
     /// The attribute of a user's entry naming their groups.
     #[serde(default = "default_group_attribute")]
     pub group_attribute: String,
@@ -59,6 +62,10 @@ pub struct LdapConfig {
 
 fn default_user_filter() -> String {
     "(uid={user})".into()
+}
+
+fn default_name_attribute() -> String {
+    "uid".into()
 }
 
 fn default_group_attribute() -> String {
@@ -87,6 +94,7 @@ pub struct Directory {
     settings: LdapConnSettings,
     lookup: Lookup,
     user_filter: String,
+    name_attribute: String,
     group_attribute: String,
     groups: Option<(String, String)>,
     /// Lower-case group DN -> role.
@@ -97,7 +105,12 @@ pub struct Directory {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// The password is right and the user's groups give this role.
-    Granted(Role),
+    Granted {
+        /// The user's name as the directory spells it (`name_attribute`).
+        name: String,
+        /// Their role.
+        role: Role,
+    },
     /// No such user, or a wrong or empty password.
     Denied,
     /// The password is right but no group of the user maps to a role.
@@ -164,6 +177,7 @@ impl Directory {
             settings,
             lookup,
             user_filter: config.user_filter.clone(),
+            name_attribute: config.name_attribute.clone(),
             group_attribute: config.group_attribute.clone(),
             groups: config
                 .group_base
@@ -202,7 +216,8 @@ impl Directory {
     }
 
     async fn check(&self, ldap: &mut Ldap, user: &str, password: &str) -> anyhow::Result<Outcome> {
-        let groups = match &self.lookup {
+        let attributes = [self.group_attribute.as_str(), self.name_attribute.as_str()];
+        let (entry, groups) = match &self.lookup {
             Lookup::Search {
                 dn: search_dn,
                 password: search_password,
@@ -216,12 +231,7 @@ impl Directory {
                     .user_filter
                     .replace("{user}", &ldap3::ldap_escape(user));
                 let (entries, _) = ldap
-                    .search(
-                        base,
-                        Scope::Subtree,
-                        &filter,
-                        [self.group_attribute.as_str()],
-                    )
+                    .search(base, Scope::Subtree, &filter, attributes)
                     .await?
                     .success()
                     .context("the user search failed")?;
@@ -235,7 +245,7 @@ impl Directory {
                 if !bind(ldap, &entry.dn, password).await? {
                     return Ok(Outcome::Denied);
                 }
-                groups
+                (entry, groups)
             }
             Lookup::Direct { template } => {
                 let dn = template.replace("{user}", &ldap3::dn_escape(user));
@@ -243,12 +253,7 @@ impl Directory {
                     return Ok(Outcome::Denied);
                 }
                 let (entries, _) = ldap
-                    .search(
-                        &dn,
-                        Scope::Base,
-                        "(objectClass=*)",
-                        [self.group_attribute.as_str()],
-                    )
+                    .search(&dn, Scope::Base, "(objectClass=*)", attributes)
                     .await?
                     .success()
                     .context("cannot read the user's own entry")?;
@@ -256,25 +261,28 @@ impl Directory {
                     .into_iter()
                     .next()
                     .context("the user's own entry is not readable")?;
-                self.groups(ldap, &SearchEntry::construct(entry)).await?
+                let entry = SearchEntry::construct(entry);
+                let groups = self.groups(ldap, &entry).await?;
+                (entry, groups)
             }
         };
-        Ok(groups
+        let role = groups
             .iter()
             .filter_map(|g| self.roles.get(&normalise(g)).copied())
-            .max()
-            .map_or(Outcome::NoRole, Outcome::Granted))
+            .max();
+        let name = values(&entry, &self.name_attribute)
+            .next()
+            .map_or(user, String::as_str);
+        Ok(role.map_or(Outcome::NoRole, |role| Outcome::Granted {
+            name: name.to_string(),
+            role,
+        }))
     }
 
     /// The DNs of the groups of the user `entry`: its group attribute's values, and with
     /// `group_base` the groups a search finds naming it.
     async fn groups(&self, ldap: &mut Ldap, entry: &SearchEntry) -> anyhow::Result<Vec<String>> {
-        let mut groups: Vec<String> = entry
-            .attrs
-            .iter()
-            .filter(|(name, _)| name.eq_ignore_ascii_case(&self.group_attribute))
-            .flat_map(|(_, values)| values.iter().cloned())
-            .collect();
+        let mut groups: Vec<String> = values(entry, &self.group_attribute).cloned().collect();
         if let Some((base, filter)) = &self.groups {
             let filter = filter.replace("{dn}", &ldap3::ldap_escape(entry.dn.as_str()));
             let (entries, _) = ldap
@@ -286,6 +294,15 @@ impl Directory {
         }
         Ok(groups)
     }
+}
+
+/// The values of `entry`'s attribute `name` (in any case).
+fn values<'a>(entry: &'a SearchEntry, name: &'a str) -> impl Iterator<Item = &'a String> {
+    entry
+        .attrs
+        .iter()
+        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+        .flat_map(|(_, values)| values)
 }
 
 /// Whether binding as `dn` with `password` succeeds (false for wrong credentials).

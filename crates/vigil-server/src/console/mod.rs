@@ -306,7 +306,7 @@ async fn login(
             return refusal.response;
         }
     };
-    let role = granted.role;
+    let (role, user) = (granted.role, granted.name);
     let provided = (granted.method != "local").then_some(role);
     let (cookie, session) = match open_session(&console, &user, provided) {
         Ok(opened) => opened,
