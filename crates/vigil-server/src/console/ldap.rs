@@ -120,23 +120,17 @@ pub enum Outcome {
 impl Directory {
     /// The directory of `config`, its files read and its settings checked.
     pub fn new(config: &LdapConfig) -> anyhow::Result<Directory> {
-        let tls = super::trust::client_config(config.ca.as_deref()).context("console.ldap.ca")?;
-        let mut settings = LdapConnSettings::new()
-            .set_conn_timeout(TIMEOUT)
-            .set_config(tls);
-        if let Some(rest) = config.url.strip_prefix("ldap://") {
-            if config.allow_plaintext {
-                tracing::warn!(url = %config.url, "console.ldap.allow_plaintext: passwords cross the network to the directory in clear");
-            } else {
-                settings = settings.set_starttls(true);
+        let starttls = match config.url.split_once("://") {
+            Some(("ldaps", host)) | Some(("ldap", host)) if host.is_empty() => {
+                anyhow::bail!("console.ldap.url names no host")
             }
-            anyhow::ensure!(!rest.is_empty(), "console.ldap.url names no host");
-        } else if !config.url.starts_with("ldaps://") {
-            anyhow::bail!(
+            Some(("ldaps", _)) => false,
+            Some(("ldap", _)) => !config.allow_plaintext,
+            _ => anyhow::bail!(
                 "console.ldap.url must start with ldaps:// or ldap:// (with StartTLS), not {:?}",
                 config.url
-            );
-        }
+            ),
+        };
         let lookup = match (&config.bind_dn, &config.user_dn_template) {
             (Some(dn), None) => {
                 let file = config.bind_password_file.as_deref().context(
@@ -172,6 +166,14 @@ impl Directory {
             !config.roles.is_empty(),
             "console.ldap.roles maps no group to a role: nobody could log in"
         );
+        let tls = super::trust::client_config(config.ca.as_deref()).context("console.ldap.ca")?;
+        let settings = LdapConnSettings::new()
+            .set_conn_timeout(TIMEOUT)
+            .set_config(tls)
+            .set_starttls(starttls);
+        if config.url.starts_with("ldap://") && !starttls {
+            tracing::warn!(url = %config.url, "console.ldap.allow_plaintext: passwords cross the network to the directory in clear");
+        }
         Ok(Directory {
             url: config.url.clone(),
             settings,
@@ -328,6 +330,43 @@ fn normalise(dn: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The error of a directory configured by `toml` (with one role).
+    fn refused(toml: &str) -> String {
+        let toml = format!("{toml}\n[roles]\n\"cn=soc,dc=test\" = \"analyst\"\n");
+        let config: LdapConfig = toml::from_str(&toml).unwrap_or_else(|e| panic!("{e}"));
+        match Directory::new(&config) {
+            Ok(_) => panic!("accepted: {toml}"),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let direct = "user_dn_template = \"uid={user},dc=test\"";
+        assert_eq!(
+            refused(&format!("url = \"http://ldap.test\"\n{direct}")),
+            "console.ldap.url must start with ldaps:// or ldap:// (with StartTLS), not \"http://ldap.test\""
+        );
+        assert_eq!(
+            refused(&format!("url = \"ldaps://\"\n{direct}")),
+            "console.ldap.url names no host"
+        );
+        assert_eq!(
+            refused("url = \"ldaps://ldap.test\"\nuser_dn_template = \"uid=x,dc=test\""),
+            "console.ldap.user_dn_template must contain {user}"
+        );
+        assert_eq!(
+            refused(&format!(
+                "url = \"ldaps://ldap.test\"\n{direct}\nbind_dn = \"cn=s\""
+            )),
+            "console.ldap needs either bind_dn (a search account) or user_dn_template (direct binds), not both"
+        );
+        assert_eq!(
+            refused("url = \"ldaps://ldap.test\"\nbind_dn = \"cn=s\""),
+            "console.ldap.bind_dn needs bind_password_file (the search account's password)"
+        );
+    }
 
     #[test]
     fn group_names_compare_without_case_or_spaces() {

@@ -253,7 +253,6 @@ fn open_session(
         .sessions
         .start(user, role)
         .map_err(|e| problem(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}")))?;
-    console.throttle.succeed(user);
     Ok((
         format!("{COOKIE}={id}; Secure; HttpOnly; SameSite=Strict; Path=/"),
         session,
@@ -306,6 +305,7 @@ async fn login(
             return refusal.response;
         }
     };
+    console.throttle.succeed(&user);
     let (role, user) = (granted.role, granted.name);
     let provided = (granted.method != "local").then_some(role);
     let (cookie, session) = match open_session(&console, &user, provided) {

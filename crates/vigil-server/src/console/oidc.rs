@@ -433,3 +433,38 @@ impl Provider {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The error of a provider configured by `toml` (with one role).
+    fn refused(toml: &str) -> String {
+        let toml = format!("client_id = \"vigil\"\n{toml}\n[roles]\nsoc = \"analyst\"\n");
+        let config: OidcConfig = toml::from_str(&toml).unwrap_or_else(|e| panic!("{e}"));
+        match Provider::new(&config) {
+            Ok(_) => panic!("accepted: {toml}"),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        assert_eq!(
+            refused("issuer = \"http://sso.test\""),
+            "console.oidc.issuer must be an https:// URL, not \"http://sso.test\""
+        );
+        assert_eq!(
+            refused("issuer = \"https://sso.test\"\nscopes = [\"profile\"]"),
+            "console.oidc.scopes must include \"openid\""
+        );
+        assert_eq!(
+            refused("issuer = \"https://sso.test\"\nredirect_url = \"http://vigil.test/cb\""),
+            "console.oidc.redirect_url must be an https:// URL, not \"http://vigil.test/cb\""
+        );
+        assert!(
+            refused("issuer = \"https://sso.test\"\nclient_secret_file = \"/nonexistent/secret\"")
+                .starts_with("cannot read the secret file /nonexistent/secret")
+        );
+    }
+}
