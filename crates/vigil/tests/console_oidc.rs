@@ -394,3 +394,47 @@ fn a_provider_user_never_takes_a_local_account_name() {
         1.0
     );
 }
+
+#[test]
+fn an_unreachable_provider_and_a_stray_answer_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = pki::create(&tmp.path().join("pki"));
+    // A port nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let dir = tmp.path().join("vigil-data");
+    let oidc = format!(
+        "[console.oidc]\nissuer = \"https://{closed}\"\nclient_id = \"vigil-console\"\nca = {:?}\n[console.oidc.roles]\nsoc = \"analyst\"\n",
+        pki.ca_cert
+    );
+    let server = ServerProcess::start(&exe(), &dir, &loopback_config(&dir, "", &oidc)).unwrap();
+    let console = server.console_addr().unwrap();
+    let tls = client_config(&dir, &rustls::version::TLS13);
+
+    let start = request(&tls, console, "GET", "/api/v1/oidc/login", &[], "");
+    assert_eq!(start.status, 503, "{}", start.body);
+    let detail = start.json()["detail"].as_str().unwrap().to_string();
+    let expected = format!(
+        "cannot start the OpenID Connect login: request to https://{closed}/.well-known/openid-configuration failed: "
+    );
+    assert!(detail.starts_with(&expected), "{detail}");
+
+    let stray = request(
+        &tls,
+        console,
+        "GET",
+        "/api/v1/oidc/callback?code=c&state=s",
+        &[],
+        "",
+    );
+    assert_eq!(
+        (stray.status, stray.json()),
+        (401, refused("unknown, used or expired login (state)"))
+    );
+    for (outcome, n) in [("unavailable", 1.0), ("failure", 1.0)] {
+        let series = format!("vigil_console_logins_total{{method=\"oidc\",outcome=\"{outcome}\"}}");
+        assert_eq!(server.metric_series(&series).unwrap(), n, "{series}");
+    }
+}
