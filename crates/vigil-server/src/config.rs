@@ -223,6 +223,10 @@ pub struct ConsoleConfig {
     /// A session ends this long after its login, used or not.
     #[serde(with = "duration_text")]
     pub session_lifetime: Duration,
+    /// Logins checked against an LDAP directory after the local accounts.
+    pub ldap: Option<crate::console::ldap::LdapConfig>,
+    /// Logins through an OpenID Connect provider.
+    pub oidc: Option<crate::console::oidc::OidcConfig>,
 }
 
 impl Default for ConsoleConfig {
@@ -234,6 +238,8 @@ impl Default for ConsoleConfig {
             key: None,
             idle_timeout: Duration::from_secs(30 * 60),
             session_lifetime: Duration::from_secs(12 * 3600),
+            ldap: None,
+            oidc: None,
         }
     }
 }

@@ -122,7 +122,7 @@ impl Metrics {
     pub fn register() -> Metrics {
         describe_counter!(
             "vigil_console_logins_total",
-            "Console login attempts, by outcome (success, failure, locked)"
+            "Console login attempts, by method (local, ldap, oidc, password) and outcome (success, failure, locked, no_role, unavailable)"
         );
         describe_counter!(
             "vigil_console_requests_refused_total",

@@ -10,14 +10,9 @@ use std::path::Path;
 
 use serde_json::json;
 
-use common::console::{ConsoleClient, problem};
+use common::console::{ConsoleClient, problem, user};
 use common::{accounts_command, exe, succeeded};
 use vigil::process::{ServerProcess, loopback_config};
-
-/// Runs `vigil user ARGS --data-dir DIR` with `stdin`; it must succeed.
-fn user(dir: &Path, args: &[&str], stdin: &str) {
-    succeeded(accounts_command("user", dir, args, stdin));
-}
 
 /// `text` without its terminal colour sequences.
 fn strip_ansi(text: &str) -> String {
@@ -237,8 +232,13 @@ fn console_logins_sessions_and_their_protections() {
         )
     );
 
-    for (outcome, n) in [("success", 2.0), ("failure", 5.0), ("locked", 1.0)] {
-        let series = format!("vigil_console_logins_total{{outcome=\"{outcome}\"}}");
+    for (method, outcome, n) in [
+        ("local", "success", 2.0),
+        ("local", "failure", 5.0),
+        ("password", "locked", 1.0),
+    ] {
+        let series =
+            format!("vigil_console_logins_total{{method=\"{method}\",outcome=\"{outcome}\"}}");
         assert_eq!(server.metric_series(&series).unwrap(), n, "{outcome}");
     }
     for (reason, n) in [

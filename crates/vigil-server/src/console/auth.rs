@@ -23,7 +23,7 @@ pub fn session_id(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Whether `a` and `b` are equal, in time independent of where they differ.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
+pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -87,7 +87,7 @@ pub async fn require_session(
         refused("session");
         return problem(StatusCode::UNAUTHORIZED, "not logged in");
     };
-    let Some(role) = console.users.role(&session.user) else {
+    let Some(role) = session.role.or_else(|| console.users.role(&session.user)) else {
         console.sessions.end(&id);
         info!(user = %session.user, "console session ended: the account is disabled or removed");
         refused("session");

@@ -3,13 +3,20 @@
 //! TLS 1.3 only ([`tls`]). Sessions live in memory ([`session`]) behind a `vigil_session`
 //! cookie; state-changing requests other than login carry the session's `X-CSRF-Token`, and
 //! requests from another origin are refused. Failed logins are throttled ([`throttle`]).
+//! Besides the local accounts, users may log in through an LDAP directory or an OpenID Connect
+//! provider ([`idp`]).
 
 pub mod assets;
 pub mod auth;
+mod fetch;
+pub mod idp;
+pub mod ldap;
+pub mod oidc;
 pub mod openapi;
 pub mod session;
 pub mod throttle;
 pub mod tls;
+mod trust;
 
 use std::sync::Arc;
 
@@ -54,6 +61,7 @@ pub struct Console {
     users: UserBook,
     sessions: Sessions,
     throttle: Throttle,
+    providers: idp::Providers,
     /// Password checks running at once (each Argon2id check takes 19 MiB).
     checks: tokio::sync::Semaphore,
 }
@@ -69,6 +77,7 @@ impl Console {
             core,
             sessions: Sessions::new(config.idle_timeout, config.session_lifetime),
             throttle: Throttle::default(),
+            providers: idp::Providers::new(config)?,
             checks: tokio::sync::Semaphore::new(MAX_CHECKS),
         })
     }
@@ -102,6 +111,7 @@ fn router(console: Arc<Console>) -> anyhow::Result<Router> {
         ));
     let (api, doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(login))
+        .merge(idp::routes())
         .merge(with_session)
         .split_for_parts();
     Ok(api
@@ -176,9 +186,29 @@ pub fn refused(reason: &'static str) {
     metrics::counter!("vigil_console_requests_refused_total", "reason" => reason).increment(1);
 }
 
-/// Counts a login attempt by outcome.
-fn count(outcome: &'static str) {
-    metrics::counter!("vigil_console_logins_total", "outcome" => outcome).increment(1);
+/// Counts a login attempt by method (`local`, `ldap`, `oidc`; `password` for a login refused by
+/// throttling before any check) and outcome.
+fn count(method: &'static str, outcome: &'static str) {
+    metrics::counter!("vigil_console_logins_total", "method" => method, "outcome" => outcome)
+        .increment(1);
+}
+
+/// Starts a session for `user` (with the `role` an identity provider gave): the `Set-Cookie`
+/// value and the session, or the error answer.
+#[allow(clippy::result_large_err)]
+fn open_session(
+    console: &Console,
+    user: &str,
+    role: Option<vigil_accounts::Role>,
+) -> Result<(String, session::Session), Response> {
+    let (id, session) = console
+        .sessions
+        .start(user, role)
+        .map_err(|e| problem(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}")))?;
+    Ok((
+        format!("{COOKIE}={id}; Secure; HttpOnly; SameSite=Strict; Path=/"),
+        session,
+    ))
 }
 
 /// Logs in with a user name and password: sets the session cookie and returns the CSRF token.
@@ -215,7 +245,7 @@ async fn login(
     };
     let user = creds.username;
     if let Err(wait) = console.throttle.attempt(&user, peer.ip()) {
-        count("locked");
+        count("password", "locked");
         info!(%user, %peer, "console login refused: too many failures");
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let mut response = problem(
@@ -227,33 +257,26 @@ async fn login(
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         return response;
     }
-    let accounts = console.users.accounts();
-    let name = user.clone();
-    // The semaphore is never closed: a permit always comes.
-    let _permit = console.checks.acquire().await.ok();
-    let role = tokio::task::spawn_blocking(move || {
-        accounts
-            .authenticate(&name, &creds.password)
-            .map(|u| u.role)
-    })
-    .await
-    .ok()
-    .flatten();
-    let Some(role) = role else {
-        count("failure");
-        info!(%user, %peer, "console login failed");
-        return problem(StatusCode::UNAUTHORIZED, "wrong user name or password");
-    };
-    let (id, session) = match console.sessions.start(&user) {
-        Ok(started) => started,
-        Err(e) => {
-            return problem(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}"));
+    let granted = match idp::password_login(&console, &user, creds.password).await {
+        Ok(granted) => granted,
+        Err(refusal) => {
+            if !refusal.throttled {
+                console.throttle.withdraw(&user, peer.ip());
+            }
+            count(refusal.method, refusal.outcome);
+            info!(%user, %peer, method = refusal.method, outcome = refusal.outcome, "console login failed");
+            return refusal.response;
         }
     };
     console.throttle.succeed(&user, peer.ip());
-    count("success");
-    info!(%user, %peer, %role, "console login");
-    let cookie = format!("{COOKIE}={id}; Secure; HttpOnly; SameSite=Strict; Path=/");
+    let (role, user) = (granted.role, granted.name);
+    let provided = (granted.method != "local").then_some(role);
+    let (cookie, session) = match open_session(&console, &user, provided) {
+        Ok(opened) => opened,
+        Err(response) => return response,
+    };
+    count(granted.method, "success");
+    info!(%user, %peer, %role, method = granted.method, "console login");
     let body = SessionInfo {
         username: user,
         role: role.to_string(),

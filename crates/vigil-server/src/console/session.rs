@@ -15,6 +15,9 @@ pub struct Session {
     pub user: String,
     /// The token state-changing requests must carry in `X-CSRF-Token`.
     pub csrf: String,
+    /// The role an identity provider (LDAP, OpenID Connect) gave at login, for the whole
+    /// session; none for a local account, whose role is read from the accounts at each request.
+    pub role: Option<Role>,
     created: Instant,
     last_seen: Instant,
 }
@@ -43,13 +46,15 @@ impl Sessions {
         }
     }
 
-    /// Starts a session for `user`: its cookie value and CSRF token.
-    pub fn start(&self, user: &str) -> anyhow::Result<(String, Session)> {
+    /// Starts a session for `user` (with the `role` a provider gave): its cookie value and
+    /// CSRF token.
+    pub fn start(&self, user: &str, role: Option<Role>) -> anyhow::Result<(String, Session)> {
         let id = random_token()?;
         let now = Instant::now();
         let session = Session {
             user: user.to_string(),
             csrf: random_token()?,
+            role,
             created: now,
             last_seen: now,
         };

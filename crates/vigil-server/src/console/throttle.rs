@@ -111,6 +111,20 @@ impl Throttle {
         }
     }
 
+    /// Takes back the attempt of `user` from `addr` without counting it either way (its
+    /// password was right but the login was refused for another reason, or was never checked).
+    pub fn withdraw(&self, user: &str, addr: IpAddr) {
+        let map = &mut self.lock().by_key;
+        for key in [Key::User(user.to_string()), Key::addr(addr)] {
+            if let Some(times) = map.get_mut(&key) {
+                times.pop_back();
+                if times.is_empty() {
+                    map.remove(&key);
+                }
+            }
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Failures> {
         self.failures.lock().unwrap_or_else(|p| p.into_inner())
     }

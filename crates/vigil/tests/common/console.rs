@@ -83,6 +83,12 @@ impl ConsoleClient {
         }
     }
 
+    /// A client of any HTTPS server at `addr` that `config` trusts (such as an identity
+    /// provider a test starts).
+    pub fn with_config(config: Arc<rustls::ClientConfig>, addr: SocketAddr) -> ConsoleClient {
+        ConsoleClient { config, addr }
+    }
+
     /// A TLS connection to the console, before any request.
     pub fn connect(&self) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
         let name = ServerName::try_from("127.0.0.1").unwrap();
@@ -176,4 +182,9 @@ impl ConsoleClient {
             &body.to_string(),
         )
     }
+}
+
+/// Runs `vigil user ARGS --data-dir DIR` with `stdin`; it must succeed.
+pub fn user(dir: &Path, args: &[&str], stdin: &str) {
+    super::succeeded(super::accounts_command("user", dir, args, stdin));
 }

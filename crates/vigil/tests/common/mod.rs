@@ -4,6 +4,7 @@
 
 pub mod console;
 pub mod pki;
+pub mod slapd;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
