@@ -212,11 +212,13 @@ pub struct ConsoleConfig {
     pub enabled: bool,
     /// Address to serve it on.
     pub listen: SocketAddr,
-    /// The console's certificate (PEM); with `key`, replaces the one issued from the core's CA
-    /// into `<data_dir>/keys/console.crt` at the first start.
+    /// The console's certificate (PEM); with `key`, replaces the one issued into
+    /// `<data_dir>/keys/console.crt` at the first start.
     pub cert: Option<PathBuf>,
     /// Its private key (PEM, mode 0600; `VIGIL_KEY_PASSPHRASE` if protected).
     pub key: Option<PathBuf>,
+    /// Whether TLS 1.2 clients are served too (TLS 1.3 only by default).
+    pub allow_tls12: bool,
     /// A session ends after this long without requests.
     #[serde(with = "duration_text")]
     pub idle_timeout: Duration,
@@ -236,6 +238,7 @@ impl Default for ConsoleConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
             cert: None,
             key: None,
+            allow_tls12: false,
             idle_timeout: Duration::from_secs(30 * 60),
             session_lifetime: Duration::from_secs(12 * 3600),
             ldap: None,

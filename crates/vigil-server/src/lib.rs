@@ -259,7 +259,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
     let console = match config.console.enabled {
         true => {
             let (cert, key) = console::tls::files(&config.console, &config.bus, data_dir)?;
-            let tls = console::tls::server_config(&cert, &key)?;
+            let tls = console::tls::server_config(&cert, &key, config.console.allow_tls12)?;
             Some((bind(config.console.listen, "the console").await?, tls))
         }
         false => None,

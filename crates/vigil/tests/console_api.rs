@@ -354,3 +354,17 @@ fn an_api_token_acts_with_its_role_until_it_is_revoked() {
     assert_eq!(refused_tokens, 2.0);
     server.terminate().unwrap();
 }
+
+#[test]
+fn tls12_is_served_only_when_configured() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vigil-data");
+    let config =
+        loopback_config(&dir, "", "").replace("[console]\n", "[console]\nallow_tls12 = true\n");
+    let server = ServerProcess::start(&exe(), &dir, &config).unwrap();
+    let addr = server.console_addr().unwrap();
+    let tls12 = ConsoleClient::with_version(&dir, addr, &rustls::version::TLS12);
+    let doc = tls12.request("GET", "/api/v1/openapi.json", &[], "");
+    assert_eq!(doc.status, 200);
+    server.terminate().unwrap();
+}

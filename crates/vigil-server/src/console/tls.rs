@@ -20,6 +20,8 @@ use crate::config::{BusConfig, ConsoleConfig};
 
 /// How long a client gets to finish its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The protocol versions served by default.
+const TLS13_ONLY: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
 /// How long an issued console certificate is valid (what browsers accept of a certificate).
 const CERTIFICATE_DAYS: u32 = 397;
 /// Most TLS handshakes under way at once; a connection beyond is closed at once.
@@ -72,8 +74,13 @@ pub fn files(
     Ok((cert, key))
 }
 
-/// TLS 1.3 only, no client certificates, ALPN `http/1.1`; logs the certificate's fingerprint.
-pub fn server_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+/// TLS 1.3 (and 1.2 with `allow_tls12`), no client certificates, ALPN `http/1.1`; logs the
+/// certificate's fingerprint.
+pub fn server_config(
+    cert: &Path,
+    key: &Path,
+    allow_tls12: bool,
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     let certs = vigil_ca::load_certs(cert)?;
     let pass = vigil_ca::own_passphrase()?;
     let key = vigil_ca::load_private_key(key, pass.as_ref().map(Passphrase::as_str))?;
@@ -88,12 +95,18 @@ pub fn server_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::Serv
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
-    .with_protocol_versions(&[&rustls::version::TLS13])
+    .with_protocol_versions(match allow_tls12 {
+        true => rustls::ALL_VERSIONS,
+        false => TLS13_ONLY,
+    })
     .context("cannot configure console TLS")?
     .with_no_client_auth()
     .with_single_cert(certs, key)
     .context("cannot use the console certificate")?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    if allow_tls12 {
+        warn!("the console also serves TLS 1.2 clients (console.allow_tls12)");
+    }
     Ok(Arc::new(config))
 }
 
