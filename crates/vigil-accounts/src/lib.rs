@@ -186,6 +186,8 @@ pub enum Change<'a> {
     Disable(&'a str, bool),
     /// Removes the user.
     Remove(&'a str),
+    /// Gives the user another role (name, role).
+    Role(&'a str, Role),
 }
 
 /// Applies `change` to the accounts of `data_dir` under the lock and saves them; returns the
@@ -256,10 +258,18 @@ fn apply(accounts: &mut Accounts, change: Change<'_>) -> anyhow::Result<User> {
             refuse_last_admin(accounts, i)?;
             accounts.users.remove(i)
         }
+        Change::Role(name, role) => {
+            let i = index(accounts, name)?;
+            if role != Role::Admin {
+                refuse_last_admin(accounts, i)?;
+            }
+            accounts.users[i].role = role;
+            accounts.users[i].clone()
+        }
     })
 }
 
-/// Refuses to disable or remove user `i` when it is the last enabled admin: no one could
+/// Refuses to disable, remove or demote user `i` when it is the last enabled admin: no one could
 /// manage the accounts from the console any more.
 fn refuse_last_admin(accounts: &Accounts, i: usize) -> anyhow::Result<()> {
     let user = &accounts.users[i];

@@ -205,7 +205,7 @@ pub struct WriterSetup {
 }
 
 /// The outcome of a reload, as reported to whoever asked.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ReloadReport {
     /// Directives now loaded.
     pub directives: usize,

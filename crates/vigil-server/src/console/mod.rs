@@ -4,8 +4,12 @@
 //! cookie; state-changing requests other than login carry the session's `X-CSRF-Token`, and
 //! requests from another origin are refused. Failed logins are throttled ([`throttle`]).
 
+pub mod admin_api;
 pub mod auth;
+pub mod events;
+pub mod input;
 pub mod openapi;
+pub mod sensors;
 pub mod session;
 pub mod throttle;
 pub mod tls;
@@ -95,6 +99,9 @@ fn router(console: Arc<Console>) -> anyhow::Result<Router> {
     let with_session = OpenApiRouter::new()
         .routes(routes!(current))
         .routes(routes!(logout))
+        .merge(admin_api::routes())
+        .merge(events::routes())
+        .merge(sensors::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             console.clone(),
             auth::require_session,
