@@ -161,6 +161,8 @@ async fn report_clock(
 
 /// Runs the server until SIGTERM or SIGINT. `prometheus` renders `/metrics`.
 pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result<()> {
+    let mut config = config;
+    config.correlation.disabled_directives = console::directives::disabled(&config.data_dir);
     if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
         warn!(error = %e, "cannot raise the open-file limit; fewer agent sessions fit");
     }

@@ -341,6 +341,8 @@ impl Writer {
     /// Applies pending reload requests between batches, so a reload never splits one.
     fn serve_reloads(&mut self) {
         while let Ok(reply) = self.reloads.try_recv() {
+            self.correlation.disabled_directives =
+                crate::console::directives::disabled(&self.data_dir);
             let result =
                 vigil_analysis::correlation::Setup::load(&self.correlation, self.taxonomy.clone())
                     .map_err(|e| format!("{e:#}"))

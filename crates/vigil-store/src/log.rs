@@ -783,6 +783,19 @@ impl<R: Record> Log<R> {
             .collect())
     }
 
+    /// The times of every record [`Self::search`] would find (without its limit), read from the
+    /// indexes alone, in no particular order: counts over time at the cost of the index.
+    pub fn matching_times(&self, query: &Query) -> Result<Vec<Timestamp>, StoreError> {
+        let mut times = Vec::new();
+        for summary in self.sealed.iter().filter(|s| s.overlaps(query)) {
+            if let Some(index) = self.sealed_index(summary)? {
+                times.extend(index.matches(query).into_iter().map(|(_, t)| t));
+            }
+        }
+        times.extend(self.active.matches(query).into_iter().map(|(_, t)| t));
+        Ok(times)
+    }
+
     /// [`Self::search`], each record with its record number (which orders records of equal
     /// time, so a time and a number mark a stable place in a result).
     pub fn search_numbered(&self, query: &Query) -> Result<Vec<(u64, R)>, StoreError> {

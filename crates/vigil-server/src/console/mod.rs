@@ -6,6 +6,8 @@
 
 pub mod admin_api;
 pub mod auth;
+pub mod dashboard;
+pub mod directives;
 pub mod events;
 pub mod input;
 pub mod openapi;
@@ -102,6 +104,8 @@ fn router(console: Arc<Console>) -> anyhow::Result<Router> {
         .merge(admin_api::routes())
         .merge(events::routes())
         .merge(sensors::routes())
+        .merge(directives::routes())
+        .merge(dashboard::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             console.clone(),
             auth::require_session,
