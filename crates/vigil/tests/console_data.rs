@@ -1,0 +1,416 @@
+//! The console's data and admin API end to end (real server, real TLS): events with their
+//! filters and cursors, directives (source, enable/disable, dry run), dashboard, sensors, users
+//! and tokens, under every role.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use common::console::{ConsoleClient, Login, problem};
+use common::*;
+use vigil::loadgen::open_session;
+use vigil::process::ServerProcess;
+use vigil_event::{Alarm, Event, Timestamp};
+
+const DIRECTIVE_100: &str = "<directive id=\"100\" name=\"failed logins\" priority=\"5\">\n\
+    <rule type=\"detector\" name=\"failure\" reliability=\"10\" plugin_id=\"4004\" plugin_sid=\"2\"/>\n\
+    </directive>";
+const DIRECTIVE_200: &str = "<directive id=\"200\" name=\"drops\" priority=\"5\">\n\
+    <rule type=\"detector\" name=\"drop\" reliability=\"10\" plugin_id=\"5005\" plugin_sid=\"1\"/>\n\
+    </directive>";
+
+/// Runs `vigil user add NAME --role ROLE --data-dir DIR` with `password`.
+fn add_user(dir: &Path, name: &str, role: &str, password: &str) {
+    succeeded(accounts_command(
+        "user",
+        dir,
+        &["add", name, "--role", role],
+        &format!("{password}\n"),
+    ));
+}
+
+/// An agent event line: plugin, sid, source, time and raw log.
+fn event(plugin: u32, sid: u32, src: &str, secs: i64, log: &str) -> String {
+    format!(
+        "event type=\"detector\" date=\"{secs}\" plugin_id=\"{plugin}\" plugin_sid=\"{sid}\" src_ip=\"{src}\" dst_ip=\"10.0.0.5\" log=\"{}\"\n",
+        b64(log)
+    )
+}
+
+/// The stored alarms (latest revision each) of directive `id`.
+fn alarms_of(dir: &Path, id: u32) -> Vec<Alarm> {
+    let mut latest: HashMap<_, Alarm> = HashMap::new();
+    for alarm in stored_alarms(dir)
+        .into_iter()
+        .filter(|a| a.directive_id == id)
+    {
+        latest.insert(alarm.id, alarm);
+    }
+    latest.into_values().collect()
+}
+
+fn ids(items: &Value) -> Vec<String> {
+    items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The refusals counted for `reason`.
+fn refused(server: &ServerProcess, reason: &str) -> f64 {
+    server
+        .metric_series(&format!(
+            "vigil_console_requests_refused_total{{reason=\"{reason}\"}}"
+        ))
+        .unwrap()
+}
+
+struct Sessions {
+    viewer: Login,
+    analyst: Login,
+    admin: Login,
+}
+
+#[test]
+fn console_events_directives_dashboard_and_sensors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vigil-data");
+    add_user(&dir, "vic", "viewer", "Battery-Staple-9");
+    add_user(&dir, "ann", "analyst", "Correct-Horse-7");
+    add_user(&dir, "root", "admin", "Tr0ub4dor-and-3");
+    let rules = tmp.path().join("rules.xml");
+    std::fs::write(&rules, format!("{DIRECTIVE_100}\n{DIRECTIVE_200}\n")).unwrap();
+    let server = start(&dir, "", &rules_tables(&[], &rules, ""));
+    let client = ConsoleClient::new(&dir, server.console_addr().unwrap());
+    let s = Sessions {
+        viewer: client.session("vic", "Battery-Staple-9"),
+        analyst: client.session("ann", "Correct-Horse-7"),
+        admin: client.session("root", "Tr0ub4dor-and-3"),
+    };
+
+    let now = Timestamp::now().as_micros() / 1_000_000;
+    let base = now - 600;
+    let mut agent = open_session(server.agent_addr().unwrap(), 1).unwrap();
+    for n in 0..5 {
+        let line = event(
+            4004,
+            2,
+            "203.0.113.7",
+            base + n,
+            &format!("sshd: Failed password #{n}"),
+        );
+        agent.write_all(line.as_bytes()).unwrap();
+    }
+    for n in 5..7 {
+        let line = event(
+            5005,
+            1,
+            "198.51.100.9",
+            base + n,
+            &format!("kernel: DROP #{n}"),
+        );
+        agent.write_all(line.as_bytes()).unwrap();
+    }
+    wait_for("the 7 events and their alarms", || {
+        let stored = stored(&dir);
+        let plain = stored.iter().filter(|e| e.plugin_id != 1505).count();
+        (plain == 7 && alarms_of(&dir, 100).len() == 5 && alarms_of(&dir, 200).len() == 2)
+            .then_some(())
+    });
+    let all: Vec<Event> = stored(&dir);
+
+    // Events: a filter gives exactly its events, newest first; the cursor walks them.
+    let mut failures: Vec<&Event> = all.iter().filter(|e| e.plugin_id == 4004).collect();
+    failures.reverse();
+    let expected: Vec<String> = failures.iter().map(|e| e.id.to_string()).collect();
+    let page = client
+        .get(&s.viewer, "/api/v1/events?plugin_id=4004")
+        .json();
+    assert_eq!(ids(&page["items"]), expected);
+    assert_eq!(page["next_cursor"], Value::Null);
+    let mut walked = Vec::new();
+    let mut path = "/api/v1/events?plugin_id=4004&limit=2".to_string();
+    let mut pages = 0;
+    loop {
+        let page = client.get(&s.viewer, &path).json();
+        pages += 1;
+        walked.extend(ids(&page["items"]));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/events?plugin_id=4004&limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!((walked, pages), (expected.clone(), 3));
+    let mut oldest = expected.clone();
+    oldest.reverse();
+    let page = client
+        .get(&s.viewer, "/api/v1/events?plugin_id=4004&order=oldest")
+        .json();
+    assert_eq!(ids(&page["items"]), oldest);
+    let drops: Vec<String> = all
+        .iter()
+        .rev()
+        .filter(|e| e.plugin_id == 5005)
+        .map(|e| e.id.to_string())
+        .collect();
+    let page = client.get(&s.viewer, "/api/v1/events?text=drop").json();
+    assert_eq!(ids(&page["items"]), drops);
+    let page = client
+        .get(
+            &s.viewer,
+            &format!(
+                "/api/v1/events?src_ip=198.51.100.9&plugin_id=5005&from={}&to={}",
+                base + 6,
+                base + 6
+            ),
+        )
+        .json();
+    assert_eq!(ids(&page["items"]), drops[..1]);
+    let page = client
+        .get(&s.viewer, "/api/v1/events?plugin_sid=1&text=FAILED")
+        .json();
+    assert_eq!(page["items"], json!([]));
+    for (query, detail) in [
+        ("src_ip=nope", "invalid src_ip \"nope\": not an IP address"),
+        ("limit=501", "invalid limit 501: give 1 to 500"),
+        (
+            "order=sideways",
+            "invalid order \"sideways\": give newest or oldest",
+        ),
+        (
+            "from=yesterday",
+            "invalid from \"yesterday\": give an RFC 3339 time (2026-11-22T10:00:00Z) or epoch seconds",
+        ),
+        (
+            "cursor=x",
+            "invalid cursor \"x\": give a next_cursor of this API",
+        ),
+    ] {
+        let reply = client.get(&s.viewer, &format!("/api/v1/events?{query}"));
+        assert_eq!(reply.json(), problem(400, "Bad Request", detail), "{query}");
+    }
+    let unknown = client.get(&s.viewer, "/api/v1/events?colour=red");
+    assert_eq!(unknown.status, 400);
+    assert!(
+        unknown.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `colour`")
+    );
+
+    // One event, with its raw log.
+    let first = failures.last().unwrap();
+    let one = client
+        .get(&s.viewer, &format!("/api/v1/events/{}", first.id))
+        .json();
+    assert_eq!(one["log"], "sshd: Failed password #0");
+    assert_eq!(one, serde_json::to_value(first).unwrap());
+    let missing = client.get(
+        &s.viewer,
+        "/api/v1/events/0190a1b2-0000-7000-8000-000000000000",
+    );
+    assert_eq!(missing.status, 404);
+
+    // Directives and their source.
+    let listed = client.get(&s.viewer, "/api/v1/directives").json();
+    let file = rules.display().to_string();
+    assert_eq!(
+        listed,
+        json!({"items": [
+            {"id": 100, "name": "failed logins", "priority": 5, "levels": 1, "enabled": true, "file": file},
+            {"id": 200, "name": "drops", "priority": 5, "levels": 1, "enabled": true, "file": file},
+        ], "next_cursor": null})
+    );
+    let one = client.get(&s.viewer, "/api/v1/directives/200").json();
+    assert_eq!(one["source"], DIRECTIVE_200);
+    assert_eq!(client.get(&s.viewer, "/api/v1/directives/300").status, 404);
+
+    // Dry run: directive 100 over the store gives production's alarms; a changed directive
+    // gives its own.
+    let window = json!({"from": base - 1, "to": now + 60});
+    let mut run = window.clone();
+    run["directive_id"] = json!(100);
+    let reply = client.send(&s.analyst, "POST", "/api/v1/directives/dry-run", &run);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let result = reply.json();
+    assert_eq!(result["events_read"], 7);
+    assert_eq!(result["cut"], false);
+    let mut dry: Vec<(String, String)> = result["alarms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["src_ip"].as_str().unwrap().to_string(),
+                a["first_seen"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut production: Vec<(String, String)> = alarms_of(&dir, 100)
+        .iter()
+        .map(|a| (a.src_ip.to_string(), a.first_seen.to_string()))
+        .collect();
+    dry.sort();
+    production.sort();
+    assert_eq!(dry, production);
+    let mut run = window.clone();
+    run["source"] = json!(DIRECTIVE_100.replace("100", "900"));
+    let result = client
+        .send(&s.analyst, "POST", "/api/v1/directives/dry-run", &run)
+        .json();
+    let raised: Vec<(u64, &str)> = result["alarms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["directive_id"].as_u64().unwrap(),
+                a["src_ip"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(raised, vec![(900, "203.0.113.7"); 5]);
+    let mut both = window.clone();
+    both["directive_id"] = json!(100);
+    both["source"] = json!(DIRECTIVE_100);
+    assert_eq!(
+        client
+            .send(&s.analyst, "POST", "/api/v1/directives/dry-run", &both)
+            .json(),
+        problem(
+            400,
+            "Bad Request",
+            "give either directive_id or source, not both and not neither"
+        )
+    );
+
+    // Disabled, directive 100 raises nothing; enabled again, it does.
+    let path = "/api/v1/directives/100/enabled";
+    for login in [&s.viewer, &s.analyst] {
+        let reply = client.send(login, "POST", path, &json!({"enabled": false}));
+        assert_eq!(
+            reply.json(),
+            problem(403, "Forbidden", "requires the admin role")
+        );
+    }
+    let reply = client.send(&s.admin, "POST", path, &json!({"enabled": false}));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["enabled"], false);
+    assert_eq!(
+        client.get(&s.viewer, "/api/v1/directives/100").json()["enabled"],
+        false
+    );
+    agent
+        .write_all(event(4004, 2, "203.0.113.7", base + 7, "sshd: Failed password #7").as_bytes())
+        .unwrap();
+    agent
+        .write_all(event(5005, 1, "198.51.100.9", base + 8, "kernel: DROP #8").as_bytes())
+        .unwrap();
+    wait_for("the alarm of the later drop", || {
+        (alarms_of(&dir, 200).len() == 3).then_some(())
+    });
+    wait_for("the later failure stored", || {
+        stored(&dir)
+            .iter()
+            .any(|e| e.log.as_deref() == Some("sshd: Failed password #7"))
+            .then_some(())
+    });
+    assert_eq!(
+        alarms_of(&dir, 100).len(),
+        5,
+        "a disabled directive raised an alarm"
+    );
+    let reply = client.send(&s.admin, "POST", path, &json!({"enabled": true}));
+    assert_eq!(reply.json()["enabled"], true);
+    agent
+        .write_all(event(4004, 2, "203.0.113.7", base + 9, "sshd: Failed password #9").as_bytes())
+        .unwrap();
+    wait_for("an alarm of directive 100 again", || {
+        (alarms_of(&dir, 100).len() == 6).then_some(())
+    });
+
+    // Dashboard: counts as the store has them.
+    let all: Vec<Event> = stored(&dir);
+    let dashboard = client.get(&s.viewer, "/api/v1/dashboard").json();
+    let per_second: f64 = dashboard["events_per_second"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["value"].as_f64().unwrap())
+        .sum();
+    assert_eq!(dashboard["events_per_second"].as_array().unwrap().len(), 60);
+    assert_eq!((per_second * 60.0).round() as usize, all.len());
+    let sources: HashMap<String, u64> = all.iter().fold(HashMap::new(), |mut m, e| {
+        *m.entry(e.src_ip.to_string()).or_insert(0) += 1;
+        m
+    });
+    let mut top: Vec<(String, u64)> = sources.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let top: Vec<Value> = top
+        .into_iter()
+        .map(|(key, count)| json!({"key": key, "count": count}))
+        .collect();
+    assert_eq!(dashboard["top_sources"], json!(top));
+    assert_eq!(
+        dashboard["top_destinations"],
+        json!([{"key": "10.0.0.5", "count": all.iter().filter(|e| e.dst_ip.to_string() == "10.0.0.5").count()}])
+    );
+    assert_eq!(
+        dashboard["top_directives"],
+        json!([
+            {"key": 100, "name": "failed logins", "count": 6},
+            {"key": 200, "name": "drops", "count": 3},
+            {"key": 0, "name": "Attack level of 10.0.0.5 reached 32 (threshold 30)", "count": 1},
+        ])
+    );
+    let hourly: f64 = dashboard["alarms_over_time"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["value"].as_f64().unwrap())
+        .sum();
+    assert_eq!(hourly, 10.0);
+    assert_eq!(dashboard["sensors"], json!([]));
+    assert_eq!(
+        client.get(&s.viewer, "/api/v1/sensors").json(),
+        json!({"items": [], "next_cursor": null})
+    );
+
+    // Without a login, nothing; a state change without the CSRF token is refused.
+    let before = refused(&server, "session");
+    for path in [
+        "/api/v1/events",
+        "/api/v1/directives",
+        "/api/v1/sensors",
+        "/api/v1/dashboard",
+    ] {
+        assert_eq!(client.request("GET", path, &[], "").status, 401, "{path}");
+    }
+    assert_eq!(refused(&server, "session"), before + 4.0);
+    let no_csrf = client.request(
+        "POST",
+        "/api/v1/directives/dry-run",
+        &[
+            ("Cookie", &s.analyst.cookie),
+            ("Content-Type", "application/json"),
+        ],
+        &window.to_string(),
+    );
+    assert_eq!(no_csrf.status, 403);
+    assert_eq!(refused(&server, "csrf"), 1.0);
+    let viewer_run = client.send(&s.viewer, "POST", "/api/v1/directives/dry-run", &window);
+    assert_eq!(
+        viewer_run.json(),
+        problem(403, "Forbidden", "requires the analyst role")
+    );
+    assert_eq!(refused(&server, "role"), 3.0);
+    server.terminate().unwrap();
+}
