@@ -13,6 +13,7 @@ pub mod bus;
 pub mod clock;
 pub mod config;
 pub mod console;
+pub mod host_levels;
 pub mod http;
 pub mod intake;
 pub mod listen;
@@ -298,6 +299,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
     let wall = Timestamp::now();
     let check = store.events.check_clock(wall);
     let clock = Arc::new(clock::CoreClock::start(wall, check));
+    let host_levels = Arc::new(host_levels::HostLevels::default());
     let (queue, reloads, stop_writer, writer) = writer::spawn(
         writer::WriterSetup {
             store,
@@ -311,6 +313,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
             book: book.clone(),
             clock: clock.clone(),
             retention_interval: config.store.retention_interval,
+            host_levels: host_levels.clone(),
         },
         metrics.clone(),
         tokio::runtime::Handle::current(),
@@ -385,6 +388,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
             reloads: reloads.clone(),
             bus: bus_shared.clone(),
             book: book.clone(),
+            host_levels: host_levels.clone(),
         };
         let state = Arc::new(console::Console::new(&config.console, links)?);
         tasks.push(tokio::spawn(console::serve(

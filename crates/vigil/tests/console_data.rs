@@ -384,6 +384,59 @@ fn console_events_directives_dashboard_and_sensors() {
         json!({"items": [], "next_cursor": null})
     );
 
+    // Hosts: the engine's levels (the sums of the events' risks: no recovery within 15 s), the
+    // asset value, and the alarms involving the host.
+    let risk = |pick: &dyn Fn(&Event) -> Option<u8>| -> u64 {
+        all.iter().filter_map(pick).map(u64::from).sum()
+    };
+    let attack = risk(&|e| (e.dst_ip.to_string() == "10.0.0.5").then_some(e.risk_a?));
+    let compromise = risk(&|e| (e.src_ip.to_string() == "203.0.113.7").then_some(e.risk_c?));
+    assert!(attack > 30 && compromise > 0);
+    let host = client.get(&s.viewer, "/api/v1/hosts/10.0.0.5").json();
+    assert_eq!(
+        (
+            host["attack"].as_u64(),
+            host["compromise"].as_u64(),
+            host["asset"].as_u64()
+        ),
+        (Some(attack), Some(0), Some(2))
+    );
+    let last = host["levels"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["attack"].as_u64(), last["compromise"].as_u64()),
+        (Some(attack), Some(0))
+    );
+    assert_eq!(host["inventory"], Value::Null);
+    let mut involved: Vec<String> = stored_alarms(&dir)
+        .iter()
+        .filter(|a| a.dst_ip.to_string() == "10.0.0.5" || a.src_ip.to_string() == "10.0.0.5")
+        .map(|a| a.id.to_string())
+        .collect();
+    involved.sort();
+    involved.dedup();
+    let mut listed = ids(&host["alarms"]);
+    listed.sort();
+    assert_eq!(listed, involved);
+    assert_eq!(involved.len(), 10);
+    let hosts = client.get(&s.viewer, "/api/v1/hosts").json();
+    let source = hosts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["ip"] == "203.0.113.7")
+        .unwrap()
+        .clone();
+    assert_eq!(source["compromise"].as_u64(), Some(compromise));
+    assert_eq!(source["alarms"], 6);
+    assert_eq!(
+        client.get(&s.viewer, "/api/v1/hosts/not-an-ip").json(),
+        problem(
+            400,
+            "Bad Request",
+            "invalid host \"not-an-ip\": not an IP address"
+        )
+    );
+
     // Without a login, nothing; a state change without the CSRF token is refused.
     let before = refused(&server, "session");
     for path in [
@@ -438,98 +491,249 @@ fn console_users_tokens_reload_and_commands_are_for_admins() {
             assert_eq!(client.get(login, path).json(), forbidden, "{path}");
         }
         for (method, path, body) in [
-            ("POST", "/api/v1/users", json!({"name": "eve", "role": "admin", "password": "Sneaky-Admin-42"})),
+            (
+                "POST",
+                "/api/v1/users",
+                json!({"name": "eve", "role": "admin", "password": "Sneaky-Admin-42"}),
+            ),
             ("PATCH", "/api/v1/users/vic", json!({"role": "admin"})),
             ("DELETE", "/api/v1/users/root", json!({})),
-            ("POST", "/api/v1/tokens", json!({"name": "ci", "role": "admin"})),
+            (
+                "POST",
+                "/api/v1/tokens",
+                json!({"name": "ci", "role": "admin"}),
+            ),
             ("DELETE", "/api/v1/tokens/0000000000000000", json!({})),
             ("POST", "/api/v1/reload", json!({})),
-            ("POST", "/api/v1/commands", json!({"sensor": "edge-1", "action": {"type": "ping"}})),
+            (
+                "POST",
+                "/api/v1/commands",
+                json!({"sensor": "edge-1", "action": {"type": "ping"}}),
+            ),
         ] {
-            assert_eq!(client.send(login, method, path, &body).json(), forbidden, "{method} {path}");
+            assert_eq!(
+                client.send(login, method, path, &body).json(),
+                forbidden,
+                "{method} {path}"
+            );
         }
         refusals += 9.0;
     }
     assert_eq!(refused(&server, "role"), refusals);
 
     // Users: added, listed, changed and removed; weak passwords and the last admin refused.
-    let weak = client.send(&admin, "POST", "/api/v1/users", &json!({"name": "bob", "role": "analyst", "password": "short"}));
+    let weak = client.send(
+        &admin,
+        "POST",
+        "/api/v1/users",
+        &json!({"name": "bob", "role": "analyst", "password": "short"}),
+    );
     assert_eq!(weak.status, 400);
     assert!(
-        weak.json()["detail"].as_str().unwrap().starts_with("password refused: a password needs at least 12"),
+        weak.json()["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("password refused: a password needs at least 12"),
         "{}",
         weak.body
     );
-    let added = client.send(&admin, "POST", "/api/v1/users", &json!({"name": "bob", "role": "analyst", "password": "Stapled-Battery-8"}));
+    let added = client.send(
+        &admin,
+        "POST",
+        "/api/v1/users",
+        &json!({"name": "bob", "role": "analyst", "password": "Stapled-Battery-8"}),
+    );
     assert_eq!(added.status, 201, "{}", added.body);
     assert_eq!(added.json()["role"], "analyst");
-    let again = client.send(&admin, "POST", "/api/v1/users", &json!({"name": "bob", "role": "viewer", "password": "Stapled-Battery-8"}));
-    assert_eq!(again.json(), problem(400, "Bad Request", "user \"bob\" exists already"));
+    let again = client.send(
+        &admin,
+        "POST",
+        "/api/v1/users",
+        &json!({"name": "bob", "role": "viewer", "password": "Stapled-Battery-8"}),
+    );
+    assert_eq!(
+        again.json(),
+        problem(400, "Bad Request", "user \"bob\" exists already")
+    );
     let listed = client.get(&admin, "/api/v1/users").json();
     let names: Vec<(&str, &str, bool)> = listed["items"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|u| (u["name"].as_str().unwrap(), u["role"].as_str().unwrap(), u["disabled"].as_bool().unwrap()))
+        .map(|u| {
+            (
+                u["name"].as_str().unwrap(),
+                u["role"].as_str().unwrap(),
+                u["disabled"].as_bool().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         names,
-        [("vic", "viewer", false), ("ann", "analyst", false), ("root", "admin", false), ("bob", "analyst", false)]
+        [
+            ("vic", "viewer", false),
+            ("ann", "analyst", false),
+            ("root", "admin", false),
+            ("bob", "analyst", false)
+        ]
     );
     assert!(!listed.to_string().contains("argon2"));
-    let changed = client.send(&admin, "PATCH", "/api/v1/users/bob", &json!({"role": "viewer", "disabled": true}));
-    assert_eq!((changed.json()["role"].clone(), changed.json()["disabled"].clone()), (json!("viewer"), json!(true)));
-    assert_eq!(client.login("bob", "Stapled-Battery-8").status, 401, "a disabled user cannot log in");
+    let changed = client.send(
+        &admin,
+        "PATCH",
+        "/api/v1/users/bob",
+        &json!({"role": "viewer", "disabled": true}),
+    );
+    assert_eq!(
+        (
+            changed.json()["role"].clone(),
+            changed.json()["disabled"].clone()
+        ),
+        (json!("viewer"), json!(true))
+    );
+    assert_eq!(
+        client.login("bob", "Stapled-Battery-8").status,
+        401,
+        "a disabled user cannot log in"
+    );
     let last = "\"root\" is the last enabled admin: add or enable another admin first";
-    for (method, body) in [("PATCH", json!({"role": "analyst"})), ("PATCH", json!({"disabled": true})), ("DELETE", json!({}))] {
+    for (method, body) in [
+        ("PATCH", json!({"role": "analyst"})),
+        ("PATCH", json!({"disabled": true})),
+        ("DELETE", json!({})),
+    ] {
         let reply = client.send(&admin, method, "/api/v1/users/root", &body);
-        assert_eq!(reply.json(), problem(400, "Bad Request", last), "{method} {body}");
+        assert_eq!(
+            reply.json(),
+            problem(400, "Bad Request", last),
+            "{method} {body}"
+        );
     }
     let nothing = client.send(&admin, "PATCH", "/api/v1/users/bob", &json!({}));
-    assert_eq!(nothing.json(), problem(400, "Bad Request", "nothing to change: give role, password or disabled"));
-    let bad_role = client.send(&admin, "PATCH", "/api/v1/users/bob", &json!({"role": "god"}));
+    assert_eq!(
+        nothing.json(),
+        problem(
+            400,
+            "Bad Request",
+            "nothing to change: give role, password or disabled"
+        )
+    );
+    let bad_role = client.send(
+        &admin,
+        "PATCH",
+        "/api/v1/users/bob",
+        &json!({"role": "god"}),
+    );
     assert_eq!(bad_role.status, 400);
-    assert_eq!(client.send(&admin, "DELETE", "/api/v1/users/bob", &json!({})).status, 204);
+    assert_eq!(
+        client
+            .send(&admin, "DELETE", "/api/v1/users/bob", &json!({}))
+            .status,
+        204
+    );
     let gone = client.send(&admin, "DELETE", "/api/v1/users/bob", &json!({}));
     assert_eq!(gone.json(), problem(404, "Not Found", "no user \"bob\""));
 
     // Tokens: created (shown once), used with their role, listed without secrets, revoked.
-    let created = client.send(&admin, "POST", "/api/v1/tokens", &json!({"name": "ci-export", "role": "viewer", "expires_days": 30}));
+    let created = client.send(
+        &admin,
+        "POST",
+        "/api/v1/tokens",
+        &json!({"name": "ci-export", "role": "viewer", "expires_days": 30}),
+    );
     assert_eq!(created.status, 201, "{}", created.body);
     let created = created.json();
     let whole = created["token"].as_str().unwrap().to_string();
     let id = created["id"].as_str().unwrap().to_string();
     assert!(whole.starts_with(&format!("vgl_{id}_")));
-    assert_eq!((created["role"].clone(), created["live"].clone()), (json!("viewer"), json!(true)));
+    assert_eq!(
+        (created["role"].clone(), created["live"].clone()),
+        (json!("viewer"), json!(true))
+    );
     let bearer = format!("Bearer {whole}");
-    let as_token = |method: &str, path: &str| client.request(method, path, &[("Authorization", &bearer), ("Content-Type", "application/json")], "{}");
-    for path in ["/api/v1/events", "/api/v1/directives", "/api/v1/sensors", "/api/v1/dashboard"] {
+    let as_token = |method: &str, path: &str| {
+        client.request(
+            method,
+            path,
+            &[
+                ("Authorization", &bearer),
+                ("Content-Type", "application/json"),
+            ],
+            "{}",
+        )
+    };
+    for path in [
+        "/api/v1/events",
+        "/api/v1/directives",
+        "/api/v1/sensors",
+        "/api/v1/dashboard",
+    ] {
         assert_eq!(as_token("GET", path).status, 200, "{path}");
     }
     assert_eq!(as_token("GET", "/api/v1/users").json(), forbidden);
-    assert_eq!(as_token("POST", "/api/v1/directives/dry-run").json(), problem(403, "Forbidden", "requires the analyst role"));
+    assert_eq!(
+        as_token("POST", "/api/v1/directives/dry-run").json(),
+        problem(403, "Forbidden", "requires the analyst role")
+    );
     let tokens = client.get(&admin, "/api/v1/tokens").json();
     assert_eq!(ids(&tokens["items"]), [id.clone()]);
     assert!(!tokens.to_string().contains(&whole[21..]));
-    let revoked = client.send(&admin, "DELETE", &format!("/api/v1/tokens/{id}"), &json!({}));
+    let revoked = client.send(
+        &admin,
+        "DELETE",
+        &format!("/api/v1/tokens/{id}"),
+        &json!({}),
+    );
     assert_eq!(revoked.json()["live"], false);
     assert_eq!(as_token("GET", "/api/v1/events").status, 401);
-    let twice = client.send(&admin, "DELETE", &format!("/api/v1/tokens/{id}"), &json!({}));
+    let twice = client.send(
+        &admin,
+        "DELETE",
+        &format!("/api/v1/tokens/{id}"),
+        &json!({}),
+    );
     assert_eq!(twice.status, 400);
-    let bad = client.send(&admin, "POST", "/api/v1/tokens", &json!({"name": "x", "role": "viewer", "expires_days": 0}));
-    assert_eq!(bad.json(), problem(400, "Bad Request", "invalid expires_days 0: give 1 to 3650, or leave it out for no expiry"));
+    let bad = client.send(
+        &admin,
+        "POST",
+        "/api/v1/tokens",
+        &json!({"name": "x", "role": "viewer", "expires_days": 0}),
+    );
+    assert_eq!(
+        bad.json(),
+        problem(
+            400,
+            "Bad Request",
+            "invalid expires_days 0: give 1 to 3650, or leave it out for no expiry"
+        )
+    );
 
     // Reload and commands go the admin endpoint's way.
     let reload = client.send(&admin, "POST", "/api/v1/reload", &json!({}));
     assert_eq!(reload.status, 200, "{}", reload.body);
     assert_eq!(reload.json()["directives"], 1);
-    let command = client.send(&admin, "POST", "/api/v1/commands", &json!({"sensor": "edge-1"}));
+    let command = client.send(
+        &admin,
+        "POST",
+        "/api/v1/commands",
+        &json!({"sensor": "edge-1"}),
+    );
     assert_eq!(command.status, 400);
-    assert!(command.json()["detail"].as_str().unwrap().starts_with("invalid command: missing field `action`"), "{}", command.body);
+    assert!(
+        command.json()["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid command: missing field `action`"),
+        "{}",
+        command.body
+    );
 
     // Without the CSRF token, even an admin is refused.
     let no_csrf = client.request("POST", "/api/v1/reload", &[("Cookie", &admin.cookie)], "");
-    assert_eq!(no_csrf.json(), problem(403, "Forbidden", "missing or wrong X-CSRF-Token"));
+    assert_eq!(
+        no_csrf.json(),
+        problem(403, "Forbidden", "missing or wrong X-CSRF-Token")
+    );
     assert_eq!(client.request("GET", "/api/v1/users", &[], "").status, 401);
     server.terminate().unwrap();
 }

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod dashboard;
 pub mod directives;
 pub mod events;
+pub mod hosts;
 pub mod input;
 pub mod openapi;
 pub mod sensors;
@@ -50,6 +51,8 @@ pub struct CoreLinks {
     pub bus: Option<Arc<crate::bus::BusShared>>,
     /// Per-sensor sequence numbering: what the core has of each sensor.
     pub book: Arc<std::sync::Mutex<vigil_bus::SequenceBook>>,
+    /// The hosts' compromise and attack levels, published by the store writer.
+    pub host_levels: Arc<crate::host_levels::HostLevels>,
 }
 
 /// The console's shared state.
@@ -106,6 +109,7 @@ fn router(console: Arc<Console>) -> anyhow::Result<Router> {
         .merge(sensors::routes())
         .merge(directives::routes())
         .merge(dashboard::routes())
+        .merge(hosts::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             console.clone(),
             auth::require_session,
