@@ -676,7 +676,7 @@ fn console_users_tokens_reload_and_commands_are_for_admins() {
         problem(403, "Forbidden", "requires the analyst role")
     );
     let tokens = client.get(&admin, "/api/v1/tokens").json();
-    assert_eq!(ids(&tokens["items"]), [id.clone()]);
+    assert_eq!(ids(&tokens["items"]), std::slice::from_ref(&id));
     assert!(!tokens.to_string().contains(&whole[21..]));
     let revoked = client.send(
         &admin,

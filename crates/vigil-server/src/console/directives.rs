@@ -7,6 +7,9 @@
 //! file); the core leaves them out whenever it loads its directives (at start and at each
 //! reload), and a change takes effect through a reload.
 
+// The helpers here answer with the problem response to send as their error.
+#![allow(clippy::result_large_err)]
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -316,7 +319,6 @@ struct DryRunResult {
 }
 
 /// A time of the body: a string (RFC 3339 or epoch seconds) or a number of epoch seconds.
-#[allow(clippy::result_large_err)]
 fn body_time(name: &str, value: &serde_json::Value) -> Result<Timestamp, Response> {
     let text = match value {
         serde_json::Value::String(text) => text.clone(),
@@ -327,7 +329,6 @@ fn body_time(name: &str, value: &serde_json::Value) -> Result<Timestamp, Respons
 }
 
 /// The directives a dry run runs.
-#[allow(clippy::result_large_err)]
 fn dry_run_directives(console: &Console, run: &DryRun) -> Result<LoadedDirectives, Response> {
     match (run.directive_id, &run.source) {
         (Some(id), None) => {
