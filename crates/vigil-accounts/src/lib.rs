@@ -393,6 +393,33 @@ mod tests {
     }
 
     #[test]
+    fn a_role_changes_unless_it_demotes_the_last_admin() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        change(d, Change::Add("alice", Role::Admin, PASS)).unwrap();
+        change(d, Change::Add("bob", Role::Viewer, "Battery-Staple-9")).unwrap();
+        let err = change(d, Change::Role("alice", Role::Analyst)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "\"alice\" is the last enabled admin: add or enable another admin first"
+        );
+        assert_eq!(
+            change(d, Change::Role("bob", Role::Admin)).unwrap().role,
+            Role::Admin
+        );
+        assert_eq!(
+            change(d, Change::Role("alice", Role::Viewer)).unwrap().role,
+            Role::Viewer
+        );
+        assert_eq!(
+            change(d, Change::Role("carol", Role::Viewer))
+                .unwrap_err()
+                .to_string(),
+            "no user \"carol\""
+        );
+    }
+
+    #[test]
     fn a_damaged_users_file_is_an_error_not_an_empty_list() {
         let dir = tempfile::tempdir().unwrap();
         change(dir.path(), Change::Add("alice", Role::Admin, PASS)).unwrap();

@@ -80,7 +80,7 @@ struct Sessions {
 }
 
 #[test]
-fn console_events_directives_dashboard_and_sensors() {
+fn console_events_directives_hosts_and_dashboard() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("vigil-data");
     add_user(&dir, "vic", "viewer", "Battery-Staple-9");
@@ -465,6 +465,79 @@ fn console_events_directives_dashboard_and_sensors() {
         problem(403, "Forbidden", "requires the analyst role")
     );
     assert_eq!(refused(&server, "role"), 3.0);
+
+    // The OpenAPI document describes every route, with its parameters and schemas.
+    let doc = client
+        .request("GET", "/api/v1/openapi.json", &[], "")
+        .json();
+    let mut routes: Vec<String> = Vec::new();
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for method in operations.as_object().unwrap().keys() {
+            routes.push(format!("{method} {path}"));
+        }
+    }
+    for route in [
+        "get /api/v1/events",
+        "get /api/v1/events/{id}",
+        "get /api/v1/sensors",
+        "get /api/v1/directives",
+        "get /api/v1/directives/{id}",
+        "post /api/v1/directives/{id}/enabled",
+        "post /api/v1/directives/dry-run",
+        "get /api/v1/hosts",
+        "get /api/v1/hosts/{ip}",
+        "get /api/v1/dashboard",
+        "get /api/v1/users",
+        "post /api/v1/users",
+        "patch /api/v1/users/{name}",
+        "delete /api/v1/users/{name}",
+        "get /api/v1/tokens",
+        "post /api/v1/tokens",
+        "delete /api/v1/tokens/{id}",
+        "post /api/v1/reload",
+        "post /api/v1/commands",
+    ] {
+        assert!(
+            routes.contains(&route.to_string()),
+            "{route} missing from {routes:?}"
+        );
+    }
+    let filters: Vec<&str> = doc["paths"]["/api/v1/events"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        filters,
+        [
+            "from",
+            "to",
+            "src_ip",
+            "dst_ip",
+            "plugin_id",
+            "plugin_sid",
+            "sensor",
+            "text",
+            "order",
+            "limit",
+            "cursor"
+        ]
+    );
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for schema in [
+        "EventJson",
+        "SensorItem",
+        "DirectiveItem",
+        "DryRunResult",
+        "Dashboard",
+        "HostDetail",
+        "UserItem",
+        "TokenItem",
+        "ReloadReport",
+    ] {
+        assert!(schemas.contains_key(schema), "{schema}");
+    }
     server.terminate().unwrap();
 }
 
@@ -735,5 +808,59 @@ fn console_users_tokens_reload_and_commands_are_for_admins() {
         problem(403, "Forbidden", "missing or wrong X-CSRF-Token")
     );
     assert_eq!(client.request("GET", "/api/v1/users", &[], "").status, 401);
+    server.terminate().unwrap();
+}
+
+#[test]
+fn console_sensors_after_an_edge_session() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("core");
+    add_user(&dir, "vic", "viewer", "Battery-Staple-9");
+    let server = start(&dir, "", "");
+    let client = ConsoleClient::new(&dir, server.console_addr().unwrap());
+    let viewer = client.session("vic", "Battery-Staple-9");
+    assert_eq!(
+        client.get(&viewer, "/api/v1/sensors").json(),
+        json!({"items": [], "next_cursor": null})
+    );
+
+    let edge_dir = tmp.path().join("edge");
+    issue_sensor(&dir, "edge1", &edge_dir.join("bus"));
+    let edge = vigil::process::EdgeProcess::start(
+        &exe(),
+        &edge_dir,
+        &edge_config(&edge_dir, "edge1", &[server.info.bus[0]], ""),
+    )
+    .unwrap();
+    let mut tcp = std::net::TcpStream::connect(edge.source_addr("tcp").unwrap()).unwrap();
+    for n in 0..5 {
+        writeln!(tcp, "<38>Dec  1 08:00:00 host1 app[1]: message number {n}").unwrap();
+    }
+    let sensor = wait_for("edge1 with its 5 events and a heartbeat", || {
+        let items = client.get(&viewer, "/api/v1/sensors").json()["items"].clone();
+        let sensor = items.as_array()?.first()?.clone();
+        (sensor["events_total"] == 5 && sensor["clock_skew_secs"].is_number()).then_some(sensor)
+    });
+    let index: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("ca/index.json")).unwrap()).unwrap();
+    let expires = index["certs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "edge1")
+        .unwrap()["not_after"]
+        .clone();
+    assert_eq!(sensor["name"], "edge1");
+    assert_eq!(sensor["sequence_gaps"], 0);
+    assert_eq!(sensor["certificate_expires"], expires);
+    assert_eq!(sensor["silent"], false);
+    assert_eq!(sensor["transport"], "bus");
+    assert_eq!(sensor["events_per_second"], Value::Null);
+    assert!(sensor["clock_skew_secs"].as_f64().unwrap().abs() < 5.0);
+    let last_seen: Timestamp = sensor["last_seen"].as_str().unwrap().parse().unwrap();
+    assert!((Timestamp::now().as_micros() - last_seen.as_micros()).abs() < 10_000_000);
+    let events = client.get(&viewer, "/api/v1/events?sensor=edge1").json();
+    assert_eq!(events["items"].as_array().unwrap().len(), 5);
+    edge.terminate().unwrap();
     server.terminate().unwrap();
 }

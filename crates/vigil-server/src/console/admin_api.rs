@@ -37,7 +37,7 @@ pub fn routes() -> OpenApiRouter<Arc<Console>> {
 
 /// Records an admin action for the audit log.
 // TODO(lead): wire to the audit log's `record()` once merged; this is the single call site.
-fn audit(who: &Principal, action: &str, target: &str, outcome: Result<(), &str>) {
+pub(super) fn audit(who: &Principal, action: &str, target: &str, outcome: Result<(), &str>) {
     match outcome {
         Ok(()) => tracing::info!(actor = %who.name, action, target, "console admin action"),
         Err(why) => {

@@ -276,9 +276,9 @@ async fn set_enabled(
         true => "directive_enable",
         false => "directive_disable",
     };
-    // TODO(lead): record `action` in the audit log once it is merged.
-    tracing::info!(actor = %who.name, action, directive = id, "console admin action");
+    super::admin_api::audit(&who, action, &id.to_string(), Ok(()));
     if let Err(e) = crate::admin::request_reload(&console.core.reloads).await {
+        super::admin_api::audit(&who, "reload", "rules", Err(&e));
         return problem(
             StatusCode::UNPROCESSABLE_ENTITY,
             &format!("saved, but the rules do not reload: {e}"),
