@@ -682,6 +682,18 @@ fn console_users_tokens_reload_and_commands_are_for_admins() {
             "{method} {body}"
         );
     }
+    let weak = client.send(
+        &admin,
+        "PATCH",
+        "/api/v1/users/bob",
+        &json!({"role": "admin", "password": "bob"}),
+    );
+    assert_eq!(weak.status, 400);
+    assert_eq!(
+        client.get(&admin, "/api/v1/users").json()["items"][3]["role"],
+        "viewer",
+        "nothing changed"
+    );
     let nothing = client.send(&admin, "PATCH", "/api/v1/users/bob", &json!({}));
     assert_eq!(
         nothing.json(),

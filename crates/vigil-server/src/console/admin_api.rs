@@ -244,6 +244,16 @@ async fn change_user(
         Ok(change) => change,
         Err(refusal) => return refusal,
     };
+    // A weak password refuses the whole change, not what comes after the role.
+    if let Some(why) = change
+        .password
+        .as_deref()
+        .and_then(|p| vigil_accounts::password::weakness(p, &name))
+    {
+        let why = format!("password refused: {why}");
+        audit(&who, "user_change", &name, Err(&why));
+        return bad_request(&why);
+    }
     let changes: Vec<OwnedChange> = [
         change.role.map(OwnedChange::Role),
         change.password.map(OwnedChange::Password),
