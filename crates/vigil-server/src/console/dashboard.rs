@@ -199,11 +199,14 @@ fn build(data_dir: &Path, now: Timestamp) -> anyhow::Result<Dashboard> {
 async fn dashboard(State(console): State<Arc<Console>>) -> Response {
     let dir = console.core.config.data_dir.clone();
     let now = Timestamp::now();
-    match tokio::task::spawn_blocking(move || build(&dir, now)).await {
-        Ok(Ok(mut figures)) => {
-            figures.sensors = sensors(&console);
-            Json(figures).into_response()
-        }
+    let figures = tokio::task::spawn_blocking(move || {
+        build(&dir, now).map(|figures| Dashboard {
+            sensors: sensors(&console),
+            ..figures
+        })
+    });
+    match figures.await {
+        Ok(Ok(figures)) => Json(figures).into_response(),
         Ok(Err(e)) => problem(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}")),
         Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }

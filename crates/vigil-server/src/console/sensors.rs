@@ -1,6 +1,7 @@
 //! `GET /api/v1/sensors`: the bus sensors the core knows of, from the sequence book (what is
-//! stored of each, and its gaps), the bus (when each was last heard, silence, clock offsets)
-//! and the core CA's index (certificate expiry). What the core does not know is null.
+//! stored of each, and its gaps), the bus (when each was last heard, silence, clock offsets),
+//! the core CA's index (certificate expiry) and the event log's index (the rate of the last
+//! minute). What the core does not know is null.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -8,6 +9,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -15,9 +17,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vigil_event::Timestamp;
 
-use super::Console;
 use super::input::Page;
 use super::openapi::Problem;
+use super::{Console, problem};
 
 /// The sensor routes.
 pub fn routes() -> OpenApiRouter<Arc<Console>> {
@@ -32,7 +34,7 @@ pub struct SensorItem {
     /// When the core last heard from it in this run.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub last_seen: Option<Timestamp>,
-    /// Events per second lately; null: the core keeps no per-sensor rate.
+    /// Events per second stored from it over the last minute of event time.
     pub events_per_second: Option<f64>,
     /// Sequence numbers stored from it (its current spool epoch).
     pub events_total: Option<u64>,
@@ -118,6 +120,27 @@ pub fn sensors(console: &Console) -> Vec<SensorItem> {
             }
         }
     }
+    let events = vigil_store::Log::<vigil_event::Event>::open_read_only(
+        &console.core.config.data_dir.join("events"),
+    );
+    match events {
+        Ok(events) => {
+            let now = Timestamp::now();
+            for item in items.values_mut() {
+                let last_minute = vigil_store::Query {
+                    from: now.saturating_sub_micros(60_000_000),
+                    to: now,
+                    sensor: Some(item.name.clone()),
+                    ..vigil_store::Query::default()
+                };
+                item.events_per_second = events
+                    .matching_times(&last_minute)
+                    .ok()
+                    .map(|times| times.len() as f64 / 60.0);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot open the event log; sensor rates unknown"),
+    }
     items.into_values().collect()
 }
 
@@ -128,9 +151,12 @@ pub fn sensors(console: &Console) -> Vec<SensorItem> {
         (status = 401, description = "Not logged in", body = Problem),
     ))]
 async fn list_sensors(State(console): State<Arc<Console>>) -> Response {
-    Json(Page {
-        items: sensors(&console),
-        next_cursor: None,
-    })
-    .into_response()
+    match tokio::task::spawn_blocking(move || sensors(&console)).await {
+        Ok(items) => Json(Page {
+            items,
+            next_cursor: None,
+        })
+        .into_response(),
+        Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
 }
