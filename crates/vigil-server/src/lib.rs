@@ -300,6 +300,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
     let check = store.events.check_clock(wall);
     let clock = Arc::new(clock::CoreClock::start(wall, check));
     let host_levels = Arc::new(host_levels::HostLevels::default());
+    let agent_sensors = Arc::new(sensors::AgentSensors::default());
     let (queue, reloads, stop_writer, writer) = writer::spawn(
         writer::WriterSetup {
             store,
@@ -389,6 +390,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
             bus: bus_shared.clone(),
             book: book.clone(),
             host_levels: host_levels.clone(),
+            agents: agent_sensors.clone(),
         };
         let state = Arc::new(console::Console::new(&config.console, links)?);
         tasks.push(tokio::spawn(console::serve(
@@ -405,6 +407,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
             queue.clone(),
             secret_key,
             clock.clone(),
+            agent_sensors.clone(),
         ));
         info!(addr = ?runtime_info.agent, "OSSIM agent listener ready");
         let serve = intake.serve(listener, shutdown.clone(), sessions.clone());

@@ -378,11 +378,35 @@ fn console_events_directives_hosts_and_dashboard() {
         .map(|p| p["value"].as_f64().unwrap())
         .sum();
     assert_eq!(hourly, 10.0);
-    assert_eq!(dashboard["sensors"], json!([]));
+    // The agent's sensor: what its session sent; the rate from the events stored from it with a
+    // time in the last minute.
+    let sensors = client.get(&s.viewer, "/api/v1/sensors").json();
+    let agent = sensors["items"][0].clone();
+    let name = all[0].provenance.sensor.clone();
+    let minute_ago = Timestamp::now().as_micros() - 60_000_000;
+    let recent = all
+        .iter()
+        .filter(|e| e.provenance.sensor == name && e.time.as_micros() >= minute_ago)
+        .count();
+    assert_eq!(sensors["items"].as_array().unwrap().len(), 1);
     assert_eq!(
-        client.get(&s.viewer, "/api/v1/sensors").json(),
-        json!({"items": [], "next_cursor": null})
+        (&agent["name"], &agent["transport"], &agent["events_total"]),
+        (&json!(name), &json!("ossim_agent"), &json!(10))
     );
+    assert_eq!(
+        agent["events_per_second"].as_f64(),
+        Some(recent as f64 / 60.0)
+    );
+    for unknown in [
+        "sequence_gaps",
+        "clock_skew_secs",
+        "certificate_expires",
+        "silent",
+    ] {
+        assert_eq!(agent[unknown], Value::Null, "{unknown}");
+    }
+    assert!(agent["last_seen"].is_string());
+    assert_eq!(dashboard["sensors"][0]["name"], json!(name));
 
     // Hosts: the engine's levels (the sums of the events' risks: no recovery within 15 s), the
     // asset value, and the alarms involving the host.

@@ -53,6 +53,8 @@ pub struct CoreLinks {
     pub book: Arc<std::sync::Mutex<vigil_bus::SequenceBook>>,
     /// The hosts' compromise and attack levels, published by the store writer.
     pub host_levels: Arc<crate::host_levels::HostLevels>,
+    /// What the legacy agent sessions heard from their sensors.
+    pub agents: Arc<crate::sensors::AgentSensors>,
 }
 
 /// The console's shared state.

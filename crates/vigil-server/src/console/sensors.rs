@@ -1,7 +1,8 @@
-//! `GET /api/v1/sensors`: the bus sensors the core knows of, from the sequence book (what is
+//! `GET /api/v1/sensors`: the sensors the core knows of. Bus sensors from the sequence book (what is
 //! stored of each, and its gaps), the bus (when each was last heard, silence, clock offsets),
 //! the core CA's index (certificate expiry) and the event log's index (the rate of the last
-//! minute). What the core does not know is null.
+//! minute); legacy agent sensors from what their sessions sent in this run. What the core does
+//! not know is null.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -36,7 +37,8 @@ pub struct SensorItem {
     pub last_seen: Option<Timestamp>,
     /// Events per second stored from it over the last minute of event time.
     pub events_per_second: Option<f64>,
-    /// Sequence numbers stored from it (its current spool epoch).
+    /// Bus: sequence numbers stored from it (its current spool epoch); agent: events it sent
+    /// in this run of the core.
     pub events_total: Option<u64>,
     /// Sequence numbers missing below its highest stored one.
     pub sequence_gaps: Option<u64>,
@@ -46,7 +48,7 @@ pub struct SensorItem {
     pub certificate_expires: Option<String>,
     /// A silent-sensor alarm is raised for it.
     pub silent: Option<bool>,
-    /// How it sends: `bus`.
+    /// How it sends: `bus` or `ossim_agent`.
     pub transport: String,
 }
 
@@ -119,6 +121,15 @@ pub fn sensors(console: &Console) -> Vec<SensorItem> {
                 item.certificate_expires = Some(expires);
             }
         }
+    }
+    for (name, seen) in console.core.agents.list() {
+        // A name both an agent and an edge use is shown as the edge (its numbers are known).
+        items.entry(name.clone()).or_insert_with(|| SensorItem {
+            last_seen: Some(seen.last_seen),
+            events_total: Some(seen.events),
+            transport: "ossim_agent".into(),
+            ..blank(&name)
+        });
     }
     let events = vigil_store::Log::<vigil_event::Event>::open_read_only(
         &console.core.config.data_dir.join("events"),
