@@ -776,6 +776,7 @@ fn console_users_tokens_reload_and_commands_are_for_admins() {
         "/api/v1/directives",
         "/api/v1/sensors",
         "/api/v1/dashboard",
+        "/api/v1/hosts",
     ] {
         assert_eq!(as_token("GET", path).status, 200, "{path}");
     }

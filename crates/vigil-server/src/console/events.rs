@@ -35,7 +35,8 @@ pub fn routes() -> OpenApiRouter<Arc<Console>> {
         .routes(routes!(one_event))
 }
 
-/// An event as stored (docs/formats.md); `log` is the raw log line.
+/// An event as stored (docs/formats.md); `log` is the raw log line. The OpenAPI schema of
+/// [`Event`] (whose crate does not depend on utoipa), never built: handlers answer `Event`.
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
 pub struct EventJson {
