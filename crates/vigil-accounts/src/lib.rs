@@ -186,6 +186,8 @@ pub enum Change<'a> {
     Disable(&'a str, bool),
     /// Removes the user.
     Remove(&'a str),
+    /// Gives the user another role (name, role).
+    Role(&'a str, Role),
 }
 
 /// Applies `change` to the accounts of `data_dir` under the lock and saves them; returns the
@@ -256,10 +258,18 @@ fn apply(accounts: &mut Accounts, change: Change<'_>) -> anyhow::Result<User> {
             refuse_last_admin(accounts, i)?;
             accounts.users.remove(i)
         }
+        Change::Role(name, role) => {
+            let i = index(accounts, name)?;
+            if role != Role::Admin {
+                refuse_last_admin(accounts, i)?;
+            }
+            accounts.users[i].role = role;
+            accounts.users[i].clone()
+        }
     })
 }
 
-/// Refuses to disable or remove user `i` when it is the last enabled admin: no one could
+/// Refuses to disable, remove or demote user `i` when it is the last enabled admin: no one could
 /// manage the accounts from the console any more.
 fn refuse_last_admin(accounts: &Accounts, i: usize) -> anyhow::Result<()> {
     let user = &accounts.users[i];
@@ -380,6 +390,33 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         let text = std::fs::read_to_string(d.join(USERS_FILE)).unwrap();
         assert!(!text.contains(PASS) && text.contains("$argon2id$"));
+    }
+
+    #[test]
+    fn a_role_changes_unless_it_demotes_the_last_admin() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        change(d, Change::Add("alice", Role::Admin, PASS)).unwrap();
+        change(d, Change::Add("bob", Role::Viewer, "Battery-Staple-9")).unwrap();
+        let err = change(d, Change::Role("alice", Role::Analyst)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "\"alice\" is the last enabled admin: add or enable another admin first"
+        );
+        assert_eq!(
+            change(d, Change::Role("bob", Role::Admin)).unwrap().role,
+            Role::Admin
+        );
+        assert_eq!(
+            change(d, Change::Role("alice", Role::Viewer)).unwrap().role,
+            Role::Viewer
+        );
+        assert_eq!(
+            change(d, Change::Role("carol", Role::Viewer))
+                .unwrap_err()
+                .to_string(),
+            "no user \"carol\""
+        );
     }
 
     #[test]

@@ -167,3 +167,30 @@ impl Analyzer {
         }
     }
 }
+
+/// Feeds `analyzer` the correlation input ([`is_correlation_input`]) among the events of the
+/// event log `log` whose time lies in `from..=to`, in record order (the order the server
+/// analysed them), handing each analysis to `each`; once `each` says stop, the rest is not fed.
+/// Returns how many events were fed.
+pub fn replay_stored(
+    log: &vigil_store::Log<Event>,
+    from: vigil_event::Timestamp,
+    to: vigil_event::Timestamp,
+    analyzer: &mut Analyzer,
+    mut each: impl FnMut(Analysis) -> std::ops::ControlFlow<()>,
+) -> Result<u64, vigil_store::StoreError> {
+    let range = vigil_store::Query {
+        from,
+        to,
+        ..vigil_store::Query::default()
+    };
+    let mut fed = 0;
+    let mut stopped = false;
+    log.scan_time_range(&range, |event| {
+        if !stopped && is_correlation_input(&event) {
+            fed += 1;
+            stopped = each(analyzer.analyze(event)).is_break();
+        }
+    })?;
+    Ok(fed)
+}

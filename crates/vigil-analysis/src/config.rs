@@ -55,6 +55,10 @@ pub struct CorrelationConfig {
     /// Run without the directives that have errors (each logged, and named in a reload's
     /// answer) instead of refusing to start or to reload.
     pub allow_partial_rules: bool,
+    /// Directive ids left out when the directives load: set by the core from its data
+    /// directory (the console's enable/disable), never read from the configuration file.
+    #[serde(skip)]
+    pub disabled_directives: Vec<u32>,
 }
 
 impl Default for CorrelationConfig {
@@ -79,6 +83,7 @@ impl Default for CorrelationConfig {
             replay_max_time_ahead: Duration::from_secs(engine.clock.replay_max_ahead_secs.into()),
             max_time_behind: Duration::from_secs(engine.clock.max_behind_secs.into()),
             allow_partial_rules: false,
+            disabled_directives: Vec::new(),
         }
     }
 }

@@ -152,6 +152,24 @@ impl Setup {
         config: &CorrelationConfig,
         taxonomy: Arc<vigil_correlate::Taxonomy>,
     ) -> anyhow::Result<Setup> {
+        let mut loaded = load_directives(&config.directives);
+        let disabled = &config.disabled_directives;
+        loaded.set.directives.retain(|d| !disabled.contains(&d.id));
+        if !disabled.is_empty() {
+            info!(
+                ?disabled,
+                "directives disabled from the console are not loaded"
+            );
+        }
+        Setup::load_with(config, taxonomy, loaded)
+    }
+
+    /// [`Setup::load`] with `loaded` instead of the configuration's directives.
+    pub fn load_with(
+        config: &CorrelationConfig,
+        taxonomy: Arc<vigil_correlate::Taxonomy>,
+        loaded: LoadedDirectives,
+    ) -> anyhow::Result<Setup> {
         for (paths, what) in [
             (config.directives.as_slice(), "directive file"),
             (config.assets.as_slice(), "asset inventory"),
@@ -167,7 +185,6 @@ impl Setup {
             Some(path) => load_assets(path)?,
             None => Assets::default(),
         };
-        let loaded = load_directives(&config.directives);
         let dropped: Vec<String> = loaded.errors().map(ToString::to_string).collect();
         if !dropped.is_empty() && !config.allow_partial_rules {
             anyhow::bail!(

@@ -197,31 +197,36 @@ struct CommandRequest {
     action: vigil_bus::CommandAction,
 }
 
-async fn command(bus: Option<std::sync::Arc<BusShared>>, body: axum::body::Bytes) -> Response {
-    let error = |status: StatusCode, e: String| {
-        (status, axum::Json(serde_json::json!({ "error": e }))).into_response()
-    };
+/// Sends the command of `body` (`{"sensor": NAME, "action": {...}}`) through `bus` to its
+/// edge and waits for the edge's signed result (`{id, sensor, ok, detail}`); else the status
+/// and what went wrong.
+pub async fn send_command(
+    bus: Option<&BusShared>,
+    body: &[u8],
+) -> Result<serde_json::Value, (StatusCode, String)> {
     let Some(bus) = bus else {
-        return error(StatusCode::CONFLICT, "the bus is disabled".into());
+        return Err((StatusCode::CONFLICT, "the bus is disabled".into()));
     };
-    let request: CommandRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid command: {e}")),
-    };
+    let request: CommandRequest = serde_json::from_slice(body)
+        .map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid command: {e}")))?;
     bus.metrics.bus_commands.increment(1);
-    match bus
+    let result = bus
         .commands
         .send(&bus.signer, &request.sensor, request.action)
         .await
-    {
-        Ok(result) => axum::Json(serde_json::json!({
-            "id": result.id.to_string(),
-            "sensor": result.sensor,
-            "ok": result.ok,
-            "detail": result.detail,
-        }))
-        .into_response(),
-        Err(e) => error(StatusCode::GATEWAY_TIMEOUT, e.to_string()),
+        .map_err(|e| (StatusCode::GATEWAY_TIMEOUT, e.to_string()))?;
+    Ok(serde_json::json!({
+        "id": result.id.to_string(),
+        "sensor": result.sensor,
+        "ok": result.ok,
+        "detail": result.detail,
+    }))
+}
+
+async fn command(bus: Option<std::sync::Arc<BusShared>>, body: axum::body::Bytes) -> Response {
+    match send_command(bus.as_deref(), &body).await {
+        Ok(result) => axum::Json(result).into_response(),
+        Err((status, e)) => (status, axum::Json(serde_json::json!({ "error": e }))).into_response(),
     }
 }
 

@@ -96,6 +96,15 @@ impl CoreClock {
         edges.insert(sensor.to_string(), (offset_micros, Instant::now()));
     }
 
+    /// Each edge's latest clock offset, µs (the core's proven time minus the edge's).
+    pub fn edge_offsets(&self) -> HashMap<String, i64> {
+        let edges = self.edges.lock().unwrap_or_else(|p| p.into_inner());
+        edges
+            .iter()
+            .map(|(name, (offset, _))| (name.clone(), *offset))
+            .collect()
+    }
+
     /// Whether at least two edges heard from recently, and more than half of them, differ from
     /// the core's clock by more than `limit` in the same direction: then it is the core's clock
     /// that is wrong, not theirs.

@@ -13,6 +13,7 @@ pub mod bus;
 pub mod clock;
 pub mod config;
 pub mod console;
+pub mod host_levels;
 pub mod http;
 pub mod intake;
 pub mod listen;
@@ -161,6 +162,8 @@ async fn report_clock(
 
 /// Runs the server until SIGTERM or SIGINT. `prometheus` renders `/metrics`.
 pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result<()> {
+    let mut config = config;
+    config.correlation.disabled_directives = console::directives::disabled(&config.data_dir);
     if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
         warn!(error = %e, "cannot raise the open-file limit; fewer agent sessions fit");
     }
@@ -296,6 +299,8 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
     let wall = Timestamp::now();
     let check = store.events.check_clock(wall);
     let clock = Arc::new(clock::CoreClock::start(wall, check));
+    let host_levels = Arc::new(host_levels::HostLevels::default());
+    let agent_sensors = Arc::new(sensors::AgentSensors::default());
     let (queue, reloads, stop_writer, writer) = writer::spawn(
         writer::WriterSetup {
             store,
@@ -309,6 +314,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
             book: book.clone(),
             clock: clock.clone(),
             retention_interval: config.store.retention_interval,
+            host_levels: host_levels.clone(),
         },
         metrics.clone(),
         tokio::runtime::Handle::current(),
@@ -383,6 +389,8 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
             reloads: reloads.clone(),
             bus: bus_shared.clone(),
             book: book.clone(),
+            host_levels: host_levels.clone(),
+            agents: agent_sensors.clone(),
         };
         let state = Arc::new(console::Console::new(&config.console, links)?);
         tasks.push(tokio::spawn(console::serve(
@@ -399,6 +407,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
             queue.clone(),
             secret_key,
             clock.clone(),
+            agent_sensors.clone(),
         ));
         info!(addr = ?runtime_info.agent, "OSSIM agent listener ready");
         let serve = intake.serve(listener, shutdown.clone(), sessions.clone());

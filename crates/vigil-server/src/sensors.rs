@@ -103,6 +103,41 @@ impl SensorRegistry {
     }
 }
 
+/// What the core heard from each legacy agent sensor in this run: when it last connected or
+/// sent events, and how many events it sent.
+#[derive(Debug, Default)]
+pub struct AgentSensors {
+    seen: Mutex<std::collections::HashMap<String, AgentSeen>>,
+}
+
+/// What [`AgentSensors`] holds of one sensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgentSeen {
+    /// When it last connected or sent events (the core's proven time).
+    pub last_seen: vigil_event::Timestamp,
+    /// Events it sent in this run.
+    pub events: u64,
+}
+
+impl AgentSensors {
+    /// Records that `sensor` was heard at `at`, sending `events` events.
+    pub fn heard(&self, sensor: &str, at: vigil_event::Timestamp, events: u64) {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = seen.entry(sensor.to_string()).or_insert(AgentSeen {
+            last_seen: at,
+            events: 0,
+        });
+        entry.last_seen = entry.last_seen.max(at);
+        entry.events += events;
+    }
+
+    /// Every sensor heard, by name.
+    pub fn list(&self) -> Vec<(String, AgentSeen)> {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.iter().map(|(name, s)| (name.clone(), *s)).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -202,10 +202,12 @@ pub struct WriterSetup {
     pub clock: Arc<CoreClock>,
     /// How often retention runs.
     pub retention_interval: Duration,
+    /// Where the hosts' C & A levels are published after each batch.
+    pub host_levels: Arc<crate::host_levels::HostLevels>,
 }
 
 /// The outcome of a reload, as reported to whoever asked.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ReloadReport {
     /// Directives now loaded.
     pub directives: usize,
@@ -293,6 +295,7 @@ pub fn spawn(
         book: setup.book,
         clock: setup.clock,
         retention_interval: setup.retention_interval,
+        host_levels: setup.host_levels,
         reloads,
         runtime,
     };
@@ -335,12 +338,15 @@ struct Writer {
     runtime: Handle,
     clock: Arc<CoreClock>,
     retention_interval: Duration,
+    host_levels: Arc<crate::host_levels::HostLevels>,
 }
 
 impl Writer {
     /// Applies pending reload requests between batches, so a reload never splits one.
     fn serve_reloads(&mut self) {
         while let Ok(reply) = self.reloads.try_recv() {
+            self.correlation.disabled_directives =
+                crate::console::directives::disabled(&self.data_dir);
             let result =
                 vigil_analysis::correlation::Setup::load(&self.correlation, self.taxonomy.clone())
                     .map_err(|e| format!("{e:#}"))
@@ -558,11 +564,33 @@ impl Writer {
         self.metrics.alarms.increment(alarms.len() as u64);
         self.metrics.queue_depth.decrement(queued as f64);
         let engine = self.analyzer.engine();
+        self.publish_levels(&events);
         self.metrics.backlogs.set(engine.live_backlogs() as f64);
         self.metrics
             .backlogs_evicted
             .absolute(engine.stats().backlogs_evicted);
         self.publish_stats();
+    }
+
+    /// Publishes the C & A levels of the hosts of `events`.
+    fn publish_levels(&self, events: &[Event]) {
+        use vigil_correlate::LevelKind;
+        let hosts: std::collections::BTreeSet<std::net::IpAddr> = events
+            .iter()
+            .flat_map(|e| [e.src_ip, e.dst_ip])
+            .filter(|ip| !ip.is_unspecified())
+            .collect();
+        let engine = self.analyzer.engine();
+        self.host_levels.publish(
+            engine.watermark(),
+            hosts.into_iter().map(|host| {
+                (
+                    host,
+                    engine.level(host, LevelKind::Compromise),
+                    engine.level(host, LevelKind::Attack),
+                )
+            }),
+        );
     }
 
     fn save_state(&mut self) {

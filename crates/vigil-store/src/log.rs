@@ -776,6 +776,29 @@ impl<R: Record> Log<R> {
     /// Runs a search: every record whose time is in range and whose indexed fields equal every
     /// filter, in the query's order, at most `query.limit` of them.
     pub fn search(&self, query: &Query) -> Result<Vec<R>, StoreError> {
+        Ok(self
+            .search_numbered(query)?
+            .into_iter()
+            .map(|(_, record)| record)
+            .collect())
+    }
+
+    /// The times of every record [`Self::search`] would find (without its limit), read from the
+    /// indexes alone, in no particular order: counts over time at the cost of the index.
+    pub fn matching_times(&self, query: &Query) -> Result<Vec<Timestamp>, StoreError> {
+        let mut times = Vec::new();
+        for summary in self.sealed.iter().filter(|s| s.overlaps(query)) {
+            if let Some(index) = self.sealed_index(summary)? {
+                times.extend(index.matches(query).into_iter().map(|(_, t)| t));
+            }
+        }
+        times.extend(self.active.matches(query).into_iter().map(|(_, t)| t));
+        Ok(times)
+    }
+
+    /// [`Self::search`], each record with its record number (which orders records of equal
+    /// time, so a time and a number mark a stable place in a result).
+    pub fn search_numbered(&self, query: &Query) -> Result<Vec<(u64, R)>, StoreError> {
         if query.limit == 0 {
             return Ok(Vec::new());
         }
@@ -828,7 +851,7 @@ impl<R: Record> Log<R> {
 
         let mut files: Vec<Option<File>> = (0..indexes.len()).map(|_| None).collect();
         let mut out = Vec::with_capacity(hits.len());
-        for (_, _, position, ordinal) in hits {
+        for (_, number, position, ordinal) in hits {
             let index = indexes[position];
             let path = segment::segment_path(&self.dir, index.summary.base);
             let file = match &mut files[position] {
@@ -851,7 +874,7 @@ impl<R: Record> Log<R> {
             };
             let payload = segment::read_record(file, &path, offset)?;
             if let Some(record) = read_at::<R>(&path, offset, payload.as_deref()) {
-                out.push(record);
+                out.push((number, record));
             }
         }
         Ok(out)

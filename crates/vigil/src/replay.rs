@@ -21,7 +21,8 @@
 //! read read-only in record order (the order the server analysed the events), each event fed as
 //! stored, provenance included, so it is correlated on the same time as in production (the
 //! receive time of a legacy agent's event, the edge's stamp of a bus event). Only what
-//! production fed the engine is fed ([`is_correlation_input`]): not the directive events the
+//! production fed the engine is fed
+//! ([`vigil_analysis::analysis::is_correlation_input`]): not the directive events the
 //! engine produced, nor the core's own reports. Over the whole store the alarms are production's.
 //!
 //! With `until`, the engine's clock is advanced to that time at the end of the input
@@ -35,13 +36,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use vigil_agent_proto::{Command, EventContext, parse_line};
-use vigil_analysis::analysis::{Analyzer, is_correlation_input};
+use vigil_analysis::analysis::Analyzer;
 use vigil_analysis::correlation::Setup;
 use vigil_correlate::derived_id;
 use vigil_edge::normalize::{NormalizeContext, normalize, unparsed};
 use vigil_event::{Alarm, Event, Timestamp, Transport};
 use vigil_plugins::cfg::{ParseContext, PluginSet};
-use vigil_store::{Log, Query};
+use vigil_store::Log;
 
 /// What to replay and through what.
 #[derive(Debug, Clone, Default)]
@@ -155,9 +156,11 @@ pub fn run(
 ) -> anyhow::Result<ReplaySummary> {
     let mut sink = Sink {
         analyzer: analyzer(options)?,
-        print_events: options.events,
-        summary: ReplaySummary::default(),
-        out,
+        output: Output {
+            print_events: options.events,
+            summary: ReplaySummary::default(),
+            out,
+        },
     };
     match source {
         Source::Files(files) => replay_files(options, files, &mut sink, errors)?,
@@ -173,7 +176,7 @@ pub fn run(
         let outputs = sink.analyzer.engine_mut().settle();
         sink.write(&outputs.directive_events, &outputs.alarms)?;
     }
-    Ok(sink.summary)
+    Ok(sink.output.summary)
 }
 
 /// Replays `files` in order into `sink`.
@@ -241,21 +244,20 @@ fn replay_store<W: Write>(
     }
     let log = Log::<Event>::open_read_only(&log_dir)
         .with_context(|| format!("cannot open the event log {}", log_dir.display()))?;
-    let range = Query {
-        from,
-        to,
-        ..Query::default()
-    };
     let mut failure = None;
-    log.scan_time_range(&range, |event| {
-        if failure.is_none()
-            && is_correlation_input(&event)
-            && let Err(e) = sink.analyze(event)
+    let Sink { analyzer, output } = sink;
+    let fed =
+        vigil_analysis::analysis::replay_stored(&log, from, to, analyzer, |analysis| match output
+            .write(&analysis.events, &analysis.alarms)
         {
-            failure = Some(e);
-        }
-    })
-    .with_context(|| format!("cannot read the event log {}", log_dir.display()))?;
+            Ok(()) => std::ops::ControlFlow::Continue(()),
+            Err(e) => {
+                failure = Some(e);
+                std::ops::ControlFlow::Break(())
+            }
+        })
+        .with_context(|| format!("cannot read the event log {}", log_dir.display()))?;
+    output.summary.events += fed;
     failure.map_or(Ok(()), Err)
 }
 
@@ -314,6 +316,11 @@ struct LineEvent {
 /// The analysis and where its output goes, whatever the input.
 struct Sink<W: Write> {
     analyzer: Analyzer,
+    output: Output<W>,
+}
+
+/// Where replay writes, and what it counted.
+struct Output<W: Write> {
     print_events: bool,
     summary: ReplaySummary,
     out: W,
@@ -322,11 +329,18 @@ struct Sink<W: Write> {
 impl<W: Write> Sink<W> {
     /// Analyses one event and writes what it led to.
     fn analyze(&mut self, event: Event) -> anyhow::Result<()> {
-        self.summary.events += 1;
+        self.output.summary.events += 1;
         let analysis = self.analyzer.analyze(event);
-        self.write(&analysis.events, &analysis.alarms)
+        self.output.write(&analysis.events, &analysis.alarms)
     }
 
+    /// Writes `events` when asked, then `alarms`.
+    fn write(&mut self, events: &[Event], alarms: &[Alarm]) -> anyhow::Result<()> {
+        self.output.write(events, alarms)
+    }
+}
+
+impl<W: Write> Output<W> {
     /// Writes `events` when asked, then `alarms`, one JSON document a line.
     fn write(&mut self, events: &[Event], alarms: &[Alarm]) -> anyhow::Result<()> {
         if self.print_events {
@@ -388,16 +402,16 @@ impl<W: Write, E: Write> Replayer<'_, W, E> {
         match self.read(input, parse_cx, (name, line_no), line) {
             Ok(None) => Ok(()),
             Err(rejection) => {
-                self.sink.summary.rejected += 1;
+                self.sink.output.summary.rejected += 1;
                 writeln!(self.errors, "{name}:{line_no}: {rejection}")?;
                 Ok(())
             }
             Ok(Some(read)) => {
                 if let Some(problem) = read.problem {
-                    self.sink.summary.rejected += 1;
+                    self.sink.output.summary.rejected += 1;
                     writeln!(self.errors, "{name}:{line_no}: {problem}")?;
                 }
-                self.sink.summary.unparsed += u64::from(read.unparsed);
+                self.sink.output.summary.unparsed += u64::from(read.unparsed);
                 if read.dated {
                     self.clock = read.event.time;
                 }

@@ -47,6 +47,17 @@ struct SensorStatus {
     stopped: bool,
 }
 
+/// What [`BusShared::sensors_heard`] tells of one sensor.
+#[derive(Debug, Clone)]
+pub struct SensorHeard {
+    /// The sensor's name.
+    pub name: String,
+    /// When the core last heard from it (its proven time).
+    pub last_seen: vigil_event::Timestamp,
+    /// A silent-sensor alarm is raised and not yet ended.
+    pub silent: bool,
+}
+
 /// Everything bus sessions share.
 pub struct BusShared {
     /// The bus configuration.
@@ -116,6 +127,23 @@ impl BusShared {
             sensors: Mutex::new(HashMap::new()),
             config,
         })
+    }
+
+    /// What the core last heard from each sensor: when, and whether it is silent (a silent-
+    /// sensor alarm raised and not yet ended).
+    pub fn sensors_heard(&self) -> Vec<SensorHeard> {
+        let sensors = self.sensors.lock().unwrap_or_else(|p| p.into_inner());
+        let now = self.clock.now();
+        sensors
+            .iter()
+            .map(|(name, status)| SensorHeard {
+                name: name.clone(),
+                last_seen: now.saturating_sub_micros(
+                    i64::try_from(status.heard.elapsed().as_micros()).unwrap_or(i64::MAX),
+                ),
+                silent: status.silent.is_some(),
+            })
+            .collect()
     }
 
     /// Every number of `sensor` up to here is stored.

@@ -6,13 +6,20 @@
 //! Besides the local accounts, users may log in through an LDAP directory or an OpenID Connect
 //! provider ([`idp`]).
 
+pub mod admin_api;
 pub mod assets;
 pub mod auth;
+pub mod dashboard;
+pub mod directives;
+pub mod events;
 mod fetch;
+pub mod hosts;
 pub mod idp;
+pub mod input;
 pub mod ldap;
 pub mod oidc;
 pub mod openapi;
+pub mod sensors;
 pub mod session;
 pub mod throttle;
 pub mod tls;
@@ -52,6 +59,10 @@ pub struct CoreLinks {
     pub bus: Option<Arc<crate::bus::BusShared>>,
     /// Per-sensor sequence numbering: what the core has of each sensor.
     pub book: Arc<std::sync::Mutex<vigil_bus::SequenceBook>>,
+    /// The hosts' compromise and attack levels, published by the store writer.
+    pub host_levels: Arc<crate::host_levels::HostLevels>,
+    /// What the legacy agent sessions heard from their sensors.
+    pub agents: Arc<crate::sensors::AgentSensors>,
 }
 
 /// The console's shared state.
@@ -105,6 +116,12 @@ fn router(console: Arc<Console>) -> anyhow::Result<Router> {
     let with_session = OpenApiRouter::new()
         .routes(routes!(current))
         .routes(routes!(logout))
+        .merge(admin_api::routes())
+        .merge(events::routes())
+        .merge(sensors::routes())
+        .merge(directives::routes())
+        .merge(dashboard::routes())
+        .merge(hosts::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             console.clone(),
             auth::require_session,

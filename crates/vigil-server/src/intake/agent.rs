@@ -32,7 +32,7 @@ use vigil_event::{Event, Timestamp};
 use crate::clock::CoreClock;
 use crate::config::AgentConfig;
 use crate::metrics::Metrics;
-use crate::sensors::{Admission, SensorRegistry};
+use crate::sensors::{Admission, AgentSensors, SensorRegistry};
 use crate::writer::IntakeQueue;
 
 /// Rejections logged individually per session before the rest are only counted.
@@ -49,6 +49,8 @@ pub struct AgentIntake {
     sessions: Arc<Semaphore>,
     /// Dates what arrives (the core's proven time).
     clock: Arc<CoreClock>,
+    /// What was heard from each sensor, for the console.
+    heard: Arc<AgentSensors>,
 }
 
 impl AgentIntake {
@@ -59,6 +61,7 @@ impl AgentIntake {
         queue: IntakeQueue,
         secret_key: [u8; 32],
         clock: Arc<CoreClock>,
+        heard: Arc<AgentSensors>,
     ) -> Self {
         let sensors = SensorRegistry::new(config.sensors.clone(), config.unknown_sensors);
         let sessions = Arc::new(Semaphore::new(config.max_connections));
@@ -70,6 +73,7 @@ impl AgentIntake {
             secret_key,
             sessions,
             clock,
+            heard,
         }
     }
 
@@ -321,6 +325,12 @@ impl<'a> Session<'a> {
         if !self.batch.is_empty() {
             let batch = std::mem::take(&mut self.batch);
             self.intake.metrics.received.increment(batch.len() as u64);
+            if let Some(sensor) = &self.sensor {
+                let now = self.intake.clock.now();
+                self.intake
+                    .heard
+                    .heard(&sensor.name, now, batch.len() as u64);
+            }
             if self.intake.queue.push(batch).await.is_err() {
                 warn!(peer = %self.peer, "store writer stopped; closing agent session");
                 return false;
@@ -361,6 +371,7 @@ impl<'a> Session<'a> {
                         sensor_id,
                     } => {
                         info!(peer = %self.peer, sensor = %name, version = connect.version.as_deref().unwrap_or("?"), "agent connected");
+                        self.intake.heard.heard(&name, self.intake.clock.now(), 0);
                         self.sensor = Some(Admitted {
                             name,
                             sensor_ip,

@@ -244,3 +244,15 @@ pub fn succeeded(output: std::process::Output) -> String {
     );
     String::from_utf8(output.stdout).unwrap()
 }
+
+/// Waits (up to 20 s) until `probe` gives something, and returns it.
+pub fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(found) = probe() {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
