@@ -202,6 +202,8 @@ pub struct WriterSetup {
     pub clock: Arc<CoreClock>,
     /// How often retention runs.
     pub retention_interval: Duration,
+    /// Where each durable batch's alarm revisions go (the console's alarm book), if anywhere.
+    pub alarm_feed: Option<mpsc::UnboundedSender<Vec<Alarm>>>,
 }
 
 /// The outcome of a reload, as reported to whoever asked.
@@ -293,6 +295,7 @@ pub fn spawn(
         book: setup.book,
         clock: setup.clock,
         retention_interval: setup.retention_interval,
+        alarm_feed: setup.alarm_feed,
         reloads,
         runtime,
     };
@@ -335,6 +338,7 @@ struct Writer {
     runtime: Handle,
     clock: Arc<CoreClock>,
     retention_interval: Duration,
+    alarm_feed: Option<mpsc::UnboundedSender<Vec<Alarm>>>,
 }
 
 impl Writer {
@@ -535,8 +539,13 @@ impl Writer {
             }
         }
         let analysed = inputs as u64;
+        let raised = alarms.len() as u64;
         if self.store_durably(&events, &alarms, stored_inputs) {
             log_alarms(&alarms);
+            if let Some(feed) = self.alarm_feed.as_ref().filter(|_| !alarms.is_empty()) {
+                // The console may have stopped; the alarms are stored all the same.
+                let _ = feed.send(std::mem::take(&mut alarms));
+            }
             self.book
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -555,7 +564,7 @@ impl Writer {
             .not_stored
             .increment(analysed.saturating_sub(stored_inputs));
         self.metrics.directive_events.increment(directive_events);
-        self.metrics.alarms.increment(alarms.len() as u64);
+        self.metrics.alarms.increment(raised);
         self.metrics.queue_depth.decrement(queued as f64);
         let engine = self.analyzer.engine();
         self.metrics.backlogs.set(engine.live_backlogs() as f64);

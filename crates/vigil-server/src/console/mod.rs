@@ -4,6 +4,9 @@
 //! cookie; state-changing requests other than login carry the session's `X-CSRF-Token`, and
 //! requests from another origin are refused. Failed logins are throttled ([`throttle`]).
 
+pub mod alarm_book;
+pub mod alarm_json;
+pub mod audit;
 pub mod auth;
 pub mod openapi;
 pub mod session;
@@ -27,9 +30,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::config::ConsoleConfig;
+use audit::NewEntry;
 use auth::{Principal, SessionId};
 use session::{Sessions, UserBook};
 use throttle::Throttle;
+use vigil_event::AuditAction;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "vigil_session";
@@ -44,6 +49,57 @@ pub struct CoreLinks {
     pub bus: Option<Arc<crate::bus::BusShared>>,
     /// Per-sensor sequence numbering: what the core has of each sensor.
     pub book: Arc<std::sync::Mutex<vigil_bus::SequenceBook>>,
+    /// Every alarm's latest revision and triage.
+    pub alarms: Arc<alarm_book::AlarmBook>,
+    /// Who did what through the console.
+    pub audit: Arc<audit::AuditLog>,
+}
+
+/// What the console needs from the store, opened at start before the writer runs.
+pub struct OpenedState {
+    /// The alarm book, loaded from the alarm and audit logs.
+    pub alarms: Arc<alarm_book::AlarmBook>,
+    /// The audit log, open for writing.
+    pub audit: vigil_store::Log<vigil_event::AuditEntry>,
+    /// Damage the audit log's opening found.
+    pub corruption: Vec<vigil_store::Corruption>,
+    /// Where the store writer sends the alarm revisions it stored.
+    pub feed: tokio::sync::mpsc::UnboundedSender<Vec<vigil_event::Alarm>>,
+    /// What [`feed_alarms`] reads them from.
+    pub fed: tokio::sync::mpsc::UnboundedReceiver<Vec<vigil_event::Alarm>>,
+}
+
+/// Opens the audit log of `data_dir` and loads the alarm book from `store` and it.
+pub fn open_state(
+    data_dir: &std::path::Path,
+    options: &vigil_store::LogOptions,
+    store: &vigil_store::Store,
+) -> anyhow::Result<OpenedState> {
+    use anyhow::Context;
+    let audit =
+        vigil_store::Store::open_audit(data_dir, options).context("cannot open the audit log")?;
+    let alarms = alarm_book::AlarmBook::load(&store.alarms, &audit)
+        .context("cannot load the alarms for the console")?;
+    info!(alarms = alarms.len(), "console alarm book loaded");
+    let (feed, fed) = tokio::sync::mpsc::unbounded_channel();
+    Ok(OpenedState {
+        alarms: Arc::new(alarms),
+        corruption: audit.corruption().to_vec(),
+        audit,
+        feed,
+        fed,
+    })
+}
+
+/// Applies the alarm revisions the store writer made durable to `book`, until the writer stops.
+pub async fn feed_alarms(
+    book: Arc<alarm_book::AlarmBook>,
+    mut fed: tokio::sync::mpsc::UnboundedReceiver<Vec<vigil_event::Alarm>>,
+) -> anyhow::Result<()> {
+    while let Some(alarms) = fed.recv().await {
+        book.apply(alarms);
+    }
+    Ok(())
 }
 
 /// The console's shared state.
@@ -215,6 +271,12 @@ async fn login(
     if let Some(wait) = console.throttle.locked(&user, peer.ip()) {
         count("locked");
         info!(%user, %peer, "console login refused: too many failures");
+        let known = console.users.accounts().get(&user).is_some();
+        let actor = console.core.audit.login_actor(&user, known);
+        let entry = NewEntry::new(&actor, AuditAction::LoginFailed, "", Some(peer));
+        if let Err(e) = audit::record(&console, entry.with("reason", "throttled").failed()).await {
+            return e.into_response();
+        }
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let mut response = problem(
             StatusCode::TOO_MANY_REQUESTS,
@@ -226,6 +288,7 @@ async fn login(
         return response;
     }
     let accounts = console.users.accounts();
+    let known = accounts.get(&user).is_some();
     let name = user.clone();
     // The semaphore is never closed: a permit always comes.
     let _permit = console.checks.acquire().await.ok();
@@ -241,6 +304,16 @@ async fn login(
         console.throttle.fail(&user, peer.ip());
         count("failure");
         info!(%user, %peer, "console login failed");
+        let actor = console.core.audit.login_actor(&user, known);
+        let entry = NewEntry::new(&actor, AuditAction::LoginFailed, "", Some(peer));
+        if let Err(e) = audit::record(
+            &console,
+            entry.with("reason", "wrong user name or password").failed(),
+        )
+        .await
+        {
+            return e.into_response();
+        }
         return problem(StatusCode::UNAUTHORIZED, "wrong user name or password");
     };
     let (id, session) = match console.sessions.start(&user) {
@@ -249,6 +322,15 @@ async fn login(
             return problem(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}"));
         }
     };
+    if let Err(e) = audit::record(
+        &console,
+        NewEntry::new(&user, AuditAction::Login, "", Some(peer)),
+    )
+    .await
+    {
+        console.sessions.end(&id);
+        return e.into_response();
+    }
     console.throttle.succeed(&user);
     count("success");
     info!(%user, %peer, %role, "console login");
@@ -283,6 +365,10 @@ async fn logout(
     };
     if let Some(session) = console.sessions.end(&id) {
         info!(user = %session.user, %peer, "console logout");
+        let entry = NewEntry::new(&session.user, AuditAction::Logout, "", Some(peer));
+        if let Err(e) = audit::record(&console, entry).await {
+            return e.into_response();
+        }
     }
     let cookie = format!("{COOKIE}=; Secure; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     (StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response()
