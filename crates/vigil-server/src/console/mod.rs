@@ -6,10 +6,14 @@
 
 pub mod alarm_book;
 pub mod alarm_json;
+pub mod alarms;
 pub mod audit;
+pub mod audit_list;
 pub mod auth;
 pub mod openapi;
+pub mod params;
 pub mod session;
+pub mod stream;
 pub mod throttle;
 pub mod tls;
 
@@ -111,6 +115,8 @@ pub struct Console {
     throttle: Throttle,
     /// Password checks running at once (each Argon2id check takes 19 MiB).
     checks: tokio::sync::Semaphore,
+    /// Fired at shutdown: ends the live streams, so the server's graceful shutdown completes.
+    closing: CancellationToken,
 }
 
 /// Most password checks at once; further logins wait their turn.
@@ -125,6 +131,7 @@ impl Console {
             sessions: Sessions::new(config.idle_timeout, config.session_lifetime),
             throttle: Throttle::default(),
             checks: tokio::sync::Semaphore::new(MAX_CHECKS),
+            closing: CancellationToken::new(),
         })
     }
 }
@@ -137,6 +144,12 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let listener = tls::TlsListener::new(listener, config, shutdown.clone())?;
+    let closing = console.closing.clone();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        stop.cancelled().await;
+        closing.cancel();
+    });
     info!(addr = %axum::serve::Listener::local_addr(&listener)?, "console API listening (HTTPS, TLS 1.3)");
     axum::serve(
         listener,
@@ -151,6 +164,9 @@ fn router(console: Arc<Console>) -> anyhow::Result<Router> {
     let with_session = OpenApiRouter::new()
         .routes(routes!(current))
         .routes(routes!(logout))
+        .merge(alarms::routes())
+        .merge(stream::routes())
+        .merge(audit_list::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             console.clone(),
             auth::require_session,
