@@ -576,9 +576,14 @@ mod tests {
             .map(|s| s.revision)
             .collect();
         assert_eq!(sent, [1, 2]);
-        let page = book.query(&AlarmFilter::default(), Sort::Risk, None, 10).unwrap();
+        let page = book
+            .query(&AlarmFilter::default(), Sort::Risk, None, 10)
+            .unwrap();
         assert_eq!(page.items.len(), 1);
-        assert!(book.query(&AlarmFilter::default(), Sort::Time, Some("r.1.2.x"), 10).is_err());
+        assert!(
+            book.query(&AlarmFilter::default(), Sort::Time, Some("r.1.2.x"), 10)
+                .is_err()
+        );
     }
 
     proptest! {

@@ -280,17 +280,7 @@ fn read_stored(
         return Ok((revisions, Vec::new()));
     };
     let wanted: HashSet<Uuid> = latest.event_ids().collect();
-    let mut found: std::collections::HashMap<Uuid, Event> = std::collections::HashMap::new();
-    let span = Query {
-        from: latest.first_seen,
-        to: latest.last_seen,
-        ..Query::default()
-    };
-    Log::<Event>::open_read_only(&data_dir.join("events"))?.scan_time_range(&span, |event| {
-        if wanted.contains(&event.id) {
-            found.insert(event.id, event);
-        }
-    })?;
+    let found = evidence_events(data_dir, latest, wanted)?;
     let evidence = latest
         .evidence
         .iter()
@@ -304,6 +294,46 @@ fn read_stored(
         })
         .collect();
     Ok((revisions, evidence))
+}
+
+/// The events of `wanted` (ids), found through the event log's index by the alarm's source
+/// and then destination address, and by a full scan for any still missing (an event of
+/// another address, which directive rules allow).
+fn evidence_events(
+    data_dir: &std::path::Path,
+    alarm: &Alarm,
+    mut wanted: HashSet<Uuid>,
+) -> anyhow::Result<std::collections::HashMap<Uuid, Event>> {
+    let events = Log::<Event>::open_read_only(&data_dir.join("events"))?;
+    let mut found = std::collections::HashMap::new();
+    let mut keep = |event: Event, wanted: &mut HashSet<Uuid>| {
+        if wanted.remove(&event.id) {
+            found.insert(event.id, event);
+        }
+    };
+    for query in [
+        Query {
+            src_ip: Some(alarm.src_ip),
+            limit: usize::MAX,
+            ..Query::default()
+        },
+        Query {
+            dst_ip: Some(alarm.dst_ip),
+            limit: usize::MAX,
+            ..Query::default()
+        },
+    ] {
+        if wanted.is_empty() {
+            break;
+        }
+        for event in events.search(&query)? {
+            keep(event, &mut wanted);
+        }
+    }
+    if !wanted.is_empty() {
+        events.scan_time_range(&Query::default(), |event| keep(event, &mut wanted))?;
+    }
+    Ok(found)
 }
 
 /// An alarm with every revision, its evidence events (with raw logs), its triage history and
