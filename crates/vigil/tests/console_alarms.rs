@@ -481,7 +481,7 @@ fn alarms_are_listed_filtered_triaged_streamed_and_kept_across_a_restart() {
     let vic = client.session("vic", "Battery-Staple-9");
     assert_eq!(list(&client, &vic, "status=closed"), [3, 1]);
     assert_eq!(list(&client, &vic, "assignee=vic"), [2]);
-    let reply = client.get(&vic, &format!("/api/v1/alarms?status=acknowledged"));
+    let reply = client.get(&vic, "/api/v1/alarms?status=acknowledged");
     assert_eq!(reply.json()["items"][0], answered);
 }
 
