@@ -472,6 +472,41 @@ fn alarms_are_listed_filtered_triaged_streamed_and_kept_across_a_restart() {
             .contains("Correct-Horse-7")
     );
 
+    // Every alarm, stream and audit route is documented, with its parameters and schemas.
+    let doc = client
+        .request("GET", "/api/v1/openapi.json", &[], "")
+        .json();
+    for (path, method) in [
+        ("/api/v1/alarms", "get"),
+        ("/api/v1/alarms/{id}", "get"),
+        ("/api/v1/alarms/{id}/triage", "post"),
+        ("/api/v1/alarms/{id}/assign", "post"),
+        ("/api/v1/alarms/bulk", "post"),
+        ("/api/v1/stream", "get"),
+        ("/api/v1/audit", "get"),
+    ] {
+        assert!(
+            doc["paths"][path][method]["responses"]["401"].is_object(),
+            "{path} {method}"
+        );
+    }
+    let params: Vec<&str> = doc["paths"]["/api/v1/alarms"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(params.len(), 16, "{params:?}");
+    for schema in [
+        "AlarmSummary",
+        "AlarmList",
+        "AlarmDetail",
+        "BulkBody",
+        "AuditPage",
+    ] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
+    }
+
     // Everything persists across a restart.
     drop(agent);
     drop(stream);

@@ -187,7 +187,7 @@ impl AlarmFilter {
 }
 
 /// A position in one of the orders: the key of the last alarm of a page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Key {
     Risk(u8, Timestamp, Uuid),
     Time(Timestamp, Uuid),
@@ -198,6 +198,14 @@ impl Key {
         match sort {
             Sort::Risk => Key::Risk(alarm.risk, alarm.last_seen, alarm.id),
             Sort::Time | Sort::Oldest => Key::Time(alarm.last_seen, alarm.id),
+        }
+    }
+
+    /// Whether this key comes after `cursor` in `sort`'s order.
+    fn follows(self, sort: Sort, cursor: Key) -> bool {
+        match sort {
+            Sort::Risk | Sort::Time => self < cursor,
+            Sort::Oldest => self > cursor,
         }
     }
 
@@ -417,18 +425,37 @@ impl AlarmBook {
     ) -> Result<AlarmPage, BadCursor> {
         let after = cursor.map(|c| Key::decode(sort, c)).transpose()?;
         let inner = self.read();
-        let matching = |id: &Uuid| {
-            inner
-                .alarms
-                .get(id)
-                .is_some_and(|e| filter.matches(e, inner.overlays.get(id)))
-        };
-        let mut page = inner.ordered(sort, after).filter(|id| matching(id));
-        let ids: Vec<Uuid> = page.by_ref().take(limit).collect();
-        let more = page.next().is_some();
+        let mut ids: Vec<Uuid> = Vec::with_capacity(limit);
+        let mut more = false;
         let total = match filter.is_empty() {
-            true => inner.alarms.len(),
-            false => inner.ordered(sort, None).filter(|id| matching(id)).count(),
+            true => {
+                let mut page = inner.ordered(sort, after);
+                ids.extend(page.by_ref().take(limit));
+                more = page.next().is_some();
+                inner.alarms.len()
+            }
+            // One pass over the whole order: counts every match, keeps the page after the
+            // cursor.
+            false => {
+                let mut total = 0;
+                for id in inner.ordered(sort, None) {
+                    let Some(entry) = inner.alarms.get(&id) else {
+                        continue;
+                    };
+                    if !filter.matches(entry, inner.overlays.get(&id)) {
+                        continue;
+                    }
+                    total += 1;
+                    let past =
+                        after.is_none_or(|key| Key::of(sort, &entry.alarm).follows(sort, key));
+                    if past && ids.len() < limit {
+                        ids.push(id);
+                    } else if past {
+                        more = true;
+                    }
+                }
+                total
+            }
         };
         let next_cursor = match (more, ids.last()) {
             (true, Some(last)) => inner
