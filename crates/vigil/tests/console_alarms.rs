@@ -518,6 +518,23 @@ fn alarms_are_listed_filtered_triaged_streamed_and_kept_across_a_restart() {
     assert_eq!(list(&client, &vic, "assignee=vic"), [2]);
     let reply = client.get(&vic, "/api/v1/alarms?status=acknowledged");
     assert_eq!(reply.json()["items"][0], answered);
+
+    // `vigil search` shows the analysts' triage too.
+    let three = Uuid::from_u128(3).to_string();
+    let output = std::process::Command::new(exe())
+        .args(["search", "--id", &three, "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let found: Value = serde_json::from_str(&succeeded(output)).unwrap();
+    assert_eq!(
+        (
+            &found["triage"]["status"],
+            &found["triage"]["by"],
+            &found["triage"]["comment"]
+        ),
+        (&json!("closed"), &json!("ann"), &json!("noise"))
+    );
 }
 
 /// Byte offset of the `n`th record of a segment.

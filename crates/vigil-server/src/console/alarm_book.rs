@@ -308,33 +308,48 @@ impl Inner {
 
     /// Applies a triage or assign entry of the audit log.
     fn overlay(&mut self, entry: &AuditEntry) {
-        if entry.outcome != AuditOutcome::Success {
-            return;
-        }
-        let Ok(id) = entry.target.parse::<Uuid>() else {
-            return;
-        };
-        match entry.action {
-            AuditAction::AlarmTriage => {
-                let status = match entry.detail.get("status").map(String::as_str) {
-                    Some("acknowledged") => TriageStatus::Acknowledged,
-                    Some("closed") => TriageStatus::Closed,
-                    Some("open") => TriageStatus::Open,
-                    _ => return,
-                };
-                self.overlays.entry(id).or_default().triage = Triage {
-                    status,
-                    by: Some(entry.actor.clone()),
-                    at: Some(entry.time),
-                    comment: entry.detail.get("comment").cloned(),
-                };
-            }
-            AuditAction::AlarmAssign => {
-                self.overlays.entry(id).or_default().assignee = entry.detail.get("user").cloned();
-            }
-            _ => {}
-        }
+        overlay(&mut self.overlays, entry);
     }
+}
+
+/// Applies `entry` to `overlays` if it is a successful triage or assignment of an alarm.
+fn overlay(overlays: &mut HashMap<Uuid, Overlay>, entry: &AuditEntry) {
+    if entry.outcome != AuditOutcome::Success {
+        return;
+    }
+    let Ok(id) = entry.target.parse::<Uuid>() else {
+        return;
+    };
+    match entry.action {
+        AuditAction::AlarmTriage => {
+            let status = match entry.detail.get("status").map(String::as_str) {
+                Some("acknowledged") => TriageStatus::Acknowledged,
+                Some("closed") => TriageStatus::Closed,
+                Some("open") => TriageStatus::Open,
+                _ => return,
+            };
+            overlays.entry(id).or_default().triage = Triage {
+                status,
+                by: Some(entry.actor.clone()),
+                at: Some(entry.time),
+                comment: entry.detail.get("comment").cloned(),
+            };
+        }
+        AuditAction::AlarmAssign => {
+            overlays.entry(id).or_default().assignee = entry.detail.get("user").cloned();
+        }
+        _ => {}
+    }
+}
+
+/// The analysts' triage of every alarm `audit` names (what `vigil search` shows).
+pub fn triage_from_audit(audit: &Log<AuditEntry>) -> Result<HashMap<Uuid, Triage>, StoreError> {
+    let mut overlays = HashMap::new();
+    audit.scan_from(0, |_, entry| overlay(&mut overlays, &entry))?;
+    Ok(overlays
+        .into_iter()
+        .map(|(id, o): (Uuid, Overlay)| (id, o.triage))
+        .collect())
 }
 
 impl AlarmBook {
