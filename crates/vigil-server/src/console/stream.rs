@@ -94,3 +94,36 @@ fn events(
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+    use tokio_util::sync::CancellationToken;
+    use vigil_event::{Alarm, Timestamp, Uuid};
+
+    use super::*;
+    use crate::console::alarm_book::AlarmBook;
+
+    fn alarms(count: u128) -> Vec<Alarm> {
+        (0..count)
+            .map(|n| Alarm::new(Uuid::from_u128(n), "a".into(), Timestamp::from_secs(1)))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_client_gets_each_change_until_closing_and_a_lagging_one_is_dropped() {
+        let book = AlarmBook::default();
+        let closing = CancellationToken::new();
+        let mut stream = Box::pin(events(book.subscribe(), closing.clone()));
+        book.apply(alarms(3));
+        for _ in 0..3 {
+            assert!(stream.next().await.is_some());
+        }
+        closing.cancel();
+        assert!(stream.next().await.is_none());
+
+        let lagging = events(book.subscribe(), CancellationToken::new());
+        book.apply(alarms(1100));
+        assert_eq!(lagging.collect::<Vec<_>>().await.len(), 0);
+    }
+}
