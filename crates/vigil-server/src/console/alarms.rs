@@ -633,17 +633,22 @@ async fn bulk(
         Ok(change) => change,
         Err(answer) => return answer,
     };
-    let mut result = BulkResult {
-        updated: 0,
-        missing: Vec::new(),
-    };
     let mut seen = HashSet::new();
-    for id in body.ids.into_iter().filter(|id| seen.insert(*id)) {
-        match apply(&console, &who, peer, id, &change).await {
-            Ok(Some(_)) => result.updated += 1,
-            Ok(None) => result.missing.push(id),
-            Err(e) => return e.into_response(),
-        }
+    let (known, missing): (Vec<Uuid>, Vec<Uuid>) = body
+        .ids
+        .into_iter()
+        .filter(|id| seen.insert(*id))
+        .partition(|id| console.core.alarms.get(id).is_some());
+    let entries = known
+        .iter()
+        .map(|id| change.entry(&who, *id, peer))
+        .collect();
+    if let Err(e) = audit::record_all(&console, entries).await {
+        return e.into_response();
     }
+    let result = BulkResult {
+        updated: known.len(),
+        missing,
+    };
     Json(result).into_response()
 }

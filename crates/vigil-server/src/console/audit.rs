@@ -130,13 +130,16 @@ impl AuditLog {
         self.log.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Appends `entry` durably (synced before returning).
-    pub async fn append(self: &Arc<Self>, entry: AuditEntry) -> Result<AuditEntry, AuditFailed> {
+    /// Appends `entries` durably, in one write and one sync, before returning.
+    pub async fn append(
+        self: &Arc<Self>,
+        entries: Vec<AuditEntry>,
+    ) -> Result<Vec<AuditEntry>, AuditFailed> {
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
             this.lock()
-                .append(std::slice::from_ref(&entry))
-                .map(|()| entry)
+                .append(&entries)
+                .map(|()| entries)
                 .map_err(|e| AuditFailed(e.to_string()))
         })
         .await
@@ -174,24 +177,41 @@ impl AuditLog {
 /// Records `entry` in the audit log, durably, and applies a triage or assignment to the alarm
 /// book. The stored entry, or why it could not be stored (answer it as a 500).
 pub async fn record(console: &Console, entry: NewEntry) -> Result<AuditEntry, AuditFailed> {
-    let entry = AuditEntry {
-        id: Uuid::now_v7(),
-        time: Timestamp::now(),
-        actor: entry.actor,
-        action: entry.action,
-        target: entry.target,
-        outcome: entry.outcome,
-        detail: entry.detail,
-        peer: entry.peer.map(|p| p.to_string()),
-    };
-    let stored = console.core.audit.append(entry).await.inspect_err(|e| {
-        error!(error = %e, "audit entry not stored");
+    let mut stored = record_all(console, vec![entry]).await?;
+    stored
+        .pop()
+        .ok_or_else(|| AuditFailed("nothing was stored".into()))
+}
+
+/// [`record`] for several entries, written with one sync.
+pub async fn record_all(
+    console: &Console,
+    entries: Vec<NewEntry>,
+) -> Result<Vec<AuditEntry>, AuditFailed> {
+    let time = Timestamp::now();
+    let entries = entries
+        .into_iter()
+        .map(|entry| AuditEntry {
+            id: Uuid::now_v7(),
+            time,
+            actor: entry.actor,
+            action: entry.action,
+            target: entry.target,
+            outcome: entry.outcome,
+            detail: entry.detail,
+            peer: entry.peer.map(|p| p.to_string()),
+        })
+        .collect();
+    let stored = console.core.audit.append(entries).await.inspect_err(|e| {
+        error!(error = %e, "audit entries not stored");
     })?;
-    if matches!(
-        stored.action,
-        AuditAction::AlarmTriage | AuditAction::AlarmAssign
-    ) {
-        console.core.alarms.record(&stored);
+    for entry in &stored {
+        if matches!(
+            entry.action,
+            AuditAction::AlarmTriage | AuditAction::AlarmAssign
+        ) {
+            console.core.alarms.record(entry);
+        }
     }
     Ok(stored)
 }
