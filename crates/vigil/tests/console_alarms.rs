@@ -4,7 +4,7 @@
 //! bulk actions by an analyst persist across a restart, are refused to a viewer and without a
 //! CSRF token; the detail carries revisions, evidence events with their logs and history; the
 //! live stream delivers a new alarm and a triage change; the audit log records logins, failed
-//! logins and triage, is admin-only, and loses one record to a flipped bit.
+//! logins, logouts and triage, is admin-only, and loses one record to a flipped bit.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -397,7 +397,7 @@ fn alarms_are_listed_filtered_triaged_streamed_and_kept_across_a_restart() {
         problem(403, "Forbidden", "missing or wrong X-CSRF-Token")
     );
 
-    // The audit log: admin only, with logins, failed logins and triage.
+    // The audit log: admin only, with logins, failed logins, triage and logouts.
     assert_eq!(client.login("ann", "wrong").status, 401);
     assert_eq!(client.login("Correct-Horse-7", "ann").status, 401);
     let reply = client.get(&ann, "/api/v1/audit");
@@ -470,6 +470,19 @@ fn alarms_are_listed_filtered_triaged_streamed_and_kept_across_a_restart() {
             .get(&root, "/api/v1/audit")
             .body
             .contains("Correct-Horse-7")
+    );
+    assert_eq!(
+        client
+            .send(&ann, "POST", "/api/v1/logout", &json!({}))
+            .status,
+        204
+    );
+    let logouts = client.get(&root, "/api/v1/audit?action=logout").json();
+    let entry = &logouts["items"][0];
+    assert_eq!(logouts["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        (&entry["actor"], &entry["outcome"]),
+        (&json!("ann"), &json!("success"))
     );
 
     // Every alarm, stream and audit route is documented, with its parameters and schemas.
