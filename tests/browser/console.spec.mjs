@@ -260,7 +260,7 @@ try {
     assert.equal(r.status, 403);
     assert.equal(r.body.detail, 'requires the admin role');
     await page.goto(`${BASE}/#/users`);
-    await page.waitForSelector('.error:text("requires the admin role")');
+    await page.waitForSelector('.error:has-text("requires the admin role")');
   });
 
   await step('log out: back to the login screen, the session is gone', async () => {

@@ -8,6 +8,7 @@
 //! a compact binary codec ([`codec`]) used by the store and, later, the bus.
 
 pub mod alarm;
+pub mod audit;
 pub mod codec;
 pub mod event;
 pub mod protocol;
@@ -16,6 +17,7 @@ pub mod time;
 pub use alarm::{
     Alarm, CorrelationState, Evidence, MAX_EVIDENCE_PER_LEVEL, MAX_NAMES, Triage, TriageStatus,
 };
+pub use audit::{AuditAction, AuditEntry, AuditOutcome};
 pub use event::{Event, EventKind, GENERIC_PLUGIN_SID, Provenance, TimeSource, Transport};
 pub use protocol::Protocol;
 pub use time::Timestamp;

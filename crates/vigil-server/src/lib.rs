@@ -288,8 +288,18 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
     };
     write_runtime_file(data_dir, &runtime_info)?;
 
+    // The console's alarm book and audit log, loaded before the writer adds alarms.
+    let console_state = match config.console.enabled {
+        true => Some(console::open_state(
+            data_dir,
+            &config.log_options(),
+            &store,
+        )?),
+        false => None,
+    };
     let mut corruption: Vec<Corruption> =
         [store.events.corruption(), store.alarms.corruption()].concat();
+    corruption.extend(console_state.iter().flat_map(|s| s.corruption.clone()));
     // Damaged state files, quarantined and rebuilt from the store.
     corruption.extend(
         book_damage
@@ -315,6 +325,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
             clock: clock.clone(),
             retention_interval: config.store.retention_interval,
             host_levels: host_levels.clone(),
+            alarm_feed: console_state.as_ref().map(|s| s.feed.clone()),
         },
         metrics.clone(),
         tokio::runtime::Handle::current(),
@@ -383,7 +394,7 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
             shutdown.clone(),
         )));
     }
-    if let Some((listener, tls)) = console {
+    if let (Some((listener, tls)), Some(opened)) = (console, console_state) {
         let links = console::CoreLinks {
             config: Arc::new(config.clone()),
             reloads: reloads.clone(),
@@ -391,7 +402,11 @@ pub async fn run(config: Config, prometheus: PrometheusHandle) -> anyhow::Result
             book: book.clone(),
             host_levels: host_levels.clone(),
             agents: agent_sensors.clone(),
+            alarms: opened.alarms,
+            audit: Arc::new(console::audit::AuditLog::new(opened.audit, secret_key)),
         };
+        // Ends when the writer stops (not one of `tasks`, which end before it).
+        tokio::spawn(console::feed_alarms(links.alarms.clone(), opened.fed));
         let state = Arc::new(console::Console::new(&config.console, links)?);
         tasks.push(tokio::spawn(console::serve(
             listener,

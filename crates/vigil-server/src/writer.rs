@@ -204,6 +204,8 @@ pub struct WriterSetup {
     pub retention_interval: Duration,
     /// Where the hosts' C & A levels are published after each batch.
     pub host_levels: Arc<crate::host_levels::HostLevels>,
+    /// Where each durable batch's alarm revisions go (the console's alarm book), if anywhere.
+    pub alarm_feed: Option<mpsc::UnboundedSender<Vec<Alarm>>>,
 }
 
 /// The outcome of a reload, as reported to whoever asked.
@@ -296,6 +298,7 @@ pub fn spawn(
         clock: setup.clock,
         retention_interval: setup.retention_interval,
         host_levels: setup.host_levels,
+        alarm_feed: setup.alarm_feed,
         reloads,
         runtime,
     };
@@ -339,6 +342,7 @@ struct Writer {
     clock: Arc<CoreClock>,
     retention_interval: Duration,
     host_levels: Arc<crate::host_levels::HostLevels>,
+    alarm_feed: Option<mpsc::UnboundedSender<Vec<Alarm>>>,
 }
 
 impl Writer {
@@ -541,8 +545,13 @@ impl Writer {
             }
         }
         let analysed = inputs as u64;
+        let raised = alarms.len() as u64;
         if self.store_durably(&events, &alarms, stored_inputs) {
             log_alarms(&alarms);
+            if let Some(feed) = self.alarm_feed.as_ref().filter(|_| !alarms.is_empty()) {
+                // The console may have stopped; the alarms are stored all the same.
+                let _ = feed.send(std::mem::take(&mut alarms));
+            }
             self.book
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -561,7 +570,7 @@ impl Writer {
             .not_stored
             .increment(analysed.saturating_sub(stored_inputs));
         self.metrics.directive_events.increment(directive_events);
-        self.metrics.alarms.increment(alarms.len() as u64);
+        self.metrics.alarms.increment(raised);
         self.metrics.queue_depth.decrement(queued as f64);
         let engine = self.analyzer.engine();
         self.publish_levels(&events);

@@ -14,7 +14,8 @@
 //! rebuilt by scanning on open; a sealed segment's index is written beside it as a checksummed
 //! sidecar (`.idx`), itself rebuilt from the segment if missing or damaged.
 //!
-//! [`Store`] holds the event log and the alarm log of one data directory.
+//! [`Store`] holds the event log and the alarm log of one data directory; [`Store::open_audit`]
+//! opens its audit log.
 
 mod index;
 mod log;
@@ -33,7 +34,7 @@ pub use query::{Order, Query};
 pub use record::{IndexFields, Record};
 pub use replace::replace_file;
 pub use state_file::{StateFile, read_state, write_state};
-use vigil_event::{Alarm, Event};
+use vigil_event::{Alarm, AuditEntry, Event};
 
 /// Errors of the historian. Every variant names the file involved.
 #[derive(Debug, thiserror::Error)]
@@ -106,14 +107,29 @@ impl Store {
     /// few and precious: their log is only bounded by size, never aged out, and their segments
     /// are not sealed by age (an alarm's time is its events' time, which can be old).
     pub fn open(data_dir: &Path, options: &LogOptions) -> Result<Store, StoreError> {
-        let alarm_options = LogOptions {
+        Ok(Store {
+            events: Log::open(&data_dir.join("events"), options.clone())?,
+            alarms: Log::open(&data_dir.join("alarms"), Self::kept_forever(options))?,
+        })
+    }
+
+    /// Opens (creating if needed) the audit log `<data>/audit` for writing, recovering from any
+    /// crash like the other logs. Like alarms it is bounded by size only. It has its own lock,
+    /// so the console can own it while the store writer owns the event and alarm logs.
+    pub fn open_audit(
+        data_dir: &Path,
+        options: &LogOptions,
+    ) -> Result<Log<AuditEntry>, StoreError> {
+        Log::open(&data_dir.join("audit"), Self::kept_forever(options))
+    }
+
+    /// `options` for a log of few, precious records: never aged out, segments not sealed by
+    /// age.
+    fn kept_forever(options: &LogOptions) -> LogOptions {
+        LogOptions {
             retention_max_age: None,
             segment_max_age: std::time::Duration::MAX,
             ..options.clone()
-        };
-        Ok(Store {
-            events: Log::open(&data_dir.join("events"), options.clone())?,
-            alarms: Log::open(&data_dir.join("alarms"), alarm_options)?,
-        })
+        }
     }
 }

@@ -356,6 +356,31 @@ enum BenchCommand {
         #[arg(long, default_value_t = 10)]
         latency_seconds: u64,
     },
+    /// The console API over stored alarms (list latency), and agent intake with live-stream
+    /// clients connected versus none.
+    Console {
+        /// Alarms stored before the server starts.
+        #[arg(long, default_value_t = 100_000)]
+        alarms: u64,
+        /// Measurements of each query.
+        #[arg(long, default_value_t = 50)]
+        runs: usize,
+        /// Events per intake run.
+        #[arg(long, default_value_t = 100_000)]
+        events: u64,
+        /// Intake runs with and without stream clients (each; alternated).
+        #[arg(long, default_value_t = 5)]
+        intake_runs: usize,
+        /// Live-stream clients during the loaded intake runs.
+        #[arg(long, default_value_t = 50)]
+        stream_clients: usize,
+        /// Directive files or directories the server loads.
+        #[arg(long, value_name = "PATH")]
+        directives: Vec<PathBuf>,
+        /// Plugin SQL sid tables the server loads.
+        #[arg(long, value_name = "PATH")]
+        sid_tables: Vec<PathBuf>,
+    },
     /// Agent intake to durable store: a real server fed by concurrent agent sessions on loopback.
     Intake {
         /// Concurrent agent sessions.
@@ -685,6 +710,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 latency_seconds,
             };
             vigil::bench::bus::bus(&options, &mut std::io::stdout())
+        }
+        Commands::Bench(BenchCommand::Console {
+            alarms,
+            runs,
+            events,
+            intake_runs,
+            stream_clients,
+            directives,
+            sid_tables,
+        }) => {
+            let options = vigil::bench::console::ConsoleOptions {
+                exe: std::env::current_exe()?,
+                alarms,
+                runs,
+                events,
+                intake_runs,
+                stream_clients,
+                directives,
+                sid_tables,
+            };
+            vigil::bench::console::console(&options, &mut std::io::stdout())
         }
         Commands::Bench(BenchCommand::Intake {
             connections,

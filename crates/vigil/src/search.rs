@@ -88,10 +88,11 @@ pub fn run(
                 }
             }
             let log = open::<Alarm>(data_dir, "alarms")?;
-            match revisions {
-                true => print(&log.search(query)?, out),
-                false => print(&latest_revisions(&log, query)?, out),
-            }
+            let alarms = match revisions {
+                true => log.search(query)?,
+                false => latest_revisions(&log, query)?,
+            };
+            print(&with_triage(data_dir, alarms)?, out)
         }
         Target::Id { id, revisions } => {
             let mut found: Vec<Alarm> = Vec::new();
@@ -106,7 +107,8 @@ pub fn run(
                     true => found.len(),
                     false => 1,
                 };
-                return print(&found[found.len() - shown..], out);
+                let shown = found.split_off(found.len() - shown);
+                return print(&with_triage(data_dir, shown)?, out);
             }
             let mut events: Vec<Event> = Vec::new();
             open::<Event>(data_dir, "events")?.scan_time_range(query, |event| {
@@ -120,6 +122,22 @@ pub fn run(
             print(&events, out)
         }
     }
+}
+
+/// `alarms` with the analysts' triage of the console's audit log (`<data>/audit`, if any)
+/// in place of correlation's (always `open`).
+fn with_triage(data_dir: &Path, mut alarms: Vec<Alarm>) -> anyhow::Result<Vec<Alarm>> {
+    let dir = data_dir.join("audit");
+    if !dir.is_dir() {
+        return Ok(alarms);
+    }
+    let triage = vigil_server::console::alarm_book::triage_from_audit(&Log::open_read_only(&dir)?)?;
+    for alarm in &mut alarms {
+        if let Some(t) = triage.get(&alarm.id) {
+            alarm.triage = t.clone();
+        }
+    }
+    Ok(alarms)
 }
 
 fn open<R: vigil_store::Record>(data_dir: &Path, name: &str) -> anyhow::Result<Log<R>> {

@@ -7,7 +7,12 @@
 //! provider ([`idp`]).
 
 pub mod admin_api;
+pub mod alarm_book;
+pub mod alarm_json;
+pub mod alarms;
 pub mod assets;
+pub mod audit;
+pub mod audit_list;
 pub mod auth;
 pub mod dashboard;
 pub mod directives;
@@ -19,8 +24,10 @@ pub mod input;
 pub mod ldap;
 pub mod oidc;
 pub mod openapi;
+pub mod params;
 pub mod sensors;
 pub mod session;
+pub mod stream;
 pub mod throttle;
 pub mod tls;
 mod trust;
@@ -42,9 +49,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::config::ConsoleConfig;
+use audit::NewEntry;
 use auth::{Principal, SessionId};
 use session::{Sessions, UserBook};
 use throttle::Throttle;
+use vigil_event::AuditAction;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "vigil_session";
@@ -63,6 +72,57 @@ pub struct CoreLinks {
     pub host_levels: Arc<crate::host_levels::HostLevels>,
     /// What the legacy agent sessions heard from their sensors.
     pub agents: Arc<crate::sensors::AgentSensors>,
+    /// Every alarm's latest revision and triage.
+    pub alarms: Arc<alarm_book::AlarmBook>,
+    /// Who did what through the console.
+    pub audit: Arc<audit::AuditLog>,
+}
+
+/// What the console needs from the store, opened at start before the writer runs.
+pub struct OpenedState {
+    /// The alarm book, loaded from the alarm and audit logs.
+    pub alarms: Arc<alarm_book::AlarmBook>,
+    /// The audit log, open for writing.
+    pub audit: vigil_store::Log<vigil_event::AuditEntry>,
+    /// Damage the audit log's opening found.
+    pub corruption: Vec<vigil_store::Corruption>,
+    /// Where the store writer sends the alarm revisions it stored.
+    pub feed: tokio::sync::mpsc::UnboundedSender<Vec<vigil_event::Alarm>>,
+    /// What [`feed_alarms`] reads them from.
+    pub fed: tokio::sync::mpsc::UnboundedReceiver<Vec<vigil_event::Alarm>>,
+}
+
+/// Opens the audit log of `data_dir` and loads the alarm book from `store` and it.
+pub fn open_state(
+    data_dir: &std::path::Path,
+    options: &vigil_store::LogOptions,
+    store: &vigil_store::Store,
+) -> anyhow::Result<OpenedState> {
+    use anyhow::Context;
+    let audit =
+        vigil_store::Store::open_audit(data_dir, options).context("cannot open the audit log")?;
+    let alarms = alarm_book::AlarmBook::load(&store.alarms, &audit)
+        .context("cannot load the alarms for the console")?;
+    info!(alarms = alarms.len(), "console alarm book loaded");
+    let (feed, fed) = tokio::sync::mpsc::unbounded_channel();
+    Ok(OpenedState {
+        alarms: Arc::new(alarms),
+        corruption: audit.corruption().to_vec(),
+        audit,
+        feed,
+        fed,
+    })
+}
+
+/// Applies the alarm revisions the store writer made durable to `book`, until the writer stops.
+pub async fn feed_alarms(
+    book: Arc<alarm_book::AlarmBook>,
+    mut fed: tokio::sync::mpsc::UnboundedReceiver<Vec<vigil_event::Alarm>>,
+) -> anyhow::Result<()> {
+    while let Some(alarms) = fed.recv().await {
+        book.apply(alarms);
+    }
+    Ok(())
 }
 
 /// The console's shared state.
@@ -75,6 +135,8 @@ pub struct Console {
     providers: idp::Providers,
     /// Password checks running at once (each Argon2id check takes 19 MiB).
     checks: tokio::sync::Semaphore,
+    /// Fired at shutdown: ends the live streams, so the server's graceful shutdown completes.
+    closing: CancellationToken,
 }
 
 /// Most password checks at once; further logins wait their turn.
@@ -90,6 +152,7 @@ impl Console {
             throttle: Throttle::default(),
             providers: idp::Providers::new(config)?,
             checks: tokio::sync::Semaphore::new(MAX_CHECKS),
+            closing: CancellationToken::new(),
         })
     }
 }
@@ -102,6 +165,12 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let listener = tls::TlsListener::new(listener, config, shutdown.clone())?;
+    let closing = console.closing.clone();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        stop.cancelled().await;
+        closing.cancel();
+    });
     info!(addr = %axum::serve::Listener::local_addr(&listener)?, "console API listening (HTTPS, TLS 1.3)");
     axum::serve(
         listener,
@@ -122,6 +191,9 @@ fn router(console: Arc<Console>) -> anyhow::Result<Router> {
         .merge(directives::routes())
         .merge(dashboard::routes())
         .merge(hosts::routes())
+        .merge(alarms::routes())
+        .merge(stream::routes())
+        .merge(audit_list::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             console.clone(),
             auth::require_session,
@@ -264,6 +336,12 @@ async fn login(
     if let Err(wait) = console.throttle.attempt(&user, peer.ip()) {
         count("password", "locked");
         info!(%user, %peer, "console login refused: too many failures");
+        let known = console.users.accounts().get(&user).is_some();
+        let actor = console.core.audit.login_actor(&user, known);
+        let entry = NewEntry::new(&actor, AuditAction::LoginFailed, "", Some(peer));
+        if let Err(e) = audit::record(&console, entry.with("reason", "throttled").failed()).await {
+            return e.into_response();
+        }
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let mut response = problem(
             StatusCode::TOO_MANY_REQUESTS,
@@ -274,6 +352,7 @@ async fn login(
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         return response;
     }
+    let known = console.users.accounts().get(&user).is_some();
     let granted = match idp::password_login(&console, &user, creds.password).await {
         Ok(granted) => granted,
         Err(refusal) => {
@@ -282,11 +361,32 @@ async fn login(
             }
             count(refusal.method, refusal.outcome);
             info!(%user, %peer, method = refusal.method, outcome = refusal.outcome, "console login failed");
+            let actor = console.core.audit.login_actor(&user, known);
+            let entry = NewEntry::new(&actor, AuditAction::LoginFailed, "", Some(peer))
+                .with("method", refusal.method)
+                .with(
+                    "reason",
+                    match refusal.outcome {
+                        "failure" => "wrong user name or password",
+                        "no_role" => "no role granted",
+                        _ => "the directory could not be asked",
+                    },
+                );
+            if let Err(e) = audit::record(&console, entry.failed()).await {
+                return e.into_response();
+            }
             return refusal.response;
         }
     };
-    console.throttle.succeed(&user, peer.ip());
     let (role, user) = (granted.role, granted.name);
+    // On the record before the session exists: no login goes unaudited.
+    let entry = NewEntry::new(&user, AuditAction::Login, "", Some(peer))
+        .with("method", granted.method)
+        .with("role", role.to_string());
+    if let Err(e) = audit::record(&console, entry).await {
+        return e.into_response();
+    }
+    console.throttle.succeed(&user, peer.ip());
     let provided = (granted.method != "local").then_some(role);
     let (cookie, session) = match open_session(&console, &user, provided) {
         Ok(opened) => opened,
@@ -324,6 +424,10 @@ async fn logout(
     };
     if let Some(session) = console.sessions.end(&id) {
         info!(user = %session.user, %peer, "console logout");
+        let entry = NewEntry::new(&session.user, AuditAction::Logout, "", Some(peer));
+        if let Err(e) = audit::record(&console, entry).await {
+            return e.into_response();
+        }
     }
     let cookie = format!("{COOKIE}=; Secure; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     (StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response()

@@ -5,10 +5,13 @@
 //! * [`parse`]: OSSIM plugin parsing on one core.
 //! * [`edge`]: syslog over TCP into a real edge, to normalised events (optionally rsyslog
 //!   receiving the same load, side by side).
+//! * [`console`]: the console API over 100,000 stored alarms (list latency), and agent intake
+//!   with live-stream clients connected.
 //! * [`bus`]: a real edge to a real core over the signed event bus: throughput to durable
 //!   storage, and the latency the bus adds at a steady rate.
 
 pub mod bus;
+pub mod console;
 pub mod correlate;
 pub mod edge;
 pub mod intake;

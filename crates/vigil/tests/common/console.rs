@@ -188,3 +188,65 @@ impl ConsoleClient {
 pub fn user(dir: &Path, args: &[&str], stdin: &str) {
     super::succeeded(super::accounts_command("user", dir, args, stdin));
 }
+
+/// A live `GET /api/v1/stream` connection, read line by line.
+pub struct EventStream {
+    reader: std::io::BufReader<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>,
+}
+
+impl ConsoleClient {
+    /// Opens the live stream in `login`'s session; its answer must be 200 `text/event-stream`.
+    pub fn stream(&self, login: &Login) -> EventStream {
+        use std::io::BufRead;
+        let mut tls = self.connect();
+        tls.sock
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let request = format!(
+            "GET /api/v1/stream HTTP/1.1\r\nHost: {}\r\nCookie: {}\r\nAccept: text/event-stream\r\n\r\n",
+            self.addr, login.cookie
+        );
+        tls.write_all(request.as_bytes()).unwrap();
+        let mut reader = std::io::BufReader::new(tls);
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            head.push_str(&line.to_ascii_lowercase());
+        }
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        assert!(head.contains("content-type: text/event-stream"), "{head}");
+        EventStream { reader }
+    }
+}
+
+impl EventStream {
+    /// The data of the next `event` whose JSON `pick` accepts, reading at most 10 s between
+    /// lines.
+    pub fn next_where(&mut self, event: &str, pick: impl Fn(&Value) -> bool) -> Value {
+        use std::io::BufRead;
+        let mut current = String::new();
+        loop {
+            let mut line = String::new();
+            let read = self.reader.read_line(&mut line);
+            assert!(
+                matches!(read, Ok(n) if n > 0),
+                "stream ended or timed out waiting for {event}: {read:?}"
+            );
+            let line = line.trim_end();
+            if let Some(name) = line.strip_prefix("event: ") {
+                current = name.to_string();
+            } else if let Some(data) = line.strip_prefix("data: ")
+                && current == event
+            {
+                let value: Value = serde_json::from_str(data).unwrap();
+                if pick(&value) {
+                    return value;
+                }
+            }
+        }
+    }
+}

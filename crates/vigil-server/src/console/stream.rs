@@ -1,0 +1,129 @@
+//! `GET /api/v1/stream`: Server-Sent Events of every new or revised alarm and every triage
+//! change (`event: alarm`, an [`AlarmSummary`]), with `event: ping` every 15 s.
+//!
+//! Each client reads its own subscription of the alarm book's broadcast: a client that falls
+//! more than the broadcast's buffer behind is disconnected (counted in
+//! `vigil_console_stream_dropped_total`) and never slows the writer or other clients. Connected
+//! clients are counted in the gauge `vigil_console_stream_clients`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, Stream};
+use tokio::sync::broadcast::error::RecvError;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::alarm_json::AlarmSummary;
+use super::{Console, openapi};
+
+/// How often an idle stream sends `event: ping`.
+const PING: Duration = Duration::from_secs(15);
+
+/// The stream route (behind the session check).
+pub fn routes() -> OpenApiRouter<Arc<Console>> {
+    OpenApiRouter::new().routes(routes!(stream))
+}
+
+/// Counts a connected client while it lives.
+struct Connected;
+
+impl Connected {
+    fn new() -> Connected {
+        metrics::gauge!("vigil_console_stream_clients").increment(1.0);
+        Connected
+    }
+}
+
+impl Drop for Connected {
+    fn drop(&mut self) {
+        metrics::gauge!("vigil_console_stream_clients").decrement(1.0);
+    }
+}
+
+/// Live alarm changes as Server-Sent Events (`event: alarm`, data: AlarmSummary JSON;
+/// `event: ping` every 15 s).
+#[utoipa::path(get, path = "/api/v1/stream", tag = "alarms",
+    responses(
+        (status = 200, description = "An endless text/event-stream of `alarm` events (AlarmSummary JSON) and `ping`s",
+            content_type = "text/event-stream", body = AlarmSummary),
+        (status = 401, description = "Not logged in", body = openapi::Problem),
+    ))]
+async fn stream(State(console): State<Arc<Console>>) -> Response {
+    let changes = console.core.alarms.subscribe();
+    let closing = console.closing.clone();
+    Sse::new(events(changes, closing))
+        .keep_alive(
+            KeepAlive::new()
+                .interval(PING)
+                .event(Event::default().event("ping")),
+        )
+        .into_response()
+}
+
+/// The SSE events of `changes` until the client lags, the book closes or `closing` fires.
+fn events(
+    changes: tokio::sync::broadcast::Receiver<Arc<AlarmSummary>>,
+    closing: tokio_util::sync::CancellationToken,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    stream::unfold(
+        (changes, closing, Connected::new()),
+        |(mut changes, closing, connected)| async move {
+            let next = tokio::select! {
+                next = changes.recv() => next,
+                () = closing.cancelled() => return None,
+            };
+            match next {
+                Ok(summary) => {
+                    let event = Event::default()
+                        .event("alarm")
+                        .json_data(&*summary)
+                        .unwrap_or_else(|_| Event::default().event("alarm"));
+                    Some((Ok(event), (changes, closing, connected)))
+                }
+                Err(RecvError::Lagged(_)) => {
+                    metrics::counter!("vigil_console_stream_dropped_total").increment(1);
+                    None
+                }
+                Err(RecvError::Closed) => None,
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+    use tokio_util::sync::CancellationToken;
+    use vigil_event::{Alarm, Timestamp, Uuid};
+
+    use super::*;
+    use crate::console::alarm_book::AlarmBook;
+
+    fn alarms(count: u128) -> Vec<Alarm> {
+        (0..count)
+            .map(|n| Alarm::new(Uuid::from_u128(n), "a".into(), Timestamp::from_secs(1)))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_client_gets_each_change_until_closing_and_a_lagging_one_is_dropped() {
+        let book = AlarmBook::default();
+        let closing = CancellationToken::new();
+        let mut stream = Box::pin(events(book.subscribe(), closing.clone()));
+        book.apply(alarms(3));
+        for _ in 0..3 {
+            assert!(stream.next().await.is_some());
+        }
+        closing.cancel();
+        assert!(stream.next().await.is_none());
+
+        let lagging = events(book.subscribe(), CancellationToken::new());
+        book.apply(alarms(1100));
+        assert_eq!(lagging.collect::<Vec<_>>().await.len(), 0);
+    }
+}
