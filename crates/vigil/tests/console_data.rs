@@ -845,6 +845,22 @@ fn console_users_tokens_reload_and_commands_are_for_admins() {
         problem(403, "Forbidden", "missing or wrong X-CSRF-Token")
     );
     assert_eq!(client.request("GET", "/api/v1/users", &[], "").status, 401);
+
+    // Every admin action, done or refused, is in the audit log with who did it.
+    for (action, outcome) in [
+        ("reload", "success"),
+        ("token_revoke", "failure"),
+        ("command", "failure"),
+    ] {
+        let audit = client.get(&admin, &format!("/api/v1/audit?action={action}&limit=1"));
+        let entry = &audit.json()["items"][0];
+        assert_eq!(
+            (&entry["actor"], &entry["outcome"]),
+            (&json!("root"), &json!(outcome)),
+            "{action}: {}",
+            audit.body
+        );
+    }
     server.terminate().unwrap();
 }
 

@@ -17,8 +17,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vigil_accounts::{Change, Role, User, token::Token};
-use vigil_event::Timestamp;
+use vigil_event::{AuditAction, Timestamp};
 
+use super::audit::NewEntry;
 use super::auth::Principal;
 use super::input::{Page, bad_request, json_body};
 use super::openapi::Problem;
@@ -35,15 +36,28 @@ pub fn routes() -> OpenApiRouter<Arc<Console>> {
         .routes(routes!(command))
 }
 
-/// Records an admin action for the audit log.
-// TODO(lead): wire to the audit log's `record()` once merged; this is the single call site.
-pub(super) fn audit(who: &Principal, action: &str, target: &str, outcome: Result<(), &str>) {
-    match outcome {
-        Ok(()) => tracing::info!(actor = %who.name, action, target, "console admin action"),
-        Err(why) => {
-            tracing::info!(actor = %who.name, action, target, why, "console admin action refused")
+/// Records an admin action, done or refused (`Err` with why), in the audit log, and logs it.
+/// The action has happened (or not) either way: a failed audit write is logged as an error by
+/// [`super::audit::record`], not turned into the action's answer.
+pub(super) async fn audit(
+    console: &Console,
+    who: &Principal,
+    action: AuditAction,
+    target: &str,
+    outcome: Result<(), &str>,
+) {
+    let entry = NewEntry::new(&who.name, action, target, None);
+    let entry = match outcome {
+        Ok(()) => {
+            tracing::info!(actor = %who.name, ?action, target, "console admin action");
+            entry
         }
-    }
+        Err(why) => {
+            tracing::info!(actor = %who.name, ?action, target, why, "console admin action refused");
+            entry.with("reason", why).failed()
+        }
+    };
+    let _ = super::audit::record(console, entry).await;
 }
 
 /// A console account, without its password hash.
@@ -106,7 +120,7 @@ struct UserChange {
 async fn apply(
     console: &Console,
     who: &Principal,
-    action: &str,
+    action: AuditAction,
     name: &str,
     changes: Vec<OwnedChange>,
 ) -> Result<User, Response> {
@@ -123,12 +137,12 @@ async fn apply(
     .map_err(|e| problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
     match outcome {
         Ok(user) => {
-            audit(who, action, name, Ok(()));
+            audit(console, who, action, name, Ok(())).await;
             Ok(user)
         }
         Err(e) => {
             let why = format!("{e:#}");
-            audit(who, action, name, Err(&why));
+            audit(console, who, action, name, Err(&why)).await;
             Err(match why.starts_with("no user") {
                 true => problem(StatusCode::NOT_FOUND, &why),
                 false => bad_request(&why),
@@ -211,7 +225,15 @@ async fn add_user(
         Err(refusal) => return refusal,
     };
     let change = OwnedChange::Add(new.role, new.password);
-    match apply(&console, &who, "user_add", &new.name, vec![change]).await {
+    match apply(
+        &console,
+        &who,
+        AuditAction::UserAdd,
+        &new.name,
+        vec![change],
+    )
+    .await
+    {
         Ok(user) => (StatusCode::CREATED, Json(UserItem::from(user))).into_response(),
         Err(refusal) => refusal,
     }
@@ -251,7 +273,7 @@ async fn change_user(
         .and_then(|p| vigil_accounts::password::weakness(p, &name))
     {
         let why = format!("password refused: {why}");
-        audit(&who, "user_change", &name, Err(&why));
+        audit(&console, &who, AuditAction::UserChange, &name, Err(&why)).await;
         return bad_request(&why);
     }
     let changes: Vec<OwnedChange> = [
@@ -262,7 +284,7 @@ async fn change_user(
     .into_iter()
     .flatten()
     .collect();
-    match apply(&console, &who, "user_change", &name, changes).await {
+    match apply(&console, &who, AuditAction::UserChange, &name, changes).await {
         Ok(user) => Json(UserItem::from(user)).into_response(),
         Err(refusal) => refusal,
     }
@@ -289,7 +311,7 @@ async fn remove_user(
     match apply(
         &console,
         &who,
-        "user_remove",
+        AuditAction::UserRemove,
         &name,
         vec![OwnedChange::Remove],
     )
@@ -428,7 +450,7 @@ async fn create_token(
     .await;
     match created {
         Ok(Ok((token, whole))) => {
-            audit(&who, "token_create", &token.id, Ok(()));
+            audit(&console, &who, AuditAction::TokenCreate, &token.id, Ok(())).await;
             let body = CreatedToken {
                 token: whole,
                 about: TokenItem::from(&token),
@@ -437,7 +459,14 @@ async fn create_token(
         }
         Ok(Err(e)) => {
             let why = format!("{e:#}");
-            audit(&who, "token_create", &new.name, Err(&why));
+            audit(
+                &console,
+                &who,
+                AuditAction::TokenCreate,
+                &new.name,
+                Err(&why),
+            )
+            .await;
             bad_request(&why)
         }
         Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
@@ -468,12 +497,12 @@ async fn revoke_token(
         tokio::task::spawn_blocking(move || vigil_accounts::token::revoke(&dir, &target)).await;
     match revoked {
         Ok(Ok(token)) => {
-            audit(&who, "token_revoke", &id, Ok(()));
+            audit(&console, &who, AuditAction::TokenRevoke, &id, Ok(())).await;
             Json(TokenItem::from(&token)).into_response()
         }
         Ok(Err(e)) => {
             let why = format!("{e:#}");
-            audit(&who, "token_revoke", &id, Err(&why));
+            audit(&console, &who, AuditAction::TokenRevoke, &id, Err(&why)).await;
             match why.starts_with("no token") {
                 true => problem(StatusCode::NOT_FOUND, &why),
                 false => bad_request(&why),
@@ -501,11 +530,11 @@ async fn reload(
     }
     match crate::admin::request_reload(&console.core.reloads).await {
         Ok(report) => {
-            audit(&who, "reload", "rules", Ok(()));
+            audit(&console, &who, AuditAction::Reload, "rules", Ok(())).await;
             Json(report).into_response()
         }
         Err(e) => {
-            audit(&who, "reload", "rules", Err(&e));
+            audit(&console, &who, AuditAction::Reload, "rules", Err(&e)).await;
             problem(StatusCode::UNPROCESSABLE_ENTITY, &e)
         }
     }
@@ -538,11 +567,11 @@ async fn command(
     };
     match crate::admin::send_command(console.core.bus.as_deref(), &body).await {
         Ok(result) => {
-            audit(&who, "command", &target, Ok(()));
+            audit(&console, &who, AuditAction::Command, &target, Ok(())).await;
             Json(result).into_response()
         }
         Err((status, e)) => {
-            audit(&who, "command", &target, Err(&e));
+            audit(&console, &who, AuditAction::Command, &target, Err(&e)).await;
             problem(status, &e)
         }
     }

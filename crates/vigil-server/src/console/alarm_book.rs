@@ -502,6 +502,21 @@ impl AlarmBook {
             .collect()
     }
 
+    /// How many alarms each address is the source or destination of (once for an alarm from
+    /// and to the same address).
+    pub fn counts_by_host(&self) -> HashMap<IpAddr, usize> {
+        let inner = self.read();
+        let mut counts: HashMap<IpAddr, usize> = HashMap::new();
+        for e in inner.alarms.values() {
+            let (src, dst) = (e.alarm.src_ip.to_canonical(), e.alarm.dst_ip.to_canonical());
+            *counts.entry(src).or_default() += 1;
+            if dst != src {
+                *counts.entry(dst).or_default() += 1;
+            }
+        }
+        counts
+    }
+
     /// The `n` directives with the most alarms last seen at `since` or later, most first (ties
     /// by directive id).
     pub fn top_directives(&self, since: Timestamp, n: usize) -> Vec<DirectiveCount> {

@@ -1,9 +1,9 @@
 //! `GET /api/v1/dashboard`: events per second over the last hour (per minute, from the event
-//! log's index alone), new alarms over the last 24 hours (per hour), the top sources and
-//! destinations of the newest events of the last 24 hours (at most [`TOP_SAMPLE`] of them), the
-//! directives that raised the most alarms in that time, and the sensors.
+//! log's index alone), alarms seen over the last 24 hours (per hour) and the directives with the
+//! most of them (both from the alarm book), the top sources and destinations of the newest
+//! events of the last 24 hours (at most [`TOP_SAMPLE`] of them), and the sensors.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -16,9 +16,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use vigil_event::{Alarm, Event, Timestamp};
+use vigil_event::{Event, Timestamp};
 use vigil_store::{Log, Query};
 
+use super::alarm_book::AlarmBook;
 use super::openapi::Problem;
 use super::sensors::{SensorItem, sensors};
 use super::{Console, problem};
@@ -61,7 +62,7 @@ struct DirectiveCount {
     key: u32,
     /// Its name in its latest alarm.
     name: String,
-    /// Alarms it raised.
+    /// Its alarms seen in the last 24 hours.
     count: u64,
 }
 
@@ -70,7 +71,7 @@ struct DirectiveCount {
 struct Dashboard {
     /// Events per second, per minute of the last hour, oldest first.
     events_per_second: Vec<Point>,
-    /// New alarms (by first time seen) per hour of the last 24 hours, oldest first.
+    /// Alarms (by their latest time seen) per hour of the last 24 hours, oldest first.
     alarms_over_time: Vec<Point>,
     /// Most frequent source addresses.
     top_sources: Vec<Count>,
@@ -121,7 +122,7 @@ fn counts(list: Vec<(IpAddr, u64)>) -> Vec<Count> {
         .collect()
 }
 
-fn build(data_dir: &Path, now: Timestamp) -> anyhow::Result<Dashboard> {
+fn build(data_dir: &Path, alarms: &AlarmBook, now: Timestamp) -> anyhow::Result<Dashboard> {
     let events = Log::<Event>::open_read_only(&data_dir.join("events"))?;
     let last = |width: i64| Query {
         from: Timestamp::from_micros(now.as_micros() - width),
@@ -153,31 +154,24 @@ fn build(data_dir: &Path, now: Timestamp) -> anyhow::Result<Dashboard> {
             }
         }
     }
-    // Each alarm once: its first time seen and its latest name.
-    let mut alarms: BTreeMap<vigil_event::Uuid, (Timestamp, u32, String)> = BTreeMap::new();
-    let alarm_log = Log::<Alarm>::open_read_only(&data_dir.join("alarms"))?;
-    alarm_log.scan_time_range(&last(24 * HOUR), |alarm| {
-        alarms.insert(alarm.id, (alarm.first_seen, alarm.directive_id, alarm.name));
-    })?;
-    let alarms_over_time = buckets(now, HOUR, 24, alarms.values().map(|(t, _, _)| *t))
-        .into_iter()
-        .map(|(time, n)| Point {
-            time,
+    let hours = buckets(now, HOUR, 24, std::iter::empty());
+    let first_hour = hours.first().map_or(now, |(time, _)| *time);
+    let alarms_over_time = hours
+        .iter()
+        .zip(alarms.counts_over_time(first_hour, HOUR, hours.len()))
+        .map(|((time, _), n)| Point {
+            time: *time,
             value: n as f64,
         })
         .collect();
-    let mut by_directive: HashMap<u32, u64> = HashMap::new();
-    let mut names: HashMap<u32, String> = HashMap::new();
-    for (_, directive, name) in alarms.into_values() {
-        *by_directive.entry(directive).or_insert(0) += 1;
-        names.insert(directive, name);
-    }
-    let top_directives = top(by_directive)
+    let since = Timestamp::from_micros(now.as_micros() - 24 * HOUR);
+    let top_directives = alarms
+        .top_directives(since, TOP)
         .into_iter()
-        .map(|(key, count)| DirectiveCount {
-            key,
-            name: names.remove(&key).unwrap_or_default(),
-            count,
+        .map(|d| DirectiveCount {
+            key: d.directive_id,
+            name: d.name,
+            count: d.count,
         })
         .collect();
     Ok(Dashboard {
@@ -200,7 +194,7 @@ async fn dashboard(State(console): State<Arc<Console>>) -> Response {
     let dir = console.core.config.data_dir.clone();
     let now = Timestamp::now();
     let figures = tokio::task::spawn_blocking(move || {
-        build(&dir, now).map(|figures| Dashboard {
+        build(&dir, &console.core.alarms, now).map(|figures| Dashboard {
             sensors: sensors(&console),
             ..figures
         })

@@ -273,12 +273,19 @@ async fn set_enabled(
         return refusal;
     }
     let action = match wanted.enabled {
-        true => "directive_enable",
-        false => "directive_disable",
+        true => vigil_event::AuditAction::DirectiveEnable,
+        false => vigil_event::AuditAction::DirectiveDisable,
     };
-    super::admin_api::audit(&who, action, &id.to_string(), Ok(()));
+    super::admin_api::audit(&console, &who, action, &id.to_string(), Ok(())).await;
     if let Err(e) = crate::admin::request_reload(&console.core.reloads).await {
-        super::admin_api::audit(&who, "reload", "rules", Err(&e));
+        super::admin_api::audit(
+            &console,
+            &who,
+            vigil_event::AuditAction::Reload,
+            "rules",
+            Err(&e),
+        )
+        .await;
         return problem(
             StatusCode::UNPROCESSABLE_ENTITY,
             &format!("saved, but the rules do not reload: {e}"),

@@ -3,9 +3,7 @@
 //! configuration correlation uses), inventory (from the host inventory, when configured) and the
 //! alarms involving them (from the alarm log).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::Json;
@@ -17,9 +15,9 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use vigil_event::{Alarm, Uuid};
 use vigil_inventory::{Assets, HostProfile};
 
+use super::alarm_json::AlarmSummary;
 use super::input::{self, Page, bad_request};
 use super::openapi::Problem;
 use super::{Console, problem};
@@ -67,10 +65,9 @@ struct HostDetail {
     /// nothing.
     #[schema(value_type = Option<Object>)]
     inventory: Option<Value>,
-    /// Alarms whose source or destination it is, newest first (at most 50); alarm JSON
-    /// without evidence.
-    #[schema(value_type = Vec<Object>)]
-    alarms: Vec<Value>,
+    /// Alarms whose source or destination it is, newest first (at most 50), as the alarm list
+    /// shows them.
+    alarms: Vec<AlarmSummary>,
 }
 
 /// Pagination of `GET /api/v1/hosts`.
@@ -91,33 +88,6 @@ fn assets(console: &Console) -> anyhow::Result<Assets> {
         Some(path) => vigil_analysis::correlation::load_assets(path),
         None => Ok(Assets::default()),
     }
-}
-
-/// The latest revision of every alarm, by id.
-fn latest_alarms(data_dir: &Path) -> anyhow::Result<HashMap<Uuid, Alarm>> {
-    let log = vigil_store::Log::<Alarm>::open_read_only(&data_dir.join("alarms"))?;
-    let mut latest: HashMap<Uuid, Alarm> = HashMap::new();
-    log.scan_from(0, |_, alarm| {
-        if latest
-            .get(&alarm.id)
-            .is_none_or(|kept| kept.revision < alarm.revision)
-        {
-            latest.insert(alarm.id, alarm);
-        }
-    })?;
-    Ok(latest)
-}
-
-/// `alarm` as the console lists it: without evidence and event ids, with no assignee.
-// TODO(lead): take AlarmSummary from the alarm helper's AlarmBook (triage, assignee) once merged.
-fn summary(alarm: &Alarm) -> Value {
-    let mut value = serde_json::to_value(alarm).unwrap_or(Value::Null);
-    if let Some(fields) = value.as_object_mut() {
-        fields.remove("evidence");
-        fields.remove("event_ids");
-        fields.insert("assignee".into(), Value::Null);
-    }
-    value
 }
 
 fn inventory(profile: &HostProfile) -> Value {
@@ -144,14 +114,7 @@ fn failed(e: impl std::fmt::Display) -> Response {
 /// The hosts with levels, highest levels first.
 fn list(console: &Console, limit: usize, from: usize) -> anyhow::Result<Page<HostItem>> {
     let assets = assets(console)?;
-    let alarms = latest_alarms(&console.core.config.data_dir)?;
-    let mut counts: HashMap<IpAddr, usize> = HashMap::new();
-    for alarm in alarms.values() {
-        *counts.entry(alarm.src_ip).or_default() += 1;
-        if alarm.dst_ip != alarm.src_ip {
-            *counts.entry(alarm.dst_ip).or_default() += 1;
-        }
-    }
+    let counts = console.core.alarms.counts_by_host();
     let mut hosts = console.core.host_levels.latest();
     hosts.sort_by(|(a, x), (b, y)| {
         (y.compromise + y.attack)
@@ -216,12 +179,7 @@ fn detail(console: &Console, ip: IpAddr) -> anyhow::Result<HostDetail> {
             .map(inventory),
         None => None,
     };
-    let mut alarms: Vec<Alarm> = latest_alarms(&config.data_dir)?
-        .into_values()
-        .filter(|a| a.src_ip == ip || a.dst_ip == ip)
-        .collect();
-    alarms.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(b.id.cmp(&a.id)));
-    alarms.truncate(MAX_ALARMS);
+    let alarms = console.core.alarms.involving(ip, MAX_ALARMS);
     Ok(HostDetail {
         ip: ip.to_string(),
         asset: assets(console)?.asset_value(ip),
@@ -229,7 +187,7 @@ fn detail(console: &Console, ip: IpAddr) -> anyhow::Result<HostDetail> {
         attack: latest.map_or(0, |l| l.attack),
         levels,
         inventory,
-        alarms: alarms.iter().map(summary).collect(),
+        alarms,
     })
 }
 

@@ -13,6 +13,9 @@ use tracing::{info, warn};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vigil_accounts::Role;
+use vigil_event::AuditAction;
+
+use super::audit::NewEntry;
 
 use super::{Console, count, problem, refused, tls};
 use crate::config::ConsoleConfig;
@@ -270,12 +273,25 @@ async fn oidc_callback(
             refused("oidc");
             count("oidc", "failure");
             info!(%peer, error = %format!("{e:#}"), "console login by OpenID Connect refused");
+            let entry = NewEntry::new("-", AuditAction::LoginFailed, "", Some(peer))
+                .with("method", "oidc")
+                .with("reason", format!("{e:#}"))
+                .failed();
+            if let Err(failed) = super::audit::record(&console, entry).await {
+                return failed.into_response();
+            }
             return problem(
                 StatusCode::UNAUTHORIZED,
                 &format!("OpenID Connect login refused: {e:#}"),
             );
         }
     };
+    let entry = NewEntry::new(&identity.name, AuditAction::Login, "", Some(peer))
+        .with("method", "oidc")
+        .with("role", identity.role.to_string());
+    if let Err(failed) = super::audit::record(&console, entry).await {
+        return failed.into_response();
+    }
     let cookie = match super::open_session(&console, &identity.name, Some(identity.role)) {
         Ok((cookie, _)) => cookie,
         Err(response) => return response,
