@@ -22,7 +22,8 @@ use super::alarm_json::AlarmSummary;
 use super::audit::{self, AuditFilter, NewEntry};
 use super::audit_list::AuditJson;
 use super::auth::Principal;
-use super::params::{BadParam, Params, json_body};
+use super::input::json_body;
+use super::params::{BadParam, Params};
 use super::{Console, openapi, problem, tls};
 
 /// The alarm routes (behind the session check).

@@ -68,6 +68,14 @@ pub fn limit(given: Option<usize>) -> Result<usize, Response> {
     }
 }
 
+/// `text` of a query string with `+` and `%XX` decoded; `None` if the result is not UTF-8.
+pub fn decode(text: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(&text.replace('+', " "))
+        .decode_utf8()
+        .ok()
+        .map(|t| t.into_owned())
+}
+
 /// The query string of `uri` as `T`, whose fields are all strings: each parameter
 /// percent-decoded; an unknown or repeated parameter is a 400 naming it.
 #[allow(clippy::result_large_err)]
@@ -80,12 +88,7 @@ pub fn query<T: DeserializeOwned>(uri: &axum::http::Uri) -> Result<T, Response> 
         .filter(|p| !p.is_empty())
     {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let decode = |text: &str| {
-            percent_encoding::percent_decode_str(&text.replace('+', " "))
-                .decode_utf8()
-                .map(|t| t.into_owned())
-        };
-        let (Ok(name), Ok(value)) = (decode(name), decode(value)) else {
+        let (Some(name), Some(value)) = (decode(name), decode(value)) else {
             return Err(bad_request(&format!(
                 "query parameter {pair:?} is not UTF-8 once decoded"
             )));

@@ -1,19 +1,13 @@
-//! What a console request carries: query-string parameters (decoded, looked up by name, parsed
-//! with errors that name the parameter) and JSON bodies.
+//! Query-string parameters looked up by name, for the alarm and audit lists whose filters are
+//! comma lists and ranges: decoded, parsed with errors that name the parameter. The
+//! primitives (decoding, page sizes, the 400 answer, JSON bodies) are [`super::input`]'s.
 
 use std::str::FromStr;
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use vigil_event::Timestamp;
 
-use super::{problem, refused};
-
-/// Most items a list page holds.
-pub const MAX_LIMIT: usize = 500;
-/// Items of a list page when `limit` is not given.
-pub const DEFAULT_LIMIT: usize = 50;
+use super::input::{DEFAULT_LIMIT, MAX_LIMIT, bad_request, decode};
 
 /// The decoded `name=value` pairs of a query string.
 pub struct Params(Vec<(String, String)>);
@@ -25,29 +19,8 @@ pub struct BadParam(pub String);
 impl BadParam {
     /// The 400 answer (counted as refused).
     pub fn response(&self) -> Response {
-        refused("bad_request");
-        problem(StatusCode::BAD_REQUEST, &self.0)
+        bad_request(&self.0)
     }
-}
-
-/// `%XX` and `+` decoded; `None` if an escape is malformed or the result is not UTF-8.
-fn decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
 }
 
 impl Params {
@@ -125,22 +98,6 @@ impl Params {
     }
 }
 
-/// The JSON body of a request as `T`: 415 if it is not JSON, 400 naming what is wrong.
-#[allow(clippy::result_large_err)]
-pub fn json_body<T: serde::de::DeserializeOwned>(
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<T, Response> {
-    if !crate::http::is_json(headers) {
-        refused("media_type");
-        return Err(problem(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "send the body as application/json",
-        ));
-    }
-    serde_json::from_slice(body).map_err(|e| BadParam(format!("invalid body: {e}")).response())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,7 +114,11 @@ mod tests {
         assert_eq!(p.limit().unwrap(), 7);
         let err = Params::parse(Some("nope=1"), &["q"]).err().unwrap();
         assert_eq!(err.0, "unknown query parameter \"nope\" (known: q)");
-        assert!(Params::parse(Some("q=%zz"), &["q"]).is_err());
+        // A malformed escape stays as it is (as browsers decode); bytes that are not UTF-8 are
+        // refused.
+        let kept = Params::parse(Some("q=%zz"), &["q"]).unwrap();
+        assert_eq!(kept.text("q"), Some("%zz"));
+        assert!(Params::parse(Some("q=%ff"), &["q"]).is_err());
         assert!(Params::parse(Some("q=%e2"), &["q"]).is_err());
         let p = Params::parse(Some("limit=501"), &["limit"]).unwrap();
         assert_eq!(
