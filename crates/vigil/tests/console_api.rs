@@ -119,6 +119,15 @@ fn console_logins_sessions_and_their_protections() {
         json!([{}])
     );
 
+    // A method the resource does not take: problem JSON too, with the methods it takes.
+    let wrong = tls13.request("GET", "/api/v1/login", &[], "");
+    assert_eq!(wrong.status, 405);
+    assert_eq!(wrong.header("allow"), Some("POST"));
+    assert_eq!(
+        wrong.json(),
+        problem(405, "Method Not Allowed", "method not allowed")
+    );
+
     // Not JSON: 415.
     let form = tls13.request(
         "POST",
@@ -247,6 +256,7 @@ fn console_logins_sessions_and_their_protections() {
         ("origin", 1.0),
         ("media_type", 1.0),
         ("tls", 1.0),
+        ("method", 1.0),
     ] {
         let series = format!("vigil_console_requests_refused_total{{reason=\"{reason}\"}}");
         assert_eq!(server.metric_series(&series).unwrap(), n, "{reason}");
@@ -366,5 +376,57 @@ fn tls12_is_served_only_when_configured() {
     let tls12 = ConsoleClient::with_version(&dir, addr, &rustls::version::TLS12);
     let doc = tls12.request("GET", "/api/v1/openapi.json", &[], "");
     assert_eq!(doc.status, 200);
+    server.terminate().unwrap();
+}
+
+#[test]
+fn a_new_password_a_disabled_or_a_removed_account_ends_its_sessions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vigil-data");
+    user(
+        &dir,
+        &["add", "root", "--role", "admin"],
+        "Correct-Horse-7\n",
+    );
+    user(
+        &dir,
+        &["add", "bob", "--role", "analyst"],
+        "Battery-Staple-9\n",
+    );
+    let server = ServerProcess::start(&exe(), &dir, &loopback_config(&dir, "", "")).unwrap();
+    let client = ConsoleClient::new(&dir, server.console_addr().unwrap());
+    let root = client.session("root", "Correct-Horse-7");
+    let change = |body: serde_json::Value| {
+        let reply = client.send(&root, "PATCH", "/api/v1/users/bob", &body);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    };
+
+    // A new password set by an admin.
+    let bob = client.session("bob", "Battery-Staple-9");
+    change(json!({"password": "Another-Staple-10"}));
+    assert_eq!(client.get(&bob, "/api/v1/session").status, 401);
+
+    // Disabled, then enabled again before bob's next request.
+    let bob = client.session("bob", "Another-Staple-10");
+    change(json!({"disabled": true}));
+    change(json!({"disabled": false}));
+    assert_eq!(client.get(&bob, "/api/v1/session").status, 401);
+
+    // Removed, and the name given to a new admin: the old cookie is not theirs.
+    let bob = client.session("bob", "Another-Staple-10");
+    let gone = client.send(&root, "DELETE", "/api/v1/users/bob", &json!({}));
+    assert_eq!(gone.status, 204, "{}", gone.body);
+    user(
+        &dir,
+        &["add", "bob", "--role", "admin"],
+        "Third-Staple-11x\n",
+    );
+    assert_eq!(client.get(&bob, "/api/v1/session").status, 401);
+    assert_eq!(client.get(&bob, "/api/v1/users").status, 401);
+
+    // A password changed with `vigil user passwd` while the server runs.
+    let bob = client.session("bob", "Third-Staple-11x");
+    user(&dir, &["passwd", "bob"], "Fourth-Staple-12\n");
+    assert_eq!(client.get(&bob, "/api/v1/session").status, 401);
     server.terminate().unwrap();
 }

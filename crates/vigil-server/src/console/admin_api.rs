@@ -126,6 +126,9 @@ async fn apply(
 ) -> Result<User, Response> {
     let dir = console.core.config.data_dir.clone();
     let target = name.to_string();
+    // A new password, a disabled account or a removed one ends the user's sessions; a role
+    // change takes effect at their next request.
+    let ends_sessions = changes.iter().any(|c| !matches!(c, OwnedChange::Role(_)));
     let outcome = tokio::task::spawn_blocking(move || {
         let mut last = None;
         for change in &changes {
@@ -137,6 +140,14 @@ async fn apply(
     .map_err(|e| problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
     match outcome {
         Ok(user) => {
+            if ends_sessions {
+                let ended = console.sessions.end_user(name);
+                tracing::info!(
+                    user = name,
+                    ended,
+                    "console sessions ended by an account change"
+                );
+            }
             audit(console, who, action, name, Ok(())).await;
             Ok(user)
         }
@@ -276,10 +287,12 @@ async fn change_user(
         audit(&console, &who, AuditAction::UserChange, &name, Err(&why)).await;
         return bad_request(&why);
     }
+    // The password last: it cannot fail (its strength was checked above), so a refused role
+    // or disable (the last enabled admin) leaves the account as it was.
     let changes: Vec<OwnedChange> = [
         change.role.map(OwnedChange::Role),
-        change.password.map(OwnedChange::Password),
         change.disabled.map(OwnedChange::Disable),
+        change.password.map(OwnedChange::Password),
     ]
     .into_iter()
     .flatten()

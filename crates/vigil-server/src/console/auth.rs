@@ -62,34 +62,25 @@ pub async fn require_session(
     next: Next,
 ) -> Response {
     if let Some(presented) = crate::http::bearer(request.headers()) {
-        let presented = presented.unwrap_or_default();
-        let accounts = console.users.accounts();
-        let Some(token) = accounts.authenticate_token(presented, vigil_event::Timestamp::now())
-        else {
+        let presented = presented.unwrap_or_default().to_string();
+        let Some(principal) = token_principal(&console, &presented) else {
             refused("token");
             return problem(
                 StatusCode::UNAUTHORIZED,
                 "unknown, expired or revoked API token",
             );
         };
-        let principal = Principal {
-            name: format!("token:{}", token.name),
-            role: token.role,
-        };
         request.extensions_mut().insert(principal);
+        request
+            .extensions_mut()
+            .insert(Credential::Token(presented));
         return next.run(request).await;
     }
     let Some(id) = session_id(request.headers()).map(str::to_string) else {
         refused("session");
         return problem(StatusCode::UNAUTHORIZED, "not logged in");
     };
-    let Some(session) = console.sessions.touch(&id) else {
-        refused("session");
-        return problem(StatusCode::UNAUTHORIZED, "not logged in");
-    };
-    let Some(role) = session.role.or_else(|| console.users.role(&session.user)) else {
-        console.sessions.end(&id);
-        info!(user = %session.user, "console session ended: the account is disabled or removed");
+    let Some((session, principal)) = session_principal(&console, &id) else {
         refused("session");
         return problem(StatusCode::UNAUTHORIZED, "not logged in");
     };
@@ -105,12 +96,58 @@ pub async fn require_session(
         refused("csrf");
         return problem(StatusCode::FORBIDDEN, "missing or wrong X-CSRF-Token");
     }
-    request.extensions_mut().insert(Principal {
-        name: session.user.clone(),
-        role,
-    });
+    request.extensions_mut().insert(principal);
+    request
+        .extensions_mut()
+        .insert(Credential::Session(id.clone()));
     request.extensions_mut().insert(SessionId(id));
     next.run(request).await
+}
+
+/// What a request authenticated with, so a long answer (the live stream) can check it again.
+#[derive(Clone)]
+pub enum Credential {
+    /// A login session's cookie value.
+    Session(String),
+    /// An API token as presented.
+    Token(String),
+}
+
+impl Credential {
+    /// Whether it still authenticates (the session live and its account unchanged, or the
+    /// token neither expired nor revoked).
+    pub fn valid(&self, console: &Console) -> bool {
+        match self {
+            Credential::Session(id) => session_principal(console, id).is_some(),
+            Credential::Token(presented) => token_principal(console, presented).is_some(),
+        }
+    }
+}
+
+/// The principal of API token `presented`, if it is known, unexpired and unrevoked.
+fn token_principal(console: &Console, presented: &str) -> Option<Principal> {
+    let accounts = console.users.accounts();
+    let token = accounts.authenticate_token(presented, vigil_event::Timestamp::now())?;
+    Some(Principal {
+        name: format!("token:{}", token.name),
+        role: token.role,
+    })
+}
+
+/// The live session `id` and its principal, marked as used; a session whose account is
+/// disabled, removed or changed since its login is ended.
+fn session_principal(console: &Console, id: &str) -> Option<(super::session::Session, Principal)> {
+    let session = console.sessions.touch(id)?;
+    let Some(role) = console.users.role(&session) else {
+        console.sessions.end(id);
+        info!(user = %session.user, "console session ended: the account is disabled, removed or changed");
+        return None;
+    };
+    let principal = Principal {
+        name: session.user.clone(),
+        role,
+    };
+    Some((session, principal))
 }
 
 /// The cookie value of the request's session.

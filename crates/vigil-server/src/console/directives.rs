@@ -41,6 +41,10 @@ pub const DISABLED_FILE: &str = "directives-disabled.json";
 pub const DRY_RUN_MAX_EVENTS: u64 = 1_000_000;
 /// Longest a dry run runs.
 pub const DRY_RUN_MAX_TIME: Duration = Duration::from_secs(10);
+/// Most alarm revisions a dry run answers with.
+pub const DRY_RUN_MAX_ALARMS: usize = 1_000;
+/// Dry runs at once; another waits for none and is refused (429).
+static DRY_RUNS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// Serialises changes of [`DISABLED_FILE`].
 static CHANGING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -321,7 +325,8 @@ struct DryRunResult {
     alarms: Vec<Alarm>,
     /// Stored events fed to correlation.
     events_read: u64,
-    /// It stopped at the event or time limit before the end of the range.
+    /// It stopped before the end of the range: at 1,000,000 events, 1,000 alarm revisions or
+    /// 10 s.
     cut: bool,
 }
 
@@ -403,7 +408,11 @@ fn dry_run_blocking(console: &Console, run: DryRun) -> Result<DryRunResult, Resp
         vigil_analysis::analysis::replay_stored(&log, from, to, &mut analyzer, |analysis| {
             alarms.extend(analysis.alarms);
             read += 1;
-            if read >= DRY_RUN_MAX_EVENTS || started.elapsed() >= DRY_RUN_MAX_TIME {
+            if read >= DRY_RUN_MAX_EVENTS
+                || alarms.len() >= DRY_RUN_MAX_ALARMS
+                || started.elapsed() >= DRY_RUN_MAX_TIME
+            {
+                alarms.truncate(DRY_RUN_MAX_ALARMS);
                 cut = true;
                 return std::ops::ControlFlow::Break(());
             }
@@ -419,7 +428,8 @@ fn dry_run_blocking(console: &Console, run: DryRun) -> Result<DryRunResult, Resp
 
 /// Runs a configured directive or a posted XML source over the stored events of a time range,
 /// as `vigil replay --store` does, and answers with the alarms it would raise. At most
-/// 1,000,000 events and 10 s: `cut` says when it stopped before the end of the range.
+/// 1,000,000 events, 1,000 alarm revisions and 10 s (`cut` says when it stopped before the end
+/// of the range); two at once.
 #[utoipa::path(post, path = "/api/v1/directives/dry-run", tag = "directives",
     request_body = DryRun,
     responses(
@@ -429,6 +439,7 @@ fn dry_run_blocking(console: &Console, run: DryRun) -> Result<DryRunResult, Resp
         (status = 403, description = "Requires the analyst role, or a missing CSRF token", body = Problem),
         (status = 404, description = "No configured directive has this id", body = Problem),
         (status = 415, description = "Not JSON", body = Problem),
+        (status = 429, description = "Two dry runs are already running", body = Problem),
     ))]
 async fn dry_run(
     State(console): State<Arc<Console>>,
@@ -442,6 +453,13 @@ async fn dry_run(
     let run: DryRun = match json_body(&headers, &body) {
         Ok(run) => run,
         Err(refusal) => return refusal,
+    };
+    let Ok(_running) = DRY_RUNS.try_acquire() else {
+        super::refused("busy");
+        return problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "two dry runs are already running; try again when one ends",
+        );
     };
     match blocking(move || dry_run_blocking(&console, run)).await {
         Ok(Ok(result)) => Json(result).into_response(),

@@ -281,14 +281,34 @@ async fn list_events(State(console): State<Arc<Console>>, uri: Uri) -> Response 
 
 /// The stored event with this id.
 pub fn find(data_dir: &Path, id: Uuid) -> anyhow::Result<Option<Event>> {
-    let mut found = None;
-    open(data_dir)?.scan_time_range(&Query::default(), |event| {
-        if found.is_none() && event.id == id {
-            found = Some(event);
+    let log = open(data_dir)?;
+    let scan = |range: &Query| -> anyhow::Result<Option<Event>> {
+        let mut found = None;
+        log.scan_time_range(range, |event| {
+            if found.is_none() && event.id == id {
+                found = Some(event);
+            }
+        })?;
+        Ok(found)
+    };
+    // An id assigned at intake is a UUIDv7: its time is when the core received the event,
+    // near its event time, so that day is read first.
+    if let Some((secs, _)) = id.get_timestamp().map(|t| t.to_unix()) {
+        let at = Timestamp::from_secs(i64::try_from(secs).unwrap_or(i64::MAX));
+        let near = Query {
+            from: Timestamp::from_micros(at.as_micros().saturating_sub(DAY_MICROS)),
+            to: Timestamp::from_micros(at.as_micros().saturating_add(DAY_MICROS)),
+            ..Query::default()
+        };
+        if let Some(event) = scan(&near)? {
+            return Ok(Some(event));
         }
-    })?;
-    Ok(found)
+    }
+    scan(&Query::default())
 }
+
+/// A day in microseconds.
+const DAY_MICROS: i64 = 86_400_000_000;
 
 /// One stored event, with its raw log.
 #[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events",

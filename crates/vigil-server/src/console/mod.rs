@@ -208,6 +208,7 @@ fn router(console: Arc<Console>) -> anyhow::Result<Router> {
         .merge(assets::router())
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "no such resource") })
         .layer(axum::middleware::from_fn(same_origin))
+        .layer(axum::middleware::map_response(errors_as_problems))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(console))
 }
@@ -215,6 +216,38 @@ fn router(console: Arc<Console>) -> anyhow::Result<Router> {
 /// An RFC 9457 problem response.
 pub fn problem(status: StatusCode, detail: &str) -> Response {
     crate::http::problem(status, detail, &[])
+}
+
+/// Answers the errors axum writes itself (a body over its limit, a path that does not decode, a
+/// method a resource does not take) as problem JSON too, and counts them as refused.
+async fn errors_as_problems(response: Response) -> Response {
+    let status = response.status();
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if !(status.is_client_error() || status.is_server_error()) || json {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let text = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap_or_default();
+    let detail = match String::from_utf8_lossy(&text).trim() {
+        "" => status.canonical_reason().unwrap_or("error").to_lowercase(),
+        text => text.to_string(),
+    };
+    refused(match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::METHOD_NOT_ALLOWED => "method",
+        _ => "bad_request",
+    });
+    let mut answer = problem(status, &detail);
+    if let Some(allow) = allow {
+        answer.headers_mut().insert(header::ALLOW, allow);
+    }
+    answer
 }
 
 async fn security_headers(mut response: Response) -> Response {
@@ -290,9 +323,11 @@ fn open_session(
     user: &str,
     role: Option<vigil_accounts::Role>,
 ) -> Result<(String, session::Session), Response> {
+    // A local account's session is bound to the account as it is now.
+    let account = role.is_none().then(|| console.users.stamp(user)).flatten();
     let (id, session) = console
         .sessions
-        .start(user, role)
+        .start(user, role, account)
         .map_err(|e| problem(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}")))?;
     Ok((
         format!("{COOKIE}={id}; Secure; HttpOnly; SameSite=Strict; Path=/"),
@@ -333,15 +368,23 @@ async fn login(
         );
     };
     let user = creds.username;
-    if let Err(wait) = console.throttle.attempt(&user, peer.ip()) {
+    let known = console.users.accounts().get(&user).is_some();
+    // What the logs and the audit say of who tried: a name typed that is no account's (it may
+    // be a password typed in the wrong field) only as a fingerprint.
+    let actor = console.core.audit.login_actor(&user, known);
+    if let Err(locked) = console.throttle.attempt(&user, peer.ip()) {
         count("password", "locked");
-        info!(%user, %peer, "console login refused: too many failures");
-        let known = console.users.accounts().get(&user).is_some();
-        let actor = console.core.audit.login_actor(&user, known);
-        let entry = NewEntry::new(&actor, AuditAction::LoginFailed, "", Some(peer));
-        if let Err(e) = audit::record(&console, entry.with("reason", "throttled").failed()).await {
-            return e.into_response();
+        if locked.first {
+            // Once per lock: refused attempts must not fill the audit log (or the log).
+            info!(user = %actor, %peer, "console login refused: too many failures");
+            let entry = NewEntry::new(&actor, AuditAction::LoginFailed, "", Some(peer));
+            if let Err(e) =
+                audit::record(&console, entry.with("reason", "throttled").failed()).await
+            {
+                return e.into_response();
+            }
         }
+        let wait = locked.wait;
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let mut response = problem(
             StatusCode::TOO_MANY_REQUESTS,
@@ -352,7 +395,6 @@ async fn login(
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         return response;
     }
-    let known = console.users.accounts().get(&user).is_some();
     let granted = match idp::password_login(&console, &user, creds.password).await {
         Ok(granted) => granted,
         Err(refusal) => {
@@ -360,8 +402,7 @@ async fn login(
                 console.throttle.withdraw(&user, peer.ip());
             }
             count(refusal.method, refusal.outcome);
-            info!(%user, %peer, method = refusal.method, outcome = refusal.outcome, "console login failed");
-            let actor = console.core.audit.login_actor(&user, known);
+            info!(user = %actor, %peer, method = refusal.method, outcome = refusal.outcome, "console login failed");
             let entry = NewEntry::new(&actor, AuditAction::LoginFailed, "", Some(peer))
                 .with("method", refusal.method)
                 .with(

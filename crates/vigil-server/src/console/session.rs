@@ -18,9 +18,16 @@ pub struct Session {
     /// The role an identity provider (LDAP, OpenID Connect) gave at login, for the whole
     /// session; none for a local account, whose role is read from the accounts at each request.
     pub role: Option<Role>,
+    /// For a local account, when it was added and its password last set, as at login: a
+    /// session ends once either differs (the password changed, or the name is another
+    /// account's now).
+    pub account: Option<AccountStamp>,
     created: Instant,
     last_seen: Instant,
 }
+
+/// When an account was added and its password last set.
+pub type AccountStamp = (vigil_event::Timestamp, vigil_event::Timestamp);
 
 /// The live sessions, by cookie value.
 pub struct Sessions {
@@ -48,13 +55,19 @@ impl Sessions {
 
     /// Starts a session for `user` (with the `role` a provider gave): its cookie value and
     /// CSRF token.
-    pub fn start(&self, user: &str, role: Option<Role>) -> anyhow::Result<(String, Session)> {
+    pub fn start(
+        &self,
+        user: &str,
+        role: Option<Role>,
+        account: Option<AccountStamp>,
+    ) -> anyhow::Result<(String, Session)> {
         let id = random_token()?;
         let now = Instant::now();
         let session = Session {
             user: user.to_string(),
             csrf: random_token()?,
             role,
+            account,
             created: now,
             last_seen: now,
         };
@@ -80,6 +93,14 @@ impl Sessions {
     /// Ends session `id`.
     pub fn end(&self, id: &str) -> Option<Session> {
         self.lock().remove(id)
+    }
+
+    /// Ends every session of `user`; how many there were.
+    pub fn end_user(&self, user: &str) -> usize {
+        let mut map = self.lock();
+        let before = map.len();
+        map.retain(|_, s| s.user != user);
+        before - map.len()
     }
 
     fn live(&self, s: &Session, now: Instant) -> bool {
@@ -134,9 +155,25 @@ impl UserBook {
         current.1.clone()
     }
 
-    /// The role of `user` if the account exists and is enabled.
-    pub fn role(&self, user: &str) -> Option<Role> {
+    /// The role of the session's user if its account exists, is enabled and is the one it
+    /// logged in as (its [`AccountStamp`]); a provider's role for a provider's session.
+    pub fn role(&self, session: &Session) -> Option<Role> {
+        if let Some(role) = session.role {
+            return Some(role);
+        }
         let accounts = self.accounts();
-        accounts.get(user).filter(|u| !u.disabled).map(|u| u.role)
+        accounts
+            .get(&session.user)
+            .filter(|u| !u.disabled && session.account == Some(stamp(u)))
+            .map(|u| u.role)
     }
+
+    /// The stamp of `user`'s account now, if it exists.
+    pub fn stamp(&self, user: &str) -> Option<AccountStamp> {
+        self.accounts().get(user).map(stamp)
+    }
+}
+
+fn stamp(user: &vigil_accounts::User) -> AccountStamp {
+    (user.created_at, user.password_changed_at)
 }

@@ -4,12 +4,15 @@
 //! Each client reads its own subscription of the alarm book's broadcast: a client that falls
 //! more than the broadcast's buffer behind is disconnected (counted in
 //! `vigil_console_stream_dropped_total`) and never slows the writer or other clients. Connected
-//! clients are counted in the gauge `vigil_console_stream_clients`.
+//! clients are counted in the gauge `vigil_console_stream_clients`. The stream ends when the
+//! login session or API token it was opened with no longer authenticates (logout, a disabled,
+//! removed or changed account, a revoked token), checked before each event and every 15 s.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +22,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::alarm_json::AlarmSummary;
+use super::auth::Credential;
 use super::{Console, openapi};
 
 /// How often an idle stream sends `event: ping`.
@@ -53,10 +57,14 @@ impl Drop for Connected {
             content_type = "text/event-stream", body = AlarmSummary),
         (status = 401, description = "Not logged in", body = openapi::Problem),
     ))]
-async fn stream(State(console): State<Arc<Console>>) -> Response {
+async fn stream(
+    State(console): State<Arc<Console>>,
+    Extension(credential): Extension<Credential>,
+) -> Response {
     let changes = console.core.alarms.subscribe();
     let closing = console.closing.clone();
-    Sse::new(events(changes, closing))
+    let valid = move || credential.valid(&console);
+    Sse::new(events(changes, closing, valid))
         .keep_alive(
             KeepAlive::new()
                 .interval(PING)
@@ -65,25 +73,35 @@ async fn stream(State(console): State<Arc<Console>>) -> Response {
         .into_response()
 }
 
-/// The SSE events of `changes` until the client lags, the book closes or `closing` fires.
+/// The SSE events of `changes` until the client lags, the book closes, `closing` fires or
+/// `valid` (asked before each event and every [`PING`]) says the client's credential ended.
 fn events(
     changes: tokio::sync::broadcast::Receiver<Arc<AlarmSummary>>,
     closing: tokio_util::sync::CancellationToken,
+    valid: impl Fn() -> bool + Send + 'static,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     stream::unfold(
-        (changes, closing, Connected::new()),
-        |(mut changes, closing, connected)| async move {
-            let next = tokio::select! {
-                next = changes.recv() => next,
-                () = closing.cancelled() => return None,
+        (changes, closing, valid, Connected::new()),
+        |(mut changes, closing, valid, connected)| async move {
+            let next = loop {
+                tokio::select! {
+                    next = changes.recv() => break next,
+                    () = closing.cancelled() => return None,
+                    () = tokio::time::sleep(PING) => if !valid() {
+                        return None;
+                    },
+                }
             };
+            if !valid() {
+                return None;
+            }
             match next {
                 Ok(summary) => {
                     let event = Event::default()
                         .event("alarm")
                         .json_data(&*summary)
                         .unwrap_or_else(|_| Event::default().event("alarm"));
-                    Some((Ok(event), (changes, closing, connected)))
+                    Some((Ok(event), (changes, closing, valid, connected)))
                 }
                 Err(RecvError::Lagged(_)) => {
                     metrics::counter!("vigil_console_stream_dropped_total").increment(1);
@@ -114,7 +132,7 @@ mod tests {
     async fn a_client_gets_each_change_until_closing_and_a_lagging_one_is_dropped() {
         let book = AlarmBook::default();
         let closing = CancellationToken::new();
-        let mut stream = Box::pin(events(book.subscribe(), closing.clone()));
+        let mut stream = Box::pin(events(book.subscribe(), closing.clone(), || true));
         book.apply(alarms(3));
         for _ in 0..3 {
             assert!(stream.next().await.is_some());
@@ -122,8 +140,13 @@ mod tests {
         closing.cancel();
         assert!(stream.next().await.is_none());
 
-        let lagging = events(book.subscribe(), CancellationToken::new());
+        let lagging = events(book.subscribe(), CancellationToken::new(), || true);
         book.apply(alarms(1100));
         assert_eq!(lagging.collect::<Vec<_>>().await.len(), 0);
+
+        // A credential that ended ends the stream at the next change.
+        let ended = events(book.subscribe(), CancellationToken::new(), || false);
+        book.apply(alarms(1));
+        assert_eq!(ended.collect::<Vec<_>>().await.len(), 0);
     }
 }

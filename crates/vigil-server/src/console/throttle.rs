@@ -30,6 +30,19 @@ pub struct Throttle {
 struct Failures {
     by_key: HashMap<Key, VecDeque<Instant>>,
     swept: Option<Instant>,
+    /// For each locked key, the oldest failure of the lock last reported: a lock is reported
+    /// once (until its oldest failure leaves the window), not at every refused attempt.
+    reported: HashMap<Key, Instant>,
+}
+
+/// A refused attempt: how long to wait, and whether it is the first refusal of this lock
+/// (the one worth recording).
+#[derive(Debug, Clone, Copy)]
+pub struct Locked {
+    /// Until the oldest failure leaves the window.
+    pub wait: Duration,
+    /// Whether no refusal of this lock was reported before.
+    pub first: bool,
 }
 
 /// How often a full table is swept at most (a sweep visits every key).
@@ -54,7 +67,7 @@ impl Key {
 impl Throttle {
     /// Starts a login attempt of `user` from `addr`, counted as a failure until
     /// [`Throttle::succeed`]; or how long they must wait, if locked.
-    pub fn attempt(&self, user: &str, addr: IpAddr) -> Result<(), Duration> {
+    pub fn attempt(&self, user: &str, addr: IpAddr) -> Result<(), Locked> {
         let now = Instant::now();
         let mut failures = self.lock();
         let keys = [Key::User(user.to_string()), Key::addr(addr)];
@@ -71,22 +84,27 @@ impl Throttle {
             });
         }
         let map = &mut failures.by_key;
-        let wait = keys
+        let lock = keys
             .iter()
             .filter_map(|key| {
                 let times = map.get_mut(key)?;
                 prune(times, now);
+                let first = *times.front()?;
                 (times.len() >= MAX_FAILURES)
-                    .then(|| {
-                        times
-                            .front()
-                            .map(|first| WINDOW - now.duration_since(*first))
-                    })
-                    .flatten()
+                    .then(|| (WINDOW - now.duration_since(first), key, first))
             })
-            .max();
-        if let Some(wait) = wait {
-            return Err(wait);
+            .max_by_key(|(wait, ..)| *wait);
+        if let Some((wait, key, oldest)) = lock {
+            let key = key.clone();
+            let reported = &mut failures.reported;
+            let first = reported.get(&key) != Some(&oldest);
+            if first {
+                if reported.len() >= MAX_KEYS {
+                    reported.clear();
+                }
+                reported.insert(key, oldest);
+            }
+            return Err(Locked { wait, first });
         }
         for key in keys {
             if map.contains_key(&key) || map.len() < MAX_KEYS {
@@ -151,7 +169,9 @@ mod tests {
         for _ in 0..MAX_FAILURES {
             assert!(t.attempt("alice", a).is_ok());
         }
-        assert!(t.attempt("alice", b).is_err_and(|d| d <= WINDOW));
+        let locked = t.attempt("alice", b).unwrap_err();
+        assert!(locked.wait <= WINDOW && locked.first);
+        assert!(!t.attempt("alice", b).unwrap_err().first, "reported once");
         assert!(t.attempt("bob", a).is_err());
         assert!(t.attempt("bob", b).is_ok());
     }

@@ -26,6 +26,12 @@ const TLS13_ONLY: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS
 const CERTIFICATE_DAYS: u32 = 397;
 /// Most TLS handshakes under way at once; a connection beyond is closed at once.
 const MAX_HANDSHAKES: usize = 256;
+/// Most console connections open at once (handshaking or not); one beyond is closed at once,
+/// so that no client can take the process's file descriptors from the bus and the agents.
+const MAX_CONNECTIONS: usize = 1024;
+/// A connection that neither sends nor receives a byte this long is closed (a live stream
+/// sends a ping every 15 s; an idle keep-alive connection or a request that stalls ends).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The console's certificate and key files: configured, or `<data_dir>/keys/console.crt|key`
 /// issued at the first start (ECDSA P-256, which browsers take, from a single-use CA whose
@@ -128,8 +134,84 @@ fn fingerprint(der: &[u8]) -> String {
 
 /// Connections whose TLS handshake succeeded, for `axum::serve`.
 pub struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<tokio::net::TcpStream>, SocketAddr)>,
+    ready: mpsc::Receiver<(Conn, SocketAddr)>,
     addr: SocketAddr,
+}
+
+/// A console connection: its TLS stream, its place among [`MAX_CONNECTIONS`], and the
+/// [`IDLE_TIMEOUT`] that any byte read or written pushes back.
+pub struct Conn {
+    tls: TlsStream<tokio::net::TcpStream>,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+    idle: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Conn {
+    fn active(&mut self) {
+        self.idle
+            .as_mut()
+            .reset(tokio::time::Instant::now() + IDLE_TIMEOUT);
+    }
+}
+
+impl tokio::io::AsyncRead for Conn {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::future::Future;
+        use std::task::Poll;
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        match std::pin::Pin::new(&mut this.tls).poll_read(cx, buf) {
+            Poll::Ready(done) => {
+                if buf.filled().len() > before {
+                    this.active();
+                }
+                Poll::Ready(done)
+            }
+            Poll::Pending => match this.idle.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    super::refused("idle");
+                    Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "console connection idle",
+                    )))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for Conn {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let written = std::pin::Pin::new(&mut this.tls).poll_write(cx, buf);
+        if matches!(written, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            this.active();
+        }
+        written
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().tls).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().tls).poll_shutdown(cx)
+    }
 }
 
 impl TlsListener {
@@ -143,6 +225,7 @@ impl TlsListener {
         let (tx, ready) = mpsc::channel(64);
         let acceptor = TlsAcceptor::from(config);
         let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
+        let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         tokio::spawn(async move {
             loop {
                 let (tcp, peer) = tokio::select! {
@@ -156,6 +239,11 @@ impl TlsListener {
                         }
                     },
                 };
+                let Ok(slot) = connections.clone().try_acquire_owned() else {
+                    super::refused("connections");
+                    debug!(%peer, "too many console connections; connection closed");
+                    continue;
+                };
                 let Ok(permit) = handshakes.clone().try_acquire_owned() else {
                     super::refused("handshakes");
                     debug!(%peer, "too many console TLS handshakes under way; connection closed");
@@ -168,7 +256,13 @@ impl TlsListener {
                     drop(permit);
                     match handshake {
                         Ok(Ok(tls)) => {
-                            let _ = tx.send((tls, peer)).await;
+                            let idle = Box::pin(tokio::time::sleep(IDLE_TIMEOUT));
+                            let conn = Conn {
+                                tls,
+                                _slot: slot,
+                                idle,
+                            };
+                            let _ = tx.send((conn, peer)).await;
                         }
                         Ok(Err(e)) => {
                             super::refused("tls");
@@ -187,7 +281,7 @@ impl TlsListener {
 }
 
 impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<tokio::net::TcpStream>;
+    type Io = Conn;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
