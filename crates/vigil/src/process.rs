@@ -46,6 +46,9 @@ impl Runtime for vigil_edge::RuntimeInfo {
     }
 }
 
+/// Kernel clock ticks per second of `/proc/<pid>/stat` times (`USER_HZ`, 100 on Linux).
+const CLOCK_TICKS: f64 = 100.0;
+
 /// A running child process with its own data directory.
 pub struct VigilProcess<R: Runtime> {
     child: Child,
@@ -177,6 +180,24 @@ impl<R: Runtime> VigilProcess<R> {
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// CPU time the process has used so far (user and system), from `/proc/<pid>/stat`.
+    pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))?;
+        // Fields after the command name (which may hold spaces) in parentheses.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let ticks = |i: usize| -> anyhow::Result<f64> {
+            Ok(fields
+                .get(i)
+                .with_context(|| format!("/proc/{}/stat is short", self.pid()))?
+                .parse::<f64>()?)
+        };
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+        Ok((ticks(11)? + ticks(12)?) / CLOCK_TICKS)
     }
 
     /// The whole `/metrics` text.

@@ -30,8 +30,10 @@ impl Output {
         if self.writer.is_none() {
             let file = std::fs::OpenOptions::new()
                 .create(true)
+                .read(true)
                 .append(true)
                 .open(&self.path)?;
+            cut_torn_line(&file, &self.path)?;
             self.writer = Some(std::io::BufWriter::with_capacity(1 << 20, file));
         }
         self.writer
@@ -68,6 +70,30 @@ impl Output {
         }
         result
     }
+}
+
+/// Cuts a last line without its newline off `file`: what a crash left of a batch being written
+/// (never acknowledged, so it is sent again), which the next batch must not be glued to.
+fn cut_torn_line(file: &std::fs::File, path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let len = file.metadata()?.len();
+    let mut end = len;
+    let mut chunk = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let part = &mut chunk[..(end - start) as usize];
+        file.read_exact_at(part, start)?;
+        if let Some(newline) = part.iter().rposition(|&b| b == b'\n') {
+            end = start + newline as u64 + 1;
+            break;
+        }
+        end = start;
+    }
+    if end < len {
+        warn!(file = %path.display(), bytes = len - end, "cut a torn last line (left by a crash)");
+        file.set_len(end)?;
+    }
+    Ok(())
 }
 
 /// Appends every batch to `path` until the queue closes; `give_up` stops retrying a failing
@@ -163,5 +189,31 @@ fn with_retries(
         }
         std::thread::sleep(wait);
         wait = (wait * 2).min(RETRY_MAX);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_last_line_is_cut_and_whole_lines_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        for (before, after) in [
+            ("{\"a\":1}\n{\"b\":2}\n{\"c\":", "{\"a\":1}\n{\"b\":2}\n"),
+            ("{\"a\":1}\n", "{\"a\":1}\n"),
+            ("{\"torn\":", ""),
+            ("", ""),
+        ] {
+            std::fs::write(&path, before).unwrap();
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .append(true)
+                .open(&path)
+                .unwrap();
+            cut_torn_line(&file, &path).unwrap();
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), after, "{before:?}");
+        }
     }
 }

@@ -24,6 +24,24 @@ use vigil_store::{Log, StoreError};
 
 use super::alarm_json::AlarmSummary;
 
+/// A change of an alarm as the live stream sends it: its new summary and that summary's JSON,
+/// written once for every client.
+#[derive(Debug)]
+pub struct Change {
+    /// The alarm's summary after the change.
+    pub summary: AlarmSummary,
+    /// `summary` as JSON.
+    pub json: String,
+}
+
+impl std::ops::Deref for Change {
+    type Target = AlarmSummary;
+
+    fn deref(&self) -> &AlarmSummary {
+        &self.summary
+    }
+}
+
 /// Changes kept for stream subscribers that fall behind; one further behind is dropped.
 const STREAM_BUFFER: usize = 1024;
 
@@ -121,7 +139,7 @@ struct Inner {
 /// Every alarm's latest revision and triage, in memory. See the module documentation.
 pub struct AlarmBook {
     inner: RwLock<Inner>,
-    stream: broadcast::Sender<Arc<AlarmSummary>>,
+    stream: broadcast::Sender<Arc<Change>>,
 }
 
 impl Default for AlarmBook {
@@ -406,12 +424,20 @@ impl AlarmBook {
     }
 
     fn publish(&self, summary: AlarmSummary) {
+        // Written once here, not once per stream client.
+        let json = match serde_json::to_string(&summary) {
+            Ok(json) => json,
+            Err(e) => {
+                tracing::error!(id = %summary.id, error = %e, "an alarm summary does not encode; not streamed");
+                return;
+            }
+        };
         // Nobody listening is fine.
-        let _ = self.stream.send(Arc::new(summary));
+        let _ = self.stream.send(Arc::new(Change { summary, json }));
     }
 
     /// Every later change of an alarm (new or revised, triaged, assigned).
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<AlarmSummary>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
         self.stream.subscribe()
     }
 

@@ -21,6 +21,7 @@ use tokio::sync::broadcast::error::RecvError;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::alarm_book::Change;
 use super::alarm_json::AlarmSummary;
 use super::auth::Credential;
 use super::{Console, openapi};
@@ -76,7 +77,7 @@ async fn stream(
 /// The SSE events of `changes` until the client lags, the book closes, `closing` fires or
 /// `valid` (asked before each event and every [`PING`]) says the client's credential ended.
 fn events(
-    changes: tokio::sync::broadcast::Receiver<Arc<AlarmSummary>>,
+    changes: tokio::sync::broadcast::Receiver<Arc<Change>>,
     closing: tokio_util::sync::CancellationToken,
     valid: impl Fn() -> bool + Send + 'static,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
@@ -96,11 +97,8 @@ fn events(
                 return None;
             }
             match next {
-                Ok(summary) => {
-                    let event = Event::default()
-                        .event("alarm")
-                        .json_data(&*summary)
-                        .unwrap_or_else(|_| Event::default().event("alarm"));
+                Ok(change) => {
+                    let event = Event::default().event("alarm").data(&change.json);
                     Some((Ok(event), (changes, closing, valid, connected)))
                 }
                 Err(RecvError::Lagged(_)) => {

@@ -106,11 +106,13 @@ pub fn start_edge(dir: &Path, body: &str) -> EdgeProcess {
     EdgeProcess::start(&exe(), dir, &config).unwrap()
 }
 
-/// The events of a JSON lines file (the edge's file output), in order.
+/// The events of a JSON lines file (the edge's file output), in order; a last line without its
+/// newline is one the edge is still writing, and is left for the next read.
 pub fn jsonl_events(path: &Path) -> Vec<Event> {
     match std::fs::read_to_string(path) {
         Ok(text) => text
-            .lines()
+            .split_inclusive('\n')
+            .filter(|l| l.ends_with('\n'))
             .map(|l| serde_json::from_str(l).unwrap())
             .collect(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
