@@ -428,5 +428,39 @@ fn a_new_password_a_disabled_or_a_removed_account_ends_its_sessions() {
     let bob = client.session("bob", "Third-Staple-11x");
     user(&dir, &["passwd", "bob"], "Fourth-Staple-12\n");
     assert_eq!(client.get(&bob, "/api/v1/session").status, 401);
+
+    // Changes made on the host reach the audit log as `local`; the API's own changes are
+    // there once, as their admin's.
+    let local = common::wait_for("the host's changes in the audit log", || {
+        let reply = client.get(&root, "/api/v1/audit?actor=local&limit=10");
+        let items = reply.json()["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        (items.len() >= 2).then_some(items)
+    });
+    let seen: Vec<(&str, &str, &serde_json::Value)> = local
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["target"].as_str().unwrap(),
+                &e["detail"],
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("user_change", "bob", &json!({"password": "changed"})),
+            ("user_add", "bob", &json!({"role": "admin"})),
+        ],
+        "newest first"
+    );
+    let by_root = client.get(
+        &root,
+        "/api/v1/audit?actor=root&action=user_change&limit=10",
+    );
+    assert_eq!(by_root.json()["items"].as_array().unwrap().len(), 3);
     server.terminate().unwrap();
 }

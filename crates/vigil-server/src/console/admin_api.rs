@@ -138,6 +138,8 @@ async fn apply(
     })
     .await
     .map_err(|e| problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
+    // Its own change, audited below: not one of the host's.
+    console.users.adopt();
     match outcome {
         Ok(user) => {
             if ends_sessions {
@@ -463,6 +465,7 @@ async fn create_token(
     .await;
     match created {
         Ok(Ok((token, whole))) => {
+            console.users.adopt();
             audit(&console, &who, AuditAction::TokenCreate, &token.id, Ok(())).await;
             let body = CreatedToken {
                 token: whole,
@@ -510,6 +513,7 @@ async fn revoke_token(
         tokio::task::spawn_blocking(move || vigil_accounts::token::revoke(&dir, &target)).await;
     match revoked {
         Ok(Ok(token)) => {
+            console.users.adopt();
             audit(&console, &who, AuditAction::TokenRevoke, &id, Ok(())).await;
             Json(TokenItem::from(&token)).into_response()
         }

@@ -6,6 +6,7 @@
 //! Besides the local accounts, users may log in through an LDAP directory or an OpenID Connect
 //! provider ([`idp`]).
 
+mod account_audit;
 pub mod admin_api;
 pub mod alarm_book;
 pub mod alarm_json;
@@ -171,6 +172,7 @@ pub async fn serve(
         stop.cancelled().await;
         closing.cancel();
     });
+    tokio::spawn(audit_host_changes(console.clone(), shutdown.clone()));
     info!(addr = %axum::serve::Listener::local_addr(&listener)?, "console API listening (HTTPS, TLS 1.3)");
     axum::serve(
         listener,
@@ -179,6 +181,25 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown.cancelled_owned())
     .await?;
     Ok(())
+}
+
+/// How often the accounts file is checked for changes made on the host.
+const HOST_CHANGES_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Records in the audit log, every [`HOST_CHANGES_INTERVAL`] until `shutdown`, the account
+/// changes made on the host (`vigil user`, `vigil token`) while the server runs.
+async fn audit_host_changes(console: Arc<Console>, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(HOST_CHANGES_INTERVAL) => {}
+        }
+        console.users.accounts();
+        for entry in console.users.take_changes() {
+            // A failed write is logged by `record`.
+            let _ = audit::record(&console, entry).await;
+        }
+    }
 }
 
 fn router(console: Arc<Console>) -> anyhow::Result<Router> {

@@ -117,6 +117,9 @@ pub struct UserBook {
     data_dir: PathBuf,
     path: PathBuf,
     current: Mutex<(Stat, Arc<Accounts>)>,
+    /// Changes found when the file was read again, for the audit log
+    /// ([`UserBook::take_changes`]).
+    changes: Mutex<Vec<super::audit::NewEntry>>,
 }
 
 /// A file's modification time and length, if it exists.
@@ -137,16 +140,42 @@ impl UserBook {
             data_dir: data_dir.to_path_buf(),
             path,
             current: Mutex::new((seen, Arc::new(accounts))),
+            changes: Mutex::new(Vec::new()),
         })
     }
 
     /// The accounts as the file has them now; a file that cannot be read keeps the last ones.
+    /// What changed since the last read is kept for [`UserBook::take_changes`].
     pub fn accounts(&self) -> Arc<Accounts> {
+        self.read(true)
+    }
+
+    /// Reads the accounts again after a change the console made itself (and audited): what
+    /// changed is not kept.
+    pub fn adopt(&self) {
+        self.read(false);
+    }
+
+    /// The changes found since the last call, made on the host (`vigil user`, `vigil token`).
+    pub fn take_changes(&self) -> Vec<super::audit::NewEntry> {
+        std::mem::take(&mut *self.changes.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn read(&self, keep_changes: bool) -> Arc<Accounts> {
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
         let now = stat(&self.path);
         if now != current.0 {
             match Accounts::load(&self.data_dir) {
-                Ok(accounts) => *current = (now, Arc::new(accounts)),
+                Ok(accounts) => {
+                    if keep_changes {
+                        let found = super::account_audit::changes(&current.1, &accounts);
+                        self.changes
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .extend(found);
+                    }
+                    *current = (now, Arc::new(accounts));
+                }
                 Err(e) => {
                     tracing::warn!(error = %format!("{e:#}"), "cannot read the console accounts again; keeping the last ones")
                 }
