@@ -13,11 +13,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Extension;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -65,48 +66,76 @@ async fn stream(
     let changes = console.core.alarms.subscribe();
     let closing = console.closing.clone();
     let valid = move || credential.valid(&console);
-    Sse::new(events(changes, closing, valid))
-        .keep_alive(
-            KeepAlive::new()
-                .interval(PING)
-                .event(Event::default().event("ping")),
-        )
+    (
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(events(changes, closing, valid)),
+    )
         .into_response()
 }
 
-/// The SSE events of `changes` until the client lags, the book closes, `closing` fires or
-/// `valid` (asked before each event and every [`PING`]) says the client's credential ended.
+/// Most bytes of changes sent in one write.
+const MAX_CHUNK: usize = 256 * 1024;
+
+/// `change` as an SSE `alarm` event, appended to `chunk`.
+fn push_event(chunk: &mut String, change: &Change) {
+    debug_assert!(!change.json.contains('\n'), "SSE data is one line");
+    chunk.push_str("event: alarm\ndata: ");
+    chunk.push_str(&change.json);
+    chunk.push_str("\n\n");
+}
+
+/// The SSE stream of `changes` until the client lags, the book closes, `closing` fires or
+/// `valid` (asked before each write and every [`PING`]) says the client's credential ended.
+/// The changes waiting when the client is written to go in one write (at most [`MAX_CHUNK`]
+/// bytes): a burst costs one TLS record, not one per alarm; after [`PING`] without a change,
+/// `event: ping`.
 fn events(
     changes: tokio::sync::broadcast::Receiver<Arc<Change>>,
     closing: tokio_util::sync::CancellationToken,
     valid: impl Fn() -> bool + Send + 'static,
-) -> impl Stream<Item = Result<Event, Infallible>> {
+) -> impl Stream<Item = Result<Bytes, Infallible>> {
     stream::unfold(
         (changes, closing, valid, Connected::new()),
         |(mut changes, closing, valid, connected)| async move {
-            let next = loop {
-                tokio::select! {
-                    next = changes.recv() => break next,
-                    () = closing.cancelled() => return None,
-                    () = tokio::time::sleep(PING) => if !valid() {
+            let next = tokio::select! {
+                next = changes.recv() => next,
+                () = closing.cancelled() => return None,
+                () = tokio::time::sleep(PING) => {
+                    if !valid() {
                         return None;
-                    },
+                    }
+                    let ping = Bytes::from_static(b"event: ping\ndata: \n\n");
+                    return Some((Ok(ping), (changes, closing, valid, connected)));
                 }
             };
             if !valid() {
                 return None;
             }
-            match next {
-                Ok(change) => {
-                    let event = Event::default().event("alarm").data(&change.json);
-                    Some((Ok(event), (changes, closing, valid, connected)))
+            let mut chunk = String::new();
+            let mut next = next;
+            loop {
+                match next {
+                    Ok(change) => push_event(&mut chunk, &change),
+                    Err(RecvError::Lagged(_)) => {
+                        metrics::counter!("vigil_console_stream_dropped_total").increment(1);
+                        return None;
+                    }
+                    Err(RecvError::Closed) => return None,
                 }
-                Err(RecvError::Lagged(_)) => {
-                    metrics::counter!("vigil_console_stream_dropped_total").increment(1);
-                    None
+                if chunk.len() >= MAX_CHUNK {
+                    break;
                 }
-                Err(RecvError::Closed) => None,
+                next = match changes.try_recv() {
+                    Ok(change) => Ok(change),
+                    Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+                    Err(TryRecvError::Closed) => Err(RecvError::Closed),
+                    Err(TryRecvError::Empty) => break,
+                };
             }
+            Some((Ok(Bytes::from(chunk)), (changes, closing, valid, connected)))
         },
     )
 }
@@ -132,9 +161,14 @@ mod tests {
         let closing = CancellationToken::new();
         let mut stream = Box::pin(events(book.subscribe(), closing.clone(), || true));
         book.apply(alarms(3));
-        for _ in 0..3 {
-            assert!(stream.next().await.is_some());
-        }
+        // The three changes waiting go in one write, as three events.
+        let chunk = stream.next().await.unwrap().unwrap();
+        let text = String::from_utf8(chunk.to_vec()).unwrap();
+        assert_eq!(text.matches("event: alarm\ndata: {").count(), 3, "{text}");
+        assert!(text.ends_with("\n\n"));
+        book.apply(alarms(1));
+        let one = stream.next().await.unwrap().unwrap();
+        assert_eq!(one.windows(12).filter(|w| w == b"event: alarm").count(), 1);
         closing.cancel();
         assert!(stream.next().await.is_none());
 
