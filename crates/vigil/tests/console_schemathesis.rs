@@ -1,6 +1,8 @@
 //! schemathesis (from PyPI, installed by scripts/test-deps) generates requests for every
 //! operation of the console API's OpenAPI document, valid and invalid, and sends them to a real
-//! server as an admin API token: no request may get a server error (5xx).
+//! server as an admin API token: no request may get a server error (5xx). The live stream is
+//! left out (an endless answer: each request would wait for its timeout); console_alarms tests
+//! it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,6 +14,9 @@ use std::process::Command;
 use common::console::ConsoleClient;
 use common::{accounts_command, exe, succeeded};
 use vigil::process::{ServerProcess, loopback_config};
+
+/// The live stream's path.
+const STREAM: &str = "/api/v1/stream";
 
 /// The `st` program of the virtual environment scripts/test-deps makes.
 fn schemathesis() -> PathBuf {
@@ -46,6 +51,7 @@ fn no_generated_request_gets_a_server_error() {
         .arg("--header")
         .arg(format!("Authorization: Bearer {}", token.trim()))
         .args(["--checks", "not_a_server_error"])
+        .args(["--exclude-path", STREAM])
         .args(["--max-examples", "30", "--seed", "1", "--no-color"])
         .args(["--request-timeout", "10", "--workers", "2"])
         .arg("--report-dir")
@@ -65,8 +71,9 @@ fn no_generated_request_gets_a_server_error() {
     let operations: usize = doc["paths"]
         .as_object()
         .unwrap()
-        .values()
-        .map(|methods| methods.as_object().unwrap().len())
+        .iter()
+        .filter(|(path, _)| *path != STREAM)
+        .map(|(_, methods)| methods.as_object().unwrap().len())
         .sum();
     assert!(operations >= 3, "{doc}");
     assert!(
